@@ -1,0 +1,48 @@
+# Shopkeeper: `make run` serves MCP over stdio, `make test` runs every check CI runs.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check
+
+.PHONY: run test lint typecheck contracts pytest bench format clean
+
+$(VENV)/.runtime: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime pyproject.toml
+	$(PIP) install --quiet -e ".[dev]"
+	touch $@
+
+## run: set up (first time) and serve MCP over stdio on the default SQLite database
+run: $(VENV)/.runtime
+	$(VENV)/bin/shopkeeper-mcp
+
+## test: set up the dev tools (first time), then ruff, pyright (strict), import-linter and pytest
+test: lint typecheck contracts pytest
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.dev
+	$(VENV)/bin/pyright
+
+contracts: $(VENV)/.dev
+	$(VENV)/bin/lint-imports
+
+pytest: $(VENV)/.dev
+	$(PY) -m pytest
+
+## bench: cold start, latency and memory against a bare MCP echo server, measured in one run
+bench: $(VENV)/.dev
+	$(PY) -m benchmarks.bench
+
+format: $(VENV)/.dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

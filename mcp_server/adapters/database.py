@@ -1,0 +1,110 @@
+"""The SQLAlchemy async engine, sessions, SQLite pragmas and schema upgrades."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from mcp_server.adapters.migrations import HEAD_REVISION
+
+logger = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 10_000
+_BEGIN_OPTION = "shopkeeper_begin"
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An engine for ``url``; for SQLite with WAL, synchronous=NORMAL, foreign keys and a busy timeout."""
+    is_sqlite = url.startswith("sqlite")
+    if is_sqlite:
+        path = _sqlite_file(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if is_sqlite else {})
+    if is_sqlite:
+        _install_sqlite_hooks(engine)
+    return engine
+
+
+def sessionmakers(engine: AsyncEngine) -> tuple[async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]]:
+    """(read, write) session factories. Write sessions open with BEGIN IMMEDIATE on SQLite."""
+    read = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    write = async_sessionmaker(
+        engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"}), expire_on_commit=False, autoflush=False
+    )
+    return read, write
+
+
+def _sqlite_file(url: str) -> Path | None:
+    rest = url.split(":///", 1)[1] if ":///" in url else ""
+    rest = rest.split("?", 1)[0]
+    return None if rest in ("", ":memory:") else Path(rest)
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:  # pyright: ignore[reportUnusedFunction]
+        # Take transactions into our own hands (see _on_begin) instead of the driver's implicit BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:  # pyright: ignore[reportUnusedFunction]
+        # Writers lock up front so "check, then write" cannot interleave with another writer.
+        # Readers run each statement in autocommit and see the latest committed state.
+        begin = conn.get_execution_options().get(_BEGIN_OPTION)
+        if begin:
+            conn.exec_driver_sql(str(begin))
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The schema revision stamped in the database, or None for an empty database."""
+    async with engine.connect() as conn:
+        try:
+            result = await conn.execute(text("SELECT version_num FROM alembic_version"))
+        except OperationalError:
+            return None
+        row = result.first()
+    return None if row is None else str(row[0])
+
+
+async def ensure_schema(engine: AsyncEngine) -> bool:
+    """Upgrade the schema to the newest revision if needed; True when a migration ran.
+
+    A current database costs one SELECT; Alembic is imported only when there is work to do.
+    """
+    if await current_revision(engine) == HEAD_REVISION:
+        return False
+    await upgrade(engine)
+    return True
+
+
+async def upgrade(engine: AsyncEngine) -> None:
+    """Run Alembic migrations up to head inside one write transaction."""
+    locked = (
+        engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"}) if engine.dialect.name == "sqlite" else engine
+    )
+    async with locked.begin() as conn:
+        await conn.run_sync(_upgrade_sync)
+    logger.info("database schema is at revision %s", HEAD_REVISION)
+
+
+def _upgrade_sync(connection: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

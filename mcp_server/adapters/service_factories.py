@@ -1,0 +1,52 @@
+"""Builds the services on real adapters: one engine, one set of services per process."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mcp_server.adapters.database import create_engine, ensure_schema, sessionmakers
+from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
+from mcp_server.services.audit import AuditService
+from mcp_server.services.customers import CustomerService
+from mcp_server.utils.ids import IdGenerator
+from mcp_server.utils.time import SystemClock
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    customers: CustomerService
+    audit: AuditService
+
+
+class Backend:
+    """The database-backed half of the application: engine plus the services built on it."""
+
+    def __init__(self, engine: AsyncEngine, services: Services) -> None:
+        self.engine = engine
+        self.services = services
+
+    @classmethod
+    async def start(cls, database_url: str) -> Backend:
+        engine = create_engine(database_url)
+        try:
+            if await ensure_schema(engine):
+                logger.info("database created or upgraded")
+            read, write = sessionmakers(engine)
+            uow = SqlUnitOfWorkFactory(read, write)
+            clock, ids = SystemClock(), IdGenerator()
+            services = Services(
+                customers=CustomerService(uow, clock, ids),
+                audit=AuditService(uow),
+            )
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine, services)
+
+    async def close(self) -> None:
+        await self.engine.dispose()

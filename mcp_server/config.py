@@ -1,0 +1,88 @@
+"""Settings from environment variables (prefix SHOPKEEPER_), validated once at start.
+
+Kept free of heavy imports: the server reads these before it answers ``initialize``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "SHOPKEEPER_"
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+_SUPPORTED_SCHEMES = ("sqlite+aiosqlite://",)
+
+
+class ConfigError(Exception):
+    """A setting has a value the server cannot start with; the message is one line for a person."""
+
+
+def default_data_dir(env: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
+    """The user's data directory for Shopkeeper, following each platform's convention."""
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    home = Path(env.get("HOME") or Path.home())
+    if platform == "win32":
+        base = env.get("LOCALAPPDATA") or env.get("APPDATA")
+        return (Path(base) if base else home / "AppData" / "Local") / "Shopkeeper"
+    if platform == "darwin":
+        return home / "Library" / "Application Support" / "Shopkeeper"
+    xdg = env.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else home / ".local" / "share") / "shopkeeper"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    database_url: str = Field(min_length=1)
+    log_level: LogLevel = "INFO"
+    actor: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(_SUPPORTED_SCHEMES):
+            raise ValueError(
+                f"must start with one of {', '.join(_SUPPORTED_SCHEMES)} (e.g. sqlite+aiosqlite:////tmp/shop.db)"
+            )
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file for a SQLite URL (None for an in-memory database)."""
+        prefix = "sqlite+aiosqlite:///"
+        if not self.database_url.startswith(prefix):
+            return None
+        rest = self.database_url[len(prefix) :].split("?", 1)[0]
+        return None if rest in ("", ":memory:") else Path(rest)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read SHOPKEEPER_* variables; raise ConfigError with one readable line on a bad value."""
+    env = os.environ if env is None else env
+    raw: dict[str, str] = {}
+    for key, value in env.items():
+        if key.startswith(ENV_PREFIX) and value != "":
+            raw[key[len(ENV_PREFIX) :].lower()] = value
+    known = set(Settings.model_fields)
+    unknown = sorted(k for k in raw if k not in known)
+    for name in unknown:
+        raw.pop(name)  # later issues add variables; an unknown one is not fatal
+    if "database_url" not in raw:
+        raw["database_url"] = f"sqlite+aiosqlite:///{default_data_dir(env) / 'shopkeeper.db'}"
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "a SHOPKEEPER_ variable"
+        raise ConfigError(f"invalid {name}: {first['msg']}") from None

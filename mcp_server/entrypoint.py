@@ -1,0 +1,137 @@
+"""The composition root: reads settings, builds adapters, wires services, starts a door.
+
+It is the only module that knows every concrete class. To keep the answer to
+``initialize`` fast, the database half (SQLAlchemy, aiosqlite, migrations) is imported
+and started in a background task that the first tool call waits for.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import anyio
+
+from mcp_server.config import ConfigError, Settings, load_settings
+from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+    from mcp_server.adapters.service_factories import Backend
+
+logger = logging.getLogger("mcp_server")
+
+
+class Warmup:
+    """Opens the database in the background; ``services()`` waits for it."""
+
+    def __init__(self, database_url: str) -> None:
+        self._url = database_url
+        self._ready = anyio.Event()
+        self._backend: Backend | None = None
+        self._error: BackendUnavailableError | None = None
+
+    async def run(self) -> None:
+        try:
+            backend_class = await anyio.to_thread.run_sync(_import_backend)
+            self._backend = await backend_class.start(self._url)
+        except Exception:
+            logger.exception("could not open or migrate the database")
+            self._error = BackendUnavailableError("it could not be opened or migrated at the configured location.")
+        finally:
+            self._ready.set()
+
+    async def services(self) -> ServiceRegistry:
+        await self._ready.wait()
+        if self._backend is None:
+            raise self._error or BackendUnavailableError("start-up did not finish.")
+        return self._backend.services
+
+    async def close(self) -> None:
+        if self._backend is not None:
+            await self._backend.close()
+            self._backend = None
+
+
+def _import_backend() -> type[Backend]:
+    from mcp_server.adapters.service_factories import Backend
+
+    return Backend
+
+
+def make_lifespan(settings: Settings):
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer[AppContext]) -> AsyncGenerator[AppContext]:
+        warmup = Warmup(settings.database_url)
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(warmup.run)
+                try:
+                    yield AppContext(services=warmup.services, actor=settings.actor)
+                finally:
+                    tasks.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await warmup.close()
+
+    return lifespan
+
+
+def build_app(settings: Settings) -> MCPServer[AppContext]:
+    from mcp_server.handlers.mcp.server import build_server
+
+    return build_server(make_lifespan(settings), log_level=settings.log_level)
+
+
+def _settings_or_exit(program: str) -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        sys.stderr.write(f"{program}: {exc}\n")
+        raise SystemExit(2) from None
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``shopkeeper-mcp`` and ``python -m mcp_server``: serve MCP over stdio."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in ("-h", "--help"):
+        sys.stderr.write(
+            "usage: shopkeeper-mcp\n\nServes Shopkeeper over MCP on stdio. Configure with SHOPKEEPER_* "
+            "environment variables (see README).\n"
+        )
+        return
+    if args:
+        sys.stderr.write(f"shopkeeper-mcp: unexpected arguments {' '.join(args)!r}; it takes none (stdio only)\n")
+        raise SystemExit(2)
+    settings = _settings_or_exit("shopkeeper-mcp")
+    server = build_app(settings)
+    logging.getLogger("mcp_server").setLevel(settings.log_level)
+    if settings.log_level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    server.run()
+
+
+def cli_main(argv: Sequence[str] | None = None) -> None:
+    """``shopkeeper``: the command-line door."""
+    from mcp_server.handlers.cli.main import CliActions, run
+
+    settings = _settings_or_exit("shopkeeper")
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+    async def upgrade_database() -> tuple[str, bool]:
+        from mcp_server.adapters.database import create_engine, ensure_schema
+        from mcp_server.adapters.migrations import HEAD_REVISION
+
+        engine = create_engine(settings.database_url)
+        try:
+            upgraded = await ensure_schema(engine)
+        finally:
+            await engine.dispose()
+        return HEAD_REVISION, upgraded
+
+    label = str(settings.sqlite_path) if settings.sqlite_path else "the database"
+    raise SystemExit(run(sys.argv[1:] if argv is None else argv, CliActions(upgrade_database, label)))

@@ -1,0 +1,52 @@
+"""`shopkeeper` command line. It parses arguments and calls what the entrypoint hands it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import anyio
+
+
+@dataclass(frozen=True, slots=True)
+class CliActions:
+    """What the CLI can do, wired by the entrypoint. ``upgrade_database`` returns (revision, upgraded)."""
+
+    upgrade_database: Callable[[], Awaitable[tuple[str, bool]]]
+    database_label: str
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shopkeeper",
+        description="Shopkeeper's command line: manage the shop's database and data. "
+        "(The MCP server itself is 'shopkeeper-mcp'.)",
+    )
+    groups = parser.add_subparsers(dest="group", metavar="<group>")
+    groups.required = True
+    db = groups.add_parser("db", help="database maintenance", description="Database maintenance.")
+    db_commands = db.add_subparsers(dest="command", metavar="<command>")
+    db_commands.required = True
+    db_commands.add_parser(
+        "upgrade",
+        help="create the database or upgrade its schema to the newest revision",
+        description="Create the database (SHOPKEEPER_DATABASE_URL, or the default in your data directory) "
+        "or upgrade its schema. Safe to run any number of times.",
+    )
+    return parser
+
+
+def run(argv: Sequence[str], actions: CliActions) -> int:
+    args = build_parser().parse_args(list(argv))
+    if (args.group, args.command) == ("db", "upgrade"):
+        try:
+            revision, upgraded = anyio.run(actions.upgrade_database)
+        except Exception as exc:  # one clear line for a person; details are not theirs to debug here
+            sys.stderr.write(f"shopkeeper: could not upgrade {actions.database_label}: {type(exc).__name__}\n")
+            return 1
+        state = "upgraded to" if upgraded else "already at"
+        print(f"{actions.database_label}: schema {state} revision {revision}")
+        return 0
+    return 2  # pragma: no cover - argparse rejects unknown commands before this

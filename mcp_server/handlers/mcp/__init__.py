@@ -1,0 +1,1 @@
+"""The MCP door: tool definitions that validate arguments, call one service method and render Markdown."""

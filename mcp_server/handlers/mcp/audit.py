@@ -1,0 +1,77 @@
+"""The audit log tool."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import MCPServer
+from mcp_types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from mcp_server.handlers.mcp import markdown
+from mcp_server.handlers.mcp.common import ToolContext, failure, ok, run
+from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
+from mcp_server.models.audit import Action, AuditEntryRead, AuditPageRead, AuditQuery, EntityId, EntityType
+from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, ResponseFormat
+from mcp_server.services.results import Rejected, Success
+from mcp_server.utils.markdown import truncate
+
+VALUE_CHARS = 200
+
+
+def register(server: MCPServer[AppContext]) -> None:
+    @server.tool(
+        title="Read the audit log",
+        annotations=ToolAnnotations(
+            title="Read the audit log", read_only_hint=True, idempotent_hint=True, open_world_hint=False
+        ),
+    )
+    async def audit_log_list(
+        ctx: ToolContext,
+        entity_type: Annotated[
+            EntityType | None, Field(description="Only this kind of entity, e.g. 'customer'")
+        ] = None,
+        entity_id: Annotated[EntityId | None, Field(description="Only changes to this entity, e.g. cus_…")] = None,
+        action: Annotated[Action | None, Field(description="Only this action, e.g. 'customer.updated'")] = None,
+        limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
+        cursor: Annotated[
+            str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
+        ] = None,
+        response_format: Annotated[
+            ResponseFormat, Field(description="'concise' (default): one-line summaries; 'detailed': before/after")
+        ] = "concise",
+    ) -> Annotated[CallToolResult, AuditPageRead]:
+        """Show who changed what and when, newest first: every change any tool made is recorded here.
+
+        Use to answer "who changed this customer?", to check whether a call took effect before retrying,
+        or to review today's activity. Filter by entity_id to see one record's history.
+        """
+        request = AuditQuery(entity_type=entity_type, entity_id=entity_id, action=action, limit=limit, cursor=cursor)
+        detailed = response_format == "detailed"
+
+        async def use(services: ServiceRegistry) -> CallToolResult:
+            result = await services.audit.list(request)
+            match result:
+                case Success(value=page):
+                    entries = [_shorten(AuditEntryRead.from_record(e, detailed=detailed)) for e in page.items]
+                    text = markdown.audit_page(page, detailed=detailed)
+                    return ok(text, AuditPageRead(entries=entries, next_cursor=page.next_cursor))
+                case Rejected():
+                    return failure(result, next_step="call audit_log_list again without cursor to start from the top.")
+
+        return await run(ctx, "audit_log_list", use)
+
+
+def _shorten(entry: AuditEntryRead) -> AuditEntryRead:
+    """Keep a page small: long values (notes) are cut; the full value is on the entity itself."""
+
+    def cut(
+        values: dict[str, str | int | float | bool | None] | None,
+    ) -> dict[str, str | int | float | bool | None] | None:
+        if values is None:
+            return None
+        return {k: truncate(v, VALUE_CHARS) if isinstance(v, str) else v for k, v in values.items()}
+
+    return entry.model_copy(
+        update={"summary": truncate(entry.summary, 900), "before": cut(entry.before), "after": cut(entry.after)}
+    )

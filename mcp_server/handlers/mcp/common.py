@@ -1,0 +1,87 @@
+"""Plumbing every tool shares: reaching services, naming the actor, shaping results and errors."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from mcp.server.mcpserver import Context
+from mcp_types import CallToolResult, TextContent
+from pydantic import BaseModel
+
+from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
+from mcp_server.services.results import Conflict, Failure, NotFound, Rejected, Unavailable
+
+logger = logging.getLogger("mcp_server.tools")
+
+ToolContext = Context[AppContext, Any]
+UNKNOWN_ACTOR = "unknown-client"
+
+
+def ok(markdown: str, structured: BaseModel) -> CallToolResult:
+    return CallToolResult(
+        content=[TextContent(type="text", text=markdown)],
+        structured_content=structured.model_dump(mode="json"),
+    )
+
+
+def error(message: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+
+
+def failure(result: Failure, *, next_step: str) -> CallToolResult:
+    """An isError result: what went wrong, then what to call next."""
+    match result:
+        case NotFound():
+            head = result.message
+        case Conflict() | Rejected() | Unavailable():
+            head = result.message[0].upper() + result.message[1:]
+            if not head.endswith("."):
+                head += "."
+    return error(f"{head}\n\nNext: {next_step}")
+
+
+def actor(ctx: ToolContext) -> str:
+    """Who is making the change: SHOPKEEPER_ACTOR, else the client's name from initialize."""
+    app = ctx.request_context.lifespan_context
+    if app.actor:
+        return app.actor
+    params = ctx.session.client_params
+    name = params.client_info.name if params is not None else None
+    return name[:200] if name else UNKNOWN_ACTOR
+
+
+def given_arguments(ctx: ToolContext) -> set[str] | None:
+    """Names of the arguments the client actually sent (None if the SDK does not expose them)."""
+    params = ctx.request_context.params
+    if params is None:
+        return None
+    arguments = params.get("arguments")
+    if not isinstance(arguments, dict):
+        return None
+    return {str(key) for key in arguments}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+
+
+async def run(
+    ctx: ToolContext, tool: str, use: Callable[[ServiceRegistry], Awaitable[CallToolResult]]
+) -> CallToolResult:
+    """Reach the services and run one use case; no exception text ever reaches the client."""
+    try:
+        services = await ctx.request_context.lifespan_context.services()
+        return await use(services)
+    except BackendUnavailableError as exc:
+        return error(
+            f"The shop's database is not available: {exc.public_message}\n\n"
+            "Next: tell the person running Shopkeeper; the server log (stderr) has the details. "
+            "Retrying will not help until that is fixed."
+        )
+    except Exception:
+        incident = secrets.token_hex(4)
+        logger.exception("tool %s failed (incident %s)", tool, incident)
+        return error(
+            f"Shopkeeper hit an unexpected internal error (incident {incident}).\n\n"
+            "Next: call audit_log_list to see whether the change was applied before you retry; "
+            "if it keeps happening, report the incident id to the person running Shopkeeper."
+        )

@@ -1,0 +1,38 @@
+"""What the lifespan hands to tools: service accessors, typed by the services' own classes.
+
+Handlers never import adapters; the entrypoint builds an ``AppContext`` and the server's
+lifespan yields it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from mcp_server.services.audit import AuditService
+from mcp_server.services.customers import CustomerService
+
+
+class ServiceRegistry(Protocol):
+    @property
+    def customers(self) -> CustomerService: ...
+
+    @property
+    def audit(self) -> AuditService: ...
+
+
+class BackendUnavailableError(Exception):
+    """The database could not be opened or migrated; ``public_message`` is safe to show an agent."""
+
+    def __init__(self, public_message: str) -> None:
+        super().__init__(public_message)
+        self.public_message = public_message
+
+
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    """``services()`` waits for start-up work (imports, migrations) to finish, then returns the services."""
+
+    services: Callable[[], Awaitable[ServiceRegistry]]
+    actor: str | None = None

@@ -1,0 +1,219 @@
+"""Customer tools: register, get, list, update."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import MCPServer
+from mcp_types import CallToolResult, ToolAnnotations
+from pydantic import Field, ValidationError
+
+from mcp_server.handlers.mcp import markdown
+from mcp_server.handlers.mcp.common import ToolContext, actor, failure, given_arguments, ok, run
+from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
+from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, ResponseFormat
+from mcp_server.models.customers import (
+    CustomerCreate,
+    CustomerId,
+    CustomerName,
+    CustomerPageRead,
+    CustomerQuery,
+    CustomerRead,
+    CustomerUpdate,
+    EmailAddress,
+    Notes,
+    Phone,
+    SearchText,
+)
+from mcp_server.services.results import Conflict, NotFound, Rejected, Success
+from mcp_server.utils.markdown import truncate
+
+LIST_NOTE_CHARS = 300
+
+NameArg = Annotated[CustomerName, Field(description="Full name as the customer wants it written (1-200 characters)")]
+EmailArg = Annotated[EmailAddress, Field(description="E-mail address; stored lower-case, unique across customers")]
+PhoneArg = Annotated[Phone | None, Field(description="Phone number, digits with optional +, spaces, dashes, brackets")]
+NotesArg = Annotated[Notes | None, Field(description="Free-text notes for the shop (up to 2000 characters)")]
+CustomerIdArg = Annotated[CustomerId, Field(description="Customer id as returned by other tools, e.g. cus_01J…")]
+FormatArg = Annotated[
+    ResponseFormat, Field(description="'concise' (default) for the essentials, 'detailed' for every field")
+]
+
+
+def register(server: MCPServer[AppContext]) -> None:
+    @server.tool(
+        title="Register a customer",
+        annotations=ToolAnnotations(
+            title="Register a customer",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=False,
+            open_world_hint=False,
+        ),
+    )
+    async def customers_register(
+        ctx: ToolContext,
+        name: NameArg,
+        email: EmailArg,
+        phone: PhoneArg = None,
+        notes: NotesArg = None,
+    ) -> Annotated[CallToolResult, CustomerRead]:
+        """Register a new customer and queue their welcome e-mail.
+
+        Use when someone new buys or asks to be kept on file. E-mail addresses are unique in any
+        letter case: if the address is already registered you get an error naming the existing
+        customer's id (call customers_get with it instead of registering again).
+        Returns the new customer with its id (cus_…), which orders and updates use.
+        """
+        data = CustomerCreate(name=name, email=email, phone=phone, notes=notes)
+
+        async def use(services: ServiceRegistry) -> CallToolResult:
+            result = await services.customers.register(data, actor=actor(ctx))
+            match result:
+                case Success(value=customer):
+                    text = markdown.customer(customer, detailed=True, heading=f"Registered {customer.name}")
+                    text += "\n\nA welcome e-mail is queued. Use this id with customers_update or customers_get."
+                    return ok(text, CustomerRead.from_record(customer))
+                case Conflict(existing_id=existing):
+                    hint = f"call customers_get with customer_id='{existing}'" if existing else "call customers_get"
+                    return failure(result, next_step=f"{hint} to use the existing customer; nothing was written.")
+
+        return await run(ctx, "customers_register", use)
+
+    @server.tool(
+        title="Get a customer",
+        annotations=ToolAnnotations(
+            title="Get a customer", read_only_hint=True, idempotent_hint=True, open_world_hint=False
+        ),
+    )
+    async def customers_get(
+        ctx: ToolContext,
+        customer_id: Annotated[CustomerId | None, Field(description="Customer id (cus_…); give this or email")] = None,
+        email: Annotated[
+            EmailAddress | None, Field(description="E-mail address in any letter case; or customer_id")
+        ] = None,
+        response_format: FormatArg = "concise",
+    ) -> Annotated[CallToolResult, CustomerRead]:
+        """Look up one customer by id or by e-mail address (exactly one of the two).
+
+        Use before updating a customer or when a person mentions someone by e-mail. If you only know
+        part of a name or address, call customers_list with query=… instead.
+        """
+
+        async def use(services: ServiceRegistry) -> CallToolResult:
+            result = await services.customers.get(customer_id=customer_id, email=email)
+            match result:
+                case Success(value=customer):
+                    text = markdown.customer(customer, detailed=response_format == "detailed")
+                    return ok(text, CustomerRead.from_record(customer))
+                case NotFound():
+                    return failure(
+                        result, next_step="call customers_list with query=… to search by part of a name or e-mail."
+                    )
+                case Rejected():
+                    return failure(
+                        result,
+                        next_step="pass exactly one of customer_id (ids start with cus_) or email; "
+                        "customers_list finds ids by name.",
+                    )
+
+        return await run(ctx, "customers_get", use)
+
+    @server.tool(
+        title="List customers",
+        annotations=ToolAnnotations(
+            title="List customers", read_only_hint=True, idempotent_hint=True, open_world_hint=False
+        ),
+    )
+    async def customers_list(
+        ctx: ToolContext,
+        query: Annotated[
+            SearchText | None, Field(description="Only customers whose name or e-mail contains this text (any case)")
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
+        cursor: Annotated[
+            str | None, Field(max_length=512, description="next_cursor from the previous page, with the same query")
+        ] = None,
+        response_format: FormatArg = "concise",
+    ) -> Annotated[CallToolResult, CustomerPageRead]:
+        """List customers in registration order, optionally filtered by part of a name or e-mail.
+
+        Returns one page and a next_cursor; pass it back as cursor (with the same query) for the next
+        page. For one known customer, customers_get is cheaper.
+        """
+        request = CustomerQuery(text=query, limit=limit, cursor=cursor)
+
+        async def use(services: ServiceRegistry) -> CallToolResult:
+            result = await services.customers.list(request)
+            match result:
+                case Success(value=page):
+                    detailed = response_format == "detailed"
+                    text = markdown.customer_page(page, detailed=detailed, filtered_by=query)
+                    items = [
+                        CustomerRead.from_record(c).model_copy(
+                            update={"notes": truncate(c.notes, LIST_NOTE_CHARS) if c.notes and detailed else None}
+                        )
+                        for c in page.items
+                    ]
+                    return ok(text, CustomerPageRead(customers=items, next_cursor=page.next_cursor))
+                case Rejected():
+                    return failure(result, next_step="call customers_list again without cursor to start from the top.")
+
+        return await run(ctx, "customers_list", use)
+
+    @server.tool(
+        title="Update a customer",
+        annotations=ToolAnnotations(
+            title="Update a customer",
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    )
+    async def customers_update(
+        ctx: ToolContext,
+        customer_id: CustomerIdArg,
+        name: Annotated[CustomerName | None, Field(description="New name")] = None,
+        email: Annotated[
+            EmailAddress | None, Field(description="New e-mail address (must not belong to another)")
+        ] = None,
+        phone: Annotated[Phone | None, Field(description="New phone number; null clears it")] = None,
+        notes: Annotated[Notes | None, Field(description="New notes (replaces the old ones); null clears them")] = None,
+    ) -> Annotated[CallToolResult, CustomerRead]:
+        """Change a customer's name, e-mail, phone or notes. Only the fields you pass change.
+
+        Pass phone or notes as null to clear them. Overwrites the old values (the audit log keeps
+        them: audit_log_list with entity_id=customer_id). Call customers_get first if unsure of the id.
+        """
+        sent = given_arguments(ctx)
+        values = {"name": name, "email": email, "phone": phone, "notes": notes}
+        chosen = {k: v for k, v in values.items() if (k in sent if sent is not None else v is not None)}
+        try:
+            changes = CustomerUpdate.model_validate(chosen)
+        except ValidationError:  # pragma: no cover - the same types were validated by the SDK already
+            return failure(Rejected("invalid update"), next_step="check the arguments against the tool's schema.")
+
+        async def use(services: ServiceRegistry) -> CallToolResult:
+            result = await services.customers.update(customer_id, changes, actor=actor(ctx))
+            match result:
+                case Success(value=change):
+                    customer = change.customer
+                    if change.changed:
+                        head = f"Updated {customer.name}: changed {', '.join(change.changed)}"
+                    else:
+                        head = f"Nothing changed for {customer.name}: the values given are the current ones"
+                    text = markdown.customer(customer, detailed=True, heading=head)
+                    return ok(text, CustomerRead.from_record(customer))
+                case NotFound():
+                    return failure(result, next_step="call customers_list or customers_get to find the right id.")
+                case Conflict(existing_id=existing):
+                    return failure(
+                        result,
+                        next_step=f"that address belongs to {existing or 'another customer'}; "
+                        "choose another e-mail, or update that customer instead. Nothing was changed.",
+                    )
+                case Rejected():
+                    return failure(result, next_step="pass customer_id and at least one field to change.")
+
+        return await run(ctx, "customers_update", use)

@@ -1,0 +1,64 @@
+"""Renders service results as concise Markdown for an assistant to read."""
+
+from __future__ import annotations
+
+from mcp_server.models.audit import AuditEntry
+from mcp_server.models.common import Page
+from mcp_server.models.customers import Customer
+from mcp_server.utils.markdown import escape, table, truncate
+from mcp_server.utils.time import isoformat_utc
+
+LIST_NOTE_CHARS = 200
+SUMMARY_CHARS = 300
+
+
+def customer(c: Customer, *, detailed: bool, heading: str | None = None) -> str:
+    lines = [f"## {heading or escape(c.name)}", f"- **id:** `{c.id}`", f"- **email:** {escape(c.email)}"]
+    lines.append(f"- **phone:** {escape(c.phone) if c.phone else '—'}")
+    if detailed:
+        lines.append(f"- **notes:** {escape(c.notes) if c.notes else '—'}")
+        lines.append(f"- **registered:** {isoformat_utc(c.created_at)}")
+        lines.append(f"- **last updated:** {isoformat_utc(c.updated_at)}")
+    elif c.notes:
+        lines.append(f"- **notes:** {escape(truncate(c.notes, LIST_NOTE_CHARS))}")
+    return "\n".join(lines)
+
+
+def customer_page(page: Page[Customer], *, detailed: bool, filtered_by: str | None) -> str:
+    what = f" matching “{escape(filtered_by)}”" if filtered_by else ""
+    if not page.items:
+        more = " Try a shorter filter or call customers_list without one." if filtered_by else ""
+        return f"No customers{what}.{more}"
+    headers = ["id", "name", "email", "phone"] + (["registered", "notes"] if detailed else [])
+    rows: list[list[str]] = []
+    for c in page.items:
+        row = [f"`{c.id}`", escape(c.name), escape(c.email), escape(c.phone) if c.phone else "—"]
+        if detailed:
+            row += [isoformat_utc(c.created_at), escape(truncate(c.notes or "", LIST_NOTE_CHARS)) or "—"]
+        rows.append(row)
+    text = f"**{len(page.items)} customer(s){what}**\n\n" + table(headers, rows)
+    return text + _more(page.next_cursor, "customers_list")
+
+
+def audit_page(page: Page[AuditEntry], *, detailed: bool) -> str:
+    if not page.items:
+        return "No audit entries match these filters."
+    headers = ["when", "actor", "action", "entity", "change"]
+    rows = [
+        [
+            isoformat_utc(e.occurred_at),
+            escape(e.actor),
+            f"`{e.action}`",
+            f"`{e.entity_id}`",
+            escape(truncate(e.summary(), SUMMARY_CHARS if not detailed else SUMMARY_CHARS * 3)),
+        ]
+        for e in page.items
+    ]
+    text = f"**{len(page.items)} audit entr{'y' if len(page.items) == 1 else 'ies'}, newest first**\n\n"
+    return text + table(headers, rows) + _more(page.next_cursor, "audit_log_list")
+
+
+def _more(next_cursor: str | None, tool: str) -> str:
+    if next_cursor is None:
+        return "\n\nThat is the whole list."
+    return f"\n\nMore results exist: call {tool} again with the same filters and cursor=`{next_cursor}`."

@@ -1,0 +1,34 @@
+"""Builds the MCP server: one module per domain registers its tools."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+from mcp.server.mcpserver import MCPServer
+
+from mcp_server import __version__
+from mcp_server.handlers.mcp import audit, customers
+from mcp_server.handlers.mcp.context import AppContext
+
+INSTRUCTIONS = """\
+Shopkeeper runs a small shop's back office. Customers have ids like cus_…; every change is
+recorded in the audit log (audit_log_list). Look people up with customers_get (by id or e-mail)
+or customers_list (by part of a name or e-mail) before registering someone new. Lists return a
+next_cursor: pass it back, with the same filters, for the next page."""
+
+Lifespan = Callable[[MCPServer[AppContext]], AbstractAsyncContextManager[AppContext]]
+
+
+def build_server(lifespan: Lifespan, *, log_level: str = "INFO") -> MCPServer[AppContext]:
+    server: MCPServer[AppContext] = MCPServer(
+        "shopkeeper",
+        title="Shopkeeper",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        log_level=log_level,  # pyright: ignore[reportArgumentType] - validated by config.Settings
+    )
+    customers.register(server)
+    audit.register(server)
+    return server

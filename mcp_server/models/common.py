@@ -1,0 +1,25 @@
+"""Shapes shared by every domain: pages, list limits, response formats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import Field
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+ResponseFormat = Literal["concise", "detailed"]
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a keyset-paginated list; ``next_cursor`` is None on the last page."""
+
+    items: list[T]
+    next_cursor: str | None

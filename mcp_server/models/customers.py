@@ -1,0 +1,108 @@
+"""Customers: input schemas, the domain record and the output schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from mcp_server.models.common import DEFAULT_LIMIT, Cursor, Limit
+from mcp_server.utils.emails import MAX_EMAIL_LENGTH, normalize_email
+
+CUSTOMER_ID_PREFIX = "cus"
+
+CustomerName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+EmailAddress = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=MAX_EMAIL_LENGTH + 16),
+    AfterValidator(normalize_email),
+]
+Phone = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=40, pattern=r"^\+?[0-9 ()./-]{3,40}$"),
+]
+Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+CustomerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+SearchText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class CustomerCreate(BaseModel):
+    """What it takes to register a customer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: CustomerName
+    email: EmailAddress
+    phone: Phone | None = None
+    notes: Notes | None = None
+
+
+class CustomerUpdate(BaseModel):
+    """Fields to change. Only fields that were given are applied; None clears phone or notes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: CustomerName | None = None
+    email: EmailAddress | None = None
+    phone: Phone | None = None
+    notes: Notes | None = None
+
+    def given(self) -> dict[str, str | None]:
+        """The fields the caller actually supplied, with their values."""
+        return {name: getattr(self, name) for name in sorted(self.model_fields_set)}
+
+
+class CustomerQuery(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: SearchText | None = None
+    limit: Limit = DEFAULT_LIMIT
+    cursor: Cursor | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A customer as the business sees it."""
+
+    id: str
+    name: str
+    email: str
+    phone: str | None
+    notes: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    def snapshot(self) -> dict[str, str | None]:
+        """The fields an audit entry records."""
+        return {"name": self.name, "email": self.email, "phone": self.phone, "notes": self.notes}
+
+
+class CustomerRead(BaseModel):
+    """A customer as tools and programs read it."""
+
+    id: str = Field(description="Opaque customer id, prefix cus_")
+    name: str
+    email: str
+    phone: str | None = None
+    notes: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, customer: Customer) -> CustomerRead:
+        return cls(
+            id=customer.id,
+            name=customer.name,
+            email=customer.email,
+            phone=customer.phone,
+            notes=customer.notes,
+            created_at=customer.created_at,
+            updated_at=customer.updated_at,
+        )
+
+
+class CustomerPageRead(BaseModel):
+    customers: list[CustomerRead]
+    next_cursor: str | None = Field(description="Pass as cursor to get the next page; null on the last page")

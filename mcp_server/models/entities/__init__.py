@@ -1,0 +1,11 @@
+"""SQLAlchemy ORM entities and their converters to domain records.
+
+Only repositories and adapters import this package; services never do.
+"""
+
+from mcp_server.models.entities.audit import AuditEntryEntity
+from mcp_server.models.entities.base import Base
+from mcp_server.models.entities.customers import CustomerEntity
+from mcp_server.models.entities.outbox import OutboxMessageEntity
+
+__all__ = ["AuditEntryEntity", "Base", "CustomerEntity", "OutboxMessageEntity"]

@@ -1,0 +1,1 @@
+"""SQLAlchemy async implementations of the services' ports, in domain words. No business decisions."""

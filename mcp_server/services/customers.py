@@ -1,0 +1,176 @@
+"""Customer use cases: register, look up, list, update."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from mcp_server.models.common import Page
+from mcp_server.models.customers import (
+    CUSTOMER_ID_PREFIX,
+    Customer,
+    CustomerCreate,
+    CustomerQuery,
+    CustomerUpdate,
+)
+from mcp_server.models.errors import UniqueViolationError
+from mcp_server.models.outbox import OUTBOX_ID_PREFIX, OutboxMessage
+from mcp_server.services.audit import AuditRecorder
+from mcp_server.services.ports import Clock, IdFactory, UnitOfWorkFactory
+from mcp_server.services.results import Conflict, NotFound, Rejected, Success
+from mcp_server.utils.cursors import CursorError, decode_cursor, encode_cursor
+from mcp_server.utils.ids import has_prefix
+
+_CURSOR_KIND = "customers"
+_REQUIRED_FIELDS = ("name", "email")
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerChange:
+    """The customer after an update, and which fields actually changed (empty: nothing to do)."""
+
+    customer: Customer
+    changed: tuple[str, ...]
+
+
+class CustomerService:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdFactory) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._ids = ids
+        self._audit = AuditRecorder(clock, ids)
+
+    async def register(self, data: CustomerCreate, *, actor: str) -> Success[Customer] | Conflict:
+        """Create a customer, write its audit entry and queue a welcome e-mail, all in one transaction."""
+        now = self._clock.now()
+        customer = Customer(
+            id=self._ids.new(CUSTOMER_ID_PREFIX),
+            name=data.name,
+            email=data.email,
+            phone=data.phone,
+            notes=data.notes or None,
+            created_at=now,
+            updated_at=now,
+        )
+        welcome = OutboxMessage(
+            id=self._ids.new(OUTBOX_ID_PREFIX),
+            kind="welcome",
+            recipient=customer.email,
+            subject_id=customer.id,
+            payload={"name": customer.name},
+            status="pending",
+            attempts=0,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        try:
+            async with self._uow(write=True) as uow:
+                existing = await uow.customers.find_by_email(customer.email)
+                if existing is not None:
+                    return _email_taken(existing)
+                await uow.customers.add(customer)
+                await self._audit.record(
+                    uow,
+                    actor=actor,
+                    action="customer.registered",
+                    entity_type="customer",
+                    entity_id=customer.id,
+                    before=None,
+                    after=customer.snapshot(),
+                )
+                await uow.outbox.add(welcome)
+                await uow.commit()
+        except UniqueViolationError:
+            # Another writer took the address between our check and our write.
+            return await self._conflict_for(customer.email)
+        return Success(customer)
+
+    async def get(self, *, customer_id: str | None, email: str | None) -> Success[Customer] | NotFound | Rejected:
+        if (customer_id is None) == (email is None):
+            return Rejected("give exactly one of customer_id or email", field="customer_id")
+        if customer_id is not None and not has_prefix(customer_id, CUSTOMER_ID_PREFIX):
+            return Rejected(f"'{customer_id[:80]}' is not a customer id (they look like cus_…)", field="customer_id")
+        async with self._uow(write=False) as uow:
+            if customer_id is not None:
+                found = await uow.customers.get(customer_id)
+                key = f"id {customer_id}"
+            else:
+                assert email is not None  # guaranteed by the exactly-one check above
+                found = await uow.customers.find_by_email(email)
+                key = f"email {email}"
+        if found is None:
+            return NotFound("customer", key)
+        return Success(found)
+
+    async def list(self, query: CustomerQuery) -> Success[Page[Customer]] | Rejected:
+        filters = {"text": query.text.lower() if query.text else None}
+        after: str | None = None
+        if query.cursor is not None:
+            try:
+                (key,) = decode_cursor(query.cursor, _CURSOR_KIND, filters, arity=1)
+            except CursorError as exc:
+                return Rejected(str(exc), field="cursor")
+            if not isinstance(key, str):
+                return Rejected("the cursor is not one this server issued", field="cursor")
+            after = key
+        async with self._uow(write=False) as uow:
+            rows = await uow.customers.page_after(text=filters["text"], after_id=after, limit=query.limit + 1)
+        items = rows[: query.limit]
+        next_cursor = encode_cursor(_CURSOR_KIND, filters, [items[-1].id]) if len(rows) > query.limit else None
+        return Success(Page(items=items, next_cursor=next_cursor))
+
+    async def update(
+        self, customer_id: str, changes: CustomerUpdate, *, actor: str
+    ) -> Success[CustomerChange] | NotFound | Conflict | Rejected:
+        given = changes.given()
+        if not given:
+            return Rejected("nothing to change: give at least one of name, email, phone, notes", field=None)
+        for required in _REQUIRED_FIELDS:
+            if required in given and given[required] is None:
+                return Rejected(f"{required} cannot be cleared; give a new value instead", field=required)
+        if not has_prefix(customer_id, CUSTOMER_ID_PREFIX):
+            return Rejected(f"'{customer_id[:80]}' is not a customer id (they look like cus_…)", field="customer_id")
+        if "notes" in given and given["notes"] == "":
+            given["notes"] = None
+        try:
+            async with self._uow(write=True) as uow:
+                current = await uow.customers.get(customer_id)
+                if current is None:
+                    return NotFound("customer", f"id {customer_id}")
+                proposed = replace(current, **given)  # pyright: ignore[reportArgumentType]
+                changed = tuple(k for k, v in proposed.snapshot().items() if current.snapshot()[k] != v)
+                if not changed:
+                    return Success(CustomerChange(current, ()))
+                if "email" in changed:
+                    holder = await uow.customers.find_by_email(proposed.email)
+                    if holder is not None and holder.id != current.id:
+                        return _email_taken(holder)
+                updated = replace(proposed, updated_at=self._clock.now())
+                await uow.customers.update(updated)
+                await self._audit.record(
+                    uow,
+                    actor=actor,
+                    action="customer.updated",
+                    entity_type="customer",
+                    entity_id=current.id,
+                    before={k: current.snapshot()[k] for k in changed},
+                    after={k: updated.snapshot()[k] for k in changed},
+                )
+                await uow.commit()
+        except UniqueViolationError:
+            return await self._conflict_for(changes.email or "")
+        return Success(CustomerChange(updated, changed))
+
+    async def _conflict_for(self, email: str) -> Conflict:
+        async with self._uow(write=False) as uow:
+            holder = await uow.customers.find_by_email(email)
+        if holder is not None:
+            return _email_taken(holder)
+        return Conflict(f"another customer already uses {email}", entity="customer")
+
+
+def _email_taken(existing: Customer) -> Conflict:
+    return Conflict(
+        f"A customer with e-mail {existing.email} already exists ({existing.id}, {existing.name}).",
+        entity="customer",
+        existing_id=existing.id,
+    )

@@ -1,0 +1,56 @@
+"""Result objects: what a use case can come back with.
+
+Expected outcomes are values, not exceptions, so each door (MCP, CLI) decides how
+to show them and what to suggest next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Success(Generic[T]):
+    value: T
+
+
+@dataclass(frozen=True, slots=True)
+class NotFound:
+    """No ``entity`` matches ``key`` (e.g. entity="customer", key="id cus_…")."""
+
+    entity: str
+    key: str
+
+    @property
+    def message(self) -> str:
+        return f"No {self.entity} with {self.key}."
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """The change would break a rule about existing data (e.g. a duplicate e-mail)."""
+
+    message: str
+    entity: str
+    existing_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """The request itself is not acceptable; ``field`` names the argument at fault."""
+
+    message: str
+    field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """Something the use case needs is not reachable right now; trying later may work."""
+
+    message: str
+
+
+Failure = NotFound | Conflict | Rejected | Unavailable

@@ -1,0 +1,1 @@
+"""Pure helpers shared by every layer: no I/O, no framework."""
