@@ -1,0 +1,145 @@
+"""In-memory stand-ins for the services' ports. Small on purpose: read them in one sitting.
+
+FakeDatabase holds committed state. A FakeUnitOfWork works on a copy and publishes it
+only on commit, so a use case that returns early (or fails) leaves nothing behind,
+just like a rolled-back transaction.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+
+from mcp_server.models.audit import AuditEntry
+from mcp_server.models.customers import Customer
+from mcp_server.models.errors import UniqueViolationError
+from mcp_server.models.outbox import OutboxMessage
+
+
+@dataclass
+class FakeDatabase:
+    customers: dict[str, Customer] = field(default_factory=lambda: {})
+    audit: list[AuditEntry] = field(default_factory=lambda: [])
+    outbox: list[OutboxMessage] = field(default_factory=lambda: [])
+    commits: int = 0
+
+
+class FakeCustomerRepository:
+    def __init__(self, rows: dict[str, Customer]) -> None:
+        self._rows = rows
+
+    async def get(self, customer_id: str) -> Customer | None:
+        return self._rows.get(customer_id)
+
+    async def find_by_email(self, email: str) -> Customer | None:
+        return next((c for c in self._rows.values() if c.email == email.lower()), None)
+
+    async def add(self, customer: Customer) -> None:
+        self._check_unique(customer)
+        self._rows[customer.id] = customer
+
+    async def update(self, customer: Customer) -> None:
+        self._check_unique(customer)
+        self._rows[customer.id] = customer
+
+    async def page_after(self, *, text: str | None, after_id: str | None, limit: int) -> list[Customer]:
+        rows = sorted(self._rows.values(), key=lambda c: c.id)
+        if after_id is not None:
+            rows = [c for c in rows if c.id > after_id]
+        if text:
+            rows = [c for c in rows if text.lower() in c.name.lower() or text.lower() in c.email]
+        return rows[:limit]
+
+    def _check_unique(self, customer: Customer) -> None:
+        if any(c.email == customer.email and c.id != customer.id for c in self._rows.values()):
+            raise UniqueViolationError("customer e-mail")
+
+
+class FakeAuditRepository:
+    def __init__(self, rows: list[AuditEntry]) -> None:
+        self._rows = rows
+
+    async def add(self, entry: AuditEntry) -> None:
+        self._rows.append(replace(entry, sequence=len(self._rows) + 1))
+
+    async def page_before(
+        self,
+        *,
+        entity_type: str | None,
+        entity_id: str | None,
+        action: str | None,
+        before_sequence: int | None,
+        limit: int,
+    ) -> list[AuditEntry]:
+        rows = [
+            e
+            for e in reversed(self._rows)
+            if (entity_type is None or e.entity_type == entity_type)
+            and (entity_id is None or e.entity_id == entity_id)
+            and (action is None or e.action == action)
+            and (before_sequence is None or e.sequence < before_sequence)
+        ]
+        return rows[:limit]
+
+
+class FakeOutboxRepository:
+    def __init__(self, rows: list[OutboxMessage]) -> None:
+        self._rows = rows
+
+    async def add(self, message: OutboxMessage) -> None:
+        self._rows.append(message)
+
+
+class FakeUnitOfWork:
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+        self._work = copy.deepcopy(db)
+        self.customers = FakeCustomerRepository(self._work.customers)
+        self.audit = FakeAuditRepository(self._work.audit)
+        self.outbox = FakeOutboxRepository(self._work.outbox)
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    async def commit(self) -> None:
+        self._db.customers = copy.deepcopy(self._work.customers)
+        self._db.audit = copy.deepcopy(self._work.audit)
+        self._db.outbox = copy.deepcopy(self._work.outbox)
+        self._db.commits += 1
+
+
+class FakeUnitOfWorkFactory:
+    def __init__(self, db: FakeDatabase) -> None:
+        self.db = db
+
+    def __call__(self, *, write: bool) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.db)
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+class SequentialIds:
+    """Readable, ordered ids: cus_0000…0001, aud_0000…0002 (same shape as real ones)."""
+
+    def __init__(self) -> None:
+        self._n = 0
+
+    def new(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}_{self._n:026d}"

@@ -1,0 +1,235 @@
+"""Repositories, unit of work and migrations on a real SQLite file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import anyio
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mcp_server.adapters import migrations
+from mcp_server.adapters.database import create_engine, current_revision, ensure_schema, sessionmakers
+from mcp_server.adapters.migrations import HEAD_REVISION
+from mcp_server.models.audit import AuditEntry, AuditQuery
+from mcp_server.models.customers import Customer, CustomerCreate, CustomerQuery
+from mcp_server.models.entities import Base
+from mcp_server.models.errors import UniqueViolationError
+from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
+from mcp_server.services.audit import AuditService
+from mcp_server.services.customers import CustomerService
+from mcp_server.services.results import Conflict, Success
+from mcp_server.utils.ids import IdGenerator
+from mcp_server.utils.time import SystemClock
+
+pytestmark = pytest.mark.anyio
+
+T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+def customer(n: int, email: str | None = None) -> Customer:
+    return Customer(
+        id=f"cus_{n:026d}",
+        name=f"Customer {n}",
+        email=email or f"c{n}@example.com",
+        phone=None,
+        notes=None,
+        created_at=T0 + timedelta(seconds=n),
+        updated_at=T0 + timedelta(seconds=n),
+    )
+
+
+async def test_customer_round_trip_keeps_every_field_and_utc(uow: SqlUnitOfWorkFactory):
+    original = Customer(
+        id="cus_00000000000000000000000001",
+        name="Zoë O'Brien",
+        email="zoe@example.com",
+        phone="+353 1 555 0100",
+        notes="prefers e-mail; ünïcode ✓",
+        created_at=T0,
+        updated_at=T0,
+    )
+    async with uow(write=True) as w:
+        await w.customers.add(original)
+        await w.commit()
+
+    async with uow(write=False) as r:
+        by_id = await r.customers.get(original.id)
+        by_email = await r.customers.find_by_email("ZOE@example.com")
+
+    assert by_id == original
+    assert by_email == original
+    assert by_id is not None
+    assert by_id.created_at.tzinfo is not None
+
+
+async def test_leaving_without_commit_discards_everything(uow: SqlUnitOfWorkFactory):
+    async with uow(write=True) as w:
+        await w.customers.add(customer(1))
+    async with uow(write=False) as r:
+        assert await r.customers.get(customer(1).id) is None
+
+
+async def test_duplicate_email_raises_domain_error_not_integrity_error(uow: SqlUnitOfWorkFactory):
+    async with uow(write=True) as w:
+        await w.customers.add(customer(1, "same@example.com"))
+        await w.commit()
+    async with uow(write=True) as w:
+        with pytest.raises(UniqueViolationError):
+            await w.customers.add(customer(2, "same@example.com"))
+
+
+async def test_page_after_is_keyset_ordered_and_filters(uow: SqlUnitOfWorkFactory):
+    async with uow(write=True) as w:
+        for n in range(1, 8):
+            await w.customers.add(customer(n))
+        await w.customers.add(customer(8, "percent%under_score@example.com"))
+        await w.commit()
+
+    async with uow(write=False) as r:
+        first = await r.customers.page_after(text=None, after_id=None, limit=3)
+        after = await r.customers.page_after(text=None, after_id=first[-1].id, limit=3)
+        by_name = await r.customers.page_after(text="CUSTOMER 7", after_id=None, limit=10)
+        wildcard = await r.customers.page_after(text="%", after_id=None, limit=10)
+        underscore = await r.customers.page_after(text="t_s", after_id=None, limit=10)
+
+    assert [c.id for c in first] == [customer(n).id for n in (1, 2, 3)]
+    assert [c.id for c in after] == [customer(n).id for n in (4, 5, 6)]
+    assert [c.id for c in by_name] == [customer(7).id]
+    assert [c.id for c in wildcard] == [customer(8).id]  # '%' is matched literally, not as a wildcard
+    assert underscore == []
+
+
+async def test_audit_pages_newest_first_by_sequence(uow: SqlUnitOfWorkFactory):
+    async with uow(write=True) as w:
+        for n in range(5):
+            await w.audit.add(
+                AuditEntry(
+                    id=f"aud_{n:026d}",
+                    occurred_at=T0,
+                    actor="t",
+                    action="customer.registered" if n % 2 == 0 else "customer.updated",
+                    entity_type="customer",
+                    entity_id=f"cus_{n % 2:026d}",
+                    before=None,
+                    after={"n": n},
+                )
+            )
+        await w.commit()
+
+    async with uow(write=False) as r:
+        newest = await r.audit.page_before(entity_type=None, entity_id=None, action=None, before_sequence=None, limit=2)
+        older = await r.audit.page_before(
+            entity_type=None, entity_id=None, action=None, before_sequence=newest[-1].sequence, limit=10
+        )
+        updates = await r.audit.page_before(
+            entity_type="customer", entity_id=None, action="customer.updated", before_sequence=None, limit=10
+        )
+
+    assert [e.after for e in newest] == [{"n": 4}, {"n": 3}]
+    assert [e.after for e in older] == [{"n": 2}, {"n": 1}, {"n": 0}]
+    assert [e.after for e in updates] == [{"n": 3}, {"n": 1}]
+
+
+async def test_concurrent_registrations_of_one_email_in_different_case(database_url: str, engine: AsyncEngine):
+    """Two connections race to register the same address: exactly one wins, the other gets a Conflict."""
+    second_engine = create_engine(database_url)  # a second pool, as a second server process would have
+    try:
+        services = [
+            CustomerService(SqlUnitOfWorkFactory(*sessionmakers(e)), SystemClock(), IdGenerator())
+            for e in (engine, second_engine)
+        ]
+        results: list[Success[Customer] | Conflict] = []
+
+        async def attempt(service: CustomerService, email: str) -> None:
+            results.append(await service.register(CustomerCreate(name="Racer", email=email), actor="t"))
+
+        for round_no in range(5):  # several rounds: the interleaving differs from run to run
+            results.clear()
+            email = f"race{round_no}@example.com"
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(attempt, services[0], email)
+                tasks.start_soon(attempt, services[1], email.upper())
+            wins = [r for r in results if isinstance(r, Success)]
+            conflicts = [r for r in results if isinstance(r, Conflict)]
+            assert len(wins) == 1
+            assert len(conflicts) == 1
+            assert conflicts[0].existing_id == wins[0].value.id
+
+        async with engine.connect() as conn:
+            customers = (await conn.execute(text("SELECT count(*) FROM customers"))).scalar_one()
+            audits = (await conn.execute(text("SELECT count(*) FROM audit_log"))).scalar_one()
+            queued = (await conn.execute(text("SELECT count(*) FROM outbox"))).scalar_one()
+        assert (customers, audits, queued) == (5, 5, 5)
+    finally:
+        await second_engine.dispose()
+
+
+async def test_service_writes_customer_audit_and_outbox_together(uow: SqlUnitOfWorkFactory, engine: AsyncEngine):
+    service = CustomerService(uow, SystemClock(), IdGenerator())
+    created = await service.register(CustomerCreate(name="Ada", email="ada@example.com"), actor="t")
+    duplicate = await service.register(CustomerCreate(name="Ada again", email="ADA@example.com"), actor="t")
+    listed = await service.list(CustomerQuery())
+    trail = await AuditService(uow).list(AuditQuery())
+
+    assert isinstance(created, Success)
+    assert isinstance(duplicate, Conflict)
+    assert isinstance(listed, Success)
+    assert [c.email for c in listed.value.items] == ["ada@example.com"]
+    assert isinstance(trail, Success)
+    assert [e.action for e in trail.value.items] == ["customer.registered"]
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT kind, recipient, status FROM outbox"))).all()
+    assert [tuple(r) for r in rows] == [("welcome", "ada@example.com", "pending")]
+
+
+async def test_sqlite_pragmas_are_set(engine: AsyncEngine):
+    async with engine.connect() as conn:
+        journal = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
+        synchronous = (await conn.exec_driver_sql("PRAGMA synchronous")).scalar_one()
+        foreign_keys = (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar_one()
+        busy = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar_one()
+    assert (journal, synchronous, foreign_keys) == ("wal", 1, 1)
+    assert busy >= 1000
+
+
+async def test_migrations_create_what_the_models_describe(engine: AsyncEngine):
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+    assert await current_revision(engine) == HEAD_REVISION
+
+    def diff(sync_conn: object) -> list[object]:
+        context = MigrationContext.configure(sync_conn, opts={"compare_type": True})  # pyright: ignore[reportArgumentType]
+        return list(compare_metadata(context, Base.metadata))
+
+    async with engine.connect() as conn:
+        differences = await conn.run_sync(diff)
+        tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    assert differences == []
+    assert {"customers", "audit_log", "outbox", "alembic_version"} <= tables
+
+
+async def test_start_on_current_database_does_not_migrate_again(database_url: str, engine: AsyncEngine):
+    again = create_engine(database_url)
+    try:
+        assert await ensure_schema(again) is False
+    finally:
+        await again.dispose()
+
+
+async def test_first_start_creates_missing_directories(tmp_path: Path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'deep' / 'er' / 'shop.db'}"
+    engine = create_engine(url)
+    try:
+        assert await ensure_schema(engine) is True
+    finally:
+        await engine.dispose()
+    assert (tmp_path / "deep" / "er" / "shop.db").exists()
