@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import Field
 
 from mcp_server.handlers.mcp import markdown
-from mcp_server.handlers.mcp.common import ToolContext, failure, ok, run
+from mcp_server.handlers.mcp.common import ToolContext, failure, ok, run, tool
 from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
 from mcp_server.models.audit import Action, AuditEntryRead, AuditPageRead, AuditQuery, EntityId, EntityType
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, ResponseFormat
@@ -20,12 +20,7 @@ VALUE_CHARS = 200
 
 
 def register(server: MCPServer[AppContext]) -> None:
-    @server.tool(
-        title="Read the audit log",
-        annotations=ToolAnnotations(
-            title="Read the audit log", read_only_hint=True, idempotent_hint=True, open_world_hint=False
-        ),
-    )
+    @tool(server, title="Read the audit log", read_only=True, idempotent=True)
     async def audit_log_list(
         ctx: ToolContext,
         entity_type: Annotated[

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from mcp.server.mcpserver import Context
-from mcp_types import CallToolResult, TextContent
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
 from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
@@ -18,6 +19,31 @@ logger = logging.getLogger("mcp_server.tools")
 
 ToolContext = Context[AppContext, Any]
 UNKNOWN_ACTOR = "unknown-client"
+ToolFn = TypeVar("ToolFn", bound=Callable[..., Awaitable[CallToolResult]])
+
+
+def tool(
+    server: MCPServer[AppContext],
+    *,
+    title: str,
+    read_only: bool,
+    idempotent: bool,
+    destructive: bool = False,
+) -> Callable[[ToolFn], ToolFn]:
+    """Register a tool with truthful annotations; its docstring (dedented) is the description."""
+
+    def decorate(fn: ToolFn) -> ToolFn:
+        annotations = ToolAnnotations(
+            title=title,
+            read_only_hint=read_only,
+            destructive_hint=None if read_only else destructive,
+            idempotent_hint=idempotent,
+            open_world_hint=False,  # everything a tool touches is the shop's own database
+        )
+        register = server.tool(title=title, description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations)
+        return register(fn)
+
+    return decorate
 
 
 def ok(markdown: str, structured: BaseModel) -> CallToolResult:

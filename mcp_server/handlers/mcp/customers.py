@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import Field, ValidationError
 
 from mcp_server.handlers.mcp import markdown
-from mcp_server.handlers.mcp.common import ToolContext, actor, failure, given_arguments, ok, run
+from mcp_server.handlers.mcp.common import ToolContext, actor, failure, given_arguments, ok, run, tool
 from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, ResponseFormat
 from mcp_server.models.customers import (
@@ -41,16 +41,7 @@ FormatArg = Annotated[
 
 
 def register(server: MCPServer[AppContext]) -> None:
-    @server.tool(
-        title="Register a customer",
-        annotations=ToolAnnotations(
-            title="Register a customer",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=False,
-            open_world_hint=False,
-        ),
-    )
+    @tool(server, title="Register a customer", read_only=False, idempotent=False)
     async def customers_register(
         ctx: ToolContext,
         name: NameArg,
@@ -80,12 +71,7 @@ def register(server: MCPServer[AppContext]) -> None:
 
         return await run(ctx, "customers_register", use)
 
-    @server.tool(
-        title="Get a customer",
-        annotations=ToolAnnotations(
-            title="Get a customer", read_only_hint=True, idempotent_hint=True, open_world_hint=False
-        ),
-    )
+    @tool(server, title="Get a customer", read_only=True, idempotent=True)
     async def customers_get(
         ctx: ToolContext,
         customer_id: Annotated[CustomerId | None, Field(description="Customer id (cus_…); give this or email")] = None,
@@ -119,12 +105,7 @@ def register(server: MCPServer[AppContext]) -> None:
 
         return await run(ctx, "customers_get", use)
 
-    @server.tool(
-        title="List customers",
-        annotations=ToolAnnotations(
-            title="List customers", read_only_hint=True, idempotent_hint=True, open_world_hint=False
-        ),
-    )
+    @tool(server, title="List customers", read_only=True, idempotent=True)
     async def customers_list(
         ctx: ToolContext,
         query: Annotated[
@@ -161,16 +142,7 @@ def register(server: MCPServer[AppContext]) -> None:
 
         return await run(ctx, "customers_list", use)
 
-    @server.tool(
-        title="Update a customer",
-        annotations=ToolAnnotations(
-            title="Update a customer",
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
-    )
+    @tool(server, title="Update a customer", read_only=False, idempotent=True, destructive=True)
     async def customers_update(
         ctx: ToolContext,
         customer_id: CustomerIdArg,
