@@ -26,7 +26,13 @@ def create_engine(url: str) -> AsyncEngine:
         path = _sqlite_file(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if is_sqlite else {})
+    engine = create_async_engine(
+        url,
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if is_sqlite else {},
+        # Sessions always end their own transaction (commit, or rollback on close); a second
+        # rollback when the connection returns to the pool would only cost another thread hop.
+        pool_reset_on_return=None,
+    )
     if is_sqlite:
         _install_sqlite_hooks(engine)
     return engine
@@ -48,6 +54,19 @@ def _sqlite_file(url: str) -> Path | None:
 
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    dialect = engine.sync_engine.dialect
+    rollback = dialect.do_rollback
+
+    def _rollback_if_open(dbapi_connection: Any) -> None:
+        # Readers run in autocommit, so most "rollbacks" have nothing to undo; asking SQLite
+        # anyway costs a round trip to aiosqlite's thread on every read. Ask the driver first.
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if driver is not None and not driver.in_transaction:
+            return
+        rollback(dbapi_connection)
+
+    dialect.do_rollback = _rollback_if_open  # pyright: ignore[reportAttributeAccessIssue]
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:  # pyright: ignore[reportUnusedFunction]
         # Take transactions into our own hands (see _on_begin) instead of the driver's implicit BEGIN.
