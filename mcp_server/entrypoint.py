@@ -46,6 +46,8 @@ class Warmup:
             self._ready.set()
 
     async def services(self) -> ServiceRegistry:
+        if self._backend is not None:  # the common case, without a trip through the event loop
+            return self._backend.services
         await self._ready.wait()
         if self._backend is None:
             raise self._error or BackendUnavailableError("start-up did not finish.")

@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from mcp_server.adapters.migrations import HEAD_REVISION
+from mcp_server.adapters.sqlite_driver import OneTripAiosqliteDBAPI
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +27,11 @@ def create_engine(url: str) -> AsyncEngine:
         path = _sqlite_file(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+    extra: dict[str, Any] = {"module": OneTripAiosqliteDBAPI()} if url.startswith("sqlite+aiosqlite") else {}
     engine = create_async_engine(
         url,
         connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if is_sqlite else {},
+        **extra,
         # Sessions always end their own transaction (commit, or rollback on close); a second
         # rollback when the connection returns to the pool would only cost another thread hop.
         pool_reset_on_return=None,
@@ -38,13 +41,11 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def sessionmakers(engine: AsyncEngine) -> tuple[async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]]:
-    """(read, write) session factories. Write sessions open with BEGIN IMMEDIATE on SQLite."""
-    read = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-    write = async_sessionmaker(
-        engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"}), expire_on_commit=False, autoflush=False
-    )
-    return read, write
+def writer(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool, but its transactions start with BEGIN IMMEDIATE on SQLite."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -71,6 +72,8 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:  # pyright: ignore[reportUnusedFunction]
         # Take transactions into our own hands (see _on_begin) instead of the driver's implicit BEGIN.
         dbapi_connection.isolation_level = None
+        # SQLite's own lower() folds ASCII only; searches promise any letter case ("Élodie").
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -85,6 +88,10 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         begin = conn.get_execution_options().get(_BEGIN_OPTION)
         if begin:
             conn.exec_driver_sql(str(begin))
+
+
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mcp_server.adapters.database import create_engine, ensure_schema, sessionmakers
+from mcp_server.adapters.database import create_engine, ensure_schema, writer
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 from mcp_server.services.audit import AuditService
 from mcp_server.services.customers import CustomerService
@@ -36,8 +36,7 @@ class Backend:
         try:
             if await ensure_schema(engine):
                 logger.info("database created or upgraded")
-            read, write = sessionmakers(engine)
-            uow = SqlUnitOfWorkFactory(read, write)
+            uow = SqlUnitOfWorkFactory(engine, writer(engine))
             clock, ids = SystemClock(), IdGenerator()
             services = Services(
                 customers=CustomerService(uow, clock, ids),

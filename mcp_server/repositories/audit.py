@@ -1,18 +1,36 @@
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import Select, Table, bindparam, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mcp_server.models.audit import AuditEntry
 from mcp_server.models.entities.audit import AuditEntryEntity
+from mcp_server.repositories.sql import fetch_all
+
+_t = cast(Table, AuditEntryEntity.__table__)
+_FILTERS = ("entity_type", "entity_id", "action")
+
+
+@cache
+def _page(filters: tuple[str, ...], before: bool) -> Select[Any]:
+    """Newest first; one compiled statement per combination of filters."""
+    query = select(*_t.c).order_by(_t.c.sequence.desc()).limit(bindparam("limit"))
+    for name in filters:
+        query = query.where(_t.c[name] == bindparam(name))
+    if before:
+        query = query.where(_t.c.sequence < bindparam("before"))
+    return query
 
 
 class SqlAuditRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def add(self, entry: AuditEntry) -> None:
-        self._session.add(AuditEntryEntity.from_record(entry))
+        await self._connection.execute(insert(_t).values(AuditEntryEntity.values_from_record(entry)))
 
     async def page_before(
         self,
@@ -23,14 +41,10 @@ class SqlAuditRepository:
         before_sequence: int | None,
         limit: int,
     ) -> list[AuditEntry]:
-        query = select(AuditEntryEntity).order_by(AuditEntryEntity.sequence.desc()).limit(limit)
-        if entity_type is not None:
-            query = query.where(AuditEntryEntity.entity_type == entity_type)
-        if entity_id is not None:
-            query = query.where(AuditEntryEntity.entity_id == entity_id)
-        if action is not None:
-            query = query.where(AuditEntryEntity.action == action)
+        given = {"entity_type": entity_type, "entity_id": entity_id, "action": action}
+        params: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
+        statement = _page(tuple(name for name in _FILTERS if name in params), before_sequence is not None)
+        params["limit"] = limit
         if before_sequence is not None:
-            query = query.where(AuditEntryEntity.sequence < before_sequence)
-        result = await self._session.scalars(query)
-        return [entity.to_record() for entity in result]
+            params["before"] = before_sequence
+        return [AuditEntryEntity.record_from_row(row) for row in await fetch_all(self._connection, statement, params)]

@@ -1,52 +1,73 @@
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import Select, String, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mcp_server.models.customers import Customer
 from mcp_server.models.entities.customers import CustomerEntity
 from mcp_server.models.errors import UniqueViolationError
+from mcp_server.repositories.sql import fetch_all, fetch_one
+
+_t = cast(Table, CustomerEntity.__table__)
+_BY_ID = select(*_t.c).where(_t.c.id == bindparam("id"))
+_BY_EMAIL = select(*_t.c).where(_t.c.email == bindparam("email"))
+
+
+@cache
+def _page(*, filtered: bool, after: bool) -> Select[Any]:
+    """Keyset page in id order; one compiled statement per combination of filters."""
+    query = select(*_t.c).order_by(_t.c.id).limit(bindparam("limit"))
+    if after:
+        query = query.where(_t.c.id > bindparam("after"))
+    if filtered:
+        needle = bindparam("needle", type_=String)
+        query = query.where(
+            or_(
+                func.lower(_t.c.name).contains(needle, autoescape=False, escape="\\"),
+                _t.c.email.contains(needle, autoescape=False, escape="\\"),
+            )
+        )
+    return query
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class SqlCustomerRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def get(self, customer_id: str) -> Customer | None:
-        entity = await self._session.get(CustomerEntity, customer_id)
-        return entity.to_record() if entity is not None else None
+        row = await fetch_one(self._connection, _BY_ID, {"id": customer_id})
+        return CustomerEntity.record_from_row(row) if row is not None else None
 
     async def find_by_email(self, email: str) -> Customer | None:
-        result = await self._session.execute(select(CustomerEntity).where(CustomerEntity.email == email.lower()))
-        entity = result.scalar_one_or_none()
-        return entity.to_record() if entity is not None else None
+        row = await fetch_one(self._connection, _BY_EMAIL, {"email": email.lower()})
+        return CustomerEntity.record_from_row(row) if row is not None else None
 
     async def add(self, customer: Customer) -> None:
-        self._session.add(CustomerEntity.from_record(customer))
-        await self._flush()
+        await self._write(insert(_t).values(CustomerEntity.values_from_record(customer)))
 
     async def update(self, customer: Customer) -> None:
-        await self._session.merge(CustomerEntity.from_record(customer))
-        await self._flush()
+        values = CustomerEntity.values_from_record(customer)
+        await self._write(update(_t).where(_t.c.id == customer.id).values(values))
 
     async def page_after(self, *, text: str | None, after_id: str | None, limit: int) -> list[Customer]:
-        query = select(CustomerEntity).order_by(CustomerEntity.id).limit(limit)
+        params: dict[str, Any] = {"limit": limit}
         if after_id is not None:
-            query = query.where(CustomerEntity.id > after_id)
+            params["after"] = after_id
         if text:
-            needle = text.lower()
-            query = query.where(
-                or_(
-                    func.lower(CustomerEntity.name).contains(needle, autoescape=True),
-                    CustomerEntity.email.contains(needle, autoescape=True),
-                )
-            )
-        result = await self._session.scalars(query)
-        return [entity.to_record() for entity in result]
+            params["needle"] = _like_escape(text.lower())
+        statement = _page(filtered=bool(text), after=after_id is not None)
+        return [CustomerEntity.record_from_row(row) for row in await fetch_all(self._connection, statement, params)]
 
-    async def _flush(self) -> None:
+    async def _write(self, statement: Any) -> None:
         try:
-            await self._session.flush()
+            await self._connection.execute(statement)
         except IntegrityError as exc:
             raise UniqueViolationError("customer e-mail") from exc

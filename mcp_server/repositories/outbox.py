@@ -1,14 +1,19 @@
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import cast
+
+from sqlalchemy import Table, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mcp_server.models.entities.outbox import OutboxMessageEntity
 from mcp_server.models.outbox import OutboxMessage
 
+_t = cast(Table, OutboxMessageEntity.__table__)
+
 
 class SqlOutboxRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def add(self, message: OutboxMessage) -> None:
-        self._session.add(OutboxMessageEntity.from_record(message))
+        await self._connection.execute(insert(_t).values(OutboxMessageEntity.values_from_record(message)))

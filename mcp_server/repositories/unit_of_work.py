@@ -1,11 +1,11 @@
-"""The SQLAlchemy unit of work: one session, one transaction, committed once or rolled back."""
+"""The SQLAlchemy unit of work: one connection, one transaction, committed once or rolled back."""
 
 from __future__ import annotations
 
 from types import TracebackType
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mcp_server.models.errors import UniqueViolationError
 from mcp_server.repositories.audit import SqlAuditRepository
@@ -18,43 +18,49 @@ class SqlUnitOfWork:
     audit: SqlAuditRepository
     outbox: SqlOutboxRepository
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
-        self._session: AsyncSession | None = None
+    def __init__(self, engine: AsyncEngine, *, write: bool) -> None:
+        self._engine = engine
+        self._write = write
+        self._connection: AsyncConnection | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:
-        session = self._sessions()
-        self._session = session
-        self.customers = SqlCustomerRepository(session)
-        self.audit = SqlAuditRepository(session)
-        self.outbox = SqlOutboxRepository(session)
+        connection = await self._engine.connect()
+        try:
+            if self._write:
+                # Begin now, before the first read: a writer's checks must see what it will write over.
+                await connection.begin()
+        except BaseException:
+            await connection.close()
+            raise
+        self._connection = connection
+        self.customers = SqlCustomerRepository(connection)
+        self.audit = SqlAuditRepository(connection)
+        self.outbox = SqlOutboxRepository(connection)
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._session is not None:
+        if self._connection is not None:
             # close() rolls back whatever was not committed and returns the connection to the pool.
-            await self._session.close()
-            self._session = None
+            await self._connection.close()
+            self._connection = None
 
     async def commit(self) -> None:
-        if self._session is None:
+        if self._connection is None:
             raise RuntimeError("commit() outside 'async with'")
         try:
-            await self._session.commit()
+            await self._connection.commit()
         except IntegrityError as exc:
             raise UniqueViolationError("a unique value") from exc
 
 
 class SqlUnitOfWorkFactory:
-    """Hands out units of work: writers take SQLite's write lock at BEGIN, readers take none."""
+    """Hands out units of work. Writers take SQLite's write lock at BEGIN; readers take none."""
 
-    def __init__(
-        self, read_sessions: async_sessionmaker[AsyncSession], write_sessions: async_sessionmaker[AsyncSession]
-    ) -> None:
-        self._read = read_sessions
-        self._write = write_sessions
+    def __init__(self, read_engine: AsyncEngine, write_engine: AsyncEngine) -> None:
+        self._read = read_engine
+        self._write = write_engine
 
     def __call__(self, *, write: bool) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._write if write else self._read)
+        return SqlUnitOfWork(self._write if write else self._read, write=write)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mcp_server.adapters.database import create_engine, ensure_schema, sessionmakers
+from mcp_server.adapters.database import create_engine, ensure_schema, writer
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 
 
@@ -25,5 +25,4 @@ async def engine(database_url: str) -> AsyncGenerator[AsyncEngine]:
 
 @pytest.fixture
 def uow(engine: AsyncEngine) -> SqlUnitOfWorkFactory:
-    read, write = sessionmakers(engine)
-    return SqlUnitOfWorkFactory(read, write)
+    return SqlUnitOfWorkFactory(engine, writer(engine))

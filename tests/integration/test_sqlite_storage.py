@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mcp_server.adapters import migrations
-from mcp_server.adapters.database import create_engine, current_revision, ensure_schema, sessionmakers
+from mcp_server.adapters.database import create_engine, current_revision, ensure_schema, writer
 from mcp_server.adapters.migrations import HEAD_REVISION
 from mcp_server.models.audit import AuditEntry, AuditQuery
 from mcp_server.models.customers import Customer, CustomerCreate, CustomerQuery
@@ -142,7 +143,7 @@ async def test_concurrent_registrations_of_one_email_in_different_case(database_
     second_engine = create_engine(database_url)  # a second pool, as a second server process would have
     try:
         services = [
-            CustomerService(SqlUnitOfWorkFactory(*sessionmakers(e)), SystemClock(), IdGenerator())
+            CustomerService(SqlUnitOfWorkFactory(e, writer(e)), SystemClock(), IdGenerator())
             for e in (engine, second_engine)
         ]
         results: list[Success[Customer] | Conflict] = []
@@ -233,3 +234,21 @@ async def test_first_start_creates_missing_directories(tmp_path: Path):
     finally:
         await engine.dispose()
     assert (tmp_path / "deep" / "er" / "shop.db").exists()
+
+
+async def test_a_writer_holds_the_write_lock_from_its_first_statement(uow: SqlUnitOfWorkFactory, tmp_path: Path):
+    """Check-then-write is safe only if the lock is taken before the check."""
+    other = sqlite3.connect(tmp_path / "shop.db", timeout=0, isolation_level=None)
+    try:
+        async with uow(write=True) as w:
+            await w.customers.find_by_email("nobody@example.com")
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")  # released when the unit of work ends
+        other.execute("ROLLBACK")
+        async with uow(write=False) as r:
+            await r.customers.find_by_email("nobody@example.com")
+            other.execute("BEGIN IMMEDIATE")  # readers take no lock
+            other.execute("ROLLBACK")
+    finally:
+        other.close()

@@ -62,7 +62,7 @@ def register(server: MCPServer[AppContext]) -> None:
             result = await services.customers.register(data, actor=actor(ctx))
             match result:
                 case Success(value=customer):
-                    text = markdown.customer(customer, detailed=True, heading=f"Registered {customer.name}")
+                    text = markdown.customer(customer, detailed=True, heading="Registered {name}")
                     text += "\n\nA welcome e-mail is queued. Use this id with customers_update or customers_get."
                     return ok(text, CustomerRead.from_record(customer))
                 case Conflict(existing_id=existing):
@@ -172,9 +172,9 @@ def register(server: MCPServer[AppContext]) -> None:
                 case Success(value=change):
                     customer = change.customer
                     if change.changed:
-                        head = f"Updated {customer.name}: changed {', '.join(change.changed)}"
+                        head = f"Updated {{name}}: changed {', '.join(change.changed)}"
                     else:
-                        head = f"Nothing changed for {customer.name}: the values given are the current ones"
+                        head = "Nothing changed for {name}: the values given are the current ones"
                     text = markdown.customer(customer, detailed=True, heading=head)
                     return ok(text, CustomerRead.from_record(customer))
                 case NotFound():

@@ -12,8 +12,9 @@ LIST_NOTE_CHARS = 200
 SUMMARY_CHARS = 300
 
 
-def customer(c: Customer, *, detailed: bool, heading: str | None = None) -> str:
-    lines = [f"## {heading or escape(c.name)}", f"- **id:** `{c.id}`", f"- **email:** {escape(c.email)}"]
+def customer(c: Customer, *, detailed: bool, heading: str = "{name}") -> str:
+    """``heading`` may contain ``{name}``, which becomes the customer's name, escaped."""
+    lines = [f"## {heading.replace('{name}', escape(c.name))}", f"- **id:** `{c.id}`", f"- **email:** {escape(c.email)}"]
     lines.append(f"- **phone:** {escape(c.phone) if c.phone else '—'}")
     if detailed:
         lines.append(f"- **notes:** {escape(c.notes) if c.notes else '—'}")

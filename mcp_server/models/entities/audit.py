@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -7,7 +8,7 @@ from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mcp_server.models.audit import AuditEntry
-from mcp_server.models.entities.base import Base, UTCDateTime
+from mcp_server.models.entities.base import Base, UTCDateTime, json_from_db, utc_from_db
 
 
 class AuditEntryEntity(Base):
@@ -28,28 +29,32 @@ class AuditEntryEntity(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
-    @classmethod
-    def from_record(cls, entry: AuditEntry) -> AuditEntryEntity:
-        return cls(
-            id=entry.id,
-            occurred_at=entry.occurred_at,
-            actor=entry.actor,
-            action=entry.action,
-            entity_type=entry.entity_type,
-            entity_id=entry.entity_id,
-            before=entry.before,
-            after=entry.after,
-        )
+    @staticmethod
+    def values_from_record(entry: AuditEntry) -> dict[str, Any]:
+        """Column values for an INSERT; the database assigns ``sequence``."""
+        return {
+            "id": entry.id,
+            "occurred_at": entry.occurred_at,
+            "actor": entry.actor,
+            "action": entry.action,
+            "entity_type": entry.entity_type,
+            "entity_id": entry.entity_id,
+            "before": entry.before,
+            "after": entry.after,
+        }
 
-    def to_record(self) -> AuditEntry:
+    @staticmethod
+    def record_from_row(row: Sequence[Any]) -> AuditEntry:
+        """A row selected with ``select(*AuditEntryEntity.__table__.c)``, in column order."""
+        sequence, id_, occurred_at, actor, action, entity_type, entity_id, before, after = row
         return AuditEntry(
-            id=self.id,
-            occurred_at=self.occurred_at,
-            actor=self.actor,
-            action=self.action,
-            entity_type=self.entity_type,
-            entity_id=self.entity_id,
-            before=self.before,
-            after=self.after,
-            sequence=self.sequence,
+            id=id_,
+            occurred_at=utc_from_db(occurred_at),
+            actor=actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            before=json_from_db(before),
+            after=json_from_db(after),
+            sequence=int(sequence),
         )

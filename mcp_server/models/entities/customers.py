@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mcp_server.models.customers import Customer
-from mcp_server.models.entities.base import Base, UTCDateTime
+from mcp_server.models.entities.base import Base, UTCDateTime, utc_from_db
 
 
 class CustomerEntity(Base):
@@ -21,25 +23,29 @@ class CustomerEntity(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    @classmethod
-    def from_record(cls, customer: Customer) -> CustomerEntity:
-        return cls(
-            id=customer.id,
-            name=customer.name,
-            email=customer.email,
-            phone=customer.phone,
-            notes=customer.notes,
-            created_at=customer.created_at,
-            updated_at=customer.updated_at,
-        )
+    @staticmethod
+    def values_from_record(customer: Customer) -> dict[str, Any]:
+        """Column values for an INSERT or UPDATE."""
+        return {
+            "id": customer.id,
+            "name": customer.name,
+            "email": customer.email,
+            "phone": customer.phone,
+            "notes": customer.notes,
+            "created_at": customer.created_at,
+            "updated_at": customer.updated_at,
+        }
 
-    def to_record(self) -> Customer:
+    @staticmethod
+    def record_from_row(row: Sequence[Any]) -> Customer:
+        """A row selected with ``select(*CustomerEntity.__table__.c)``, in column order."""
+        id_, name, email, phone, notes, created_at, updated_at = row
         return Customer(
-            id=self.id,
-            name=self.name,
-            email=self.email,
-            phone=self.phone,
-            notes=self.notes,
-            created_at=self.created_at,
-            updated_at=self.updated_at,
+            id=id_,
+            name=name,
+            email=email,
+            phone=phone,
+            notes=notes,
+            created_at=utc_from_db(created_at),
+            updated_at=utc_from_db(updated_at),
         )

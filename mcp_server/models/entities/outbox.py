@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import JSON, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mcp_server.models.entities.base import Base, UTCDateTime
-from mcp_server.models.outbox import NotificationKind, NotificationStatus, OutboxMessage
+from mcp_server.models.outbox import OutboxMessage
 
 
 class OutboxMessageEntity(Base):
@@ -26,31 +26,19 @@ class OutboxMessageEntity(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    @classmethod
-    def from_record(cls, message: OutboxMessage) -> OutboxMessageEntity:
-        return cls(
-            id=message.id,
-            kind=message.kind,
-            recipient=message.recipient,
-            subject_id=message.subject_id,
-            payload=dict(message.payload),
-            status=message.status,
-            attempts=message.attempts,
-            last_error=None,
-            created_at=message.created_at,
-            next_attempt_at=message.next_attempt_at,
-            sent_at=None,
-        )
-
-    def to_record(self) -> OutboxMessage:
-        return OutboxMessage(
-            id=self.id,
-            kind=cast(NotificationKind, self.kind),
-            recipient=self.recipient,
-            subject_id=self.subject_id,
-            payload={str(k): str(v) for k, v in self.payload.items()},
-            status=cast(NotificationStatus, self.status),
-            attempts=self.attempts,
-            created_at=self.created_at,
-            next_attempt_at=self.next_attempt_at,
-        )
+    @staticmethod
+    def values_from_record(message: OutboxMessage) -> dict[str, Any]:
+        """Column values for an INSERT."""
+        return {
+            "id": message.id,
+            "kind": message.kind,
+            "recipient": message.recipient,
+            "subject_id": message.subject_id,
+            "payload": dict(message.payload),
+            "status": message.status,
+            "attempts": message.attempts,
+            "last_error": None,
+            "created_at": message.created_at,
+            "next_attempt_at": message.next_attempt_at,
+            "sent_at": None,
+        }
