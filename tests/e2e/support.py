@@ -1,0 +1,208 @@
+"""Helpers for the end-to-end tests: a connected shop, typed readers for JSON, and leak checks.
+
+The tests talk to the real server (``build_app``) through the SDK's ``Client``, on a fresh SQLite
+file, and judge it only by what a client can see: the Markdown text, ``structuredContent`` and the
+``isError`` flag. One exception: ``dump_tables`` reads the database file directly, so "nothing was
+written" also covers rows no tool shows (the outbox of queued e-mails).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import asynccontextmanager, closing
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal, cast
+
+from mcp import Client
+from mcp_types import CallToolResult, Implementation, TextContent
+
+from mcp_server.config import load_settings
+from mcp_server.entrypoint import build_app
+
+Mode = Literal["auto", "legacy"]
+"""``auto`` negotiates protocol 2026-07-28; ``legacy`` speaks 2025-11-25 with the initialize handshake."""
+
+PROTOCOL_VERSIONS: dict[Mode, str] = {"auto": "2026-07-28", "legacy": "2025-11-25"}
+
+JsonObject = dict[str, object]
+Tables = dict[str, list[tuple[object, ...]]]
+"""Every row of every table in the database file, by table name."""
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+TOOLS = frozenset({"customers_register", "customers_get", "customers_list", "customers_update", "audit_log_list"})
+
+# Text that must never reach a client: stack traces, driver and ORM names, SQL.
+_INTERNALS_ANY_CASE = ("traceback", "sqlalchemy", "aiosqlite", "operationalerror", "integrityerror")
+_INTERNALS_EXACT = ("SELECT", "INSERT", "UPDATE ", 'File "')
+
+
+def sqlite_url(db_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{db_path}"
+
+
+# --- typed readers for JSON values -----------------------------------------------------------
+
+
+def as_object(value: object) -> JsonObject:
+    assert isinstance(value, dict), f"expected a JSON object, got {value!r}"
+    return cast(JsonObject, value)
+
+
+def as_list(value: object) -> list[object]:
+    assert isinstance(value, list), f"expected a JSON array, got {value!r}"
+    return cast(list[object], value)
+
+
+def string(obj: Mapping[str, object], key: str) -> str:
+    value = obj.get(key)
+    assert isinstance(value, str), f"{key!r} should be a string in {obj!r}"
+    return value
+
+
+def optional_string(obj: Mapping[str, object], key: str) -> str | None:
+    assert key in obj, f"{key!r} missing from {obj!r}"
+    value = obj[key]
+    assert value is None or isinstance(value, str), f"{key!r} should be a string or null in {obj!r}"
+    return value
+
+
+def timestamp(obj: Mapping[str, object], key: str) -> datetime:
+    """An ISO 8601 timestamp with its time zone (the server speaks UTC)."""
+    moment = datetime.fromisoformat(string(obj, key))
+    assert moment.tzinfo is not None, f"{key!r} has no time zone in {obj!r}"
+    return moment
+
+
+def objects(obj: Mapping[str, object], key: str) -> list[JsonObject]:
+    return [as_object(item) for item in as_list(obj.get(key))]
+
+
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def assert_no_internals(text: str, *, db_path: Path | None = None) -> None:
+    """An error (or any text) shows no stack trace, SQL, driver name or database location."""
+    lowered = text.lower()
+    for marker in _INTERNALS_ANY_CASE:
+        assert marker not in lowered, f"{marker!r} leaked into: {text!r}"
+    for marker in _INTERNALS_EXACT:
+        assert marker not in text, f"{marker!r} leaked into: {text!r}"
+    if db_path is not None:
+        assert str(db_path.parent) not in text, f"the database location leaked into: {text!r}"
+
+
+def dump_tables(db_path: Path) -> Tables:
+    """Every row of every table in the database file (read-only), in a stable order."""
+    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
+        names = [str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {
+            name: sorted((tuple(row) for row in conn.execute(f'SELECT * FROM "{name}"')), key=repr)  # noqa: S608 - names come from sqlite_master
+            for name in sorted(names)
+        }
+
+
+def rows_added(before: Tables, after: Tables) -> dict[str, int]:
+    """How many rows each table gained between two ``dump_tables`` (tables that did not change are left out)."""
+    grown = {name: len(rows) - len(before.get(name, [])) for name, rows in after.items()}
+    return {name: count for name, count in grown.items() if count}
+
+
+# --- a connected shop -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A successful tool result: the Markdown an assistant reads and the structure a program reads."""
+
+    text: str
+    data: JsonObject
+
+
+@dataclass(frozen=True, slots=True)
+class ShopState:
+    """Everything a change could touch: what the tools list, and every row in the file."""
+
+    customers: list[JsonObject]
+    audit: list[JsonObject]
+    rows: Tables
+
+
+@dataclass(frozen=True, slots=True)
+class Shop:
+    client: Client
+    db_path: Path
+
+    async def call(self, tool: str, arguments: Mapping[str, object] | None = None) -> CallToolResult:
+        return await self.client.call_tool(tool, dict(arguments or {}))
+
+    async def ok(self, tool: str, arguments: Mapping[str, object] | None = None) -> Reply:
+        result = await self.call(tool, arguments)
+        text = text_of(result)
+        assert not result.is_error, f"{tool}({arguments!r}) failed: {text}"
+        assert text.strip(), f"{tool} returned no Markdown"
+        assert_no_internals(text, db_path=self.db_path)
+        return Reply(text=text, data=as_object(result.structured_content))
+
+    async def fail(self, tool: str, arguments: Mapping[str, object] | None = None) -> str:
+        """Call a tool that must refuse; return its message after checking it leaks nothing."""
+        result = await self.call(tool, arguments)
+        text = text_of(result)
+        assert result.is_error, f"{tool}({arguments!r}) should have failed but returned: {text}"
+        assert text.strip(), f"{tool} failed without a message"
+        assert_no_internals(text, db_path=self.db_path)
+        return text
+
+    async def register(self, name: str, email: str, **extra: object) -> JsonObject:
+        return (await self.ok("customers_register", {"name": name, "email": email, **extra})).data
+
+    async def every_customer(self) -> list[JsonObject]:
+        return await self._every("customers_list", "customers")
+
+    async def every_audit_entry(self, **filters: object) -> list[JsonObject]:
+        return await self._every("audit_log_list", "entries", **filters)
+
+    async def state(self) -> ShopState:
+        return ShopState(
+            customers=await self.every_customer(),
+            audit=await self.every_audit_entry(),
+            rows=dump_tables(self.db_path),
+        )
+
+    async def _every(self, tool: str, key: str, **filters: object) -> list[JsonObject]:
+        found: list[JsonObject] = []
+        cursor: str | None = None
+        while True:
+            arguments: JsonObject = {**filters, "limit": 100, "response_format": "detailed"}
+            if cursor is not None:
+                arguments["cursor"] = cursor
+            page = (await self.ok(tool, arguments)).data
+            found += objects(page, key)
+            cursor = optional_string(page, "next_cursor")
+            if cursor is None:
+                return found
+
+
+@asynccontextmanager
+async def open_shop(
+    db_path: Path,
+    mode: Mode,
+    *,
+    env: Mapping[str, str] | None = None,
+    client_info: Implementation | None = None,
+) -> AsyncGenerator[Shop]:
+    """The real server on ``db_path``, connected in-process through the SDK client.
+
+    It yields only once the database is ready (the first tool call waits for the server's
+    background start-up). Disconnecting while that start-up is still running makes the event
+    loop hang on shutdown (see test_lifecycle.py), which would hang the test run.
+    """
+    settings = load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db_path), **(env or {})})
+    async with Client(build_app(settings), mode=mode, client_info=client_info) as client:
+        shop = Shop(client, db_path)
+        await shop.call("customers_list", {"limit": 1})
+        yield shop
