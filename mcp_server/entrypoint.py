@@ -27,36 +27,50 @@ logger = logging.getLogger("mcp_server")
 
 
 class Warmup:
-    """Opens the database in the background; ``services()`` waits for it."""
+    """Opens the database in the background; ``services()`` waits for it.
+
+    If opening fails (a locked or unwritable file), the next tool call tries again, so a
+    passing problem does not leave the server useless until it is restarted.
+    """
 
     def __init__(self, database_url: str) -> None:
         self._url = database_url
-        self._ready = anyio.Event()
+        self._lock = anyio.Lock()
         self._backend: Backend | None = None
-        self._error: BackendUnavailableError | None = None
 
     async def run(self) -> None:
-        try:
-            backend_class = await anyio.to_thread.run_sync(_import_backend)
-            self._backend = await backend_class.start(self._url)
-        except Exception:
-            logger.exception("could not open or migrate the database")
-            self._error = BackendUnavailableError("it could not be opened or migrated at the configured location.")
-        finally:
-            self._ready.set()
+        await self._start()
+
+    async def _start(self) -> None:
+        async with self._lock:
+            if self._backend is not None:
+                return
+            try:
+                # Shielded: a shutdown that arrives mid-migration waits for it rather than
+                # abandoning a half-open connection (which would keep the process alive).
+                with anyio.CancelScope(shield=True):
+                    backend_class = await anyio.to_thread.run_sync(_import_backend)
+                    self._backend = await backend_class.start(self._url)
+            except Exception as exc:
+                logger.error("could not open or migrate the database: %s", _one_line(exc))
+                logger.debug("details of the failed start", exc_info=True)
 
     async def services(self) -> ServiceRegistry:
-        if self._backend is not None:  # the common case, without a trip through the event loop
-            return self._backend.services
-        await self._ready.wait()
         if self._backend is None:
-            raise self._error or BackendUnavailableError("start-up did not finish.")
+            await self._start()  # waits for the start in progress, or tries again after a failure
+        if self._backend is None:
+            raise BackendUnavailableError("it could not be opened or migrated at the configured location.")
         return self._backend.services
 
     async def close(self) -> None:
         if self._backend is not None:
             await self._backend.close()
             self._backend = None
+
+
+def _one_line(exc: BaseException) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first[:300]}" if first else type(exc).__name__
 
 
 def _import_backend() -> type[Backend]:

@@ -51,7 +51,7 @@ class AuditEntry:
 
 
 def _show(value: JsonScalar) -> str:
-    return "∅" if value is None else str(value)
+    return "(empty)" if value is None else str(value)
 
 
 class AuditQuery(BaseModel):

@@ -18,7 +18,7 @@ from mcp_server.services.audit import AuditRecorder
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWorkFactory
 from mcp_server.services.results import Conflict, NotFound, Rejected, Success
 from mcp_server.utils.cursors import CursorError, decode_cursor, encode_cursor
-from mcp_server.utils.ids import has_prefix
+from mcp_server.utils.ids import canonical_id
 
 _CURSOR_KIND = "customers"
 _REQUIRED_FIELDS = ("name", "email")
@@ -87,8 +87,11 @@ class CustomerService:
     async def get(self, *, customer_id: str | None, email: str | None) -> Success[Customer] | NotFound | Rejected:
         if (customer_id is None) == (email is None):
             return Rejected("give exactly one of customer_id or email", field="customer_id")
-        if customer_id is not None and not has_prefix(customer_id, CUSTOMER_ID_PREFIX):
-            return Rejected(f"'{customer_id[:80]}' is not a customer id (they look like cus_…)", field="customer_id")
+        if customer_id is not None:
+            canonical = canonical_id(customer_id, CUSTOMER_ID_PREFIX)
+            if canonical is None:
+                return _not_a_customer_id(customer_id)
+            customer_id = canonical
         async with self._uow(write=False) as uow:
             if customer_id is not None:
                 found = await uow.customers.get(customer_id)
@@ -127,8 +130,10 @@ class CustomerService:
         for required in _REQUIRED_FIELDS:
             if required in given and given[required] is None:
                 return Rejected(f"{required} cannot be cleared; give a new value instead", field=required)
-        if not has_prefix(customer_id, CUSTOMER_ID_PREFIX):
-            return Rejected(f"'{customer_id[:80]}' is not a customer id (they look like cus_…)", field="customer_id")
+        canonical = canonical_id(customer_id, CUSTOMER_ID_PREFIX)
+        if canonical is None:
+            return _not_a_customer_id(customer_id)
+        customer_id = canonical
         if "notes" in given and given["notes"] == "":
             given["notes"] = None
         try:
@@ -166,6 +171,13 @@ class CustomerService:
         if holder is not None:
             return _email_taken(holder)
         return Conflict(f"another customer already uses {email}", entity="customer")
+
+
+def _not_a_customer_id(value: str) -> Rejected:
+    return Rejected(
+        f"'{value[:80]}' is not a customer id (customer ids are cus_ followed by 26 letters and digits)",
+        field="customer_id",
+    )
 
 
 def _email_taken(existing: Customer) -> Conflict:

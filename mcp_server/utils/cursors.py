@@ -27,7 +27,7 @@ def fingerprint(kind: str, filters: Mapping[str, object]) -> str:
 
 
 def encode_cursor(kind: str, filters: Mapping[str, object], after: list[str | int]) -> str:
-    payload = {"f": fingerprint(kind, filters), "a": after}
+    payload = {"k": kind, "f": fingerprint(kind, filters), "a": after}
     raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -50,6 +50,8 @@ def decode_cursor(cursor: str, kind: str, filters: Mapping[str, object], arity: 
     keys: list[Any] = after  # pyright: ignore[reportUnknownVariableType]
     if len(keys) != arity or not all(isinstance(k, str | int) and not isinstance(k, bool) for k in keys):
         raise CursorError("the cursor is not one this server issued")
+    if data.get("k") != kind:
+        raise CursorError(f"the cursor belongs to another list ({data.get('k')!s:.20}), not this one; start over")
     if data["f"] != fingerprint(kind, filters):
         raise CursorError("the cursor belongs to a list with different filters; repeat the same filters or start over")
     return [k for k in keys if isinstance(k, str | int)]

@@ -50,3 +50,19 @@ def has_prefix(identifier: str, prefix: str) -> bool:
     """True when ``identifier`` is well formed and carries ``prefix``."""
     match = _ID_PATTERN.match(identifier)
     return match is not None and match.group("prefix") == prefix
+
+
+_CROCKFORD_ALIASES = str.maketrans({"I": "1", "L": "1", "O": "0"})
+
+
+def canonical_id(identifier: str, prefix: str) -> str | None:
+    """The id as this server writes it, or None if it cannot be one with ``prefix``.
+
+    Crockford base32 reads the same in any letter case (and I/L as 1, O as 0), so an id an
+    agent re-typed in lower case still finds its record.
+    """
+    head, sep, body = identifier.strip().partition("_")
+    if not sep or head.lower() != prefix:
+        return None
+    candidate = f"{prefix}_{body.upper().translate(_CROCKFORD_ALIASES)}"
+    return candidate if has_prefix(candidate, prefix) else None

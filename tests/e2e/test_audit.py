@@ -56,7 +56,7 @@ async def test_every_change_is_one_entry_newest_first(shop: Shop) -> None:
     times = [timestamp(e, "occurred_at") for e in entries]
     assert times == sorted(times, reverse=True)
     assert [string(e, "summary") for e in entries] == [
-        "phone: 020 7946 0018 → ∅",
+        "phone: 020 7946 0018 → (empty)",
         "email: grace@navy.example → grace@cobol.example",
         "name: Ada Lovelace → Ada King",
         "created: name=Grace Hopper, email=grace@navy.example",

@@ -97,7 +97,7 @@ async def test_list_filters_by_part_of_a_name_or_email_in_any_case(shop: Shop) -
 
     assert objects(by_name.data, "customers") == [grace]
     assert optional_string(by_name.data, "next_cursor") is None
-    assert "**1 customer(s) matching “HOPPER”**" in by_name.text
+    assert "**1 customer matching “HOPPER”**" in by_name.text
     assert f"| `{string(grace, 'id')}` | Grace Hopper | grace@navy.example |" in by_name.text
     assert "That is the whole list." in by_name.text
     assert "Ada" not in by_name.text

@@ -217,3 +217,15 @@ async def test_update_unknown_customer_is_not_found(service: CustomerService, db
     result = await service.update("cus_00000000000000000000000042", CustomerUpdate(name="X"), actor="t")
     assert isinstance(result, NotFound)
     assert db.audit == []
+
+
+async def test_get_and_update_accept_an_id_typed_in_lower_case(service: CustomerService, db: FakeDatabase):
+    customer_id = await register(service)
+
+    found = await service.get(customer_id=customer_id.lower(), email=None)
+    changed = await service.update(customer_id.lower(), CustomerUpdate(phone="555 0100"), actor="t")
+
+    assert isinstance(found, Success)
+    assert found.value.id == customer_id
+    assert isinstance(changed, Success)
+    assert db.customers[customer_id].phone == "555 0100"

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from mcp_server.config import ConfigError, default_data_dir, load_settings
 from mcp_server.utils.cursors import CursorError, decode_cursor, encode_cursor
 from mcp_server.utils.emails import normalize_email
-from mcp_server.utils.ids import IdGenerator, has_prefix
+from mcp_server.utils.ids import IdGenerator, canonical_id, has_prefix
 from mcp_server.utils.markdown import escape
 
 
@@ -128,3 +128,13 @@ def test_bad_settings_give_one_clear_line(env: dict[str, str], names: str):
 )
 def test_data_dir_per_platform(platform: str, env: dict[str, str], expected: Path):
     assert default_data_dir(env, platform) == expected
+
+
+def test_canonical_id_accepts_any_letter_case_and_crockford_aliases():
+    real = IdGenerator().new("cus")
+    assert canonical_id(real.lower(), "cus") == real
+    assert canonical_id(" " + real.upper().replace("CUS_", "Cus_") + " ", "cus") == real
+    assert canonical_id("cus_0123456789abcdefghjkmnpqrs".replace("0", "o"), "cus") == "cus_0123456789ABCDEFGHJKMNPQRS"
+    assert canonical_id(real, "ord") is None
+    assert canonical_id("cus_short", "cus") is None
+    assert canonical_id("cus_" + "U" * 26, "cus") is None  # U is not in the alphabet

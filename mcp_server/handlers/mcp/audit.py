@@ -49,7 +49,9 @@ def register(server: MCPServer[AppContext]) -> None:
             match result:
                 case Success(value=page):
                     entries = [_shorten(AuditEntryRead.from_record(e, detailed=detailed)) for e in page.items]
-                    text = markdown.audit_page(page, detailed=detailed)
+                    text = markdown.audit_page(
+                        page, detailed=detailed, filtered=any(v is not None for v in (entity_type, entity_id, action))
+                    )
                     return ok(text, AuditPageRead(entries=entries, next_cursor=page.next_cursor))
                 case Rejected():
                     return failure(result, next_step="call audit_log_list again without cursor to start from the top.")

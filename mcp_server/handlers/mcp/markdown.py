@@ -14,7 +14,11 @@ SUMMARY_CHARS = 300
 
 def customer(c: Customer, *, detailed: bool, heading: str = "{name}") -> str:
     """``heading`` may contain ``{name}``, which becomes the customer's name, escaped."""
-    lines = [f"## {heading.replace('{name}', escape(c.name))}", f"- **id:** `{c.id}`", f"- **email:** {escape(c.email)}"]
+    lines = [
+        f"## {heading.replace('{name}', escape(c.name))}",
+        f"- **id:** `{c.id}`",
+        f"- **email:** {escape(c.email)}",
+    ]
     lines.append(f"- **phone:** {escape(c.phone) if c.phone else '—'}")
     if detailed:
         lines.append(f"- **notes:** {escape(c.notes) if c.notes else '—'}")
@@ -37,11 +41,12 @@ def customer_page(page: Page[Customer], *, detailed: bool, filtered_by: str | No
         if detailed:
             row += [isoformat_utc(c.created_at), escape(truncate(c.notes or "", LIST_NOTE_CHARS)) or "—"]
         rows.append(row)
-    text = f"**{len(page.items)} customer(s){what}**\n\n" + table(headers, rows)
-    return text + _more(page.next_cursor, "customers_list")
+    count = len(page.items)
+    text = f"**{count} customer{'' if count == 1 else 's'}{what}**\n\n" + table(headers, rows)
+    return text + _more(page.next_cursor, "customers_list", filtered=filtered_by is not None)
 
 
-def audit_page(page: Page[AuditEntry], *, detailed: bool) -> str:
+def audit_page(page: Page[AuditEntry], *, detailed: bool, filtered: bool) -> str:
     if not page.items:
         return "No audit entries match these filters."
     headers = ["when", "actor", "action", "entity", "change"]
@@ -56,10 +61,11 @@ def audit_page(page: Page[AuditEntry], *, detailed: bool) -> str:
         for e in page.items
     ]
     text = f"**{len(page.items)} audit entr{'y' if len(page.items) == 1 else 'ies'}, newest first**\n\n"
-    return text + table(headers, rows) + _more(page.next_cursor, "audit_log_list")
+    return text + table(headers, rows) + _more(page.next_cursor, "audit_log_list", filtered=filtered)
 
 
-def _more(next_cursor: str | None, tool: str) -> str:
+def _more(next_cursor: str | None, tool: str, *, filtered: bool) -> str:
     if next_cursor is None:
         return "\n\nThat is the whole list."
-    return f"\n\nMore results exist: call {tool} again with the same filters and cursor=`{next_cursor}`."
+    same = " with the same filters and" if filtered else " with"
+    return f"\n\nMore results exist: call {tool} again{same} cursor=`{next_cursor}`."

@@ -9,6 +9,7 @@ from mcp.server.mcpserver import MCPServer
 
 from mcp_server import __version__
 from mcp_server.handlers.mcp import audit, customers
+from mcp_server.handlers.mcp.argument_errors import FriendlyArgumentErrors
 from mcp_server.handlers.mcp.context import AppContext
 
 INSTRUCTIONS = """\
@@ -27,6 +28,7 @@ def build_server(lifespan: Lifespan, *, log_level: str = "INFO") -> MCPServer[Ap
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
+        middleware=[FriendlyArgumentErrors()],
         log_level=log_level,  # pyright: ignore[reportArgumentType] - validated by config.Settings
     )
     customers.register(server)

@@ -1,0 +1,68 @@
+"""Turns the SDK's raw pydantic report of bad tool arguments into an actionable message.
+
+The SDK rejects arguments that do not match a tool's input schema before our code runs and
+answers with pydantic's text ("1 validation error for customers_listArguments … For further
+information visit https://errors.pydantic.dev/…"). This middleware rewrites that answer to
+name each bad argument, say that nothing changed, and say what to do next. Anything it does
+not recognise passes through untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, cast
+
+from mcp.server.context import ServerRequestContext
+
+_HEADER = re.compile(r"^Error executing tool (?P<tool>[\w.-]+): \d+ validation errors? for \w+$")
+_DETAIL = re.compile(r"^(?P<message>.*?)(?: \[type=[^\]]*\])?$")
+_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def rewrite(text: str) -> str | None:
+    """The friendly version of an SDK argument-validation message, or None if ``text`` is not one."""
+    lines = text.splitlines()
+    header = _HEADER.match(lines[0]) if lines else None
+    if header is None:
+        return None
+    tool = header.group("tool")
+    problems: list[str] = []
+    rest = [line for line in lines[1:] if not line.strip().startswith("For further information")]
+    if len(rest) % 2:
+        return None
+    for field_line, detail_line in zip(rest[::2], rest[1::2], strict=True):
+        detail = _DETAIL.match(detail_line.strip())
+        message = detail.group("message") if detail else detail_line.strip()
+        for prefix in _PREFIXES:
+            message = message.removeprefix(prefix)
+        argument = field_line.strip() or "(arguments)"
+        problems.append(f"- `{argument}`: {message}")
+    which = "this argument" if len(problems) == 1 else "these arguments"
+    return (
+        f"Invalid arguments for {tool}:\n"
+        + "\n".join(problems)
+        + f"\n\nNothing was changed. Next: correct {which} (the tool's input schema lists what is allowed) "
+        f"and call {tool} again."
+    )
+
+
+class FriendlyArgumentErrors:
+    """Server middleware: rewrites argument-validation failures of ``tools/call``."""
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: Any) -> Any:
+        result = await call_next(ctx)
+        if ctx.method != "tools/call" or not isinstance(result, dict):
+            return result
+        answer = cast(dict[str, Any], result)
+        content = answer.get("content")
+        if not answer.get("isError") or not isinstance(content, list):
+            return answer
+        blocks = cast(list[Any], content)
+        if len(blocks) != 1 or not isinstance(blocks[0], dict):
+            return answer
+        block = cast(dict[str, Any], blocks[0])
+        text = block.get("text")
+        friendly = rewrite(text) if isinstance(text, str) else None
+        if friendly is None:
+            return answer
+        return {**answer, "content": [{**block, "text": friendly}]}
