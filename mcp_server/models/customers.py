@@ -54,6 +54,15 @@ class CustomerUpdate(BaseModel):
         return {name: getattr(self, name) for name in sorted(self.model_fields_set)}
 
 
+class CustomerLookup(BaseModel):
+    """One customer by id or by e-mail (the service checks that exactly one is given)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    customer_id: CustomerId | None = None
+    email: EmailAddress | None = None
+
+
 class CustomerQuery(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -252,3 +252,16 @@ async def test_search_ignores_letter_case_beyond_ascii(shop: Shop) -> None:
     for query in ("élodie", "ÉLODIE", "Élodie Durand"):
         page = await shop.ok("customers_list", {"query": query})
         assert objects(page.data, "customers") == [elodie], f"query {query!r} should find ÉLODIE Durand"
+
+
+async def test_text_that_looks_like_json_is_kept_as_text(shop: Shop) -> None:
+    """The SDK JSON-decodes optional string arguments; notes reading `null` or `[...]` must stay text."""
+    registered = await shop.ok("customers_register", {"name": "Jay Son", "email": "jay@shop.example", "notes": "null"})
+    customer_id = string(registered.data, "id")
+    assert registered.data["notes"] == "null"
+
+    updated = await shop.ok("customers_update", {"customer_id": customer_id, "notes": "true"})
+    found = await shop.ok("customers_list", {"query": "null"})
+
+    assert updated.data["notes"] == "true"
+    assert found.data["customers"] == [], "query 'null' searches for the text, it does not drop the filter"

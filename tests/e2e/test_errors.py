@@ -79,6 +79,20 @@ REFUSALS = {
     "malformed-phone": Refusal(
         "customers_register", {"name": "New", "email": "new@shop.example", "phone": "call me"}, ("phone",)
     ),
+    "misspelt-argument": Refusal(
+        "customers_register",
+        {"name": "New", "email": "new@shop.example", "phnoe": "555 0100"},
+        ("`phnoe` is not an argument", "`phone`", "Nothing was changed"),
+    ),
+    "phone-that-reads-null": Refusal(
+        "customers_register", {"name": "New", "email": "new@shop.example", "phone": "null"}, ("`phone`",)
+    ),
+    "update-phone-to-the-text-null": Refusal(
+        "customers_update", {"customer_id": "<ada>", "phone": "null"}, ("`phone`", "Nothing was changed")
+    ),
+    "get-id-that-reads-null": Refusal(
+        "customers_get", {"customer_id": "null", "email": "ada@engines.example"}, ("exactly one",)
+    ),
     # customers_get
     "get-unknown-id": Refusal(
         "customers_get", {"customer_id": UNKNOWN_ID}, (f"No customer with id {UNKNOWN_ID}", "customers_list")

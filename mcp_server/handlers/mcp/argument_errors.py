@@ -15,7 +15,6 @@ from typing import Any, cast
 from mcp.server.context import ServerRequestContext
 
 _HEADER = re.compile(r"^Error executing tool (?P<tool>[\w.-]+): \d+ validation errors? for \w+$")
-_DETAIL = re.compile(r"^(?P<message>.*?)(?: \[type=[^\]]*\])?$")
 _PREFIXES = ("Value error, ", "Assertion failed, ")
 
 
@@ -31,8 +30,9 @@ def rewrite(text: str) -> str | None:
     if len(rest) % 2:
         return None
     for field_line, detail_line in zip(rest[::2], rest[1::2], strict=True):
-        detail = _DETAIL.match(detail_line.strip())
-        message = detail.group("message") if detail else detail_line.strip()
+        message = detail_line.strip()
+        if " [type=" in message:
+            message = message.rsplit(" [type=", 1)[0]
         for prefix in _PREFIXES:
             message = message.removeprefix(prefix)
         argument = field_line.strip() or "(arguments)"
@@ -46,8 +46,17 @@ def rewrite(text: str) -> str | None:
     )
 
 
+def unknown_arguments_message(tool: str, unknown: list[str], allowed: set[str]) -> str:
+    names = ", ".join(f"`{name[:60]}`" for name in unknown[:10])
+    valid = ", ".join(f"`{name}`" for name in sorted(allowed)) or "none"
+    return (
+        f"Invalid arguments for {tool}: {names} {'is not an argument' if len(unknown) == 1 else 'are not arguments'} "
+        f"of this tool.\n\nNothing was changed. Next: call {tool} again using only its arguments: {valid}."
+    )
+
+
 class FriendlyArgumentErrors:
-    """Server middleware: rewrites argument-validation failures of ``tools/call``."""
+    """Server middleware for ``tools/call``: rewrites argument-validation failures into actionable text."""
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: Any) -> Any:
         result = await call_next(ctx)

@@ -9,7 +9,7 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from mcp_server.handlers.mcp import markdown
-from mcp_server.handlers.mcp.common import ToolContext, failure, ok, run, tool
+from mcp_server.handlers.mcp.common import ToolContext, as_sent, failure, ok, run, tool, validated
 from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
 from mcp_server.models.audit import Action, AuditEntryRead, AuditPageRead, AuditQuery, EntityId, EntityType
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, ResponseFormat
@@ -41,7 +41,13 @@ def register(server: MCPServer[AppContext]) -> None:
         Use to answer "who changed this customer?", to check whether a call took effect before retrying,
         or to review today's activity. Filter by entity_id to see one record's history.
         """
-        request = AuditQuery(entity_type=entity_type, entity_id=entity_id, action=action, limit=limit, cursor=cursor)
+        sent = as_sent(
+            ctx,
+            {"entity_type": entity_type, "entity_id": entity_id, "action": action, "limit": limit, "cursor": cursor},
+        )
+        request = validated(AuditQuery, sent, "audit_log_list")
+        if isinstance(request, CallToolResult):
+            return request
         detailed = response_format == "detailed"
 
         async def use(services: ServiceRegistry) -> CallToolResult:

@@ -6,12 +6,13 @@ import inspect
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from mcp_server.handlers.mcp.argument_errors import unknown_arguments_message
 from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
 from mcp_server.services.results import Conflict, Failure, NotFound, Rejected, Unavailable
 
@@ -90,10 +91,64 @@ def given_arguments(ctx: ToolContext) -> set[str] | None:
     return {str(key) for key in arguments}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
 
 
+def as_sent(ctx: ToolContext, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with every text argument exactly as the client sent it.
+
+    The SDK JSON-decodes string arguments of optional fields before validating them, so a
+    note that reads ``null`` would arrive as None (and clear a field). Handlers take the raw
+    strings instead and validate them through the models.
+    """
+    params = ctx.request_context.params
+    arguments = params.get("arguments") if params is not None else None
+    if not isinstance(arguments, dict):
+        return values
+    raw = cast(dict[str, Any], arguments)
+    return {name: raw[name] if isinstance(raw.get(name), str) else value for name, value in values.items()}
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validated(model: type[Model], values: dict[str, Any], tool: str) -> Model | CallToolResult:
+    """``model`` built from ``values``, or an isError result naming each bad argument."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        problems = "\n".join(
+            f"- `{'.'.join(str(part) for part in problem['loc']) or '(arguments)'}`: "
+            f"{str(problem['msg']).removeprefix('Value error, ')}"
+            for problem in exc.errors()
+        )
+        return error(
+            f"Invalid arguments for {tool}:\n{problems}\n\nNothing was changed. Next: correct "
+            f"{'this argument' if len(exc.errors()) == 1 else 'these arguments'} and call {tool} again."
+        )
+
+
+_ARGUMENT_NAMES: dict[str, frozenset[str]] = {}
+
+
+async def _argument_names(ctx: ToolContext, tool: str) -> frozenset[str] | None:
+    """The tool's argument names, from the input schema the server advertises."""
+    if tool not in _ARGUMENT_NAMES:
+        for listed in await ctx.mcp_server.list_tools():
+            _ARGUMENT_NAMES[listed.name] = frozenset(listed.input_schema.get("properties", {}))
+    return _ARGUMENT_NAMES.get(tool)
+
+
 async def run(
     ctx: ToolContext, tool: str, use: Callable[[ServiceRegistry], Awaitable[CallToolResult]]
 ) -> CallToolResult:
-    """Reach the services and run one use case; no exception text ever reaches the client."""
+    """Reach the services and run one use case; no exception text ever reaches the client.
+
+    Arguments the tool does not have are refused first: the SDK drops them silently, so a
+    misspelt ``phnoe`` would otherwise "succeed" without the phone.
+    """
+    sent = given_arguments(ctx)
+    allowed = await _argument_names(ctx, tool)
+    unknown = sorted(sent - allowed) if sent is not None and allowed is not None else []
+    if unknown and allowed is not None:
+        return error(unknown_arguments_message(tool, unknown, set(allowed)))
     try:
         services = await ctx.request_context.lifespan_context.services()
         return await use(services)

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from mcp_server.handlers.mcp import markdown
-from mcp_server.handlers.mcp.common import ToolContext, actor, failure, given_arguments, ok, run, tool
+from mcp_server.handlers.mcp.common import (
+    ToolContext,
+    actor,
+    as_sent,
+    failure,
+    given_arguments,
+    ok,
+    run,
+    tool,
+    validated,
+)
 from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, ResponseFormat
 from mcp_server.models.customers import (
     CustomerCreate,
     CustomerId,
+    CustomerLookup,
     CustomerName,
     CustomerPageRead,
     CustomerQuery,
@@ -29,6 +40,12 @@ from mcp_server.services.results import Conflict, NotFound, Rejected, Success
 from mcp_server.utils.markdown import truncate
 
 LIST_NOTE_CHARS = 300
+TOOL_REGISTER, TOOL_GET, TOOL_LIST, TOOL_UPDATE = (
+    "customers_register",
+    "customers_get",
+    "customers_list",
+    "customers_update",
+)
 
 NameArg = Annotated[CustomerName, Field(description="Full name as the customer wants it written (1-200 characters)")]
 EmailArg = Annotated[EmailAddress, Field(description="E-mail address; stored lower-case, unique across customers")]
@@ -56,7 +73,11 @@ def register(server: MCPServer[AppContext]) -> None:
         customer's id (call customers_get with it instead of registering again).
         Returns the new customer with its id (cus_…), which orders and updates use.
         """
-        data = CustomerCreate(name=name, email=email, phone=phone, notes=notes)
+        data = validated(
+            CustomerCreate, as_sent(ctx, {"name": name, "email": email, "phone": phone, "notes": notes}), TOOL_REGISTER
+        )
+        if isinstance(data, CallToolResult):
+            return data
 
         async def use(services: ServiceRegistry) -> CallToolResult:
             result = await services.customers.register(data, actor=actor(ctx))
@@ -69,7 +90,7 @@ def register(server: MCPServer[AppContext]) -> None:
                     hint = f"call customers_get with customer_id='{existing}'" if existing else "call customers_get"
                     return failure(result, next_step=f"{hint} to use the existing customer; nothing was written.")
 
-        return await run(ctx, "customers_register", use)
+        return await run(ctx, TOOL_REGISTER, use)
 
     @tool(server, title="Get a customer", read_only=True, idempotent=True)
     async def customers_get(
@@ -85,9 +106,12 @@ def register(server: MCPServer[AppContext]) -> None:
         Use before updating a customer or when a person mentions someone by e-mail. If you only know
         part of a name or address, call customers_list with query=… instead.
         """
+        lookup = validated(CustomerLookup, as_sent(ctx, {"customer_id": customer_id, "email": email}), TOOL_GET)
+        if isinstance(lookup, CallToolResult):
+            return lookup
 
         async def use(services: ServiceRegistry) -> CallToolResult:
-            result = await services.customers.get(customer_id=customer_id, email=email)
+            result = await services.customers.get(customer_id=lookup.customer_id, email=lookup.email)
             match result:
                 case Success(value=customer):
                     text = markdown.customer(customer, detailed=response_format == "detailed")
@@ -103,7 +127,7 @@ def register(server: MCPServer[AppContext]) -> None:
                         "customers_list finds ids by name.",
                     )
 
-        return await run(ctx, "customers_get", use)
+        return await run(ctx, TOOL_GET, use)
 
     @tool(server, title="List customers", read_only=True, idempotent=True)
     async def customers_list(
@@ -122,7 +146,11 @@ def register(server: MCPServer[AppContext]) -> None:
         Returns one page and a next_cursor; pass it back as cursor (with the same query) for the next
         page. For one known customer, customers_get is cheaper.
         """
-        request = CustomerQuery(text=query, limit=limit, cursor=cursor)
+        request = validated(
+            CustomerQuery, _renamed(as_sent(ctx, {"query": query, "limit": limit, "cursor": cursor})), TOOL_LIST
+        )
+        if isinstance(request, CallToolResult):
+            return request
 
         async def use(services: ServiceRegistry) -> CallToolResult:
             result = await services.customers.list(request)
@@ -140,7 +168,7 @@ def register(server: MCPServer[AppContext]) -> None:
                 case Rejected():
                     return failure(result, next_step="call customers_list again without cursor to start from the top.")
 
-        return await run(ctx, "customers_list", use)
+        return await run(ctx, TOOL_LIST, use)
 
     @tool(server, title="Update a customer", read_only=False, idempotent=True, destructive=True)
     async def customers_update(
@@ -159,12 +187,11 @@ def register(server: MCPServer[AppContext]) -> None:
         them: audit_log_list with entity_id=customer_id). Call customers_get first if unsure of the id.
         """
         sent = given_arguments(ctx)
-        values = {"name": name, "email": email, "phone": phone, "notes": notes}
+        values = as_sent(ctx, {"name": name, "email": email, "phone": phone, "notes": notes})
         chosen = {k: v for k, v in values.items() if (k in sent if sent is not None else v is not None)}
-        try:
-            changes = CustomerUpdate.model_validate(chosen)
-        except ValidationError:  # pragma: no cover - the same types were validated by the SDK already
-            return failure(Rejected("invalid update"), next_step="check the arguments against the tool's schema.")
+        changes = validated(CustomerUpdate, chosen, TOOL_UPDATE)
+        if isinstance(changes, CallToolResult):
+            return changes
 
         async def use(services: ServiceRegistry) -> CallToolResult:
             result = await services.customers.update(customer_id, changes, actor=actor(ctx))
@@ -188,4 +215,9 @@ def register(server: MCPServer[AppContext]) -> None:
                 case Rejected():
                     return failure(result, next_step="pass customer_id and at least one field to change.")
 
-        return await run(ctx, "customers_update", use)
+        return await run(ctx, TOOL_UPDATE, use)
+
+
+def _renamed(arguments: dict[str, Any]) -> dict[str, Any]:
+    """customers_list calls its filter ``query``; CustomerQuery calls it ``text``."""
+    return {("text" if name == "query" else name): value for name, value in arguments.items()}
