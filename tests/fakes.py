@@ -30,6 +30,10 @@ class FakeCustomerRepository:
     def __init__(self, rows: dict[str, Customer]) -> None:
         self._rows = rows
 
+    @property
+    def rows(self) -> dict[str, Customer]:
+        return self._rows
+
     async def get(self, customer_id: str) -> Customer | None:
         return self._rows.get(customer_id)
 
@@ -96,7 +100,7 @@ class FakeUnitOfWork:
     def __init__(self, db: FakeDatabase) -> None:
         self._db = db
         self._work = copy.deepcopy(db)
-        self.customers = FakeCustomerRepository(self._work.customers)
+        self.customers: FakeCustomerRepository = FakeCustomerRepository(self._work.customers)
         self.audit = FakeAuditRepository(self._work.audit)
         self.outbox = FakeOutboxRepository(self._work.outbox)
 

@@ -20,7 +20,7 @@ BUSY_TIMEOUT_MS = 10_000
 _BEGIN_OPTION = "shopkeeper_begin"
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> AsyncEngine:
     """An engine for ``url``; for SQLite with WAL, synchronous=NORMAL, foreign keys and a busy timeout."""
     is_sqlite = url.startswith("sqlite")
     if is_sqlite:
@@ -30,14 +30,14 @@ def create_engine(url: str) -> AsyncEngine:
     extra: dict[str, Any] = {"module": OneTripAiosqliteDBAPI()} if url.startswith("sqlite+aiosqlite") else {}
     engine = create_async_engine(
         url,
-        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if is_sqlite else {},
+        connect_args={"timeout": busy_timeout_ms / 1000} if is_sqlite else {},
         **extra,
         # Sessions always end their own transaction (commit, or rollback on close); a second
         # rollback when the connection returns to the pool would only cost another thread hop.
         pool_reset_on_return=None,
     )
     if is_sqlite:
-        _install_sqlite_hooks(engine)
+        _install_sqlite_hooks(engine, busy_timeout_ms)
     return engine
 
 
@@ -54,7 +54,7 @@ def _sqlite_file(url: str) -> Path | None:
     return None if rest in ("", ":memory:") else Path(rest)
 
 
-def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     dialect = engine.sync_engine.dialect
     rollback = dialect.do_rollback
 
@@ -75,7 +75,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         # SQLite's own lower() folds ASCII only; searches promise any letter case ("Élodie").
         dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # first, so the others wait for locks too
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")  # first, so the others wait for locks too
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")

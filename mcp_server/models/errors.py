@@ -7,3 +7,7 @@ class UniqueViolationError(Exception):
     def __init__(self, what: str) -> None:
         super().__init__(what)
         self.what = what
+
+
+class StorageBusyError(Exception):
+    """The database stayed locked by another writer for longer than the busy timeout; nothing was written."""

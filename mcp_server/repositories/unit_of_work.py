@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from types import TracebackType
 
-from sqlalchemy.exc import IntegrityError
+import anyio
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mcp_server.models.errors import UniqueViolationError
+from mcp_server.models.errors import StorageBusyError, UniqueViolationError
 from mcp_server.repositories.audit import SqlAuditRepository
 from mcp_server.repositories.customers import SqlCustomerRepository
 from mcp_server.repositories.outbox import SqlOutboxRepository
@@ -29,8 +31,10 @@ class SqlUnitOfWork:
             if self._write:
                 # Begin now, before the first read: a writer's checks must see what it will write over.
                 await connection.begin()
-        except BaseException:
-            await connection.close()
+        except BaseException as exc:
+            await _close(connection)
+            if _is_busy(exc):
+                raise StorageBusyError from exc
             raise
         self._connection = connection
         self.customers = SqlCustomerRepository(connection)
@@ -43,8 +47,10 @@ class SqlUnitOfWork:
     ) -> None:
         if self._connection is not None:
             # close() rolls back whatever was not committed and returns the connection to the pool.
-            await self._connection.close()
+            await _close(self._connection)
             self._connection = None
+        if exc is not None and _is_busy(exc):
+            raise StorageBusyError from exc
 
     async def commit(self) -> None:
         if self._connection is None:
@@ -53,6 +59,19 @@ class SqlUnitOfWork:
             await self._connection.commit()
         except IntegrityError as exc:
             raise UniqueViolationError("a unique value") from exc
+
+
+async def _close(connection: AsyncConnection) -> None:
+    # Shielded: a cancelled tool call must still hand its connection back (rolled back) in order.
+    with anyio.CancelScope(shield=True):
+        await connection.close()
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """SQLite gave up waiting for another writer's lock (SQLITE_BUSY), through either driver path."""
+    if isinstance(exc, OperationalError):
+        exc = exc.orig if isinstance(exc.orig, BaseException) else exc
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
 
 
 class SqlUnitOfWorkFactory:

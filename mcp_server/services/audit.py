@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from mcp_server.models.audit import AUDIT_ID_PREFIX, AuditEntry, AuditQuery, JsonScalar
 from mcp_server.models.common import Page
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
-from mcp_server.services.results import Rejected, Success
+from mcp_server.services.results import Rejected, Success, unavailable_when_busy
 from mcp_server.utils.cursors import CursorError, decode_cursor, encode_cursor
 
 _CURSOR_KIND = "audit"
@@ -49,6 +49,7 @@ class AuditService:
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
 
+    @unavailable_when_busy
     async def list(self, query: AuditQuery) -> Success[Page[AuditEntry]] | Rejected:
         filters = {"entity_type": query.entity_type, "entity_id": query.entity_id, "action": query.action}
         before: int | None = None

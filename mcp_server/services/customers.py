@@ -16,7 +16,7 @@ from mcp_server.models.errors import UniqueViolationError
 from mcp_server.models.outbox import OUTBOX_ID_PREFIX, OutboxMessage
 from mcp_server.services.audit import AuditRecorder
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWorkFactory
-from mcp_server.services.results import Conflict, NotFound, Rejected, Success
+from mcp_server.services.results import Conflict, NotFound, Rejected, Success, unavailable_when_busy
 from mcp_server.utils.cursors import CursorError, decode_cursor, encode_cursor
 from mcp_server.utils.ids import canonical_id
 
@@ -39,6 +39,7 @@ class CustomerService:
         self._ids = ids
         self._audit = AuditRecorder(clock, ids)
 
+    @unavailable_when_busy
     async def register(self, data: CustomerCreate, *, actor: str) -> Success[Customer] | Conflict:
         """Create a customer, write its audit entry and queue a welcome e-mail, all in one transaction."""
         now = self._clock.now()
@@ -84,6 +85,7 @@ class CustomerService:
             return await self._conflict_for(customer.email)
         return Success(customer)
 
+    @unavailable_when_busy
     async def get(self, *, customer_id: str | None, email: str | None) -> Success[Customer] | NotFound | Rejected:
         if (customer_id is None) == (email is None):
             return Rejected("give exactly one of customer_id or email", field="customer_id")
@@ -104,6 +106,7 @@ class CustomerService:
             return NotFound("customer", key)
         return Success(found)
 
+    @unavailable_when_busy
     async def list(self, query: CustomerQuery) -> Success[Page[Customer]] | Rejected:
         filters = {"text": query.text.lower() if query.text else None}
         after: str | None = None
@@ -121,6 +124,7 @@ class CustomerService:
         next_cursor = encode_cursor(_CURSOR_KIND, filters, [items[-1].id]) if len(rows) > query.limit else None
         return Success(Page(items=items, next_cursor=next_cursor))
 
+    @unavailable_when_busy
     async def update(
         self, customer_id: str, changes: CustomerUpdate, *, actor: str
     ) -> Success[CustomerChange] | NotFound | Conflict | Rejected:

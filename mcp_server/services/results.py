@@ -6,10 +6,16 @@ to show them and what to suggest next.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, ParamSpec, TypeVar
+
+from mcp_server.models.errors import StorageBusyError
 
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +60,19 @@ class Unavailable:
 
 
 Failure = NotFound | Conflict | Rejected | Unavailable
+
+
+BUSY = Unavailable("the shop's database is busy with another writer; nothing was changed, retry in a few seconds")
+
+
+def unavailable_when_busy(use_case: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Unavailable]]:
+    """A use case that answers Unavailable, instead of raising, when the database stays locked."""
+
+    @functools.wraps(use_case)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Unavailable:
+        try:
+            return await use_case(*args, **kwargs)
+        except StorageBusyError:
+            return BUSY
+
+    return wrapper

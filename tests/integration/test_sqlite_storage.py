@@ -25,7 +25,7 @@ from mcp_server.models.errors import UniqueViolationError
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 from mcp_server.services.audit import AuditService
 from mcp_server.services.customers import CustomerService
-from mcp_server.services.results import Conflict, Success
+from mcp_server.services.results import Conflict, Success, Unavailable
 from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
 
@@ -146,7 +146,7 @@ async def test_concurrent_registrations_of_one_email_in_different_case(database_
             CustomerService(SqlUnitOfWorkFactory(e, writer(e)), SystemClock(), IdGenerator())
             for e in (engine, second_engine)
         ]
-        results: list[Success[Customer] | Conflict] = []
+        results: list[Success[Customer] | Conflict | Unavailable] = []
 
         async def attempt(service: CustomerService, email: str) -> None:
             results.append(await service.register(CustomerCreate(name="Racer", email=email), actor="t"))
@@ -252,3 +252,26 @@ async def test_a_writer_holds_the_write_lock_from_its_first_statement(uow: SqlUn
             other.execute("ROLLBACK")
     finally:
         other.close()
+
+
+async def test_a_database_locked_too_long_is_unavailable_and_changes_nothing(database_url: str, tmp_path: Path):
+    """Another program holds the write lock past the busy timeout: a clear result, not a crash."""
+    impatient = create_engine(database_url, busy_timeout_ms=100)
+    other = sqlite3.connect(tmp_path / "shop.db", isolation_level=None)
+    try:
+        await ensure_schema(impatient)
+        service = CustomerService(SqlUnitOfWorkFactory(impatient, writer(impatient)), SystemClock(), IdGenerator())
+        other.execute("BEGIN IMMEDIATE")
+        blocked = await service.register(CustomerCreate(name="Ada", email="ada@example.com"), actor="t")
+        readable = await service.list(CustomerQuery())  # readers are not blocked by a writer (WAL)
+        other.execute("ROLLBACK")
+        after = await service.register(CustomerCreate(name="Ada", email="ada@example.com"), actor="t")
+    finally:
+        other.close()
+        await impatient.dispose()
+
+    assert isinstance(blocked, Unavailable)
+    assert "busy" in blocked.message
+    assert isinstance(readable, Success)
+    assert readable.value.items == []
+    assert isinstance(after, Success)

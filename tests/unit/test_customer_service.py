@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from mcp_server.models.customers import CustomerCreate, CustomerQuery, CustomerUpdate
+from mcp_server.models.customers import Customer, CustomerCreate, CustomerQuery, CustomerUpdate
+from mcp_server.models.errors import UniqueViolationError
 from mcp_server.services.customers import CustomerService
 from mcp_server.services.results import Conflict, NotFound, Rejected, Success
-from tests.fakes import FakeClock, FakeDatabase, FakeUnitOfWorkFactory, SequentialIds
+from tests.fakes import (
+    FakeClock,
+    FakeCustomerRepository,
+    FakeDatabase,
+    FakeUnitOfWork,
+    FakeUnitOfWorkFactory,
+    SequentialIds,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -229,3 +237,56 @@ async def test_get_and_update_accept_an_id_typed_in_lower_case(service: Customer
     assert found.value.id == customer_id
     assert isinstance(changed, Success)
     assert db.customers[customer_id].phone == "555 0100"
+
+
+class RacedCustomers(FakeCustomerRepository):
+    """Another writer registers the same address between our check and our insert."""
+
+    def __init__(self, rows: dict[str, Customer], rival: Customer) -> None:
+        super().__init__(rows)
+        self._rival = rival
+
+    async def add(self, customer: Customer) -> None:
+        self._rows[self._rival.id] = self._rival
+        raise UniqueViolationError("customer e-mail")
+
+
+async def test_losing_a_race_for_an_email_is_a_conflict_naming_the_winner(db: FakeDatabase, clock: FakeClock):
+    rival = Customer(
+        id="cus_00000000000000000000000777",
+        name="Rival",
+        email="ada@example.com",
+        phone=None,
+        notes=None,
+        created_at=clock.now(),
+        updated_at=clock.now(),
+    )
+    factory = FakeUnitOfWorkFactory(db)
+
+    def raced_uow(*, write: bool) -> FakeUnitOfWork:
+        uow = factory(write=write)
+        uow.customers = RacedCustomers(uow.customers.rows, rival) if write else uow.customers
+        return uow
+
+    def publish_rival(*, write: bool) -> FakeUnitOfWork:
+        db.customers[rival.id] = rival  # the rival's transaction has committed by the time we look again
+        return factory(write=write)
+
+    service = CustomerService(raced_uow, clock, SequentialIds())
+    result = await service.register(CustomerCreate(name="Ada", email="ada@example.com"), actor="t")
+    assert isinstance(result, Conflict)  # the re-read found nobody yet: still a conflict, without an id
+    assert db.commits == 0
+    assert db.audit == []
+    assert db.outbox == []
+
+    calls = iter([raced_uow, publish_rival])
+
+    def first_raced_then_published(*, write: bool) -> FakeUnitOfWork:
+        return next(calls)(write=write)
+
+    service = CustomerService(first_raced_then_published, clock, SequentialIds())
+    result = await service.register(CustomerCreate(name="Ada", email="ada@example.com"), actor="t")
+    assert isinstance(result, Conflict)
+    assert result.existing_id == rival.id
+    assert db.audit == []
+    assert db.outbox == []

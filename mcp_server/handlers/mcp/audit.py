@@ -9,11 +9,11 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from mcp_server.handlers.mcp import markdown
-from mcp_server.handlers.mcp.common import ToolContext, as_sent, failure, ok, run, tool, validated
+from mcp_server.handlers.mcp.common import RETRY_LATER, ToolContext, as_sent, failure, ok, run, tool, validated
 from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
 from mcp_server.models.audit import Action, AuditEntryRead, AuditPageRead, AuditQuery, EntityId, EntityType
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, ResponseFormat
-from mcp_server.services.results import Rejected, Success
+from mcp_server.services.results import Rejected, Success, Unavailable
 from mcp_server.utils.markdown import truncate
 
 VALUE_CHARS = 200
@@ -53,6 +53,8 @@ def register(server: MCPServer[AppContext]) -> None:
         async def use(services: ServiceRegistry) -> CallToolResult:
             result = await services.audit.list(request)
             match result:
+                case Unavailable():
+                    return failure(result, next_step=RETRY_LATER)
                 case Success(value=page):
                     entries = [_shorten(AuditEntryRead.from_record(e, detailed=detailed)) for e in page.items]
                     text = markdown.audit_page(

@@ -20,6 +20,7 @@ logger = logging.getLogger("mcp_server.tools")
 
 ToolContext = Context[AppContext, Any]
 UNKNOWN_ACTOR = "unknown-client"
+RETRY_LATER = "call the same tool again in a few seconds; this call changed nothing."
 ToolFn = TypeVar("ToolFn", bound=Callable[..., Awaitable[CallToolResult]])
 
 

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from mcp_server.handlers.mcp import markdown
 from mcp_server.handlers.mcp.common import (
+    RETRY_LATER,
     ToolContext,
     actor,
     as_sent,
@@ -36,7 +37,7 @@ from mcp_server.models.customers import (
     Phone,
     SearchText,
 )
-from mcp_server.services.results import Conflict, NotFound, Rejected, Success
+from mcp_server.services.results import Conflict, NotFound, Rejected, Success, Unavailable
 from mcp_server.utils.markdown import truncate
 
 LIST_NOTE_CHARS = 300
@@ -82,6 +83,8 @@ def register(server: MCPServer[AppContext]) -> None:
         async def use(services: ServiceRegistry) -> CallToolResult:
             result = await services.customers.register(data, actor=actor(ctx))
             match result:
+                case Unavailable():
+                    return failure(result, next_step=RETRY_LATER)
                 case Success(value=customer):
                     text = markdown.customer(customer, detailed=True, heading="Registered {name}")
                     text += "\n\nA welcome e-mail is queued. Use this id with customers_update or customers_get."
@@ -113,6 +116,8 @@ def register(server: MCPServer[AppContext]) -> None:
         async def use(services: ServiceRegistry) -> CallToolResult:
             result = await services.customers.get(customer_id=lookup.customer_id, email=lookup.email)
             match result:
+                case Unavailable():
+                    return failure(result, next_step=RETRY_LATER)
                 case Success(value=customer):
                     text = markdown.customer(customer, detailed=response_format == "detailed")
                     return ok(text, CustomerRead.from_record(customer))
@@ -155,6 +160,8 @@ def register(server: MCPServer[AppContext]) -> None:
         async def use(services: ServiceRegistry) -> CallToolResult:
             result = await services.customers.list(request)
             match result:
+                case Unavailable():
+                    return failure(result, next_step=RETRY_LATER)
                 case Success(value=page):
                     detailed = response_format == "detailed"
                     text = markdown.customer_page(page, detailed=detailed, filtered_by=query)
@@ -196,6 +203,8 @@ def register(server: MCPServer[AppContext]) -> None:
         async def use(services: ServiceRegistry) -> CallToolResult:
             result = await services.customers.update(customer_id, changes, actor=actor(ctx))
             match result:
+                case Unavailable():
+                    return failure(result, next_step=RETRY_LATER)
                 case Success(value=change):
                     customer = change.customer
                     if change.changed:
