@@ -46,10 +46,16 @@ class Settings(BaseModel):
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
+        example = "e.g. sqlite+aiosqlite:////home/me/shop.db (four slashes before an absolute path)"
         if not value.startswith(_SUPPORTED_SCHEMES):
-            raise ValueError(
-                f"must start with one of {', '.join(_SUPPORTED_SCHEMES)} (e.g. sqlite+aiosqlite:////tmp/shop.db)"
-            )
+            raise ValueError(f"must start with one of {', '.join(_SUPPORTED_SCHEMES)} ({example})")
+        path = value.split(":///", 1)[1].split("?", 1)[0] if ":///" in value else ""
+        if path in ("", ":memory:") or "mode=memory" in value:
+            # Every unit of work would share one connection: no isolation, no concurrent writers.
+            raise ValueError(f"an in-memory database is not supported; give a file ({example})")
+        if not Path(path).is_absolute():
+            # A desktop app starts the server in a working directory of its own choosing.
+            raise ValueError(f"the database file must be an absolute path ({example})")
         return value
 
     @field_validator("log_level", mode="before")
@@ -58,13 +64,9 @@ class Settings(BaseModel):
         return value.upper() if isinstance(value, str) else value
 
     @property
-    def sqlite_path(self) -> Path | None:
-        """The database file for a SQLite URL (None for an in-memory database)."""
-        prefix = "sqlite+aiosqlite:///"
-        if not self.database_url.startswith(prefix):
-            return None
-        rest = self.database_url[len(prefix) :].split("?", 1)[0]
-        return None if rest in ("", ":memory:") else Path(rest)
+    def sqlite_path(self) -> Path:
+        """The database file (validated absolute)."""
+        return Path(self.database_url.split(":///", 1)[1].split("?", 1)[0])
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

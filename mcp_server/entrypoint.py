@@ -149,5 +149,5 @@ def cli_main(argv: Sequence[str] | None = None) -> None:
             await engine.dispose()
         return HEAD_REVISION, upgraded
 
-    label = str(settings.sqlite_path) if settings.sqlite_path else "the database"
+    label = str(settings.sqlite_path)
     raise SystemExit(run(sys.argv[1:] if argv is None else argv, CliActions(upgrade_database, label)))

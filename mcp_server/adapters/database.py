@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -106,24 +106,35 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 
 async def ensure_schema(engine: AsyncEngine) -> bool:
-    """Upgrade the schema to the newest revision if needed; True when a migration ran.
+    """Upgrade the schema to the newest revision if needed; True when this call ran a migration.
 
     A current database costs one SELECT; Alembic is imported only when there is work to do.
     """
     if await current_revision(engine) == HEAD_REVISION:
         return False
-    await upgrade(engine)
+    return await upgrade(engine)
+
+
+async def upgrade(engine: AsyncEngine) -> bool:
+    """Run Alembic migrations up to head inside one write transaction; True if any ran.
+
+    The revision is read again under the write lock, so of several processes starting on one
+    new file exactly one migrates and the others see it done.
+    """
+    async with writer(engine).begin() as conn:
+        before = await conn.run_sync(_revision_sync)
+        if before == HEAD_REVISION:
+            return False
+        await conn.run_sync(_upgrade_sync)
+    logger.info("database schema upgraded from %s to revision %s", before or "nothing", HEAD_REVISION)
     return True
 
 
-async def upgrade(engine: AsyncEngine) -> None:
-    """Run Alembic migrations up to head inside one write transaction."""
-    locked = (
-        engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"}) if engine.dialect.name == "sqlite" else engine
-    )
-    async with locked.begin() as conn:
-        await conn.run_sync(_upgrade_sync)
-    logger.info("database schema is at revision %s", HEAD_REVISION)
+def _revision_sync(connection: Connection) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    row = connection.exec_driver_sql("SELECT version_num FROM alembic_version").first()
+    return None if row is None else str(row[0])
 
 
 def _upgrade_sync(connection: Connection) -> None:

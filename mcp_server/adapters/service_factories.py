@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mcp_server.adapters.database import create_engine, ensure_schema, writer
+from mcp_server.adapters.migrations import HEAD_REVISION
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 from mcp_server.services.audit import AuditService
 from mcp_server.services.customers import CustomerService
@@ -35,7 +36,7 @@ class Backend:
         engine = create_engine(database_url)
         try:
             if await ensure_schema(engine):
-                logger.info("database created or upgraded")
+                logger.info("database at revision %s", HEAD_REVISION)
             uow = SqlUnitOfWorkFactory(engine, writer(engine))
             clock, ids = SystemClock(), IdGenerator()
             services = Services(

@@ -70,4 +70,7 @@ class SqlCustomerRepository:
         try:
             await self._connection.execute(statement)
         except IntegrityError as exc:
-            raise UniqueViolationError("customer e-mail") from exc
+            # Only the e-mail's uniqueness is a business outcome; any other violation is a bug.
+            if "customers.email" in str(exc.orig) or "uq_customers_email" in str(exc.orig):
+                raise UniqueViolationError("customer e-mail") from exc
+            raise

@@ -6,10 +6,10 @@ import sqlite3
 from types import TracebackType
 
 import anyio
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mcp_server.models.errors import StorageBusyError, UniqueViolationError
+from mcp_server.models.errors import StorageBusyError
 from mcp_server.repositories.audit import SqlAuditRepository
 from mcp_server.repositories.customers import SqlCustomerRepository
 from mcp_server.repositories.outbox import SqlOutboxRepository
@@ -55,10 +55,7 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         if self._connection is None:
             raise RuntimeError("commit() outside 'async with'")
-        try:
-            await self._connection.commit()
-        except IntegrityError as exc:
-            raise UniqueViolationError("a unique value") from exc
+        await self._connection.commit()
 
 
 async def _close(connection: AsyncConnection) -> None:

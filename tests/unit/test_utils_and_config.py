@@ -107,6 +107,9 @@ def test_settings_read_prefixed_variables():
     [
         ({"SHOPKEEPER_DATABASE_URL": "mysql://db/shop"}, "SHOPKEEPER_DATABASE_URL"),
         ({"SHOPKEEPER_LOG_LEVEL": "LOUD"}, "SHOPKEEPER_LOG_LEVEL"),
+        ({"SHOPKEEPER_DATABASE_URL": "sqlite+aiosqlite:///:memory:"}, "in-memory"),
+        ({"SHOPKEEPER_DATABASE_URL": "sqlite+aiosqlite://"}, "in-memory"),
+        ({"SHOPKEEPER_DATABASE_URL": "sqlite+aiosqlite:///shop.db"}, "absolute path"),
     ],
 )
 def test_bad_settings_give_one_clear_line(env: dict[str, str], names: str):
