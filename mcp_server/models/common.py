@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 T = TypeVar("T")
 
@@ -13,7 +13,15 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
 ResponseFormat = Literal["concise", "detailed"]
-Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
+
+
+def _not_a_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true/false")
+    return value
+
+
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT), BeforeValidator(_not_a_bool)]
 Cursor = Annotated[str, Field(min_length=1, max_length=512)]
 
 

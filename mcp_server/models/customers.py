@@ -10,10 +10,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from mcp_server.models.common import DEFAULT_LIMIT, Cursor, Limit
 from mcp_server.utils.emails import MAX_EMAIL_LENGTH, normalize_email
+from mcp_server.utils.text import clean_line, clean_text, has_digit
 
 CUSTOMER_ID_PREFIX = "cus"
 
-CustomerName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+CustomerName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(clean_line)
+]
 EmailAddress = Annotated[
     str,
     StringConstraints(min_length=3, max_length=MAX_EMAIL_LENGTH + 16),
@@ -22,10 +25,13 @@ EmailAddress = Annotated[
 Phone = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=3, max_length=40, pattern=r"^\+?[0-9 ()./-]{3,40}$"),
+    AfterValidator(has_digit),
 ]
-Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(clean_text)]
 CustomerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-SearchText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+SearchText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(clean_line)
+]
 
 
 class CustomerCreate(BaseModel):

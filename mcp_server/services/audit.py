@@ -9,6 +9,7 @@ from mcp_server.models.common import Page
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
 from mcp_server.services.results import Rejected, Success, unavailable_when_busy
 from mcp_server.utils.cursors import CursorError, decode_cursor, encode_cursor
+from mcp_server.utils.ids import canonical_id
 
 _CURSOR_KIND = "audit"
 
@@ -51,7 +52,11 @@ class AuditService:
 
     @unavailable_when_busy
     async def list(self, query: AuditQuery) -> Success[Page[AuditEntry]] | Rejected:
-        filters = {"entity_type": query.entity_type, "entity_id": query.entity_id, "action": query.action}
+        entity_id = query.entity_id
+        if entity_id is not None and "_" in entity_id:
+            # Ids are case-insensitive (see utils.ids); look them up the way they are stored.
+            entity_id = canonical_id(entity_id, entity_id.split("_", 1)[0].lower()) or entity_id
+        filters = {"entity_type": query.entity_type, "entity_id": entity_id, "action": query.action}
         before: int | None = None
         if query.cursor is not None:
             try:
@@ -64,7 +69,7 @@ class AuditService:
         async with self._uow(write=False) as uow:
             rows = await uow.audit.page_before(
                 entity_type=query.entity_type,
-                entity_id=query.entity_id,
+                entity_id=entity_id,
                 action=query.action,
                 before_sequence=before,
                 limit=query.limit + 1,

@@ -42,32 +42,14 @@ class CustomerService:
     @unavailable_when_busy
     async def register(self, data: CustomerCreate, *, actor: str) -> Success[Customer] | Conflict:
         """Create a customer, write its audit entry and queue a welcome e-mail, all in one transaction."""
-        now = self._clock.now()
-        customer = Customer(
-            id=self._ids.new(CUSTOMER_ID_PREFIX),
-            name=data.name,
-            email=data.email,
-            phone=data.phone,
-            notes=data.notes or None,
-            created_at=now,
-            updated_at=now,
-        )
-        welcome = OutboxMessage(
-            id=self._ids.new(OUTBOX_ID_PREFIX),
-            kind="welcome",
-            recipient=customer.email,
-            subject_id=customer.id,
-            payload={"name": customer.name},
-            status="pending",
-            attempts=0,
-            created_at=now,
-            next_attempt_at=now,
-        )
         try:
             async with self._uow(write=True) as uow:
-                existing = await uow.customers.find_by_email(customer.email)
+                existing = await uow.customers.find_by_email(data.email)
                 if existing is not None:
                     return _email_taken(existing)
+                # Id and time are taken under the write lock, so id order is commit order and a
+                # keyset page never has a customer appear behind it.
+                customer = self._new_customer(data)
                 await uow.customers.add(customer)
                 await self._audit.record(
                     uow,
@@ -78,12 +60,37 @@ class CustomerService:
                     before=None,
                     after=customer.snapshot(),
                 )
-                await uow.outbox.add(welcome)
+                await uow.outbox.add(self._welcome(customer))
                 await uow.commit()
         except UniqueViolationError:
             # Another writer took the address between our check and our write.
-            return await self._conflict_for(customer.email)
+            return await self._conflict_for(data.email)
         return Success(customer)
+
+    def _new_customer(self, data: CustomerCreate) -> Customer:
+        now = self._clock.now()
+        return Customer(
+            id=self._ids.new(CUSTOMER_ID_PREFIX),
+            name=data.name,
+            email=data.email,
+            phone=data.phone,
+            notes=data.notes or None,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def _welcome(self, customer: Customer) -> OutboxMessage:
+        return OutboxMessage(
+            id=self._ids.new(OUTBOX_ID_PREFIX),
+            kind="welcome",
+            recipient=customer.email,
+            subject_id=customer.id,
+            payload={"name": customer.name},
+            status="pending",
+            attempts=0,
+            created_at=customer.created_at,
+            next_attempt_at=customer.created_at,
+        )
 
     @unavailable_when_busy
     async def get(self, *, customer_id: str | None, email: str | None) -> Success[Customer] | NotFound | Rejected:

@@ -79,6 +79,24 @@ REFUSALS = {
     "malformed-phone": Refusal(
         "customers_register", {"name": "New", "email": "new@shop.example", "phone": "call me"}, ("phone",)
     ),
+    "zero-width-space-name": Refusal(
+        "customers_register", {"name": "\u200b", "email": "new@shop.example"}, ("`name`", "invisible")
+    ),
+    "control-character-in-name": Refusal(
+        "customers_register", {"name": "Ada\x07", "email": "new@shop.example"}, ("`name`", "U+0007")
+    ),
+    "phone-without-digits": Refusal(
+        "customers_register", {"name": "New", "email": "new@shop.example", "phone": "..."}, ("`phone`", "digit")
+    ),
+    "limit-true": Refusal("customers_list", {"limit": True}, ("`limit`", "whole number")),
+    "oversized-notes": Refusal(
+        "customers_register",
+        {"name": "New", "email": "new@shop.example", "notes": "n" * 2001},
+        ("`notes`", "at most 2000"),
+    ),
+    "oversized-email": Refusal(
+        "customers_register", {"name": "New", "email": "a" * 300 + "@shop.example"}, ("`email`",)
+    ),
     "misspelt-argument": Refusal(
         "customers_register",
         {"name": "New", "email": "new@shop.example", "phnoe": "555 0100"},

@@ -7,6 +7,7 @@ from mcp_server.models.customers import CustomerCreate, CustomerUpdate
 from mcp_server.services.audit import AuditService
 from mcp_server.services.customers import CustomerService
 from mcp_server.services.results import Rejected, Success
+from mcp_server.utils.ids import IdGenerator
 from tests.fakes import FakeClock, FakeDatabase, FakeUnitOfWorkFactory, SequentialIds
 
 pytestmark = pytest.mark.anyio
@@ -60,3 +61,15 @@ async def test_summary_reads_as_before_and_after():
     result = await audit.list(AuditQuery(entity_id=ids[0], action="customer.updated"))
     assert isinstance(result, Success)
     assert result.value.items[0].summary() == "name: C0 → C0 renamed"
+
+
+async def test_entity_id_filter_accepts_an_id_in_any_letter_case():
+    uow = FakeUnitOfWorkFactory(FakeDatabase())
+    customers = CustomerService(uow, FakeClock(), IdGenerator())
+    created = await customers.register(CustomerCreate(name="Ada", email="ada@example.com"), actor="a")
+    assert isinstance(created, Success)
+
+    result = await AuditService(uow).list(AuditQuery(entity_id=created.value.id.lower()))
+
+    assert isinstance(result, Success)
+    assert [e.entity_id for e in result.value.items] == [created.value.id]

@@ -11,6 +11,7 @@ from mcp_server.utils.cursors import CursorError, decode_cursor, encode_cursor
 from mcp_server.utils.emails import normalize_email
 from mcp_server.utils.ids import IdGenerator, canonical_id, has_prefix
 from mcp_server.utils.markdown import escape
+from mcp_server.utils.text import clean_line, clean_text
 
 
 def test_ids_are_prefixed_well_formed_and_sorted_in_creation_order():
@@ -144,3 +145,15 @@ def test_canonical_id_accepts_any_letter_case_and_crockford_aliases():
     assert canonical_id(real, "ord") is None
     assert canonical_id("cus_short", "cus") is None
     assert canonical_id("cus_" + "U" * 26, "cus") is None  # U is not in the alphabet
+
+
+@pytest.mark.parametrize("bad", ["\u200b", "Ada\x07", "tab\there", " \u200d "])
+def test_names_must_be_visible_text_on_one_line(bad: str):
+    with pytest.raises(ValueError, match=r"invisible|control|visible"):
+        clean_line(bad)
+
+
+def test_notes_may_span_lines_but_not_hold_control_characters():
+    assert clean_text("first line\nsecond\tline") == "first line\nsecond\tline"
+    with pytest.raises(ValueError, match="U\\+0000"):
+        clean_text("nul\x00byte")

@@ -12,7 +12,7 @@ from mcp_server.handlers.mcp import markdown
 from mcp_server.handlers.mcp.common import RETRY_LATER, ToolContext, as_sent, failure, ok, run, tool, validated
 from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
 from mcp_server.models.audit import Action, AuditEntryRead, AuditPageRead, AuditQuery, EntityId, EntityType
-from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, ResponseFormat
+from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit, ResponseFormat
 from mcp_server.services.results import Rejected, Success, Unavailable
 from mcp_server.utils.markdown import truncate
 
@@ -28,7 +28,7 @@ def register(server: MCPServer[AppContext]) -> None:
         ] = None,
         entity_id: Annotated[EntityId | None, Field(description="Only changes to this entity, e.g. cus_…")] = None,
         action: Annotated[Action | None, Field(description="Only this action, e.g. 'customer.updated'")] = None,
-        limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
+        limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
         cursor: Annotated[
             str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
         ] = None,

@@ -22,7 +22,7 @@ from mcp_server.handlers.mcp.common import (
     validated,
 )
 from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
-from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, ResponseFormat
+from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit, ResponseFormat
 from mcp_server.models.customers import (
     CustomerCreate,
     CustomerId,
@@ -140,7 +140,7 @@ def register(server: MCPServer[AppContext]) -> None:
         query: Annotated[
             SearchText | None, Field(description="Only customers whose name or e-mail contains this text (any case)")
         ] = None,
-        limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
+        limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
         cursor: Annotated[
             str | None, Field(max_length=512, description="next_cursor from the previous page, with the same query")
         ] = None,
