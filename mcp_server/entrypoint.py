@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -33,10 +34,13 @@ class Warmup:
     passing problem does not leave the server useless until it is restarted.
     """
 
+    RETRY_AFTER_S = 5.0
+
     def __init__(self, database_url: str) -> None:
         self._url = database_url
         self._lock = anyio.Lock()
         self._backend: Backend | None = None
+        self._failed_at: float | None = None
 
     async def run(self) -> None:
         await self._start()
@@ -52,15 +56,22 @@ class Warmup:
                     backend_class = await anyio.to_thread.run_sync(_import_backend)
                     self._backend = await backend_class.start(self._url)
             except Exception as exc:
+                self._failed_at = time.monotonic()
                 logger.error("could not open or migrate the database: %s", _one_line(exc))
                 logger.debug("details of the failed start", exc_info=True)
 
     async def services(self) -> ServiceRegistry:
-        if self._backend is None:
+        if self._backend is None and not self._failed_recently():
             await self._start()  # waits for the start in progress, or tries again after a failure
         if self._backend is None:
             raise BackendUnavailableError("it could not be opened or migrated at the configured location.")
         return self._backend.services
+
+    def _failed_recently(self) -> bool:
+        """After a failure, answer at once for a few seconds instead of queueing behind retries."""
+        if self._failed_at is None or self._lock.locked():
+            return False
+        return time.monotonic() - self._failed_at < self.RETRY_AFTER_S
 
     async def close(self) -> None:
         if self._backend is not None:
@@ -128,7 +139,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger("mcp_server").setLevel(settings.log_level)
     if settings.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # Ctrl-C in a terminal: stop quietly
+        raise SystemExit(130) from None
 
 
 def cli_main(argv: Sequence[str] | None = None) -> None:

@@ -36,6 +36,10 @@ async def fetch_all(connection: AsyncConnection, statement: Select[Any], params:
     """Rows of ``statement`` with bound ``params``; build ``statement`` once and reuse it."""
     dialect = connection.dialect
     if dialect.driver == "aiosqlite":
+        for name, value in params.items():
+            if not isinstance(value, str | int | float | bytes | None):
+                # This path skips SQLAlchemy's bind processing (e.g. datetime → UTC text).
+                raise TypeError(f"fetch_all binds plain scalars only; convert {name!r} first")
         compiled = _compile(statement, dialect)
         values = compiled.construct_params(dict(params)) or {}
         order = cast("Sequence[str]", getattr(compiled, "positiontup", None) or ())

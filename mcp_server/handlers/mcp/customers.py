@@ -40,7 +40,6 @@ from mcp_server.models.customers import (
 from mcp_server.services.results import Conflict, NotFound, Rejected, Success, Unavailable
 from mcp_server.utils.markdown import truncate
 
-LIST_NOTE_CHARS = 300
 TOOL_REGISTER, TOOL_GET, TOOL_LIST, TOOL_UPDATE = (
     "customers_register",
     "customers_get",
@@ -149,7 +148,8 @@ def register(server: MCPServer[AppContext]) -> None:
         """List customers in registration order, optionally filtered by part of a name or e-mail.
 
         Returns one page and a next_cursor; pass it back as cursor (with the same query) for the next
-        page. For one known customer, customers_get is cheaper.
+        page. Notes are shortened in lists; customers_get shows them whole and is cheaper for one
+        known customer.
         """
         request = validated(
             CustomerQuery, _renamed(as_sent(ctx, {"query": query, "limit": limit, "cursor": cursor})), TOOL_LIST
@@ -167,7 +167,7 @@ def register(server: MCPServer[AppContext]) -> None:
                     text = markdown.customer_page(page, detailed=detailed, filtered_by=query)
                     items = [
                         CustomerRead.from_record(c).model_copy(
-                            update={"notes": truncate(c.notes, LIST_NOTE_CHARS) if c.notes and detailed else None}
+                            update={"notes": truncate(c.notes, markdown.LIST_NOTE_CHARS) if c.notes else None}
                         )
                         for c in page.items
                     ]
