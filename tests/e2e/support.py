@@ -199,7 +199,7 @@ async def open_shop(
 
     It yields only once the database is ready (the first tool call waits for the server's
     background start-up). Disconnecting while that start-up is still running makes the event
-    loop hang on shutdown (see test_lifecycle.py), which would hang the test run.
+    loop wait for it on shutdown (test_stdio.py shows the server still exits), which slows tests.
     """
     settings = load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db_path), **(env or {})})
     async with Client(build_app(settings), mode=mode, client_info=client_info) as client:

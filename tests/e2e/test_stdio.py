@@ -264,3 +264,21 @@ def test_db_upgrade_creates_the_schema_once(tmp_path: Path) -> None:
     assert "already at revision" in second.stdout
     assert first.stdout.split()[-1] == second.stdout.split()[-1], "the same revision both times"
     assert "Traceback" not in first.stderr + second.stderr
+
+
+def test_without_configuration_the_database_lives_in_the_users_data_directory(tmp_path: Path) -> None:
+    """The README's first command: no SHOPKEEPER_ variables at all, a user with a fresh home."""
+    home = tmp_path / "home"
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home)}
+    argv = [str(VENV_BIN / "shopkeeper-mcp")]
+
+    with RawStdioServer(argv, env=env, cwd=tmp_path, stderr_path=tmp_path / "stderr.log") as server:
+        server.initialize()
+        registered = server.call_tool("customers_register", {"name": "Ada Lovelace", "email": "ada@engines.example"})
+        code = server.close()
+
+    assert code == 0
+    assert registered.get("isError") is False
+    database = home / ".local" / "share" / "shopkeeper" / "shopkeeper.db"
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT email FROM customers").fetchall() == [("ada@engines.example",)]
