@@ -25,7 +25,7 @@ def rewrite(text: str) -> str | None:
     if header is None:
         return None
     tool = header.group("tool")
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     rest = [line for line in lines[1:] if not line.strip().startswith("For further information")]
     if len(rest) % 2:
         return None
@@ -33,14 +33,21 @@ def rewrite(text: str) -> str | None:
         message = detail_line.strip()
         if " [type=" in message:
             message = message.rsplit(" [type=", 1)[0]
+        problems.append((field_line.strip(), message))
+    return invalid_arguments_message(tool, problems)
+
+
+def invalid_arguments_message(tool: str, problems: list[tuple[str, str]]) -> str:
+    """One line per (argument, problem), then "nothing was changed" and what to do next."""
+    lines: list[str] = []
+    for argument, message in problems:
         for prefix in _PREFIXES:
             message = message.removeprefix(prefix)
-        argument = field_line.strip() or "(arguments)"
-        problems.append(f"- `{argument}`: {message}")
+        lines.append(f"- `{argument or '(arguments)'}`: {message}")
     which = "this argument" if len(problems) == 1 else "these arguments"
     return (
         f"Invalid arguments for {tool}:\n"
-        + "\n".join(problems)
+        + "\n".join(lines)
         + f"\n\nNothing was changed. Next: correct {which} (the tool's input schema lists what is allowed) "
         f"and call {tool} again."
     )

@@ -12,7 +12,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
-from mcp_server.handlers.mcp.argument_errors import unknown_arguments_message
+from mcp_server.handlers.mcp.argument_errors import invalid_arguments_message, unknown_arguments_message
 from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
 from mcp_server.services.results import Conflict, Failure, NotFound, Rejected, Unavailable
 
@@ -115,15 +115,8 @@ def validated(model: type[Model], values: dict[str, Any], tool: str) -> Model | 
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        problems = "\n".join(
-            f"- `{'.'.join(str(part) for part in problem['loc']) or '(arguments)'}`: "
-            f"{str(problem['msg']).removeprefix('Value error, ')}"
-            for problem in exc.errors()
-        )
-        return error(
-            f"Invalid arguments for {tool}:\n{problems}\n\nNothing was changed. Next: correct "
-            f"{'this argument' if len(exc.errors()) == 1 else 'these arguments'} and call {tool} again."
-        )
+        problems = [(".".join(str(part) for part in p["loc"]), str(p["msg"])) for p in exc.errors()]
+        return error(invalid_arguments_message(tool, problems))
 
 
 _ARGUMENT_NAMES: dict[str, frozenset[str]] = {}
