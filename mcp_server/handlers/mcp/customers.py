@@ -164,7 +164,7 @@ def register(server: MCPServer[AppContext]) -> None:
                     return failure(result, next_step=RETRY_LATER)
                 case Success(value=page):
                     detailed = response_format == "detailed"
-                    text = markdown.customer_page(page, detailed=detailed, filtered_by=query)
+                    text = markdown.customer_page(page, detailed=detailed, filtered_by=request.text)
                     items = [
                         CustomerRead.from_record(c).model_copy(
                             update={"notes": truncate(c.notes, markdown.LIST_NOTE_CHARS) if c.notes else None}
