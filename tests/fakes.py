@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
 from mcp_server.models.audit import AuditEntry
+from mcp_server.models.catalog import Product
 from mcp_server.models.customers import Customer
 from mcp_server.models.errors import UniqueViolationError
 from mcp_server.models.outbox import OutboxMessage
@@ -21,6 +22,7 @@ from mcp_server.models.outbox import OutboxMessage
 @dataclass
 class FakeDatabase:
     customers: dict[str, Customer] = field(default_factory=lambda: {})
+    products: dict[str, Product] = field(default_factory=lambda: {})
     audit: list[AuditEntry] = field(default_factory=lambda: [])
     outbox: list[OutboxMessage] = field(default_factory=lambda: [])
     commits: int = 0
@@ -59,6 +61,46 @@ class FakeCustomerRepository:
     def _check_unique(self, customer: Customer) -> None:
         if any(c.email == customer.email and c.id != customer.id for c in self._rows.values()):
             raise UniqueViolationError("customer e-mail")
+
+
+class FakeProductRepository:
+    def __init__(self, rows: dict[str, Product]) -> None:
+        self._rows = rows
+
+    async def get(self, product_id: str) -> Product | None:
+        return self._rows.get(product_id)
+
+    async def find_by_sku(self, sku: str) -> Product | None:
+        return next((p for p in self._rows.values() if p.sku.lower() == sku.lower()), None)
+
+    async def add(self, product: Product) -> None:
+        if await self.find_by_sku(product.sku) is not None:
+            raise UniqueViolationError("product sku")
+        self._rows[product.id] = product
+
+    async def update(self, product: Product) -> None:
+        self._rows[product.id] = replace(product, stock=self._rows[product.id].stock)
+
+    async def adjust_stock(self, product_id: str, delta: int, at: datetime) -> int | None:
+        current = self._rows.get(product_id)
+        if current is None or current.stock + delta < 0:
+            return None
+        self._rows[product_id] = replace(current, stock=current.stock + delta, updated_at=at)
+        return current.stock + delta
+
+    async def page_after(
+        self, *, text: str | None, active_only: bool, stock_below: int | None, after_id: str | None, limit: int
+    ) -> list[Product]:
+        rows = sorted(self._rows.values(), key=lambda p: p.id)
+        rows = [
+            p
+            for p in rows
+            if (after_id is None or p.id > after_id)
+            and (not active_only or p.active)
+            and (stock_below is None or p.stock < stock_below)
+            and (not text or text.lower() in p.name.lower() or text.lower() in p.sku.lower())
+        ]
+        return rows[:limit]
 
 
 class FakeAuditRepository:
@@ -101,6 +143,7 @@ class FakeUnitOfWork:
         self._db = db
         self._work = copy.deepcopy(db)
         self.customers: FakeCustomerRepository = FakeCustomerRepository(self._work.customers)
+        self.products = FakeProductRepository(self._work.products)
         self.audit = FakeAuditRepository(self._work.audit)
         self.outbox = FakeOutboxRepository(self._work.outbox)
 
@@ -114,6 +157,7 @@ class FakeUnitOfWork:
 
     async def commit(self) -> None:
         self._db.customers = copy.deepcopy(self._work.customers)
+        self._db.products = copy.deepcopy(self._work.products)
         self._db.audit = copy.deepcopy(self._work.audit)
         self._db.outbox = copy.deepcopy(self._work.outbox)
         self._db.commits += 1

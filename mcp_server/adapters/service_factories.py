@@ -11,6 +11,7 @@ from mcp_server.adapters.database import create_engine, ensure_schema, writer
 from mcp_server.adapters.migrations import HEAD_REVISION
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 from mcp_server.services.audit import AuditService
+from mcp_server.services.catalog import CatalogService
 from mcp_server.services.customers import CustomerService
 from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Services:
     customers: CustomerService
+    catalog: CatalogService
     audit: AuditService
 
 
@@ -41,6 +43,7 @@ class Backend:
             clock, ids = SystemClock(), IdGenerator()
             services = Services(
                 customers=CustomerService(uow, clock, ids),
+                catalog=CatalogService(uow, clock, ids),
                 audit=AuditService(uow),
             )
         except BaseException:

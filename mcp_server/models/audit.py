@@ -43,9 +43,9 @@ class AuditEntry:
             return "deleted"
         before = self.before or {}
         changed = [
-            f"{key}: {_show(before.get(key))} → {_show(value)}"
+            f"{key}: {_show(before.get(key))} → {_show(value)}" if key in before else f"{key}={_show(value)}"
             for key, value in self.after.items()
-            if before.get(key) != value
+            if key not in before or before[key] != value
         ]
         return "; ".join(changed) if changed else "no field changed"
 

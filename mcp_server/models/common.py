@@ -15,13 +15,13 @@ MAX_LIMIT = 100
 ResponseFormat = Literal["concise", "detailed"]
 
 
-def _not_a_bool(value: object) -> object:
+def not_a_bool(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError("must be a whole number, not true/false")
     return value
 
 
-Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT), BeforeValidator(_not_a_bool)]
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT), BeforeValidator(not_a_bool)]
 Cursor = Annotated[str, Field(min_length=1, max_length=512)]
 
 

@@ -11,12 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mcp_server.models.errors import StorageBusyError
 from mcp_server.repositories.audit import SqlAuditRepository
+from mcp_server.repositories.catalog import SqlProductRepository
 from mcp_server.repositories.customers import SqlCustomerRepository
 from mcp_server.repositories.outbox import SqlOutboxRepository
 
 
 class SqlUnitOfWork:
     customers: SqlCustomerRepository
+    products: SqlProductRepository
     audit: SqlAuditRepository
     outbox: SqlOutboxRepository
 
@@ -38,6 +40,7 @@ class SqlUnitOfWork:
             raise
         self._connection = connection
         self.customers = SqlCustomerRepository(connection)
+        self.products = SqlProductRepository(connection)
         self.audit = SqlAuditRepository(connection)
         self.outbox = SqlOutboxRepository(connection)
         return self

@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Protocol
 
 from mcp_server.models.audit import AuditEntry
+from mcp_server.models.catalog import Product
 from mcp_server.models.customers import Customer
 from mcp_server.models.outbox import OutboxMessage
 
@@ -37,6 +38,30 @@ class CustomerRepository(Protocol):
         ...
 
 
+class ProductRepository(Protocol):
+    async def get(self, product_id: str) -> Product | None: ...
+
+    async def find_by_sku(self, sku: str) -> Product | None:
+        """In any letter case."""
+        ...
+
+    async def add(self, product: Product) -> None:
+        """Store a new product; raises models.errors.UniqueViolationError on a taken SKU."""
+        ...
+
+    async def update(self, product: Product) -> None:
+        """Overwrite everything but the stock level, which only adjust_stock changes."""
+        ...
+
+    async def adjust_stock(self, product_id: str, delta: int, at: datetime) -> int | None:
+        """Atomically add ``delta`` unless stock would go below zero; the new level, or None if refused."""
+        ...
+
+    async def page_after(
+        self, *, text: str | None, active_only: bool, stock_below: int | None, after_id: str | None, limit: int
+    ) -> list[Product]: ...
+
+
 class AuditRepository(Protocol):
     async def add(self, entry: AuditEntry) -> None: ...
 
@@ -65,6 +90,9 @@ class UnitOfWork(Protocol):
 
     @property
     def customers(self) -> CustomerRepository: ...
+
+    @property
+    def products(self) -> ProductRepository: ...
 
     @property
     def audit(self) -> AuditRepository: ...

@@ -33,7 +33,20 @@ Tables = dict[str, list[tuple[object, ...]]]
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 
-TOOLS = frozenset({"customers_register", "customers_get", "customers_list", "customers_update", "audit_log_list"})
+TOOLS = frozenset(
+    {
+        "customers_register",
+        "customers_get",
+        "customers_list",
+        "customers_update",
+        "audit_log_list",
+        "catalog_create_product",
+        "catalog_update_product",
+        "catalog_adjust_stock",
+        "catalog_get",
+        "catalog_search",
+    }
+)
 
 # Text that must never reach a client: stack traces, driver and ORM names, SQL.
 _INTERNALS_ANY_CASE = ("traceback", "sqlalchemy", "aiosqlite", "operationalerror", "integrityerror")

@@ -11,12 +11,16 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from mcp_server.services.audit import AuditService
+from mcp_server.services.catalog import CatalogService
 from mcp_server.services.customers import CustomerService
 
 
 class ServiceRegistry(Protocol):
     @property
     def customers(self) -> CustomerService: ...
+
+    @property
+    def catalog(self) -> CatalogService: ...
 
     @property
     def audit(self) -> AuditService: ...

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from mcp_server.models.audit import AuditEntry
+from mcp_server.models.catalog import Product
 from mcp_server.models.common import Page
 from mcp_server.models.customers import Customer
 from mcp_server.utils.markdown import escape, table, truncate
+from mcp_server.utils.money import format_money
 from mcp_server.utils.time import isoformat_utc
 
 LIST_NOTE_CHARS = 200
@@ -69,3 +71,41 @@ def _more(next_cursor: str | None, tool: str, *, filtered: bool) -> str:
         return "\n\nThat is the whole list."
     same = " with the same filters and" if filtered else " with"
     return f"\n\nMore results exist: call {tool} again{same} cursor=`{next_cursor}`."
+
+
+def product(p: Product, *, detailed: bool, heading: str = "{name}") -> str:
+    """``heading`` may contain ``{name}``, which becomes the product's name, escaped."""
+    lines = [
+        f"## {heading.replace('{name}', escape(p.name))}",
+        f"- **id:** `{p.id}`",
+        f"- **SKU:** `{escape(p.sku)}`",
+        f"- **price:** {format_money(p.price_minor, p.currency)}",
+        f"- **in stock:** {p.stock:,}",
+        f"- **active:** {'yes' if p.active else 'no (hidden from searches and new orders)'}",
+    ]
+    if detailed:
+        lines.append(f"- **description:** {escape(p.description) if p.description else '—'}")
+        lines.append(f"- **created:** {isoformat_utc(p.created_at)}")
+        lines.append(f"- **last updated:** {isoformat_utc(p.updated_at)}")
+    return "\n".join(lines)
+
+
+def product_page(page: Page[Product], *, detailed: bool, filters: str) -> str:
+    if not page.items:
+        return f"No products{filters}. Try fewer filters, or include_inactive=true."
+    headers = ["id", "SKU", "name", "price", "stock"] + (["active", "description"] if detailed else [])
+    rows: list[list[str]] = []
+    for p in page.items:
+        row = [
+            f"`{p.id}`",
+            f"`{escape(p.sku)}`",
+            escape(p.name),
+            format_money(p.price_minor, p.currency),
+            f"{p.stock:,}",
+        ]
+        if detailed:
+            row += ["yes" if p.active else "no", escape(truncate(p.description or "", LIST_NOTE_CHARS)) or "—"]
+        rows.append(row)
+    count = len(page.items)
+    text = f"**{count} product{'' if count == 1 else 's'}{filters}**\n\n" + table(headers, rows)
+    return text + _more(page.next_cursor, "catalog_search", filtered=bool(filters))

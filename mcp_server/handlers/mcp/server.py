@@ -8,13 +8,14 @@ from contextlib import AbstractAsyncContextManager
 from mcp.server.mcpserver import MCPServer
 
 from mcp_server import __version__
-from mcp_server.handlers.mcp import audit, customers
+from mcp_server.handlers.mcp import audit, catalog, customers
 from mcp_server.handlers.mcp.argument_errors import FriendlyArgumentErrors
 from mcp_server.handlers.mcp.context import AppContext
 
 INSTRUCTIONS = """\
-Shopkeeper runs a small shop's back office. Customers have ids like cus_…; every change is
-recorded in the audit log (audit_log_list). Look people up with customers_get (by id or e-mail)
+Shopkeeper runs a small shop's back office. Customers have ids like cus_…, products prd_…
+(with a SKU, a price in minor units and a stock level); every change is recorded in the audit
+log (audit_log_list). Look people up with customers_get (by id or e-mail)
 or customers_list (by part of a name or e-mail) before registering someone new. Lists return a
 next_cursor: pass it back, with the same filters, for the next page."""
 
@@ -32,5 +33,6 @@ def build_server(lifespan: Lifespan, *, log_level: str = "INFO") -> MCPServer[Ap
         log_level=log_level,  # pyright: ignore[reportArgumentType] - validated by config.Settings
     )
     customers.register(server)
+    catalog.register(server)
     audit.register(server)
     return server

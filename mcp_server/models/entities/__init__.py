@@ -5,7 +5,8 @@ Only repositories and adapters import this package; services never do.
 
 from mcp_server.models.entities.audit import AuditEntryEntity
 from mcp_server.models.entities.base import Base
+from mcp_server.models.entities.catalog import ProductEntity
 from mcp_server.models.entities.customers import CustomerEntity
 from mcp_server.models.entities.outbox import OutboxMessageEntity
 
-__all__ = ["AuditEntryEntity", "Base", "CustomerEntity", "OutboxMessageEntity"]
+__all__ = ["AuditEntryEntity", "Base", "CustomerEntity", "OutboxMessageEntity", "ProductEntity"]

@@ -1,0 +1,212 @@
+"""Catalog use cases: create and update products, adjust stock, look up, search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from mcp_server.models.catalog import (
+    PRODUCT_ID_PREFIX,
+    Product,
+    ProductCreate,
+    ProductQuery,
+    ProductUpdate,
+    StockAdjustment,
+)
+from mcp_server.models.common import Page
+from mcp_server.models.errors import UniqueViolationError
+from mcp_server.services.audit import AuditRecorder
+from mcp_server.services.ports import Clock, IdFactory, UnitOfWorkFactory
+from mcp_server.services.results import Conflict, NotFound, Rejected, Success, unavailable_when_busy
+from mcp_server.utils.cursors import CursorError, decode_cursor, encode_cursor
+from mcp_server.utils.ids import canonical_id
+
+_CURSOR_KIND = "products"
+_REQUIRED_FIELDS = ("name", "price_minor", "currency", "active")
+
+
+@dataclass(frozen=True, slots=True)
+class ProductChange:
+    product: Product
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StockChange:
+    product: Product
+    before: int
+    reason: str
+
+
+class CatalogService:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdFactory) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._ids = ids
+        self._audit = AuditRecorder(clock, ids)
+
+    @unavailable_when_busy
+    async def create_product(self, data: ProductCreate, *, actor: str) -> Success[Product] | Conflict:
+        try:
+            async with self._uow(write=True) as uow:
+                existing = await uow.products.find_by_sku(data.sku)
+                if existing is not None:
+                    return _sku_taken(existing)
+                now = self._clock.now()
+                product = Product(
+                    id=self._ids.new(PRODUCT_ID_PREFIX),
+                    sku=data.sku,
+                    name=data.name,
+                    description=data.description or None,
+                    price_minor=data.price_minor,
+                    currency=data.currency,
+                    stock=data.stock,
+                    active=data.active,
+                    created_at=now,
+                    updated_at=now,
+                )
+                await uow.products.add(product)
+                await self._audit.record(
+                    uow,
+                    actor=actor,
+                    action="product.created",
+                    entity_type="product",
+                    entity_id=product.id,
+                    before=None,
+                    after=product.snapshot(),
+                )
+                await uow.commit()
+        except UniqueViolationError:
+            async with self._uow(write=False) as uow:
+                holder = await uow.products.find_by_sku(data.sku)
+            return _sku_taken(holder) if holder else Conflict(f"SKU {data.sku} is taken", entity="product")
+        return Success(product)
+
+    @unavailable_when_busy
+    async def update_product(
+        self, product_id: str, changes: ProductUpdate, *, actor: str
+    ) -> Success[ProductChange] | NotFound | Rejected:
+        given = changes.given()
+        if not given:
+            return Rejected("nothing to change: give at least one of name, description, price_minor, currency, active")
+        for required in _REQUIRED_FIELDS:
+            if required in given and given[required] is None:
+                return Rejected(f"{required} cannot be cleared; give a new value instead", field=required)
+        canonical = canonical_id(product_id, PRODUCT_ID_PREFIX)
+        if canonical is None:
+            return _not_a_product_id(product_id)
+        if given.get("description") == "":
+            given["description"] = None
+        async with self._uow(write=True) as uow:
+            current = await uow.products.get(canonical)
+            if current is None:
+                return NotFound("product", f"id {canonical}")
+            proposed = replace(current, **given)  # pyright: ignore[reportArgumentType]
+            changed = tuple(k for k, v in proposed.snapshot().items() if current.snapshot()[k] != v)
+            if not changed:
+                return Success(ProductChange(current, ()))
+            updated = replace(proposed, updated_at=self._clock.now())
+            await uow.products.update(updated)
+            await self._audit.record(
+                uow,
+                actor=actor,
+                action="product.updated",
+                entity_type="product",
+                entity_id=current.id,
+                before={k: current.snapshot()[k] for k in changed},
+                after={k: updated.snapshot()[k] for k in changed},
+            )
+            await uow.commit()
+        return Success(ProductChange(updated, changed))
+
+    @unavailable_when_busy
+    async def adjust_stock(
+        self, product_id: str, adjustment: StockAdjustment, *, actor: str
+    ) -> Success[StockChange] | NotFound | Rejected:
+        """Restock, write off or correct stock; it never goes below zero, even under concurrent orders."""
+        if adjustment.delta == 0:
+            return Rejected("delta is 0: nothing to adjust", field="delta")
+        canonical = canonical_id(product_id, PRODUCT_ID_PREFIX)
+        if canonical is None:
+            return _not_a_product_id(product_id)
+        async with self._uow(write=True) as uow:
+            current = await uow.products.get(canonical)
+            if current is None:
+                return NotFound("product", f"id {canonical}")
+            now = self._clock.now()
+            level = await uow.products.adjust_stock(canonical, adjustment.delta, now)
+            if level is None:
+                return Rejected(
+                    f"stock cannot go below zero: {current.sku} has {current.stock} in stock, "
+                    f"and the change is {adjustment.delta:+d}",
+                    field="delta",
+                )
+            await self._audit.record(
+                uow,
+                actor=actor,
+                action="product.stock_adjusted",
+                entity_type="product",
+                entity_id=canonical,
+                before={"stock": current.stock},
+                after={"stock": level, "reason": adjustment.reason}
+                | ({"note": adjustment.note} if adjustment.note else {}),
+            )
+            await uow.commit()
+        return Success(StockChange(replace(current, stock=level, updated_at=now), current.stock, adjustment.reason))
+
+    @unavailable_when_busy
+    async def get(self, *, product_id: str | None, sku: str | None) -> Success[Product] | NotFound | Rejected:
+        if (product_id is None) == (sku is None):
+            return Rejected("give exactly one of product_id or sku", field="product_id")
+        async with self._uow(write=False) as uow:
+            if product_id is not None:
+                canonical = canonical_id(product_id, PRODUCT_ID_PREFIX)
+                if canonical is None:
+                    return _not_a_product_id(product_id)
+                found, key = await uow.products.get(canonical), f"id {canonical}"
+            else:
+                assert sku is not None  # guaranteed by the exactly-one check above
+                found, key = await uow.products.find_by_sku(sku), f"SKU '{sku}'"
+        return Success(found) if found is not None else NotFound("product", key)
+
+    @unavailable_when_busy
+    async def search(self, query: ProductQuery) -> Success[Page[Product]] | Rejected:
+        filters = {
+            "text": query.text.lower() if query.text else None,
+            "active_only": not query.include_inactive,
+            "stock_below": query.stock_below,
+        }
+        after: str | None = None
+        if query.cursor is not None:
+            try:
+                (key,) = decode_cursor(query.cursor, _CURSOR_KIND, filters, arity=1)
+            except CursorError as exc:
+                return Rejected(str(exc), field="cursor")
+            if not isinstance(key, str):
+                return Rejected("the cursor is not one this server issued", field="cursor")
+            after = key
+        async with self._uow(write=False) as uow:
+            rows = await uow.products.page_after(
+                text=filters["text"] if isinstance(filters["text"], str) else None,
+                active_only=not query.include_inactive,
+                stock_below=query.stock_below,
+                after_id=after,
+                limit=query.limit + 1,
+            )
+        items = rows[: query.limit]
+        next_cursor = encode_cursor(_CURSOR_KIND, filters, [items[-1].id]) if len(rows) > query.limit else None
+        return Success(Page(items=items, next_cursor=next_cursor))
+
+
+def _not_a_product_id(value: str) -> Rejected:
+    return Rejected(
+        f"'{value[:80]}' is not a product id (product ids are prd_ followed by 26 letters and digits)",
+        field="product_id",
+    )
+
+
+def _sku_taken(existing: Product) -> Conflict:
+    return Conflict(
+        f"A product with SKU {existing.sku} already exists ({existing.id}, {existing.name}).",
+        entity="product",
+        existing_id=existing.id,
+    )
