@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,13 +20,15 @@ from mcp_server.adapters import migrations
 from mcp_server.adapters.database import create_engine, current_revision, ensure_schema, writer
 from mcp_server.adapters.migrations import HEAD_REVISION
 from mcp_server.models.audit import AuditEntry, AuditQuery
+from mcp_server.models.catalog import Product, ProductCreate, StockAdjustment
 from mcp_server.models.customers import Customer, CustomerCreate, CustomerQuery
 from mcp_server.models.entities import Base
 from mcp_server.models.errors import UniqueViolationError
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 from mcp_server.services.audit import AuditService
+from mcp_server.services.catalog import CatalogService
 from mcp_server.services.customers import CustomerService
-from mcp_server.services.results import Conflict, Success, Unavailable
+from mcp_server.services.results import Conflict, Rejected, Success, Unavailable
 from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
 
@@ -275,3 +278,62 @@ async def test_a_database_locked_too_long_is_unavailable_and_changes_nothing(dat
     assert isinstance(readable, Success)
     assert readable.value.items == []
     assert isinstance(after, Success)
+
+
+async def test_concurrent_stock_decrements_never_oversell(database_url: str, engine: AsyncEngine):
+    """Twenty removals of one unit race over two engines for ten units: exactly ten succeed."""
+    second = create_engine(database_url)
+    try:
+        services = [
+            CatalogService(SqlUnitOfWorkFactory(e, writer(e)), SystemClock(), IdGenerator()) for e in (engine, second)
+        ]
+        created = await services[0].create_product(
+            ProductCreate(sku="LAST-10", name="Scarce", price_minor=100, currency="EUR", stock=10), actor="t"
+        )
+        assert isinstance(created, Success)
+        outcomes: list[object] = []
+
+        async def take_one(service: CatalogService) -> None:
+            outcomes.append(
+                await service.adjust_stock(created.value.id, StockAdjustment(delta=-1, reason="damage"), actor="t")
+            )
+
+        async with anyio.create_task_group() as tasks:
+            for n in range(20):
+                tasks.start_soon(take_one, services[n % 2])
+
+        async with engine.connect() as conn:
+            stock = (await conn.execute(text("SELECT stock FROM products"))).scalar_one()
+            audits = (
+                await conn.execute(text("SELECT count(*) FROM audit_log WHERE action = 'product.stock_adjusted'"))
+            ).scalar_one()
+    finally:
+        await second.dispose()
+
+    assert sum(isinstance(o, Success) for o in outcomes) == 10
+    assert sum(isinstance(o, Rejected) for o in outcomes) == 10
+    assert (stock, audits) == (0, 10)
+
+
+async def test_sku_unique_in_any_case_at_the_storage_level(uow: SqlUnitOfWorkFactory):
+    first = Product(
+        id="prd_00000000000000000000000001",
+        sku="AB-1",
+        name="A",
+        description=None,
+        price_minor=1,
+        currency="EUR",
+        stock=0,
+        active=True,
+        created_at=T0,
+        updated_at=T0,
+    )
+    async with uow(write=True) as w:
+        await w.products.add(first)
+        await w.commit()
+    async with uow(write=True) as w:
+        with pytest.raises(UniqueViolationError):
+            await w.products.add(replace(first, id="prd_00000000000000000000000002", sku="ab-1"))
+    async with uow(write=False) as r:
+        assert await r.products.find_by_sku("AB-1") == first
+        assert await r.products.adjust_stock(first.id, -1, T0) is None  # would go below zero
