@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from mcp_server.models.catalog import (
+    MAX_STOCK,
     PRODUCT_ID_PREFIX,
     Product,
     ProductCreate,
@@ -90,7 +91,12 @@ class CatalogService:
             return Rejected("nothing to change: give at least one of name, description, price_minor, currency, active")
         for required in _REQUIRED_FIELDS:
             if required in given and given[required] is None:
-                return Rejected(f"{required} cannot be cleared; give a new value instead", field=required)
+                return Rejected(f"`{required}` cannot be cleared; give a new value instead", field=required)
+        if "currency" in given and "price_minor" not in given:
+            return Rejected(
+                "changing the currency needs the price in the new currency too: pass price_minor with currency",
+                field="price_minor",
+            )
         canonical = canonical_id(product_id, PRODUCT_ID_PREFIX)
         if canonical is None:
             return _not_a_product_id(product_id)
@@ -132,6 +138,12 @@ class CatalogService:
             current = await uow.products.get(canonical)
             if current is None:
                 return NotFound("product", f"id {canonical}")
+            if current.stock + adjustment.delta > MAX_STOCK:
+                return Rejected(
+                    f"stock cannot exceed {MAX_STOCK:,}: {current.sku} has {current.stock:,}, "
+                    f"and the change is {adjustment.delta:+,d}",
+                    field="delta",
+                )
             now = self._clock.now()
             level = await uow.products.adjust_stock(canonical, adjustment.delta, now)
             if level is None:

@@ -83,6 +83,19 @@ def optional_string(obj: Mapping[str, object], key: str) -> str | None:
     return value
 
 
+def integer(obj: Mapping[str, object], key: str) -> int:
+    value = obj.get(key)
+    assert isinstance(value, int), f"{key!r} should be a whole number in {obj!r}"
+    assert not isinstance(value, bool), f"{key!r} should be a number, not true/false, in {obj!r}"
+    return value
+
+
+def boolean(obj: Mapping[str, object], key: str) -> bool:
+    value = obj.get(key)
+    assert isinstance(value, bool), f"{key!r} should be true or false in {obj!r}"
+    return value
+
+
 def timestamp(obj: Mapping[str, object], key: str) -> datetime:
     """An ISO 8601 timestamp with its time zone (the server speaks UTC)."""
     moment = datetime.fromisoformat(string(obj, key))
@@ -141,6 +154,7 @@ class ShopState:
     """Everything a change could touch: what the tools list, and every row in the file."""
 
     customers: list[JsonObject]
+    products: list[JsonObject]
     audit: list[JsonObject]
     rows: Tables
 
@@ -173,8 +187,18 @@ class Shop:
     async def register(self, name: str, email: str, **extra: object) -> JsonObject:
         return (await self.ok("customers_register", {"name": name, "email": email, **extra})).data
 
+    async def add_product(
+        self, sku: str, name: str, price_minor: int = 1250, currency: str = "EUR", **extra: object
+    ) -> JsonObject:
+        arguments = {"sku": sku, "name": name, "price_minor": price_minor, "currency": currency, **extra}
+        return (await self.ok("catalog_create_product", arguments)).data
+
     async def every_customer(self) -> list[JsonObject]:
         return await self._every("customers_list", "customers")
+
+    async def every_product(self) -> list[JsonObject]:
+        """Every product, retired ones included, in catalog order."""
+        return await self._every("catalog_search", "products", include_inactive=True)
 
     async def every_audit_entry(self, **filters: object) -> list[JsonObject]:
         return await self._every("audit_log_list", "entries", **filters)
@@ -182,6 +206,7 @@ class Shop:
     async def state(self) -> ShopState:
         return ShopState(
             customers=await self.every_customer(),
+            products=await self.every_product(),
             audit=await self.every_audit_entry(),
             rows=dump_tables(self.db_path),
         )

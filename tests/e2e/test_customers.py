@@ -265,3 +265,10 @@ async def test_text_that_looks_like_json_is_kept_as_text(shop: Shop) -> None:
 
     assert updated.data["notes"] == "true"
     assert found.data["customers"] == [], "query 'null' searches for the text, it does not drop the filter"
+
+
+async def test_notes_that_are_a_json_array_stay_text(shop: Shop) -> None:
+    registered = await shop.ok(
+        "customers_register", {"name": "Jay Son", "email": "jay@shop.example", "notes": '["fragile", "gift"]'}
+    )
+    assert registered.data["notes"] == '["fragile", "gift"]'

@@ -25,7 +25,7 @@ async def test_negotiates_the_requested_protocol_version(shop: Shop, mode: Mode)
     assert shop.client.protocol_version == PROTOCOL_VERSIONS[mode]
 
 
-async def test_lists_exactly_the_five_tools(shop: Shop) -> None:
+async def test_lists_exactly_the_shop_tools(shop: Shop) -> None:
     listed = await shop.client.list_tools()
 
     assert sorted(tool.name for tool in listed.tools) == sorted(TOOLS)
@@ -53,6 +53,11 @@ async def test_every_tool_has_a_title_a_description_and_an_output_schema(shop: S
         ("customers_list", True, None, True),
         ("customers_update", False, True, True),
         ("audit_log_list", True, None, True),
+        ("catalog_create_product", False, False, False),
+        ("catalog_update_product", False, True, True),
+        ("catalog_adjust_stock", False, False, False),
+        ("catalog_get", True, None, True),
+        ("catalog_search", True, None, True),
     ],
 )
 async def test_annotations_tell_the_truth(
@@ -77,6 +82,11 @@ async def test_annotations_tell_the_truth(
         ("customers_list", ["next_cursor", "customers_get"]),
         ("customers_update", ["customers_get", "audit_log_list"]),
         ("audit_log_list", ["entity_id"]),
+        ("catalog_create_product", ["catalog_update_product", "catalog_adjust_stock"]),
+        ("catalog_update_product", ["catalog_adjust_stock", "audit_log_list"]),
+        ("catalog_adjust_stock", ["audit_log_list", "product.stock_adjusted"]),
+        ("catalog_get", ["catalog_search"]),
+        ("catalog_search", ["next_cursor", "catalog_get", "include_inactive", "stock_below"]),
     ],
 )
 async def test_descriptions_say_what_to_call_next(shop: Shop, name: str, points_to: list[str]) -> None:
@@ -86,7 +96,7 @@ async def test_descriptions_say_what_to_call_next(shop: Shop, name: str, points_
         assert mention in description, f"{name}'s description should mention {mention}"
 
 
-@pytest.mark.parametrize("name", ["customers_get", "customers_list", "audit_log_list"])
+@pytest.mark.parametrize("name", ["customers_get", "customers_list", "audit_log_list", "catalog_get", "catalog_search"])
 async def test_read_tools_offer_concise_or_detailed_answers(shop: Shop, name: str) -> None:
     response_format = input_property((await tools_by_name(shop))[name], "response_format")
 
@@ -94,7 +104,7 @@ async def test_read_tools_offer_concise_or_detailed_answers(shop: Shop, name: st
     assert response_format.get("default") == "concise"
 
 
-@pytest.mark.parametrize("name", ["customers_list", "audit_log_list"])
+@pytest.mark.parametrize("name", ["customers_list", "audit_log_list", "catalog_search"])
 async def test_page_size_is_bounded_from_1_to_100(shop: Shop, name: str) -> None:
     limit = input_property((await tools_by_name(shop))[name], "limit")
 
@@ -103,7 +113,38 @@ async def test_page_size_is_bounded_from_1_to_100(shop: Shop, name: str) -> None
     assert limit.get("maximum") == 100
 
 
-async def test_register_requires_name_and_email_only(shop: Shop) -> None:
-    tool = (await tools_by_name(shop))["customers_register"]
+@pytest.mark.parametrize(
+    ("name", "required"),
+    [
+        ("customers_register", ["email", "name"]),
+        ("catalog_create_product", ["currency", "name", "price_minor", "sku"]),
+        ("catalog_update_product", ["product_id"]),
+        ("catalog_adjust_stock", ["delta", "product_id", "reason"]),
+        ("catalog_get", []),
+        ("catalog_search", []),
+    ],
+)
+async def test_required_arguments(shop: Shop, name: str, required: list[str]) -> None:
+    tool = (await tools_by_name(shop))[name]
 
-    assert sorted(tool.input_schema.get("required", [])) == ["email", "name"]
+    assert sorted(tool.input_schema.get("required", [])) == required
+
+
+async def test_stock_changes_only_through_catalog_adjust_stock(shop: Shop) -> None:
+    tools = await tools_by_name(shop)
+    update = as_object(tools["catalog_update_product"].input_schema.get("properties"))
+    reason = input_property(tools["catalog_adjust_stock"], "reason")
+    delta = input_property(tools["catalog_adjust_stock"], "delta")
+
+    assert "stock" not in update
+    assert "catalog_adjust_stock" in (tools["catalog_update_product"].description or "")
+    assert reason.get("enum") == ["restock", "damage", "correction"]
+    assert delta.get("type") == "integer"
+
+
+async def test_prices_are_whole_minor_units_that_fit_a_64_bit_column(shop: Shop) -> None:
+    price = input_property((await tools_by_name(shop))["catalog_create_product"], "price_minor")
+
+    assert price.get("type") == "integer"
+    assert price.get("minimum") == 0
+    assert price.get("maximum") == 2**63 - 1

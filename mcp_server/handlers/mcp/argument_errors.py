@@ -9,7 +9,11 @@ not recognise passes through untouched.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import replace
 from typing import Any, cast
 
 from mcp.server.context import ServerRequestContext
@@ -62,11 +66,48 @@ def unknown_arguments_message(tool: str, unknown: list[str], allowed: set[str]) 
     )
 
 
+# Free-text arguments. The SDK JSON-decodes string values of optional arguments before
+# validating them, so a description reading '["gift", "mug"]' would arrive as a list and be
+# refused as "not a valid string". The middleware hands the SDK a placeholder for such values
+# and keeps the text as sent here; handlers read it back (common.as_sent) and validate it.
+FREE_TEXT_ARGUMENTS = frozenset({"notes", "description", "note", "text", "query"})
+_PLACEHOLDER = "x"
+RAW_ARGUMENTS: ContextVar[Mapping[str, Any] | None] = ContextVar("shopkeeper_raw_arguments", default=None)
+
+
+def _json_container(value: str) -> bool:
+    stripped = value.strip()
+    if stripped[:1] not in ("[", "{"):
+        return False
+    try:
+        return isinstance(json.loads(stripped), list | dict)
+    except ValueError:
+        return False
+
+
 class FriendlyArgumentErrors:
-    """Server middleware for ``tools/call``: rewrites argument-validation failures into actionable text."""
+    """Server middleware for ``tools/call``: keeps free text that looks like JSON as text, and
+    rewrites argument-validation failures into actionable text."""
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: Any) -> Any:
-        result = await call_next(ctx)
+        token = None
+        params = ctx.params
+        arguments = params.get("arguments") if ctx.method == "tools/call" and params is not None else None
+        if isinstance(arguments, dict):
+            raw = cast(dict[str, Any], arguments)
+            shielded = {
+                name: _PLACEHOLDER
+                for name, value in raw.items()
+                if name in FREE_TEXT_ARGUMENTS and isinstance(value, str) and _json_container(value)
+            }
+            if shielded:
+                token = RAW_ARGUMENTS.set(dict(raw))
+                ctx = replace(ctx, params={**(params or {}), "arguments": {**raw, **shielded}})
+        try:
+            result = await call_next(ctx)
+        finally:
+            if token is not None:
+                RAW_ARGUMENTS.reset(token)
         if ctx.method != "tools/call" or not isinstance(result, dict):
             return result
         answer = cast(dict[str, Any], result)

@@ -43,12 +43,13 @@ from mcp_server.models.catalog import (
 )
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit, ResponseFormat
 from mcp_server.services.results import Conflict, NotFound, Rejected, Success, Unavailable
-from mcp_server.utils.markdown import truncate
+from mcp_server.utils.markdown import escape, truncate
 from mcp_server.utils.money import format_money
 
 TOOL_CREATE, TOOL_UPDATE, TOOL_ADJUST = "catalog_create_product", "catalog_update_product", "catalog_adjust_stock"
 TOOL_GET, TOOL_SEARCH = "catalog_get", "catalog_search"
 FIND_IT = "call catalog_search (text=part of the name or SKU) to find the product."
+UNCHANGED = "Nothing was changed."
 
 SkuArg = Annotated[Sku, Field(description="Stock-keeping unit, unique in any letter case, e.g. 'MUG-BLUE-01'")]
 ProductIdArg = Annotated[ProductId, Field(description="Product id as returned by other tools, e.g. prd_01J…")]
@@ -85,7 +86,7 @@ def register(server: MCPServer[AppContext]) -> None:
         currency: CurrencyArg,
         description: Annotated[Description | None, Field(description="Up to 4000 characters")] = None,
         stock: Annotated[StockLevel, Field(description="Units in stock now (default 0)")] = 0,
-        active: Annotated[bool, Field(description="false keeps it out of searches and new orders")] = True,
+        active: Annotated[bool, Field(description="false keeps it out of searches (include_inactive shows it)")] = True,
     ) -> Annotated[CallToolResult, ProductRead]:
         """Add a new product with its price and starting stock.
 
@@ -110,7 +111,7 @@ def register(server: MCPServer[AppContext]) -> None:
                     return failure(
                         result,
                         next_step=f"call catalog_update_product with product_id='{existing}' to change it, or pick "
-                        "another SKU. Nothing was written.",
+                        f"another SKU. {UNCHANGED}",
                     )
 
         return await run(ctx, TOOL_CREATE, use)
@@ -127,8 +128,9 @@ def register(server: MCPServer[AppContext]) -> None:
     ) -> Annotated[CallToolResult, ProductRead]:
         """Change a product's name, description, price or active flag. Only the fields you pass change.
 
-        Stock is not changed here: use catalog_adjust_stock. Past orders keep the price they were
-        placed at. The audit log keeps the old values (audit_log_list with entity_id=product_id).
+        Stock is not changed here: use catalog_adjust_stock. To change the currency, pass the
+        price in the new currency too. The audit log keeps the old values (audit_log_list with
+        entity_id=product_id).
         """
         sent = given_arguments(ctx)
         values = as_sent(
@@ -155,8 +157,10 @@ def register(server: MCPServer[AppContext]) -> None:
                     return ok(markdown.product(change.product, detailed=True, heading=head), read(change.product))
                 case NotFound():
                     return failure(result, next_step=FIND_IT)
+                case Rejected(field="product_id"):
+                    return failure(result, next_step=f"{FIND_IT} {UNCHANGED}")
                 case Rejected():
-                    return failure(result, next_step="pass product_id and at least one field to change.")
+                    return failure(result, next_step=f"correct the arguments and call {TOOL_UPDATE} again. {UNCHANGED}")
 
         return await run(ctx, TOOL_UPDATE, use)
 
@@ -173,7 +177,7 @@ def register(server: MCPServer[AppContext]) -> None:
         """Add or remove stock with a reason; stock never goes below zero.
 
         Not idempotent: calling twice adjusts twice, so check audit_log_list (action
-        product.stock_adjusted) before retrying after an error. Orders reserve stock themselves.
+        product.stock_adjusted) before retrying after an error.
         """
         adjustment = validated(
             StockAdjustment, as_sent(ctx, {"delta": delta, "reason": reason, "note": note}), TOOL_ADJUST
@@ -192,10 +196,10 @@ def register(server: MCPServer[AppContext]) -> None:
                     return ok(markdown.product(product, detailed=False, heading=head), read(product))
                 case NotFound():
                     return failure(result, next_step=FIND_IT)
+                case Rejected(field="delta"):
+                    return failure(result, next_step=f"choose another delta (catalog_get shows the stock). {UNCHANGED}")
                 case Rejected():
-                    return failure(
-                        result, next_step="use a smaller delta (catalog_get shows the current stock). Nothing changed."
-                    )
+                    return failure(result, next_step=f"{FIND_IT} {UNCHANGED}")
 
         return await run(ctx, TOOL_ADJUST, use)
 
@@ -222,6 +226,8 @@ def register(server: MCPServer[AppContext]) -> None:
                 case Success(value=product):
                     return ok(markdown.product(product, detailed=response_format == "detailed"), read(product))
                 case NotFound():
+                    return failure(result, next_step=FIND_IT)
+                case Rejected(field="product_id") if lookup.product_id is not None and lookup.sku is None:
                     return failure(result, next_step=FIND_IT)
                 case Rejected():
                     return failure(result, next_step="pass exactly one of product_id (prd_…) or sku.")
@@ -258,11 +264,16 @@ def register(server: MCPServer[AppContext]) -> None:
                 case Unavailable():
                     return failure(result, next_step=RETRY_LATER)
                 case Success(value=page):
-                    parts = [f"matching “{request.text}”"] if request.text else []
+                    parts = [f"matching “{escape(request.text)}”"] if request.text else []
                     parts += [f"with fewer than {request.stock_below} in stock"] if request.stock_below else []
                     parts += ["including inactive"] if request.include_inactive else []
                     filters = (" " + ", ".join(parts)) if parts else ""
-                    text_out = markdown.product_page(page, detailed=response_format == "detailed", filters=filters)
+                    text_out = markdown.product_page(
+                        page,
+                        detailed=response_format == "detailed",
+                        filters=filters,
+                        include_inactive=request.include_inactive,
+                    )
                     items = [
                         read(p).model_copy(
                             update={

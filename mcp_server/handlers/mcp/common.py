@@ -12,7 +12,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
-from mcp_server.handlers.mcp.argument_errors import invalid_arguments_message, unknown_arguments_message
+from mcp_server.handlers.mcp.argument_errors import RAW_ARGUMENTS, invalid_arguments_message, unknown_arguments_message
 from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
 from mcp_server.services.results import Conflict, Failure, NotFound, Rejected, Unavailable
 
@@ -100,7 +100,7 @@ def as_sent(ctx: ToolContext, values: dict[str, Any]) -> dict[str, Any]:
     strings instead and validate them through the models.
     """
     params = ctx.request_context.params
-    arguments = params.get("arguments") if params is not None else None
+    arguments = RAW_ARGUMENTS.get() or (params.get("arguments") if params is not None else None)
     if not isinstance(arguments, dict):
         return values
     raw = cast(dict[str, Any], arguments)
@@ -120,6 +120,9 @@ def validated(model: type[Model], values: dict[str, Any], tool: str) -> Model | 
 
 
 _ARGUMENT_NAMES: dict[str, frozenset[str]] = {}
+_ARGUMENT_HINTS = {
+    ("catalog_update_product", "stock"): "Stock changes only through catalog_adjust_stock (delta and reason).",
+}
 
 
 async def _argument_names(ctx: ToolContext, tool: str) -> frozenset[str] | None:
@@ -142,7 +145,8 @@ async def run(
     allowed = await _argument_names(ctx, tool)
     unknown = sorted(sent - allowed) if sent is not None and allowed is not None else []
     if unknown and allowed is not None:
-        return error(unknown_arguments_message(tool, unknown, set(allowed)))
+        hints = [_ARGUMENT_HINTS[(tool, name)] for name in unknown if (tool, name) in _ARGUMENT_HINTS]
+        return error(unknown_arguments_message(tool, unknown, set(allowed)) + "".join(f" {h}" for h in hints))
     try:
         services = await ctx.request_context.lifespan_context.services()
         return await use(services)

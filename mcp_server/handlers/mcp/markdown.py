@@ -78,10 +78,10 @@ def product(p: Product, *, detailed: bool, heading: str = "{name}") -> str:
     lines = [
         f"## {heading.replace('{name}', escape(p.name))}",
         f"- **id:** `{p.id}`",
-        f"- **SKU:** `{escape(p.sku)}`",
+        f"- **SKU:** `{p.sku}`",  # the SKU pattern admits no backtick or pipe; copy it as shown
         f"- **price:** {format_money(p.price_minor, p.currency)}",
         f"- **in stock:** {p.stock:,}",
-        f"- **active:** {'yes' if p.active else 'no (hidden from searches and new orders)'}",
+        f"- **active:** {'yes' if p.active else 'no (hidden from searches unless include_inactive=true)'}",
     ]
     if detailed:
         lines.append(f"- **description:** {escape(p.description) if p.description else '—'}")
@@ -90,15 +90,17 @@ def product(p: Product, *, detailed: bool, heading: str = "{name}") -> str:
     return "\n".join(lines)
 
 
-def product_page(page: Page[Product], *, detailed: bool, filters: str) -> str:
+def product_page(page: Page[Product], *, detailed: bool, filters: str, include_inactive: bool) -> str:
+    """``filters`` is already escaped Markdown, e.g. ' matching “mug”'."""
     if not page.items:
-        return f"No products{filters}. Try fewer filters, or include_inactive=true."
+        also = "" if include_inactive else ", or include_inactive=true"
+        return f"No products{filters}. Try fewer filters{also}."
     headers = ["id", "SKU", "name", "price", "stock"] + (["active", "description"] if detailed else [])
     rows: list[list[str]] = []
     for p in page.items:
         row = [
             f"`{p.id}`",
-            f"`{escape(p.sku)}`",
+            f"`{p.sku}`",
             escape(p.name),
             format_money(p.price_minor, p.currency),
             f"{p.stock:,}",
