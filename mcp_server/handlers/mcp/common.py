@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from mcp_server.handlers.mcp.argument_errors import RAW_ARGUMENTS, invalid_arguments_message, unknown_arguments_message
 from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
-from mcp_server.services.results import Conflict, Failure, NotFound, Rejected, Unavailable
+from mcp_server.services.results import Failure
 
 logger = logging.getLogger("mcp_server.tools")
 
@@ -59,16 +59,15 @@ def error(message: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
 
 
+def sentence(message: str) -> str:
+    """A failure's message as a sentence: capitalised, ending with a full stop."""
+    text = message[:1].upper() + message[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def failure(result: Failure, *, next_step: str) -> CallToolResult:
     """An isError result: what went wrong, then what to call next."""
-    match result:
-        case NotFound():
-            head = result.message
-        case Conflict() | Rejected() | Unavailable():
-            head = result.message[0].upper() + result.message[1:]
-            if not head.endswith("."):
-                head += "."
-    return error(f"{head}\n\nNext: {next_step}")
+    return error(f"{sentence(result.message)}\n\nNext: {next_step}")
 
 
 def actor(ctx: ToolContext) -> str:
