@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mcp_server.models.catalog import Product
 from mcp_server.models.entities.catalog import ProductEntity
 from mcp_server.models.errors import UniqueViolationError
-from mcp_server.repositories.sql import fetch_all, fetch_one
+from mcp_server.repositories.sql import fetch_all, fetch_one, like_escape
 
 _t = cast(Table, ProductEntity.__table__)
 _BY_ID = select(*_t.c).where(_t.c.id == bindparam("id"))
@@ -37,10 +37,6 @@ def _page(*, text: bool, active_only: bool, stock_below: bool, after: bool) -> S
             )
         )
     return query
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class SqlProductRepository:
@@ -86,7 +82,7 @@ class SqlProductRepository:
         if after_id is not None:
             params["after"] = after_id
         if text:
-            params["needle"] = _like_escape(text.lower())
+            params["needle"] = like_escape(text.lower())
         if stock_below is not None:
             params["stock_below"] = stock_below
         statement = _page(

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mcp_server.models.customers import Customer
 from mcp_server.models.entities.customers import CustomerEntity
 from mcp_server.models.errors import UniqueViolationError
-from mcp_server.repositories.sql import fetch_all, fetch_one
+from mcp_server.repositories.sql import fetch_all, fetch_one, like_escape
 
 _t = cast(Table, CustomerEntity.__table__)
 _BY_ID = select(*_t.c).where(_t.c.id == bindparam("id"))
@@ -32,10 +32,6 @@ def _page(*, filtered: bool, after: bool) -> Select[Any]:
             )
         )
     return query
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class SqlCustomerRepository:
@@ -62,7 +58,7 @@ class SqlCustomerRepository:
         if after_id is not None:
             params["after"] = after_id
         if text:
-            params["needle"] = _like_escape(text.lower())
+            params["needle"] = like_escape(text.lower())
         statement = _page(filtered=bool(text), after=after_id is not None)
         return [CustomerEntity.record_from_row(row) for row in await fetch_all(self._connection, statement, params)]
 

@@ -53,3 +53,8 @@ async def fetch_all(connection: AsyncConnection, statement: Select[Any], params:
 async def fetch_one(connection: AsyncConnection, statement: Select[Any], params: Mapping[str, Any]) -> Row | None:
     rows = await fetch_all(connection, statement, params)
     return rows[0] if rows else None
+
+
+def like_escape(text: str) -> str:
+    """``text`` for use inside ``LIKE … ESCAPE '\\'``: its % and _ match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 
 from mcp_server.models.audit import AUDIT_ID_PREFIX, AuditEntry, AuditQuery, JsonScalar
 from mcp_server.models.common import Page
+from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
 from mcp_server.services.results import Rejected, Success, unavailable_when_busy
-from mcp_server.utils.cursors import CursorError, decode_cursor, encode_cursor
 from mcp_server.utils.ids import canonical_id
 
 _CURSOR_KIND = "audit"
@@ -57,15 +57,9 @@ class AuditService:
             # Ids are case-insensitive (see utils.ids); look them up the way they are stored.
             entity_id = canonical_id(entity_id, entity_id.split("_", 1)[0].lower()) or entity_id
         filters = {"entity_type": query.entity_type, "entity_id": entity_id, "action": query.action}
-        before: int | None = None
-        if query.cursor is not None:
-            try:
-                (key,) = decode_cursor(query.cursor, _CURSOR_KIND, filters, arity=1)
-            except CursorError as exc:
-                return Rejected(str(exc), field="cursor")
-            if not isinstance(key, int):
-                return Rejected("the cursor is not one this server issued", field="cursor")
-            before = key
+        before = resume_after(query.cursor, _CURSOR_KIND, filters, int)
+        if isinstance(before, Rejected):
+            return before
         async with self._uow(write=False) as uow:
             rows = await uow.audit.page_before(
                 entity_type=query.entity_type,
@@ -74,8 +68,4 @@ class AuditService:
                 before_sequence=before,
                 limit=query.limit + 1,
             )
-        items = rows[: query.limit]
-        next_cursor = (
-            encode_cursor(_CURSOR_KIND, filters, [items[-1].sequence]) if len(rows) > query.limit and items else None
-        )
-        return Success(Page(items=items, next_cursor=next_cursor))
+        return Success(page_of(rows, query.limit, _CURSOR_KIND, filters, key=lambda e: e.sequence))

@@ -15,9 +15,9 @@ from mcp_server.models.customers import (
 from mcp_server.models.errors import UniqueViolationError
 from mcp_server.models.outbox import OUTBOX_ID_PREFIX, OutboxMessage
 from mcp_server.services.audit import AuditRecorder
+from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWorkFactory
 from mcp_server.services.results import Conflict, NotFound, Rejected, Success, unavailable_when_busy
-from mcp_server.utils.cursors import CursorError, decode_cursor, encode_cursor
 from mcp_server.utils.ids import canonical_id
 
 _CURSOR_KIND = "customers"
@@ -116,20 +116,12 @@ class CustomerService:
     @unavailable_when_busy
     async def list(self, query: CustomerQuery) -> Success[Page[Customer]] | Rejected:
         filters = {"text": query.text.lower() if query.text else None}
-        after: str | None = None
-        if query.cursor is not None:
-            try:
-                (key,) = decode_cursor(query.cursor, _CURSOR_KIND, filters, arity=1)
-            except CursorError as exc:
-                return Rejected(str(exc), field="cursor")
-            if not isinstance(key, str):
-                return Rejected("the cursor is not one this server issued", field="cursor")
-            after = key
+        after = resume_after(query.cursor, _CURSOR_KIND, filters, str)
+        if isinstance(after, Rejected):
+            return after
         async with self._uow(write=False) as uow:
             rows = await uow.customers.page_after(text=filters["text"], after_id=after, limit=query.limit + 1)
-        items = rows[: query.limit]
-        next_cursor = encode_cursor(_CURSOR_KIND, filters, [items[-1].id]) if len(rows) > query.limit else None
-        return Success(Page(items=items, next_cursor=next_cursor))
+        return Success(page_of(rows, query.limit, _CURSOR_KIND, filters, key=lambda c: c.id))
 
     @unavailable_when_busy
     async def update(

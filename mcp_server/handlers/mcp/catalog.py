@@ -14,8 +14,8 @@ from mcp_server.handlers.mcp.common import (
     ToolContext,
     actor,
     as_sent,
+    changes_sent,
     failure,
-    given_arguments,
     ok,
     run,
     tool,
@@ -132,13 +132,11 @@ def register(server: MCPServer[AppContext]) -> None:
         price in the new currency too. The audit log keeps the old values (audit_log_list with
         entity_id=product_id).
         """
-        sent = given_arguments(ctx)
-        values = as_sent(
+        chosen = changes_sent(
             ctx,
             {"name": name, "description": description, "price_minor": price_minor, "currency": currency}
             | {"active": active},
         )
-        chosen = {k: v for k, v in values.items() if (k in sent if sent is not None else v is not None)}
         changes = validated(ProductUpdate, chosen, TOOL_UPDATE)
         if isinstance(changes, CallToolResult):
             return changes

@@ -106,6 +106,14 @@ def as_sent(ctx: ToolContext, values: dict[str, Any]) -> dict[str, Any]:
     return {name: raw[name] if isinstance(raw.get(name), str) else value for name, value in values.items()}
 
 
+def changes_sent(ctx: ToolContext, values: dict[str, Any]) -> dict[str, Any]:
+    """For partial updates: the entries of ``values`` the client actually sent (an explicit null
+    included, which clears a field), text as sent. The SDK turns "absent" and "null" both into None."""
+    sent = given_arguments(ctx)
+    values = as_sent(ctx, values)
+    return {name: value for name, value in values.items() if (name in sent if sent is not None else value is not None)}
+
+
 Model = TypeVar("Model", bound=BaseModel)
 
 

@@ -14,8 +14,8 @@ from mcp_server.handlers.mcp.common import (
     ToolContext,
     actor,
     as_sent,
+    changes_sent,
     failure,
-    given_arguments,
     ok,
     run,
     tool,
@@ -193,9 +193,7 @@ def register(server: MCPServer[AppContext]) -> None:
         Pass phone or notes as null to clear them. Overwrites the old values (the audit log keeps
         them: audit_log_list with entity_id=customer_id). Call customers_get first if unsure of the id.
         """
-        sent = given_arguments(ctx)
-        values = as_sent(ctx, {"name": name, "email": email, "phone": phone, "notes": notes})
-        chosen = {k: v for k, v in values.items() if (k in sent if sent is not None else v is not None)}
+        chosen = changes_sent(ctx, {"name": name, "email": email, "phone": phone, "notes": notes})
         changes = validated(CustomerUpdate, chosen, TOOL_UPDATE)
         if isinstance(changes, CallToolResult):
             return changes
