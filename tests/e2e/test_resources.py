@@ -53,3 +53,21 @@ async def test_unknown_ones_are_errors_that_say_what_to_do(shop: Shop, uri: str,
     assert says in message
     assert "Call " in message
     assert "Traceback" not in message
+
+
+async def test_prompts_walk_through_jobs_with_the_real_tool_names(shop: Shop) -> None:
+    listed = await shop.client.list_prompts()
+    assert {p.name for p in listed.prompts} == {"stock_review", "customer_lookup"}
+
+    review = await shop.client.get_prompt("stock_review", {"threshold": "3"})
+    lookup = await shop.client.get_prompt("customer_lookup", {"who": "ada@engines.example"})
+
+    review_text = getattr(review.messages[0].content, "text", "")
+    lookup_text = getattr(lookup.messages[0].content, "text", "")
+    tools = {t.name for t in (await shop.client.list_tools()).tools}
+    for name in ("catalog_search", "audit_log_list", "catalog_adjust_stock"):
+        assert name in review_text
+        assert name in tools
+    assert "stock_below=3" in review_text
+    assert "ada@engines.example" in lookup_text
+    assert "customers_get" in lookup_text

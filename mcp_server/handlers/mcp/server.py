@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from mcp.server.mcpserver import MCPServer
 
 from mcp_server import __version__
-from mcp_server.handlers.mcp import audit, catalog, customers, resources
+from mcp_server.handlers.mcp import audit, catalog, customers, prompts, resources
 from mcp_server.handlers.mcp.argument_errors import FriendlyArgumentErrors
 from mcp_server.handlers.mcp.context import AppContext
 
@@ -36,4 +36,5 @@ def build_server(lifespan: Lifespan, *, log_level: str = "INFO") -> MCPServer[Ap
     catalog.register(server)
     audit.register(server)
     resources.register(server)
+    prompts.register(server)
     return server
