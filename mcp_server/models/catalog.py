@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from mcp_server.models.common import DEFAULT_LIMIT, Cursor, Limit, not_a_bool
-from mcp_server.utils.money import MAX_MINOR_UNITS, normalize_currency
+from mcp_server.models.common import DEFAULT_LIMIT, Cursor, Limit, PartialUpdate, not_a_bool
+from mcp_server.utils.money import MAX_MINOR_UNITS, format_money, normalize_currency
 from mcp_server.utils.text import clean_line, clean_text
 
 PRODUCT_ID_PREFIX = "prd"
@@ -43,19 +43,14 @@ class ProductCreate(BaseModel):
     active: bool = True
 
 
-class ProductUpdate(BaseModel):
+class ProductUpdate(PartialUpdate):
     """Fields to change; only the fields given are applied (None clears the description)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: ProductName | None = None
     description: Description | None = None
     price_minor: PriceMinor | None = None
     currency: Currency | None = None
     active: bool | None = None
-
-    def given(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in sorted(self.model_fields_set)}
 
 
 class StockAdjustment(BaseModel):
@@ -127,6 +122,22 @@ class ProductRead(BaseModel):
     active: bool
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def from_record(cls, product: Product) -> ProductRead:
+        return cls(
+            id=product.id,
+            sku=product.sku,
+            name=product.name,
+            description=product.description,
+            price_minor=product.price_minor,
+            currency=product.currency,
+            price=format_money(product.price_minor, product.currency),
+            stock=product.stock,
+            active=product.active,
+            created_at=product.created_at,
+            updated_at=product.updated_at,
+        )
 
 
 class ProductPageRead(BaseModel):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 T = TypeVar("T")
 
@@ -31,3 +31,13 @@ class Page(Generic[T]):
 
     items: list[T]
     next_cursor: str | None
+
+
+class PartialUpdate(BaseModel):
+    """Input for an update: only the fields the caller gave are applied (None may clear one)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def given(self) -> dict[str, Any]:
+        """The fields the caller actually supplied, with their values."""
+        return {name: getattr(self, name) for name in sorted(self.model_fields_set)}

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from mcp_server.models.common import DEFAULT_LIMIT, Cursor, Limit
+from mcp_server.models.common import DEFAULT_LIMIT, Cursor, Limit, PartialUpdate
 from mcp_server.utils.emails import MAX_EMAIL_LENGTH, normalize_email
 from mcp_server.utils.text import clean_line, clean_text, has_digit
 
@@ -45,19 +45,13 @@ class CustomerCreate(BaseModel):
     notes: Notes | None = None
 
 
-class CustomerUpdate(BaseModel):
+class CustomerUpdate(PartialUpdate):
     """Fields to change. Only fields that were given are applied; None clears phone or notes."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: CustomerName | None = None
     email: EmailAddress | None = None
     phone: Phone | None = None
     notes: Notes | None = None
-
-    def given(self) -> dict[str, str | None]:
-        """The fields the caller actually supplied, with their values."""
-        return {name: getattr(self, name) for name in sorted(self.model_fields_set)}
 
 
 class CustomerLookup(BaseModel):

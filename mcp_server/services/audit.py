@@ -45,6 +45,29 @@ class AuditRecorder:
         await uow.audit.add(entry)
         return entry
 
+    async def record_update(
+        self,
+        uow: UnitOfWork,
+        *,
+        actor: str,
+        action: str,
+        entity_type: str,
+        entity_id: str,
+        before: Mapping[str, JsonScalar],
+        after: Mapping[str, JsonScalar],
+        changed: tuple[str, ...],
+    ) -> AuditEntry:
+        """An update's entry: only the changed fields, before and after."""
+        return await self.record(
+            uow,
+            actor=actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            before={name: before[name] for name in changed},
+            after={name: after[name] for name in changed},
+        )
+
 
 class AuditService:
     def __init__(self, uow: UnitOfWorkFactory) -> None:

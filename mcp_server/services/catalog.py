@@ -19,6 +19,7 @@ from mcp_server.services.audit import AuditRecorder
 from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWorkFactory
 from mcp_server.services.results import Conflict, NotFound, Rejected, Success, unavailable_when_busy
+from mcp_server.services.updates import cannot_clear, changed_fields
 from mcp_server.utils.ids import canonical_id
 
 _CURSOR_KIND = "products"
@@ -89,9 +90,8 @@ class CatalogService:
         given = changes.given()
         if not given:
             return Rejected("nothing to change: give at least one of name, description, price_minor, currency, active")
-        for required in _REQUIRED_FIELDS:
-            if required in given and given[required] is None:
-                return Rejected(f"`{required}` cannot be cleared; give a new value instead", field=required)
+        if refused := cannot_clear(given, _REQUIRED_FIELDS):
+            return refused
         if "currency" in given and "price_minor" not in given:
             return Rejected(
                 "changing the currency needs the price in the new currency too: pass price_minor with currency",
@@ -107,19 +107,20 @@ class CatalogService:
             if current is None:
                 return NotFound("product", f"id {canonical}")
             proposed = replace(current, **given)  # pyright: ignore[reportArgumentType]
-            changed = tuple(k for k, v in proposed.snapshot().items() if current.snapshot()[k] != v)
+            changed = changed_fields(current.snapshot(), proposed.snapshot())
             if not changed:
                 return Success(ProductChange(current, ()))
             updated = replace(proposed, updated_at=self._clock.now())
             await uow.products.update(updated)
-            await self._audit.record(
+            await self._audit.record_update(
                 uow,
                 actor=actor,
                 action="product.updated",
                 entity_type="product",
                 entity_id=current.id,
-                before={k: current.snapshot()[k] for k in changed},
-                after={k: updated.snapshot()[k] for k in changed},
+                before=current.snapshot(),
+                after=updated.snapshot(),
+                changed=changed,
             )
             await uow.commit()
         return Success(ProductChange(updated, changed))

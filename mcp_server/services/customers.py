@@ -18,6 +18,7 @@ from mcp_server.services.audit import AuditRecorder
 from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWorkFactory
 from mcp_server.services.results import Conflict, NotFound, Rejected, Success, unavailable_when_busy
+from mcp_server.services.updates import cannot_clear, changed_fields
 from mcp_server.utils.ids import canonical_id
 
 _CURSOR_KIND = "customers"
@@ -130,9 +131,8 @@ class CustomerService:
         given = changes.given()
         if not given:
             return Rejected("nothing to change: give at least one of name, email, phone, notes", field=None)
-        for required in _REQUIRED_FIELDS:
-            if required in given and given[required] is None:
-                return Rejected(f"{required} cannot be cleared; give a new value instead", field=required)
+        if refused := cannot_clear(given, _REQUIRED_FIELDS):
+            return refused
         canonical = canonical_id(customer_id, CUSTOMER_ID_PREFIX)
         if canonical is None:
             return _not_a_customer_id(customer_id)
@@ -145,7 +145,7 @@ class CustomerService:
                 if current is None:
                     return NotFound("customer", f"id {customer_id}")
                 proposed = replace(current, **given)  # pyright: ignore[reportArgumentType]
-                changed = tuple(k for k, v in proposed.snapshot().items() if current.snapshot()[k] != v)
+                changed = changed_fields(current.snapshot(), proposed.snapshot())
                 if not changed:
                     return Success(CustomerChange(current, ()))
                 if "email" in changed:
@@ -154,14 +154,15 @@ class CustomerService:
                         return _email_taken(holder)
                 updated = replace(proposed, updated_at=self._clock.now())
                 await uow.customers.update(updated)
-                await self._audit.record(
+                await self._audit.record_update(
                     uow,
                     actor=actor,
                     action="customer.updated",
                     entity_type="customer",
                     entity_id=current.id,
-                    before={k: current.snapshot()[k] for k in changed},
-                    after={k: updated.snapshot()[k] for k in changed},
+                    before=current.snapshot(),
+                    after=updated.snapshot(),
+                    changed=changed,
                 )
                 await uow.commit()
         except UniqueViolationError:

@@ -9,9 +9,9 @@ written" also covers rows no tool shows (the outbox of queued e-mails).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import asynccontextmanager, closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, cast
@@ -244,3 +244,28 @@ async def open_shop(
         shop = Shop(client, db_path)
         await shop.call("customers_list", {"limit": 1})
         yield shop
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """One row of a refusal table: a call that must fail, and what its message must say."""
+
+    tool: str
+    arguments: JsonObject
+    mentions: tuple[str, ...] = field(default=())
+    """Text the message must contain (placeholders allowed): what went wrong and what to do next."""
+
+
+async def assert_refused_without_change(
+    shop: Shop, refusal: Refusal, resolve: Callable[[object], object] = lambda value: value
+) -> None:
+    """The call fails with every mention in its message, and no tool output or table row changes."""
+    arguments = {key: resolve(value) for key, value in refusal.arguments.items()}
+    before = await shop.state()
+
+    message = await shop.fail(refusal.tool, arguments)
+
+    for mention in refusal.mentions:
+        expected = str(resolve(mention))
+        assert expected in message, f"{refusal.tool} should say {expected!r}; it said: {message}"
+    assert await shop.state() == before, "a refused call must not change anything"

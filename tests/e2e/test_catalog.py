@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import anyio
 import pytest
@@ -10,8 +10,10 @@ from mcp_types import CallToolResult
 
 from tests.e2e.support import (
     JsonObject,
+    Refusal,
     Shop,
     as_object,
+    assert_refused_without_change,
     boolean,
     dump_tables,
     integer,
@@ -530,14 +532,6 @@ async def seeded(shop: Shop) -> Seeded:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    tool: str
-    arguments: JsonObject
-    mentions: tuple[str, ...] = field(default=())
-    """Text the message must contain (placeholders allowed): what went wrong and what to do next."""
-
-
 def new_product(**overrides: object) -> JsonObject:
     return {"sku": "NEW-1", "name": "New Mug", "price_minor": 1000, "currency": "EUR", **overrides}
 
@@ -668,16 +662,7 @@ REFUSALS = {
 
 @pytest.mark.parametrize("refusal", REFUSALS.values(), ids=REFUSALS.keys())
 async def test_refusal_is_actionable_and_writes_nothing(seeded: Seeded, refusal: Refusal) -> None:
-    shop = seeded.shop
-    arguments = {key: seeded.resolve(value) for key, value in refusal.arguments.items()}
-    before = await shop.state()
-
-    message = await shop.fail(refusal.tool, arguments)
-
-    for mention in refusal.mentions:
-        expected = str(seeded.resolve(mention))
-        assert expected in message, f"{refusal.tool} should say {expected!r}; it said: {message}"
-    assert await shop.state() == before, "a refused call must not change anything"
+    await assert_refused_without_change(seeded.shop, refusal, seeded.resolve)
 
 
 # --- user text in the Markdown -------------------------------------------------------------------

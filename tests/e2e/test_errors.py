@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.support import TOOLS, JsonObject, Mode, Shop, open_shop, optional_string, string
+from tests.e2e.support import (
+    TOOLS,
+    Mode,
+    Refusal,
+    Shop,
+    assert_refused_without_change,
+    open_shop,
+    optional_string,
+    string,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -51,14 +60,6 @@ async def seeded(shop: Shop) -> Seeded:
         customers_cursor=optional_string(customers_page.data, "next_cursor") or "",
         audit_cursor=optional_string(audit_page.data, "next_cursor") or "",
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    tool: str
-    arguments: JsonObject
-    mentions: tuple[str, ...] = field(default=())
-    """Text the message must contain (placeholders allowed): what went wrong and what to do next."""
 
 
 REFUSALS = {
@@ -158,7 +159,7 @@ REFUSALS = {
         "customers_update", {"customer_id": "<ada>"}, ("Nothing to change", "at least one")
     ),
     "update-name-to-null": Refusal(
-        "customers_update", {"customer_id": "<ada>", "name": None}, ("Name cannot be cleared",)
+        "customers_update", {"customer_id": "<ada>", "name": None}, ("`name` cannot be cleared",)
     ),
     "update-to-empty-name": Refusal("customers_update", {"customer_id": "<ada>", "name": ""}, ("name",)),
     "update-to-malformed-email": Refusal(
@@ -174,16 +175,7 @@ REFUSALS = {
 
 @pytest.mark.parametrize("refusal", REFUSALS.values(), ids=REFUSALS.keys())
 async def test_refusal_is_actionable_and_writes_nothing(seeded: Seeded, refusal: Refusal) -> None:
-    shop = seeded.shop
-    arguments = {key: seeded.resolve(value) for key, value in refusal.arguments.items()}
-    before = await shop.state()
-
-    message = await shop.fail(refusal.tool, arguments)
-
-    for mention in refusal.mentions:
-        expected = str(seeded.resolve(mention))
-        assert expected in message, f"{refusal.tool} should say {expected!r}; it said: {message}"
-    assert await shop.state() == before, "a refused call must not change anything"
+    await assert_refused_without_change(seeded.shop, refusal, seeded.resolve)
 
 
 async def test_unusable_database_is_reported_without_internals(anyio_backend: str, tmp_path: Path, mode: Mode) -> None:

@@ -26,7 +26,6 @@ from mcp_server.models.catalog import (
     Currency,
     Description,
     PriceMinor,
-    Product,
     ProductCreate,
     ProductId,
     ProductLookup,
@@ -44,7 +43,6 @@ from mcp_server.models.catalog import (
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit, ResponseFormat
 from mcp_server.services.results import Conflict, NotFound, Rejected, Success, Unavailable
 from mcp_server.utils.markdown import escape, truncate
-from mcp_server.utils.money import format_money
 
 TOOL_CREATE, TOOL_UPDATE, TOOL_ADJUST = "catalog_create_product", "catalog_update_product", "catalog_adjust_stock"
 TOOL_GET, TOOL_SEARCH = "catalog_get", "catalog_search"
@@ -58,22 +56,6 @@ CurrencyArg = Annotated[Currency, Field(description="ISO 4217 code, e.g. EUR, US
 FormatArg = Annotated[
     ResponseFormat, Field(description="'concise' (default) for the essentials, 'detailed' for every field")
 ]
-
-
-def read(p: Product) -> ProductRead:
-    return ProductRead(
-        id=p.id,
-        sku=p.sku,
-        name=p.name,
-        description=p.description,
-        price_minor=p.price_minor,
-        currency=p.currency,
-        price=format_money(p.price_minor, p.currency),
-        stock=p.stock,
-        active=p.active,
-        created_at=p.created_at,
-        updated_at=p.updated_at,
-    )
 
 
 def register(server: MCPServer[AppContext]) -> None:
@@ -106,7 +88,7 @@ def register(server: MCPServer[AppContext]) -> None:
                     return failure(result, next_step=RETRY_LATER)
                 case Success(value=product):
                     text = markdown.product(product, detailed=True, heading="Added {name}")
-                    return ok(text, read(product))
+                    return ok(text, ProductRead.from_record(product))
                 case Conflict(existing_id=existing):
                     return failure(
                         result,
@@ -152,7 +134,10 @@ def register(server: MCPServer[AppContext]) -> None:
                         if change.changed
                         else "Nothing changed for {name}: the values given are the current ones"
                     )
-                    return ok(markdown.product(change.product, detailed=True, heading=head), read(change.product))
+                    return ok(
+                        markdown.product(change.product, detailed=True, heading=head),
+                        ProductRead.from_record(change.product),
+                    )
                 case NotFound():
                     return failure(result, next_step=FIND_IT)
                 case Rejected(field="product_id"):
@@ -191,7 +176,7 @@ def register(server: MCPServer[AppContext]) -> None:
                 case Success(value=change):
                     product = change.product
                     head = f"Stock of {{name}}: {change.before:,} → {product.stock:,} ({change.reason})"
-                    return ok(markdown.product(product, detailed=False, heading=head), read(product))
+                    return ok(markdown.product(product, detailed=False, heading=head), ProductRead.from_record(product))
                 case NotFound():
                     return failure(result, next_step=FIND_IT)
                 case Rejected(field="delta"):
@@ -222,7 +207,10 @@ def register(server: MCPServer[AppContext]) -> None:
                 case Unavailable():
                     return failure(result, next_step=RETRY_LATER)
                 case Success(value=product):
-                    return ok(markdown.product(product, detailed=response_format == "detailed"), read(product))
+                    return ok(
+                        markdown.product(product, detailed=response_format == "detailed"),
+                        ProductRead.from_record(product),
+                    )
                 case NotFound():
                     return failure(result, next_step=FIND_IT)
                 case Rejected(field="product_id") if lookup.product_id is not None and lookup.sku is None:
@@ -273,7 +261,7 @@ def register(server: MCPServer[AppContext]) -> None:
                         include_inactive=request.include_inactive,
                     )
                     items = [
-                        read(p).model_copy(
+                        ProductRead.from_record(p).model_copy(
                             update={
                                 "description": truncate(p.description, markdown.LIST_NOTE_CHARS)
                                 if p.description
