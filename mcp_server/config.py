@@ -10,6 +10,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -42,6 +43,7 @@ class Settings(BaseModel):
     database_url: str = Field(min_length=1)
     log_level: LogLevel = "INFO"
     actor: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str = Field(default="UTC", description="IANA time zone for reports and date filters")
 
     @field_validator("database_url")
     @classmethod
@@ -56,6 +58,15 @@ class Settings(BaseModel):
         if not Path(path).is_absolute():
             # A desktop app starts the server in a working directory of its own choosing.
             raise ValueError(f"the database file must be an absolute path ({example})")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value[:60]}' is not an IANA time zone (e.g. UTC, Europe/Berlin)") from None
         return value
 
     @field_validator("log_level", mode="before")

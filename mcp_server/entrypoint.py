@@ -36,8 +36,9 @@ class Warmup:
 
     RETRY_AFTER_S = 5.0
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, timezone: str = "UTC") -> None:
         self._url = database_url
+        self._timezone = timezone
         self._lock = anyio.Lock()
         self._backend: Backend | None = None
         self._failed_at: float | None = None
@@ -54,7 +55,7 @@ class Warmup:
                 # abandoning a half-open connection (which would keep the process alive).
                 with anyio.CancelScope(shield=True):
                     backend_class = await anyio.to_thread.run_sync(_import_backend)
-                    self._backend = await backend_class.start(self._url)
+                    self._backend = await backend_class.start(self._url, timezone=self._timezone)
             except Exception as exc:
                 self._failed_at = time.monotonic()
                 logger.error("could not open or migrate the database: %s", _one_line(exc))
@@ -93,7 +94,7 @@ def _import_backend() -> type[Backend]:
 def make_lifespan(settings: Settings):
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppContext]) -> AsyncGenerator[AppContext]:
-        warmup = Warmup(settings.database_url)
+        warmup = Warmup(settings.database_url, settings.timezone)
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(warmup.run)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,6 +15,10 @@ from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 from mcp_server.services.audit import AuditService
 from mcp_server.services.catalog import CatalogService
 from mcp_server.services.customers import CustomerService
+from mcp_server.services.orders import OrderService
+from mcp_server.services.payments import PaymentService
+from mcp_server.services.reports import ReportService
+from mcp_server.services.requests import ConfirmationTokens
 from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
 
@@ -24,6 +30,9 @@ class Services:
     customers: CustomerService
     catalog: CatalogService
     audit: AuditService
+    orders: OrderService
+    payments: PaymentService
+    reports: ReportService
 
 
 class Backend:
@@ -34,17 +43,23 @@ class Backend:
         self.services = services
 
     @classmethod
-    async def start(cls, database_url: str) -> Backend:
+    async def start(cls, database_url: str, *, timezone: str = "UTC", secret: bytes | None = None) -> Backend:
+        """``secret`` signs confirmation tokens; by default a fresh one per process (tokens do not
+        outlive a restart, which is fine for a ten-minute confirmation)."""
         engine = create_engine(database_url)
         try:
             if await ensure_schema(engine):
                 logger.info("database at revision %s", HEAD_REVISION)
             uow = SqlUnitOfWorkFactory(engine, writer(engine))
-            clock, ids = SystemClock(), IdGenerator()
+            clock, ids, zone = SystemClock(), IdGenerator(), ZoneInfo(timezone)
+            tokens = ConfirmationTokens(secret or secrets.token_bytes(32), clock, ids)
             services = Services(
                 customers=CustomerService(uow, clock, ids),
                 catalog=CatalogService(uow, clock, ids),
                 audit=AuditService(uow),
+                orders=OrderService(uow, clock, ids, tokens, zone),
+                payments=PaymentService(uow, clock, ids, tokens, zone),
+                reports=ReportService(uow, zone),
             )
         except BaseException:
             await engine.dispose()

@@ -8,7 +8,7 @@ from typing import Literal
 
 OUTBOX_ID_PREFIX = "ntf"
 
-NotificationKind = Literal["welcome"]
+NotificationKind = Literal["welcome", "order_placed", "order_shipped", "order_refunded", "order_cancelled"]
 NotificationStatus = Literal["pending", "sent", "failed"]
 
 

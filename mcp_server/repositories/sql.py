@@ -12,6 +12,7 @@ the entity modules turn them into records. Other drivers take the ordinary
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Select
@@ -58,3 +59,14 @@ async def fetch_one(connection: AsyncConnection, statement: Select[Any], params:
 def like_escape(text: str) -> str:
     """``text`` for use inside ``LIKE … ESCAPE '\\'``: its % and _ match themselves."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def moment_param(connection: AsyncConnection, moment: datetime) -> datetime | str:
+    """A UTC timestamp as a bind for comparisons with UTC columns.
+
+    SQLite stores them as naive UTC text, which compares in time order; the fast path binds
+    plain scalars only, so on SQLite this is that text. Other backends take the datetime.
+    """
+    if connection.dialect.name != "sqlite":
+        return moment.astimezone(UTC)
+    return moment.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")

@@ -13,7 +13,11 @@ from mcp_server.models.errors import StorageBusyError
 from mcp_server.repositories.audit import SqlAuditRepository
 from mcp_server.repositories.catalog import SqlProductRepository
 from mcp_server.repositories.customers import SqlCustomerRepository
+from mcp_server.repositories.orders import SqlOrderRepository
 from mcp_server.repositories.outbox import SqlOutboxRepository
+from mcp_server.repositories.payments import SqlPaymentRepository
+from mcp_server.repositories.reports import SqlReportRepository
+from mcp_server.repositories.requests import SqlRequestLog
 
 
 class SqlUnitOfWork:
@@ -21,6 +25,10 @@ class SqlUnitOfWork:
     products: SqlProductRepository
     audit: SqlAuditRepository
     outbox: SqlOutboxRepository
+    orders: SqlOrderRepository
+    payments: SqlPaymentRepository
+    requests: SqlRequestLog
+    reports: SqlReportRepository
 
     def __init__(self, engine: AsyncEngine, *, write: bool) -> None:
         self._engine = engine
@@ -43,6 +51,10 @@ class SqlUnitOfWork:
         self.products = SqlProductRepository(connection)
         self.audit = SqlAuditRepository(connection)
         self.outbox = SqlOutboxRepository(connection)
+        self.orders = SqlOrderRepository(connection)
+        self.payments = SqlPaymentRepository(connection)
+        self.requests = SqlRequestLog(connection)
+        self.reports = SqlReportRepository(connection)
         return self
 
     async def __aexit__(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol
@@ -9,7 +10,11 @@ from typing import Protocol
 from mcp_server.models.audit import AuditEntry
 from mcp_server.models.catalog import Product
 from mcp_server.models.customers import Customer
+from mcp_server.models.orders import Order
 from mcp_server.models.outbox import OutboxMessage
+from mcp_server.models.payments import Payment
+from mcp_server.models.reports import DaySales, DayWindow, ProductSales
+from mcp_server.models.requests import StoredRequest
 
 
 class Clock(Protocol):
@@ -82,6 +87,82 @@ class OutboxRepository(Protocol):
     async def add(self, message: OutboxMessage) -> None: ...
 
 
+class OrderRepository(Protocol):
+    async def get(self, order_id: str) -> Order | None:
+        """The order with its lines."""
+        ...
+
+    async def add(self, order: Order) -> None:
+        """Store a new order and its lines."""
+        ...
+
+    async def update(self, order: Order) -> None:
+        """Overwrite the order's status, amounts, shipment and timestamps, and each line's restocked count."""
+        ...
+
+    async def page_before(
+        self,
+        *,
+        status: str | None,
+        customer_id: str | None,
+        placed_from: datetime | None,
+        placed_to: datetime | None,
+        before_id: str | None,
+        limit: int,
+    ) -> list[Order]:
+        """Orders newest first (without their lines), strictly older than ``before_id`` when given;
+        ``placed_from`` inclusive, ``placed_to`` exclusive."""
+        ...
+
+
+class PaymentRepository(Protocol):
+    async def get(self, payment_id: str) -> Payment | None: ...
+
+    async def for_order(self, order_id: str) -> list[Payment]:
+        """The order's payments and refunds, oldest first."""
+        ...
+
+    async def by_ids(self, ids: Sequence[str]) -> list[Payment]: ...
+
+    async def add(self, payment: Payment) -> None: ...
+
+    async def set_refunded(self, payment_id: str, refunded_minor: int) -> None: ...
+
+    async def page_after(
+        self,
+        *,
+        order_id: str | None,
+        created_from: datetime | None,
+        created_to: datetime | None,
+        after_sequence: int | None,
+        limit: int,
+    ) -> list[Payment]:
+        """Payments and refunds in the order they were recorded."""
+        ...
+
+
+class RequestLog(Protocol):
+    """Idempotency keys and redeemed confirmation tokens."""
+
+    async def find(self, tool: str, key: str) -> StoredRequest | None: ...
+
+    async def remember(self, tool: str, key: str, request: StoredRequest) -> None: ...
+
+    async def claim_confirmation(self, nonce: str, at: datetime) -> bool:
+        """Mark a confirmation token used; False if it was used before."""
+        ...
+
+
+class ReportRepository(Protocol):
+    async def sales_by_day(self, days: Sequence[DayWindow]) -> list[DaySales]:
+        """Orders placed, units, revenue (cancelled orders excluded) and refunds, per day and currency."""
+        ...
+
+    async def sales_by_product(self, start: datetime, end: datetime, limit: int) -> list[ProductSales]:
+        """Products by revenue over ``[start, end)``, best first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything done through it is committed together, or not at all.
 
@@ -99,6 +180,18 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def orders(self) -> OrderRepository: ...
+
+    @property
+    def payments(self) -> PaymentRepository: ...
+
+    @property
+    def requests(self) -> RequestLog: ...
+
+    @property
+    def reports(self) -> ReportRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -53,13 +53,28 @@ class Rejected:
 
 
 @dataclass(frozen=True, slots=True)
+class IllegalTransition:
+    """The order's status does not allow the action; ``allowed`` are the actions it does allow."""
+
+    order_id: str
+    status: str
+    action: str
+    allowed: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        allowed = ", ".join(self.allowed) if self.allowed else f"nothing: {self.status} is final"
+        return f"order {self.order_id} is {self.status}, so it cannot {self.action}. Allowed now: {allowed}"
+
+
+@dataclass(frozen=True, slots=True)
 class Unavailable:
     """Something the use case needs is not reachable right now; trying later may work."""
 
     message: str
 
 
-Failure = NotFound | Conflict | Rejected | Unavailable
+Failure = NotFound | Conflict | Rejected | IllegalTransition | Unavailable
 
 
 BUSY = Unavailable("the shop's database is busy with another writer; nothing was changed, retry in a few seconds")

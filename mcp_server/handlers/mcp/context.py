@@ -13,6 +13,9 @@ from typing import Protocol
 from mcp_server.services.audit import AuditService
 from mcp_server.services.catalog import CatalogService
 from mcp_server.services.customers import CustomerService
+from mcp_server.services.orders import OrderService
+from mcp_server.services.payments import PaymentService
+from mcp_server.services.reports import ReportService
 
 
 class ServiceRegistry(Protocol):
@@ -24,6 +27,15 @@ class ServiceRegistry(Protocol):
 
     @property
     def audit(self) -> AuditService: ...
+
+    @property
+    def orders(self) -> OrderService: ...
+
+    @property
+    def payments(self) -> PaymentService: ...
+
+    @property
+    def reports(self) -> ReportService: ...
 
 
 class BackendUnavailableError(Exception):

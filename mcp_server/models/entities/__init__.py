@@ -7,6 +7,20 @@ from mcp_server.models.entities.audit import AuditEntryEntity
 from mcp_server.models.entities.base import Base
 from mcp_server.models.entities.catalog import ProductEntity
 from mcp_server.models.entities.customers import CustomerEntity
+from mcp_server.models.entities.orders import OrderEntity, OrderLineEntity
 from mcp_server.models.entities.outbox import OutboxMessageEntity
+from mcp_server.models.entities.payments import PaymentEntity
+from mcp_server.models.entities.requests import IdempotencyKeyEntity, UsedConfirmationEntity
 
-__all__ = ["AuditEntryEntity", "Base", "CustomerEntity", "OutboxMessageEntity", "ProductEntity"]
+__all__ = [
+    "AuditEntryEntity",
+    "Base",
+    "CustomerEntity",
+    "IdempotencyKeyEntity",
+    "OrderEntity",
+    "OrderLineEntity",
+    "OutboxMessageEntity",
+    "PaymentEntity",
+    "ProductEntity",
+    "UsedConfirmationEntity",
+]

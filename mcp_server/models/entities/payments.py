@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mcp_server.models.entities.base import Base, UTCDateTime, utc_from_db
+from mcp_server.models.payments import Payment
+
+
+class PaymentEntity(Base):
+    """The money ledger: payments received and refunds returned, in the order they happened."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("refunded_minor >= 0 AND refunded_minor <= amount_minor", name="refunded_within_amount"),
+        Index("ix_payments_order", "order_id", "sequence"),
+        Index("ix_payments_created_at", "created_at"),
+    )
+
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    order_id: Mapped[str] = mapped_column(String(40), ForeignKey("orders.id"))
+    payment_id: Mapped[str | None] = mapped_column(String(40), ForeignKey("payments.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    method: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    restock: Mapped[bool] = mapped_column(Boolean)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger)
+    gateway_reference: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @staticmethod
+    def values_from_record(payment: Payment) -> dict[str, Any]:
+        """Column values for an INSERT; the database assigns ``sequence``."""
+        return {
+            "id": payment.id,
+            "kind": payment.kind,
+            "order_id": payment.order_id,
+            "payment_id": payment.payment_id,
+            "amount_minor": payment.amount_minor,
+            "currency": payment.currency,
+            "method": payment.method,
+            "status": payment.status,
+            "reference": payment.reference,
+            "reason": payment.reason,
+            "restock": payment.restock,
+            "refunded_minor": payment.refunded_minor,
+            "gateway_reference": payment.gateway_reference,
+            "created_at": payment.created_at,
+        }
+
+    @staticmethod
+    def record_from_row(row: Sequence[Any]) -> Payment:
+        """A row selected with ``select(*PaymentEntity.__table__.c)``, in column order."""
+        (
+            sequence,
+            id_,
+            kind,
+            order_id,
+            payment_id,
+            amount_minor,
+            currency,
+            method,
+            status,
+            reference,
+            reason,
+            restock,
+            refunded_minor,
+            gateway_reference,
+            created_at,
+        ) = row
+        return Payment(
+            id=id_,
+            kind=kind,
+            order_id=order_id,
+            amount_minor=int(amount_minor),
+            currency=currency,
+            method=method,
+            status=status,
+            created_at=utc_from_db(created_at),
+            payment_id=payment_id,
+            reference=reference,
+            reason=reason,
+            restock=bool(restock),
+            refunded_minor=int(refunded_minor),
+            gateway_reference=gateway_reference,
+            sequence=int(sequence),
+        )

@@ -1,0 +1,172 @@
+"""Orders: what a customer bought, at which price, and where the order stands.
+
+An order's status only moves along ``TRANSITIONS``; every amount is in integer minor units
+of the order's one currency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from mcp_server.models.catalog import Sku
+from mcp_server.models.common import DEFAULT_LIMIT, Cursor, Limit, not_a_bool
+from mcp_server.utils.text import clean_line
+
+ORDER_ID_PREFIX = "ord"
+MAX_LINES = 100
+MAX_QUANTITY = 10_000
+
+OrderStatus = Literal["placed", "paid", "shipped", "delivered", "cancelled", "refunded"]
+ORDER_STATUSES: tuple[OrderStatus, ...] = ("placed", "paid", "shipped", "delivered", "cancelled", "refunded")
+
+# What can be done to an order in each status. The names are the domain's verbs; each door
+# (MCP tools, CLI commands) maps them to its own commands.
+OrderAction = Literal["pay", "cancel", "ship", "deliver", "refund"]
+ALLOWED_ACTIONS: dict[OrderStatus, tuple[OrderAction, ...]] = {
+    "placed": ("pay", "cancel"),
+    "paid": ("ship", "cancel", "refund"),
+    "shipped": ("deliver", "refund"),
+    "delivered": ("refund",),
+    "cancelled": (),
+    "refunded": (),
+}
+
+Line = Annotated[str, AfterValidator(clean_line)]
+EntityRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY), BeforeValidator(not_a_bool)]
+IdempotencyKey = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$"),
+]
+CountryCode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_upper=True, min_length=2, max_length=2, pattern=r"^[A-Za-z]{2}$"),
+]
+
+
+def _short(max_length: int, *, min_length: int = 1) -> object:
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+
+
+class OrderLineRequest(BaseModel):
+    """One line as asked for: a product (by SKU or id, exactly one) and how many."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sku: Sku | None = None
+    product_id: EntityRef | None = None
+    quantity: Quantity
+
+
+class ShippingAddress(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[Line, _short(200)]
+    line1: Annotated[Line, _short(200)]
+    line2: Annotated[Line, _short(200)] | None = None
+    postal_code: Annotated[Line, _short(20)]
+    city: Annotated[Line, _short(100)]
+    country: CountryCode
+
+    def one_line(self) -> str:
+        parts = [self.name, self.line1, self.line2, f"{self.postal_code} {self.city}", self.country]
+        return ", ".join(part for part in parts if part)
+
+
+class OrderCreate(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    customer_id: EntityRef
+    lines: Annotated[list[OrderLineRequest], Field(min_length=1, max_length=MAX_LINES)]
+    shipping_address: ShippingAddress | None = None
+
+
+class Shipment(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    carrier: Annotated[Line, _short(100)]
+    tracking_number: Annotated[Line, _short(100)]
+
+
+class OrderQuery(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: OrderStatus | None = None
+    customer_id: EntityRef | None = None
+    placed_from: date | None = None
+    placed_to: date | None = None
+    limit: Limit = DEFAULT_LIMIT
+    cursor: Cursor | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    line_no: int
+    product_id: str
+    sku: str
+    name: str
+    quantity: int
+    unit_price_minor: int
+    restocked: int = 0
+
+    @property
+    def total_minor(self) -> int:
+        return self.quantity * self.unit_price_minor
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: str
+    customer_id: str
+    status: OrderStatus
+    currency: str
+    total_minor: int
+    paid_minor: int
+    refunded_minor: int
+    units: int
+    lines: tuple[OrderLine, ...]
+    shipping_address: ShippingAddress | None
+    carrier: str | None
+    tracking_number: str | None
+    placed_at: datetime
+    updated_at: datetime
+    line_count: int = 0
+
+    @property
+    def outstanding_minor(self) -> int:
+        """What is still to be paid before the order counts as paid."""
+        return max(self.total_minor - self.paid_minor, 0) if self.status == "placed" else 0
+
+    @property
+    def refundable_minor(self) -> int:
+        return self.paid_minor - self.refunded_minor
+
+    @property
+    def allowed(self) -> tuple[OrderAction, ...]:
+        return ALLOWED_ACTIONS[self.status]
+
+    def audit_state(self) -> dict[str, str | int | None]:
+        """What every audit entry about this order records after the change."""
+        return {
+            "status": self.status,
+            "total_minor": self.total_minor,
+            "paid_minor": self.paid_minor,
+            "refunded_minor": self.refunded_minor,
+            "currency": self.currency,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LineProblem:
+    """Why one requested line cannot be ordered (``line`` counts from 1, as the caller sent them)."""
+
+    line: int
+    label: str
+    problem: str
+
+    def describe(self) -> str:
+        return f"line {self.line} ({self.label}): {self.problem}" if self.line else self.problem

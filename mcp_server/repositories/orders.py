@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import Select, String, Table, bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mcp_server.models.entities.orders import ORDER_COLUMNS, OrderEntity, OrderLineEntity
+from mcp_server.models.orders import Order
+from mcp_server.repositories.sql import fetch_all, moment_param
+
+_o = cast(Table, OrderEntity.__table__)
+_l = cast(Table, OrderLineEntity.__table__)
+_LINE_COLUMNS = (_l.c.line_no, _l.c.product_id, _l.c.sku, _l.c.name, _l.c.quantity, _l.c.unit_price_minor)
+# One round trip: the order's columns repeated on each of its lines, in line order.
+_WITH_LINES = (
+    select(*_o.c, *_LINE_COLUMNS, _l.c.restocked)
+    .select_from(_o.outerjoin(_l, _l.c.order_id == _o.c.id))
+    .where(_o.c.id == bindparam("id"))
+    .order_by(_l.c.line_no)
+)
+_SET_RESTOCKED = (
+    update(_l)
+    .where(_l.c.order_id == bindparam("b_order"), _l.c.line_no == bindparam("b_line"))
+    .values(restocked=bindparam("b_restocked"))
+)
+_UPDATABLE = ("status", "paid_minor", "refunded_minor", "carrier", "tracking_number", "updated_at")
+
+
+@cache
+def _page(*, status: bool, customer: bool, placed_from: bool, placed_to: bool, before: bool) -> Select[Any]:
+    """Keyset page, newest first; one compiled statement per combination of filters."""
+    query = select(*_o.c).order_by(_o.c.id.desc()).limit(bindparam("limit"))
+    if before:
+        query = query.where(_o.c.id < bindparam("before"))
+    if status:
+        query = query.where(_o.c.status == bindparam("status"))
+    if customer:
+        query = query.where(_o.c.customer_id == bindparam("customer_id"))
+    if placed_from:
+        query = query.where(_o.c.placed_at >= bindparam("placed_from", type_=String))
+    if placed_to:
+        query = query.where(_o.c.placed_at < bindparam("placed_to", type_=String))
+    return query
+
+
+class SqlOrderRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def get(self, order_id: str) -> Order | None:
+        rows = await fetch_all(self._connection, _WITH_LINES, {"id": order_id})
+        if not rows:
+            return None
+        lines = tuple(
+            OrderLineEntity.record_from_row(row[ORDER_COLUMNS:]) for row in rows if row[ORDER_COLUMNS] is not None
+        )
+        return OrderEntity.record_from_row(rows[0], lines)
+
+    async def add(self, order: Order) -> None:
+        await self._connection.execute(insert(_o).values(OrderEntity.values_from_record(order)))
+        await self._connection.execute(
+            insert(_l), [OrderLineEntity.values_from_record(order.id, line) for line in order.lines]
+        )
+
+    async def update(self, order: Order) -> None:
+        values = OrderEntity.values_from_record(order)
+        await self._connection.execute(
+            update(_o).where(_o.c.id == order.id).values({name: values[name] for name in _UPDATABLE})
+        )
+        if order.lines:
+            await self._connection.execute(
+                _SET_RESTOCKED,
+                [{"b_order": order.id, "b_line": line.line_no, "b_restocked": line.restocked} for line in order.lines],
+            )
+
+    async def page_before(
+        self,
+        *,
+        status: str | None,
+        customer_id: str | None,
+        placed_from: datetime | None,
+        placed_to: datetime | None,
+        before_id: str | None,
+        limit: int,
+    ) -> list[Order]:
+        params: dict[str, Any] = {"limit": limit}
+        if before_id is not None:
+            params["before"] = before_id
+        if status is not None:
+            params["status"] = status
+        if customer_id is not None:
+            params["customer_id"] = customer_id
+        if placed_from is not None:
+            params["placed_from"] = moment_param(self._connection, placed_from)
+        if placed_to is not None:
+            params["placed_to"] = moment_param(self._connection, placed_to)
+        statement = _page(
+            status=status is not None,
+            customer=customer_id is not None,
+            placed_from=placed_from is not None,
+            placed_to=placed_to is not None,
+            before=before_id is not None,
+        )
+        return [OrderEntity.record_from_row(row) for row in await fetch_all(self._connection, statement, params)]

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import Select, String, Table, bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mcp_server.models.entities.payments import PaymentEntity
+from mcp_server.models.payments import Payment
+from mcp_server.repositories.sql import fetch_all, fetch_one, moment_param
+
+_t = cast(Table, PaymentEntity.__table__)
+_BY_ID = select(*_t.c).where(_t.c.id == bindparam("id"))
+_FOR_ORDER = select(*_t.c).where(_t.c.order_id == bindparam("order_id")).order_by(_t.c.sequence)
+
+
+@cache
+def _page(*, order: bool, created_from: bool, created_to: bool, after: bool) -> Select[Any]:
+    query = select(*_t.c).order_by(_t.c.sequence).limit(bindparam("limit"))
+    if after:
+        query = query.where(_t.c.sequence > bindparam("after"))
+    if order:
+        query = query.where(_t.c.order_id == bindparam("order_id"))
+    if created_from:
+        query = query.where(_t.c.created_at >= bindparam("created_from", type_=String))
+    if created_to:
+        query = query.where(_t.c.created_at < bindparam("created_to", type_=String))
+    return query
+
+
+class SqlPaymentRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def get(self, payment_id: str) -> Payment | None:
+        row = await fetch_one(self._connection, _BY_ID, {"id": payment_id})
+        return PaymentEntity.record_from_row(row) if row is not None else None
+
+    async def for_order(self, order_id: str) -> list[Payment]:
+        rows = await fetch_all(self._connection, _FOR_ORDER, {"order_id": order_id})
+        return [PaymentEntity.record_from_row(row) for row in rows]
+
+    async def by_ids(self, ids: Sequence[str]) -> list[Payment]:
+        if not ids:
+            return []
+        result = await self._connection.execute(select(*_t.c).where(_t.c.id.in_(list(ids))).order_by(_t.c.sequence))
+        return [PaymentEntity.record_from_row(tuple(row)) for row in result]
+
+    async def add(self, payment: Payment) -> None:
+        await self._connection.execute(insert(_t).values(PaymentEntity.values_from_record(payment)))
+
+    async def set_refunded(self, payment_id: str, refunded_minor: int) -> None:
+        await self._connection.execute(update(_t).where(_t.c.id == payment_id).values(refunded_minor=refunded_minor))
+
+    async def page_after(
+        self,
+        *,
+        order_id: str | None,
+        created_from: datetime | None,
+        created_to: datetime | None,
+        after_sequence: int | None,
+        limit: int,
+    ) -> list[Payment]:
+        params: dict[str, Any] = {"limit": limit}
+        if after_sequence is not None:
+            params["after"] = after_sequence
+        if order_id is not None:
+            params["order_id"] = order_id
+        if created_from is not None:
+            params["created_from"] = moment_param(self._connection, created_from)
+        if created_to is not None:
+            params["created_to"] = moment_param(self._connection, created_to)
+        statement = _page(
+            order=order_id is not None,
+            created_from=created_from is not None,
+            created_to=created_to is not None,
+            after=after_sequence is not None,
+        )
+        return [PaymentEntity.record_from_row(row) for row in await fetch_all(self._connection, statement, params)]

@@ -1,0 +1,74 @@
+"""Money going back and stock coming back: the parts refunds and cancellations share."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from mcp_server.models.orders import Order, OrderLine
+from mcp_server.models.payments import REFUND_ID_PREFIX, Payment
+from mcp_server.services.ports import IdFactory, UnitOfWork
+
+
+def allocate(payments: list[Payment], amount: int) -> list[tuple[Payment, int]]:
+    """Spread ``amount`` over refundable payments, newest first; the caller checked it fits."""
+    left, plan = amount, list[tuple[Payment, int]]()
+    for payment in sorted(payments, key=lambda p: p.sequence, reverse=True):
+        if left == 0:
+            break
+        take = min(payment.refundable_minor, left)
+        if take > 0:
+            plan.append((payment, take))
+            left -= take
+    if left:
+        raise ValueError("amount exceeds what the payments can return")
+    return plan
+
+
+async def pay_back(
+    uow: UnitOfWork,
+    ids: IdFactory,
+    plan: list[tuple[Payment, int]],
+    *,
+    reason: str,
+    restock: bool,
+    at: datetime,
+) -> list[Payment]:
+    """Write one refund per payment in ``plan`` and raise each payment's refunded amount."""
+    refunds: list[Payment] = []
+    for payment, amount in plan:
+        refund = Payment(
+            id=ids.new(REFUND_ID_PREFIX),
+            kind="refund",
+            order_id=payment.order_id,
+            amount_minor=amount,
+            currency=payment.currency,
+            method=payment.method,
+            status="succeeded",
+            created_at=at,
+            payment_id=payment.id,
+            reason=reason,
+            restock=restock,
+        )
+        await uow.payments.add(refund)
+        await uow.payments.set_refunded(payment.id, payment.refunded_minor + amount)
+        refunds.append(refund)
+    return refunds
+
+
+async def restock_all(uow: UnitOfWork, order: Order, at: datetime) -> tuple[Order, int]:
+    """Put every unit not yet returned back into stock; the order with updated lines, and how many."""
+    lines, units = list[OrderLine](), 0
+    for line in order.lines:
+        back = line.quantity - line.restocked
+        if back > 0:
+            level = await uow.products.adjust_stock(line.product_id, back, at)
+            if level is None:  # only a missing product refuses a positive delta
+                raise LookupError(f"product {line.product_id} of order {order.id} is gone")
+            units += back
+        lines.append(replace(line, restocked=line.quantity))
+    return replace(order, lines=tuple(lines)), units
+
+
+def units_to_restock(order: Order) -> int:
+    return sum(line.quantity - line.restocked for line in order.lines)

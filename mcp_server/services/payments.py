@@ -1,0 +1,343 @@
+"""Payment use cases: record money received, list the ledger, refund with a person's confirmation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import tzinfo
+
+from mcp_server.models.common import Page
+from mcp_server.models.customers import Customer
+from mcp_server.models.orders import ALLOWED_ACTIONS, ORDER_ID_PREFIX, Order
+from mcp_server.models.payments import (
+    PAYMENT_ID_PREFIX,
+    Payment,
+    PaymentCreate,
+    PaymentQuery,
+    RefundCreate,
+)
+from mcp_server.services.audit import AuditRecorder
+from mcp_server.services.ledger import allocate, pay_back, restock_all, units_to_restock
+from mcp_server.services.orders import not_an_order_id, order_mail
+from mcp_server.services.pagination import page_of, resume_after
+from mcp_server.services.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
+from mcp_server.services.reports import day_bounds
+from mcp_server.services.requests import (
+    Approval,
+    ConfirmationTokens,
+    NeedsConfirmation,
+    redeem,
+    remember,
+    replay,
+    request_hash,
+)
+from mcp_server.services.results import (
+    Conflict,
+    IllegalTransition,
+    NotFound,
+    Rejected,
+    Success,
+    unavailable_when_busy,
+)
+from mcp_server.utils.ids import canonical_id
+from mcp_server.utils.money import format_money
+
+RECORD = "payments_record"
+REFUND = "payments_refund"
+_CURSOR_KIND = "payments"
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    payment: Payment
+    order: Order
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPlan:
+    """A refund, previewed or done: which payments give back how much, and what goes back to stock."""
+
+    order: Order
+    customer: Customer | None
+    amount_minor: int
+    restock_units: int
+    reason: str
+    restock: bool
+    refunds: tuple[Payment, ...] = ()
+    replayed: bool = False
+
+    def describe(self) -> str:
+        """One sentence a person can say yes or no to."""
+        who = f"{self.customer.name} <{self.customer.email}>" if self.customer else self.order.customer_id
+        stock = (
+            f"{self.restock_units} unit(s) go back into stock"
+            if self.restock and self.restock_units
+            else "nothing goes back into stock"
+        )
+        return (
+            f"Refund {format_money(self.amount_minor, self.order.currency)} of order {self.order.id} "
+            f"(total {format_money(self.order.total_minor, self.order.currency)}, "
+            f"paid {format_money(self.order.paid_minor, self.order.currency)}, "
+            f"already refunded {format_money(self.order.refunded_minor, self.order.currency)}) "
+            f"to {who}; reason: {self.reason}; {stock}."
+        )
+
+
+class PaymentService:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, ids: IdFactory, tokens: ConfirmationTokens, timezone: tzinfo
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._ids = ids
+        self._tokens = tokens
+        self._timezone = timezone
+        self._audit = AuditRecorder(clock, ids)
+
+    @unavailable_when_busy
+    async def record(
+        self, request: PaymentCreate, *, actor: str, idempotency_key: str | None = None
+    ) -> Success[Recorded] | NotFound | Rejected | Conflict | IllegalTransition:
+        """Record money received for an order; when payments cover the total the order is paid."""
+        order_id = canonical_id(request.order_id, ORDER_ID_PREFIX)
+        if order_id is None:
+            return not_an_order_id(request.order_id)
+        digest = request_hash(request.model_dump(mode="json") | {"order_id": order_id})
+        async with self._uow(write=True) as uow:
+            earlier = await replay(uow, RECORD, idempotency_key, digest)
+            if isinstance(earlier, Conflict):
+                return earlier
+            if earlier is not None:
+                return await self._recorded_again(uow, earlier[0])
+            order = await uow.orders.get(order_id)
+            if order is None:
+                return NotFound("order", f"id {order_id}")
+            if "pay" not in ALLOWED_ACTIONS[order.status]:
+                return IllegalTransition(order.id, order.status, "take a payment", order.allowed)
+            if request.amount_minor > order.outstanding_minor:
+                return Rejected(
+                    f"{format_money(request.amount_minor, order.currency)} is more than the "
+                    f"{format_money(order.outstanding_minor, order.currency)} still to pay on order {order.id}",
+                    field="amount",
+                )
+            now = self._clock.now()
+            payment = Payment(
+                id=self._ids.new(PAYMENT_ID_PREFIX),
+                kind="payment",
+                order_id=order.id,
+                amount_minor=request.amount_minor,
+                currency=order.currency,
+                method=request.method,
+                status="succeeded",
+                created_at=now,
+                reference=request.reference,
+            )
+            await uow.payments.add(payment)
+            paid = order.paid_minor + payment.amount_minor
+            updated = replace(
+                order, paid_minor=paid, status="paid" if paid == order.total_minor else "placed", updated_at=now
+            )
+            await uow.orders.update(updated)
+            await self._audit.record(
+                uow,
+                actor=actor,
+                action="payment.recorded",
+                entity_type="order",
+                entity_id=order.id,
+                before=order.audit_state(),
+                after=updated.audit_state()
+                | {"payment_id": payment.id, "amount_minor": payment.amount_minor, "method": payment.method},
+            )
+            await remember(uow, RECORD, idempotency_key, digest, (payment.id,), now)
+            await uow.commit()
+        return Success(Recorded(payment, updated))
+
+    async def _recorded_again(self, uow: UnitOfWork, payment_id: str) -> Success[Recorded] | NotFound:
+        payment = await uow.payments.get(payment_id)
+        order = await uow.orders.get(payment.order_id) if payment else None
+        if payment is None or order is None:
+            return NotFound("payment", f"id {payment_id}")
+        return Success(Recorded(payment, order, replayed=True))
+
+    @unavailable_when_busy
+    async def list(self, query: PaymentQuery) -> Success[Page[Payment]] | Rejected:
+        order_id = query.order_id
+        if order_id is not None:
+            order_id = canonical_id(order_id, ORDER_ID_PREFIX)
+            if order_id is None:
+                return not_an_order_id(query.order_id or "")
+        if query.date_from and query.date_to and query.date_from > query.date_to:
+            return Rejected("date_from is after date_to", field="date_from")
+        filters = {
+            "order_id": order_id,
+            "from": query.date_from.isoformat() if query.date_from else None,
+            "to": query.date_to.isoformat() if query.date_to else None,
+        }
+        after = resume_after(query.cursor, _CURSOR_KIND, filters, int)
+        if isinstance(after, Rejected):
+            return after
+        start, end = day_bounds(query.date_from, query.date_to, self._timezone)
+        async with self._uow(write=False) as uow:
+            rows = await uow.payments.page_after(
+                order_id=order_id, created_from=start, created_to=end, after_sequence=after, limit=query.limit + 1
+            )
+        return Success(page_of(rows, query.limit, _CURSOR_KIND, filters, key=lambda p: p.sequence))
+
+    # -- refunds ---------------------------------------------------------------------------
+
+    @unavailable_when_busy
+    async def preview_refund(
+        self, request: RefundCreate
+    ) -> Success[RefundPlan] | NotFound | Rejected | IllegalTransition:
+        """What ``refund`` would do, for a person to confirm; changes nothing."""
+        async with self._uow(write=False) as uow:
+            planned = await self._plan(uow, request)
+        if isinstance(planned, tuple):
+            return Success(planned[0])
+        return planned
+
+    @unavailable_when_busy
+    async def refund(
+        self, request: RefundCreate, *, actor: str, approval: Approval, idempotency_key: str | None = None
+    ) -> Success[RefundPlan] | NeedsConfirmation[RefundPlan] | NotFound | Rejected | Conflict | IllegalTransition:
+        """Give money back (never more than paid minus refunded), optionally restocking the order.
+
+        Needs ``approval``: without it nothing changes and the result is a preview with a
+        single-use confirmation token bound to these arguments and the order as it is now.
+        """
+        async with self._uow(write=True) as uow:
+            digest = request_hash(request.model_dump(mode="json"))
+            earlier = await replay(uow, REFUND, idempotency_key, digest)
+            if isinstance(earlier, Conflict):
+                return earlier
+            if earlier is not None:
+                return await self._refunded_again(uow, request, earlier)
+            planned = await self._plan(uow, request)
+            if not isinstance(planned, tuple):
+                return planned
+            plan, payments = planned
+            # The token also binds the order's state: after another refund it no longer fits.
+            bound = request_hash(
+                request.model_dump(mode="json") | {"order": plan.order.id, "refunded": plan.order.refunded_minor}
+            )
+            if approval is None:
+                token, expires = self._tokens.issue(REFUND, bound)
+                return NeedsConfirmation(plan, token, expires)
+            if refused := await redeem(uow, self._tokens, approval, REFUND, bound):
+                return refused
+            now = self._clock.now()
+            order = plan.order
+            restocked_units = 0
+            if request.restock:
+                order, restocked_units = await restock_all(uow, order, now)
+            refunds = await pay_back(
+                uow,
+                self._ids,
+                allocate(payments, request.amount_minor),
+                reason=request.reason,
+                restock=request.restock,
+                at=now,
+            )
+            refunded = order.refunded_minor + request.amount_minor
+            updated = replace(
+                order,
+                refunded_minor=refunded,
+                status="refunded" if refunded == order.paid_minor else order.status,
+                updated_at=now,
+            )
+            await uow.orders.update(updated)
+            await self._audit.record(
+                uow,
+                actor=actor,
+                action="payment.refunded",
+                entity_type="order",
+                entity_id=order.id,
+                before=plan.order.audit_state(),
+                after=updated.audit_state()
+                | {
+                    "refund_ids": " ".join(r.id for r in refunds),
+                    "amount_minor": request.amount_minor,
+                    "reason": request.reason,
+                    "restocked_units": restocked_units,
+                },
+            )
+            if plan.customer is not None:
+                await uow.outbox.add(
+                    order_mail(
+                        self._ids, "order_refunded", plan.customer, updated, now, refund_minor=request.amount_minor
+                    )
+                )
+            await remember(uow, REFUND, idempotency_key, digest, tuple(r.id for r in refunds), now)
+            await uow.commit()
+        return Success(replace(plan, order=updated, restock_units=restocked_units, refunds=tuple(refunds)))
+
+    async def _plan(
+        self, uow: UnitOfWork, request: RefundCreate
+    ) -> tuple[RefundPlan, list[Payment]] | NotFound | Rejected | IllegalTransition:
+        if (request.order_id is None) == (request.payment_id is None):
+            return Rejected("give exactly one of order_id or payment_id", field="order_id")
+        only: Payment | None = None
+        if request.payment_id is not None:
+            payment_id = canonical_id(request.payment_id, PAYMENT_ID_PREFIX)
+            if payment_id is None:
+                return Rejected(
+                    f"'{request.payment_id[:80]}' is not a payment id (pay_ followed by 26 letters and digits)",
+                    field="payment_id",
+                )
+            only = await uow.payments.get(payment_id)
+            if only is None or only.kind != "payment":
+                return NotFound("payment", f"id {payment_id}")
+            order_id = only.order_id
+        else:
+            assert request.order_id is not None
+            canonical = canonical_id(request.order_id, ORDER_ID_PREFIX)
+            if canonical is None:
+                return not_an_order_id(request.order_id)
+            order_id = canonical
+        order = await uow.orders.get(order_id)
+        if order is None:
+            return NotFound("order", f"id {order_id}")
+        if "refund" not in ALLOWED_ACTIONS[order.status]:
+            return IllegalTransition(order.id, order.status, "be refunded", order.allowed)
+        payments = [only] if only is not None else await uow.payments.for_order(order.id)
+        refundable = sum(p.refundable_minor for p in payments)
+        if request.amount_minor > refundable:
+            scope = f"payment {only.id}" if only else f"order {order.id}"
+            return Rejected(
+                f"{format_money(request.amount_minor, order.currency)} is more than can be refunded on {scope}: "
+                f"at most {format_money(refundable, order.currency)} "
+                f"(paid {format_money(order.paid_minor, order.currency)}, "
+                f"refunded {format_money(order.refunded_minor, order.currency)})",
+                field="amount",
+            )
+        customer = await uow.customers.get(order.customer_id)
+        plan = RefundPlan(
+            order=order,
+            customer=customer,
+            amount_minor=request.amount_minor,
+            restock_units=units_to_restock(order) if request.restock else 0,
+            reason=request.reason,
+            restock=request.restock,
+        )
+        return plan, payments
+
+    async def _refunded_again(
+        self, uow: UnitOfWork, request: RefundCreate, refund_ids: tuple[str, ...]
+    ) -> Success[RefundPlan] | NotFound:
+        refunds = await uow.payments.by_ids(refund_ids)
+        order = await uow.orders.get(refunds[0].order_id) if refunds else None
+        if not refunds or order is None:
+            return NotFound("refund", f"id {refund_ids[0] if refund_ids else '?'}")
+        customer = await uow.customers.get(order.customer_id)
+        return Success(
+            RefundPlan(
+                order=order,
+                customer=customer,
+                amount_minor=sum(r.amount_minor for r in refunds),
+                restock_units=0,
+                reason=request.reason,
+                restock=request.restock,
+                refunds=tuple(refunds),
+                replayed=True,
+            )
+        )
