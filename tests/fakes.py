@@ -8,6 +8,7 @@ just like a rolled-back transaction.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -16,7 +17,11 @@ from mcp_server.models.audit import AuditEntry
 from mcp_server.models.catalog import Product
 from mcp_server.models.customers import Customer
 from mcp_server.models.errors import UniqueViolationError
+from mcp_server.models.orders import Order
 from mcp_server.models.outbox import OutboxMessage
+from mcp_server.models.payments import Payment
+from mcp_server.models.reports import DaySales, DayWindow, ProductSales
+from mcp_server.models.requests import StoredRequest
 
 
 @dataclass
@@ -25,6 +30,10 @@ class FakeDatabase:
     products: dict[str, Product] = field(default_factory=lambda: {})
     audit: list[AuditEntry] = field(default_factory=lambda: [])
     outbox: list[OutboxMessage] = field(default_factory=lambda: [])
+    orders: dict[str, Order] = field(default_factory=lambda: {})
+    payments: list[Payment] = field(default_factory=lambda: [])
+    idempotency: dict[tuple[str, str], StoredRequest] = field(default_factory=lambda: {})
+    used_confirmations: set[str] = field(default_factory=lambda: set[str]())
     commits: int = 0
 
 
@@ -138,6 +147,164 @@ class FakeOutboxRepository:
         self._rows.append(message)
 
 
+class FakeOrderRepository:
+    def __init__(self, rows: dict[str, Order]) -> None:
+        self._rows = rows
+
+    async def get(self, order_id: str) -> Order | None:
+        return self._rows.get(order_id)
+
+    async def add(self, order: Order) -> None:
+        assert order.id not in self._rows
+        self._rows[order.id] = order
+
+    async def update(self, order: Order) -> None:
+        assert order.id in self._rows
+        self._rows[order.id] = order
+
+    async def page_before(
+        self,
+        *,
+        status: str | None,
+        customer_id: str | None,
+        placed_from: datetime | None,
+        placed_to: datetime | None,
+        before_id: str | None,
+        limit: int,
+    ) -> list[Order]:
+        rows = sorted(self._rows.values(), key=lambda o: o.id, reverse=True)
+        rows = [
+            replace(o, lines=(), line_count=len(o.lines))
+            for o in rows
+            if (before_id is None or o.id < before_id)
+            and (status is None or o.status == status)
+            and (customer_id is None or o.customer_id == customer_id)
+            and (placed_from is None or o.placed_at >= placed_from)
+            and (placed_to is None or o.placed_at < placed_to)
+        ]
+        return rows[:limit]
+
+
+class FakePaymentRepository:
+    def __init__(self, rows: list[Payment]) -> None:
+        self._rows = rows
+
+    async def get(self, payment_id: str) -> Payment | None:
+        return next((p for p in self._rows if p.id == payment_id), None)
+
+    async def for_order(self, order_id: str) -> list[Payment]:
+        return [p for p in self._rows if p.order_id == order_id]
+
+    async def by_ids(self, ids: Sequence[str]) -> list[Payment]:
+        return [p for p in self._rows if p.id in ids]
+
+    async def add(self, payment: Payment) -> None:
+        self._rows.append(replace(payment, sequence=len(self._rows) + 1))
+
+    async def set_refunded(self, payment_id: str, refunded_minor: int) -> None:
+        for n, p in enumerate(self._rows):
+            if p.id == payment_id:
+                assert 0 <= refunded_minor <= p.amount_minor
+                self._rows[n] = replace(p, refunded_minor=refunded_minor)
+
+    async def page_after(
+        self,
+        *,
+        order_id: str | None,
+        created_from: datetime | None,
+        created_to: datetime | None,
+        after_sequence: int | None,
+        limit: int,
+    ) -> list[Payment]:
+        rows = [
+            p
+            for p in self._rows
+            if (after_sequence is None or p.sequence > after_sequence)
+            and (order_id is None or p.order_id == order_id)
+            and (created_from is None or p.created_at >= created_from)
+            and (created_to is None or p.created_at < created_to)
+        ]
+        return rows[:limit]
+
+
+class FakeRequestLog:
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+
+    async def find(self, tool: str, key: str) -> StoredRequest | None:
+        return self._db.idempotency.get((tool, key))
+
+    async def remember(self, tool: str, key: str, request: StoredRequest) -> None:
+        assert (tool, key) not in self._db.idempotency
+        self._db.idempotency[(tool, key)] = request
+
+    async def confirmation_used(self, nonce: str) -> bool:
+        return nonce in self._db.used_confirmations
+
+    async def claim_confirmation(self, nonce: str, at: datetime) -> bool:
+        if nonce in self._db.used_confirmations:
+            return False
+        self._db.used_confirmations.add(nonce)
+        return True
+
+
+class FakeReportRepository:
+    """The same figures as the SQL aggregation, computed the slow, obvious way."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+
+    async def sales_by_day(self, days: Sequence[DayWindow]) -> list[DaySales]:
+        out: list[DaySales] = []
+        for window in days:
+            currencies = {o.currency for o in self._db.orders.values()} | {p.currency for p in self._db.payments}
+            for currency in sorted(currencies):
+                placed = [
+                    o
+                    for o in self._db.orders.values()
+                    if o.currency == currency and window.start <= o.placed_at < window.end
+                ]
+                live = [o for o in placed if o.status != "cancelled"]
+                refunds = sum(
+                    p.amount_minor
+                    for p in self._db.payments
+                    if p.kind == "refund" and p.currency == currency and window.start <= p.created_at < window.end
+                )
+                if placed or refunds:
+                    out.append(
+                        DaySales(
+                            window.day,
+                            currency,
+                            len(live),
+                            sum(o.units for o in live),
+                            sum(o.total_minor for o in live),
+                            refunds,
+                            len(placed) - len(live),
+                        )
+                    )
+        return out
+
+    async def sales_by_product(self, start: datetime, end: datetime, limit: int) -> list[ProductSales]:
+        totals: dict[tuple[str, str], list[int]] = {}
+        orders: dict[tuple[str, str], set[str]] = {}
+        for o in self._db.orders.values():
+            if o.status == "cancelled" or not start <= o.placed_at < end:
+                continue
+            for line in o.lines:
+                key = (line.product_id, o.currency)
+                figures = totals.setdefault(key, [0, 0])
+                figures[0] += line.quantity
+                figures[1] += line.total_minor
+                orders.setdefault(key, set()).add(o.id)
+        rows = [
+            ProductSales(
+                pid, self._db.products[pid].sku, self._db.products[pid].name, cur, len(orders[(pid, cur)]), u, r
+            )
+            for (pid, cur), (u, r) in totals.items()
+        ]
+        return sorted(rows, key=lambda p: (-p.revenue_minor, p.product_id))[:limit]
+
+
 class FakeUnitOfWork:
     def __init__(self, db: FakeDatabase) -> None:
         self._db = db
@@ -146,6 +313,10 @@ class FakeUnitOfWork:
         self.products = FakeProductRepository(self._work.products)
         self.audit = FakeAuditRepository(self._work.audit)
         self.outbox = FakeOutboxRepository(self._work.outbox)
+        self.orders = FakeOrderRepository(self._work.orders)
+        self.payments = FakePaymentRepository(self._work.payments)
+        self.requests = FakeRequestLog(self._work)
+        self.reports = FakeReportRepository(self._work)
 
     async def __aenter__(self) -> FakeUnitOfWork:
         return self
@@ -160,6 +331,10 @@ class FakeUnitOfWork:
         self._db.products = copy.deepcopy(self._work.products)
         self._db.audit = copy.deepcopy(self._work.audit)
         self._db.outbox = copy.deepcopy(self._work.outbox)
+        self._db.orders = copy.deepcopy(self._work.orders)
+        self._db.payments = copy.deepcopy(self._work.payments)
+        self._db.idempotency = copy.deepcopy(self._work.idempotency)
+        self._db.used_confirmations = copy.deepcopy(self._work.used_confirmations)
         self._db.commits += 1
 
 

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from mcp_server.models.catalog import Sku
 from mcp_server.models.common import DEFAULT_LIMIT, Cursor, Limit, not_a_bool
+from mcp_server.utils.money import format_money
 from mcp_server.utils.text import clean_line
 
 ORDER_ID_PREFIX = "ord"
@@ -37,6 +38,9 @@ ALLOWED_ACTIONS: dict[OrderStatus, tuple[OrderAction, ...]] = {
 
 Line = Annotated[str, AfterValidator(clean_line)]
 EntityRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(clean_line)
+]
 Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY), BeforeValidator(not_a_bool)]
 IdempotencyKey = Annotated[
     str,
@@ -90,6 +94,13 @@ class Shipment(BaseModel):
 
     carrier: Annotated[Line, _short(100)]
     tracking_number: Annotated[Line, _short(100)]
+
+
+class OrderCancel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    order_id: EntityRef
+    reason: Reason | None = None
 
 
 class OrderQuery(BaseModel):
@@ -170,3 +181,88 @@ class LineProblem:
 
     def describe(self) -> str:
         return f"line {self.line} ({self.label}): {self.problem}" if self.line else self.problem
+
+
+class OrderLineRead(BaseModel):
+    line_no: int
+    product_id: str
+    sku: str
+    name: str
+    quantity: int
+    unit_price_minor: int
+    line_total_minor: int
+    restocked: int = Field(description="Units of this line returned to stock by a cancel or refund")
+
+    @classmethod
+    def from_record(cls, line: OrderLine) -> OrderLineRead:
+        return cls(
+            line_no=line.line_no,
+            product_id=line.product_id,
+            sku=line.sku,
+            name=line.name,
+            quantity=line.quantity,
+            unit_price_minor=line.unit_price_minor,
+            line_total_minor=line.total_minor,
+            restocked=line.restocked,
+        )
+
+
+class OrderRead(BaseModel):
+    id: str = Field(description="Opaque order id, prefix ord_")
+    customer_id: str
+    status: OrderStatus
+    currency: str
+    total_minor: int = Field(description="Order total in minor units")
+    total: str = Field(description="The total for people, e.g. '25.00 EUR'")
+    paid_minor: int
+    refunded_minor: int
+    outstanding_minor: int = Field(description="Still to pay before the order counts as paid")
+    units: int
+    line_count: int
+    lines: list[OrderLineRead] = Field(description="Empty in lists; orders_get gives them")
+    shipping_address: ShippingAddress | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
+    placed_at: datetime
+    updated_at: datetime
+    next_actions: list[str] = Field(description="Tools that can move this order on from its status")
+
+    @classmethod
+    def from_record(cls, order: Order, next_actions: list[str]) -> OrderRead:
+        return cls(
+            id=order.id,
+            customer_id=order.customer_id,
+            status=order.status,
+            currency=order.currency,
+            total_minor=order.total_minor,
+            total=format_money(order.total_minor, order.currency),
+            paid_minor=order.paid_minor,
+            refunded_minor=order.refunded_minor,
+            outstanding_minor=order.outstanding_minor,
+            units=order.units,
+            line_count=order.line_count or len(order.lines),
+            lines=[OrderLineRead.from_record(line) for line in order.lines],
+            shipping_address=order.shipping_address,
+            carrier=order.carrier,
+            tracking_number=order.tracking_number,
+            placed_at=order.placed_at,
+            updated_at=order.updated_at,
+            next_actions=next_actions,
+        )
+
+
+class OrderPageRead(BaseModel):
+    orders: list[OrderRead]
+    next_cursor: str | None = Field(description="Pass as cursor to get the next page; null on the last page")
+
+
+class PlaceOrderRead(BaseModel):
+    dry_run: bool
+    replayed: bool = Field(description="true if this idempotency_key was used before: the first call's order")
+    can_place: bool = Field(description="false if any line has a problem (see problems)")
+    problems: list[str]
+    customer_id: str
+    currency: str | None
+    total_minor: int
+    lines: list[OrderLineRead]
+    order: OrderRead | None = Field(description="The order placed; null for a dry run")

@@ -63,3 +63,69 @@ class SalesSummary:
     days: list[DaySales]
     products: list[ProductSales]
     top: list[ProductSales]
+
+
+class DaySalesRead(BaseModel):
+    day: date
+    currency: str
+    orders: int
+    units: int
+    revenue_minor: int
+    refunds_minor: int
+    net_minor: int
+    cancelled: int
+
+
+class ProductSalesRead(BaseModel):
+    product_id: str
+    sku: str
+    name: str
+    currency: str
+    orders: int
+    units: int
+    revenue_minor: int
+
+
+class SalesSummaryRead(BaseModel):
+    date_from: date
+    date_to: date
+    timezone: str
+    group_by: GroupBy
+    days: list[DaySalesRead]
+    products: list[ProductSalesRead]
+    top_products: list[ProductSalesRead]
+
+    @classmethod
+    def from_record(cls, s: SalesSummary) -> SalesSummaryRead:
+        def product(p: ProductSales) -> ProductSalesRead:
+            return ProductSalesRead(
+                product_id=p.product_id,
+                sku=p.sku,
+                name=p.name,
+                currency=p.currency,
+                orders=p.orders,
+                units=p.units,
+                revenue_minor=p.revenue_minor,
+            )
+
+        return cls(
+            date_from=s.date_from,
+            date_to=s.date_to,
+            timezone=s.timezone,
+            group_by=s.group_by,
+            days=[
+                DaySalesRead(
+                    day=d.day,
+                    currency=d.currency,
+                    orders=d.orders,
+                    units=d.units,
+                    revenue_minor=d.revenue_minor,
+                    refunds_minor=d.refunds_minor,
+                    net_minor=d.revenue_minor - d.refunds_minor,
+                    cancelled=d.cancelled,
+                )
+                for d in s.days
+            ],
+            products=[product(p) for p in s.products],
+            top_products=[product(p) for p in s.top],
+        )

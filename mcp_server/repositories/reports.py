@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import cast
 
-from sqlalchemy import Integer, String, Table, and_, case, column, func, select, values
+from sqlalchemy import Integer, String, Table, and_, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mcp_server.models.entities.catalog import ProductEntity
@@ -29,16 +29,17 @@ class SqlReportRepository:
         if not days:
             return []
         # Local days as UTC intervals: each is a range scan of the placed_at index.
-        windows = (
-            values(column("day_no", Integer), column("day_start", String), column("day_end", String), name="days")
-            .data(
-                [
-                    (n, moment_param(self._connection, d.start), moment_param(self._connection, d.end))
-                    for n, d in enumerate(days)
-                ]
+        # (SQLite has no column list on VALUES aliases; a UNION ALL of one-row SELECTs is portable.)
+        windows = union_all(
+            *(
+                select(
+                    literal(n, Integer).label("day_no"),
+                    literal(moment_param(self._connection, d.start), String).label("day_start"),
+                    literal(moment_param(self._connection, d.end), String).label("day_end"),
+                )
+                for n, d in enumerate(days)
             )
-            .alias("days")
-        )
+        ).cte("days")
         live = _o.c.status != "cancelled"
         orders = (
             select(

@@ -40,9 +40,12 @@ class SqlRequestLog:
             )
         )
 
+    async def confirmation_used(self, nonce: str) -> bool:
+        return await fetch_one(self._connection, _USED, {"nonce": nonce}) is not None
+
     async def claim_confirmation(self, nonce: str, at: datetime) -> bool:
         # Callers hold the write lock (BEGIN IMMEDIATE), so the check and the insert agree.
-        if await fetch_one(self._connection, _USED, {"nonce": nonce}) is not None:
+        if await self.confirmation_used(nonce):
             return False
         await self._connection.execute(insert(_used).values(nonce=nonce, used_at=at))
         return True

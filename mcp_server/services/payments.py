@@ -114,9 +114,9 @@ class PaymentService:
                 return NotFound("order", f"id {order_id}")
             if "pay" not in ALLOWED_ACTIONS[order.status]:
                 return IllegalTransition(order.id, order.status, "take a payment", order.allowed)
-            if request.amount_minor > order.outstanding_minor:
+            if request.amount > order.outstanding_minor:
                 return Rejected(
-                    f"{format_money(request.amount_minor, order.currency)} is more than the "
+                    f"{format_money(request.amount, order.currency)} is more than the "
                     f"{format_money(order.outstanding_minor, order.currency)} still to pay on order {order.id}",
                     field="amount",
                 )
@@ -125,7 +125,7 @@ class PaymentService:
                 id=self._ids.new(PAYMENT_ID_PREFIX),
                 kind="payment",
                 order_id=order.id,
-                amount_minor=request.amount_minor,
+                amount_minor=request.amount,
                 currency=order.currency,
                 method=request.method,
                 status="succeeded",
@@ -233,12 +233,12 @@ class PaymentService:
             refunds = await pay_back(
                 uow,
                 self._ids,
-                allocate(payments, request.amount_minor),
+                allocate(payments, request.amount),
                 reason=request.reason,
                 restock=request.restock,
                 at=now,
             )
-            refunded = order.refunded_minor + request.amount_minor
+            refunded = order.refunded_minor + request.amount
             updated = replace(
                 order,
                 refunded_minor=refunded,
@@ -256,16 +256,14 @@ class PaymentService:
                 after=updated.audit_state()
                 | {
                     "refund_ids": " ".join(r.id for r in refunds),
-                    "amount_minor": request.amount_minor,
+                    "amount_minor": request.amount,
                     "reason": request.reason,
                     "restocked_units": restocked_units,
                 },
             )
             if plan.customer is not None:
                 await uow.outbox.add(
-                    order_mail(
-                        self._ids, "order_refunded", plan.customer, updated, now, refund_minor=request.amount_minor
-                    )
+                    order_mail(self._ids, "order_refunded", plan.customer, updated, now, refund_minor=request.amount)
                 )
             await remember(uow, REFUND, idempotency_key, digest, tuple(r.id for r in refunds), now)
             await uow.commit()
@@ -301,10 +299,10 @@ class PaymentService:
             return IllegalTransition(order.id, order.status, "be refunded", order.allowed)
         payments = [only] if only is not None else await uow.payments.for_order(order.id)
         refundable = sum(p.refundable_minor for p in payments)
-        if request.amount_minor > refundable:
+        if request.amount > refundable:
             scope = f"payment {only.id}" if only else f"order {order.id}"
             return Rejected(
-                f"{format_money(request.amount_minor, order.currency)} is more than can be refunded on {scope}: "
+                f"{format_money(request.amount, order.currency)} is more than can be refunded on {scope}: "
                 f"at most {format_money(refundable, order.currency)} "
                 f"(paid {format_money(order.paid_minor, order.currency)}, "
                 f"refunded {format_money(order.refunded_minor, order.currency)})",
@@ -314,7 +312,7 @@ class PaymentService:
         plan = RefundPlan(
             order=order,
             customer=customer,
-            amount_minor=request.amount_minor,
+            amount_minor=request.amount,
             restock_units=units_to_restock(order) if request.restock else 0,
             reason=request.reason,
             restock=request.restock,

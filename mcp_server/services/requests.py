@@ -46,7 +46,7 @@ async def replay(uow: UnitOfWork, tool: str, key: str | None, digest: str) -> tu
         return None
     if stored.request_hash != digest:
         return Conflict(
-            f"idempotency_key '{key[:60]}' was already used at {stored.created_at:%Y-%m-%d %H:%M:%S} UTC "
+            f"the idempotency_key '{key[:60]}' was already used at {stored.created_at:%Y-%m-%d %H:%M:%S} UTC "
             "with different arguments",
             entity="idempotency_key",
             existing_id=stored.result_ids[0] if stored.result_ids else None,
@@ -104,21 +104,27 @@ class ConfirmationTokens:
         """The token's nonce if it was issued for exactly this request and has not expired."""
         parts = token.strip().removeprefix(_TOKEN_PREFIX).split(".")
         if not token.strip().startswith(_TOKEN_PREFIX) or len(parts) != 3 or not parts[1].isdigit():
-            return Rejected("confirmation_token is not a token this server issued", field="confirmation_token")
+            return Rejected("this confirmation_token is not one this server issued", field="confirmation_token")
         nonce, expiry_text, mac = parts
         expiry = int(expiry_text)
         if not hmac.compare_digest(mac, self._mac(purpose, nonce, expiry, digest)):
             return Rejected(
-                "confirmation_token does not match these arguments: it was issued for a different request, "
+                "this confirmation_token does not match these arguments: it was issued for a different request, "
                 "or the order changed since the preview, or the token was altered",
                 field="confirmation_token",
             )
         if self._clock.now() >= datetime.fromtimestamp(expiry, UTC):
             return Rejected(
-                f"confirmation_token expired (tokens are valid for {int(self._ttl.total_seconds() // 60)} minutes)",
+                f"this confirmation_token has expired (tokens are valid for "
+                f"{int(self._ttl.total_seconds() // 60)} minutes)",
                 field="confirmation_token",
             )
         return nonce
+
+    @staticmethod
+    def nonce_of(token: str) -> str | None:
+        parts = token.strip().removeprefix(_TOKEN_PREFIX).split(".")
+        return parts[0] if len(parts) == 3 and parts[0] else None
 
     def now(self) -> datetime:
         return self._clock.now()
@@ -139,11 +145,16 @@ async def redeem(
         case TokenConfirmation(token=token):
             nonce = tokens.verify(token, purpose, digest)
             if isinstance(nonce, Rejected):
+                seen = tokens.nonce_of(token)
+                if seen is not None and await uow.requests.confirmation_used(seen):
+                    return _used()
                 return nonce
             if not await uow.requests.claim_confirmation(nonce, tokens.now()):
-                return Rejected(
-                    "confirmation_token was already used: each token works once", field="confirmation_token"
-                )
+                return _used()
             return None
         case None:
             raise ValueError("redeem() needs an approval; issue a token first")
+
+
+def _used() -> Rejected:
+    return Rejected("this confirmation_token was already used: each token works once", field="confirmation_token")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 from mcp import Client
+from mcp.client.session import ElicitationFnT
 from mcp_types import CallToolResult, Implementation, TextContent
 
 from mcp_server.config import load_settings
@@ -45,6 +46,16 @@ TOOLS = frozenset(
         "catalog_adjust_stock",
         "catalog_get",
         "catalog_search",
+        "orders_place",
+        "orders_get",
+        "orders_list",
+        "orders_cancel",
+        "orders_mark_shipped",
+        "orders_mark_delivered",
+        "payments_record",
+        "payments_list",
+        "payments_refund",
+        "reports_sales_summary",
     }
 )
 
@@ -232,6 +243,7 @@ async def open_shop(
     *,
     env: Mapping[str, str] | None = None,
     client_info: Implementation | None = None,
+    elicitation: ElicitationFnT | None = None,
 ) -> AsyncGenerator[Shop]:
     """The real server on ``db_path``, connected in-process through the SDK client.
 
@@ -240,7 +252,9 @@ async def open_shop(
     loop wait for it on shutdown (test_stdio.py shows the server still exits), which slows tests.
     """
     settings = load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db_path), **(env or {})})
-    async with Client(build_app(settings), mode=mode, client_info=client_info) as client:
+    async with Client(
+        build_app(settings), mode=mode, client_info=client_info, elicitation_callback=elicitation
+    ) as client:
         shop = Shop(client, db_path)
         await shop.call("customers_list", {"limit": 1})
         yield shop

@@ -1,0 +1,184 @@
+"""Markdown for orders, payments and reports; every list is a bounded table with a hint for more."""
+
+from __future__ import annotations
+
+from mcp_server.models.common import Page
+from mcp_server.models.orders import ALLOWED_ACTIONS, Order, OrderAction, OrderLine
+from mcp_server.models.payments import Payment
+from mcp_server.models.reports import SalesSummary
+from mcp_server.utils.markdown import escape, table, truncate
+from mcp_server.utils.money import format_money
+from mcp_server.utils.time import isoformat_utc
+
+ACTION_TOOLS: dict[OrderAction, str] = {
+    "pay": "payments_record",
+    "cancel": "orders_cancel",
+    "ship": "orders_mark_shipped",
+    "deliver": "orders_mark_delivered",
+    "refund": "payments_refund",
+}
+
+
+def next_tools(order: Order) -> list[str]:
+    return [ACTION_TOOLS[action] for action in ALLOWED_ACTIONS[order.status]]
+
+
+def tools_for(actions: tuple[str, ...]) -> str:
+    names = [ACTION_TOOLS[a] for a in actions if a in ACTION_TOOLS]  # pyright: ignore[reportArgumentType]
+    return ", ".join(names) if names else "none (the status is final)"
+
+
+def _money(order: Order, minor: int) -> str:
+    return format_money(minor, order.currency)
+
+
+def lines_table(lines: tuple[OrderLine, ...], currency: str, *, stock: dict[int, int] | None = None) -> str:
+    headers = ["#", "SKU", "product", "qty", "unit price", "line total"] + (["in stock"] if stock else [])
+    rows: list[list[str]] = []
+    for line in lines:
+        row = [
+            str(line.line_no),
+            f"`{line.sku}`",
+            escape(truncate(line.name, 80)),
+            f"{line.quantity:,}",
+            format_money(line.unit_price_minor, currency),
+            format_money(line.total_minor, currency),
+        ]
+        if stock is not None:
+            row.append(f"{stock.get(line.line_no, 0):,}")
+        rows.append(row)
+    return table(headers, rows)
+
+
+def order(o: Order, *, heading: str | None = None, customer_name: str | None = None) -> str:
+    title = heading or f"Order {o.id}"
+    who = f"{escape(customer_name)} (`{o.customer_id}`)" if customer_name else f"`{o.customer_id}`"
+    parts = [
+        f"## {title}",
+        f"- **status:** {o.status}",
+        f"- **customer:** {who}",
+        f"- **placed:** {isoformat_utc(o.placed_at)}",
+        f"- **total:** {_money(o, o.total_minor)} ({o.units:,} unit{'s' if o.units != 1 else ''})",
+        f"- **paid:** {_money(o, o.paid_minor)}"
+        + (f" · **still to pay:** {_money(o, o.outstanding_minor)}" if o.outstanding_minor else ""),
+    ]
+    if o.refunded_minor:
+        parts.append(f"- **refunded:** {_money(o, o.refunded_minor)}")
+    if o.shipping_address is not None:
+        parts.append(f"- **ship to:** {escape(o.shipping_address.one_line())}")
+    if o.carrier:
+        parts.append(f"- **shipped with:** {escape(o.carrier)}, tracking `{escape(o.tracking_number or '')}`")
+    parts.append(f"- **next:** {', '.join(next_tools(o)) or 'nothing (final status)'}")
+    if o.lines:
+        parts += ["", lines_table(o.lines, o.currency)]
+    return "\n".join(parts)
+
+
+def order_page(page: Page[Order], *, filters: str) -> str:
+    if not page.items:
+        return f"No orders{filters}."
+    rows = [
+        [
+            f"`{o.id}`",
+            isoformat_utc(o.placed_at),
+            o.status,
+            f"`{o.customer_id}`",
+            f"{o.units:,}",
+            _money(o, o.total_minor),
+            _money(o, o.outstanding_minor) if o.outstanding_minor else "—",
+        ]
+        for o in page.items
+    ]
+    headers = ["id", "placed (UTC)", "status", "customer", "units", "total", "to pay"]
+    count = len(page.items)
+    text = f"**{count} order{'' if count == 1 else 's'}{filters}, newest first**\n\n" + table(headers, rows)
+    return text + more(page.next_cursor, "orders_list", filtered=bool(filters))
+
+
+def payments_table(payments: list[Payment]) -> str:
+    rows = [
+        [
+            f"`{p.id}`",
+            isoformat_utc(p.created_at),
+            p.kind,
+            f"`{p.order_id}`",
+            format_money(p.amount_minor if p.kind == "payment" else -p.amount_minor, p.currency),
+            p.method,
+            p.status,
+            escape(truncate(p.reference or p.reason or "", 80)) or "—",
+        ]
+        for p in payments
+    ]
+    return table(["id", "when (UTC)", "kind", "order", "amount", "method", "status", "reference / reason"], rows)
+
+
+def payment_page(page: Page[Payment], *, filters: str) -> str:
+    if not page.items:
+        return f"No payments or refunds{filters}."
+    count = len(page.items)
+    text = f"**{count} payment{'' if count == 1 else 's'} and refunds{filters}, oldest first**\n\n"
+    return text + payments_table(page.items) + more(page.next_cursor, "payments_list", filtered=bool(filters))
+
+
+def more(next_cursor: str | None, tool: str, *, filtered: bool) -> str:
+    if next_cursor is None:
+        return "\n\nThat is the whole list."
+    same = " with the same filters and" if filtered else " with"
+    return f"\n\nMore results exist: call {tool} again{same} cursor=`{next_cursor}`."
+
+
+def sales_summary(s: SalesSummary) -> str:
+    span = f"{s.date_from.isoformat()} to {s.date_to.isoformat()} ({s.timezone})"
+    parts = [f"## Sales {span}"]
+    if s.group_by == "day":
+        if not s.days:
+            parts.append("No orders or refunds in this period.")
+        else:
+            rows = [
+                [
+                    d.day.isoformat(),
+                    f"{d.orders:,}",
+                    f"{d.units:,}",
+                    format_money(d.revenue_minor, d.currency),
+                    format_money(d.refunds_minor, d.currency),
+                    format_money(d.revenue_minor - d.refunds_minor, d.currency),
+                    f"{d.cancelled:,}",
+                ]
+                for d in s.days
+            ]
+            headers = ["day", "orders", "units", "revenue", "refunds", "net", "cancelled"]
+            parts.append(table(headers, rows))
+            totals: dict[str, list[int]] = {}
+            for d in s.days:
+                figures = totals.setdefault(d.currency, [0, 0, 0, 0])
+                figures[0] += d.orders
+                figures[1] += d.units
+                figures[2] += d.revenue_minor
+                figures[3] += d.refunds_minor
+            parts.append(
+                "\n".join(
+                    f"**Total {currency}:** {o:,} orders, {u:,} units, revenue {format_money(r, currency)}, "
+                    f"refunds {format_money(f, currency)}, net {format_money(r - f, currency)}"
+                    for currency, (o, u, r, f) in sorted(totals.items())
+                )
+            )
+    products = s.products if s.group_by == "product" else s.top
+    label = "By product" if s.group_by == "product" else f"Top {len(products)} products by revenue"
+    if products:
+        rows = [
+            [
+                f"`{p.sku}`",
+                escape(truncate(p.name, 60)),
+                f"{p.orders:,}",
+                f"{p.units:,}",
+                format_money(p.revenue_minor, p.currency),
+            ]
+            for p in products
+        ]
+        parts += [f"### {label}", table(["SKU", "product", "orders", "units", "revenue"], rows)]
+    elif s.group_by == "product":
+        parts.append("No products sold in this period.")
+    parts.append(
+        "Revenue counts orders placed in the period that are not cancelled; refunds count money returned in the period."
+    )
+    return "\n\n".join(parts)

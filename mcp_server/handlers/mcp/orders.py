@@ -1,0 +1,399 @@
+"""Order tools: place (or price), get, list, cancel, mark shipped, mark delivered."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.resolve import Resolve
+from mcp_types import CallToolResult
+from pydantic import Field
+
+from mcp_server.handlers.mcp import commerce_markdown as md
+from mcp_server.handlers.mcp import confirm
+from mcp_server.handlers.mcp.common import (
+    RETRY_LATER,
+    ToolContext,
+    actor,
+    as_sent,
+    failure,
+    ok,
+    run,
+    tool,
+    validated,
+)
+from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
+from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit
+from mcp_server.models.orders import (
+    MAX_LINES,
+    EntityRef,
+    IdempotencyKey,
+    OrderCancel,
+    OrderCreate,
+    OrderLineRead,
+    OrderLineRequest,
+    OrderPageRead,
+    OrderQuery,
+    OrderRead,
+    OrderStatus,
+    PlaceOrderRead,
+    Shipment,
+    ShippingAddress,
+)
+from mcp_server.models.payments import MoneyBackRead, PaymentRead
+from mcp_server.services.orders import Cancellation
+from mcp_server.services.requests import NeedsConfirmation
+from mcp_server.services.results import (
+    Conflict,
+    Failure,
+    IllegalTransition,
+    NotFound,
+    Rejected,
+    Success,
+    Unavailable,
+)
+from mcp_server.utils.markdown import escape
+from mcp_server.utils.money import format_money
+
+TOOL_PLACE, TOOL_GET, TOOL_LIST = "orders_place", "orders_get", "orders_list"
+TOOL_CANCEL, TOOL_SHIP, TOOL_DELIVER = "orders_cancel", "orders_mark_shipped", "orders_mark_delivered"
+UNCHANGED = "Nothing was changed."
+FIND_ORDER = "call orders_list (filter by customer_id or status) to find the order id."
+
+OrderIdArg = Annotated[EntityRef, Field(description="Order id as returned by orders_place or orders_list (ord_…)")]
+KeyArg = Annotated[
+    IdempotencyKey | None,
+    Field(
+        description="Any unique string (e.g. a UUID) that makes retries safe: a repeat with the same key and "
+        "arguments returns the first result and changes nothing"
+    ),
+]
+TokenArg = Annotated[
+    str | None,
+    Field(max_length=200, description="Only when repeating a call that returned a confirmation_token"),
+]
+
+
+def order_failure(result: Failure, *, tool_name: str) -> CallToolResult:
+    """The next step for the failures every order tool shares."""
+    match result:
+        case Unavailable():
+            return failure(result, next_step=RETRY_LATER)
+        case IllegalTransition(allowed=allowed, order_id=order_id):
+            return failure(
+                result,
+                next_step=f"the tools that apply to {order_id} now: {md.tools_for(allowed)}. {UNCHANGED}",
+            )
+        case NotFound(entity="customer"):
+            return failure(result, next_step=f"call customers_list to find the customer id. {UNCHANGED}")
+        case NotFound():
+            return failure(result, next_step=f"{FIND_ORDER} {UNCHANGED}")
+        case Rejected(field="order_id"):
+            return failure(result, next_step=f"{FIND_ORDER} {UNCHANGED}")
+        case Rejected(field="customer_id"):
+            return failure(result, next_step=f"call customers_list to find the customer id. {UNCHANGED}")
+        case Rejected(field="confirmation_token"):
+            return failure(
+                result,
+                next_step=f"call {tool_name} again without confirmation_token for a fresh preview, show it to the "
+                f"person, and confirm with the new token. {UNCHANGED}",
+            )
+        case Rejected():
+            return failure(result, next_step=f"correct the arguments and call {tool_name} again. {UNCHANGED}")
+        case Conflict():
+            return failure(
+                result,
+                next_step="use a new idempotency_key for a different request, or repeat the first request's "
+                f"exact arguments to get its result. {UNCHANGED}",
+            )
+
+
+def money_back(result: Success[Cancellation] | NeedsConfirmation[Cancellation], tool_name: str) -> CallToolResult:
+    """A cancellation, done or waiting for confirmation."""
+    value = result.value if isinstance(result, Success) else result.preview
+    order = value.order
+    who = f"{value.customer.name} <{value.customer.email}>" if value.customer else order.customer_id
+    refund = format_money(value.refund_minor, order.currency)
+    preview = f"Cancel order {order.id} of {who}: {value.restocked_units} unit(s) go back into stock" + (
+        f" and {refund} is refunded." if value.refund_minor else "; nothing was paid, so nothing is refunded."
+    )
+    structured = MoneyBackRead(
+        outcome="done" if isinstance(result, Success) else "confirmation_required",
+        order_id=order.id,
+        order_status=order.status,
+        amount_minor=value.refund_minor,
+        currency=order.currency,
+        restocked_units=value.restocked_units,
+        refunds=[PaymentRead.from_record(r) for r in value.refunds],
+        preview=preview,
+    )
+    if isinstance(result, NeedsConfirmation):
+        structured.confirmation_token = result.token
+        structured.expires_at = result.expires_at
+        text = (
+            f"## Confirmation needed — nothing was changed yet\n\n{escape(preview)}\n\n"
+            f"Next: show this preview to the person. Only if they agree, call {tool_name} again with the same "
+            f"arguments and confirmation_token=`{result.token}` (single use, valid until "
+            f"{result.expires_at:%H:%M} UTC)."
+        )
+        return ok(text, structured)
+    text = f"## Cancelled order {order.id}\n\n{escape(preview)}"
+    if value.refunds:
+        text += "\n\n" + md.payments_table(list(value.refunds))
+    return ok(text, structured)
+
+
+async def ask_cancel(ctx: ToolContext, order_id: str, confirmation_token: str | None) -> Any:
+    if confirmation_token is not None or not confirm.can_ask(ctx):
+        return confirm.not_asked("token given or client cannot be asked")
+    try:
+        services = await ctx.request_context.lifespan_context.services()
+    except BackendUnavailableError:
+        return confirm.not_asked("database unavailable")
+    preview = await services.orders.preview_cancel(order_id)
+    if not isinstance(preview, Success) or preview.value.refund_minor == 0:
+        return confirm.not_asked("nothing to confirm")
+    value = preview.value
+    order = value.order
+    who = f"{value.customer.name} <{value.customer.email}>" if value.customer else order.customer_id
+    return confirm.ask(
+        f"Cancel order {order.id} of {who}? {value.restocked_units} unit(s) go back into stock and "
+        f"{format_money(value.refund_minor, order.currency)} is refunded to the customer."
+    )
+
+
+def register(server: MCPServer[AppContext]) -> None:
+    @tool(server, title="Place an order", read_only=False, idempotent=False)
+    async def orders_place(
+        ctx: ToolContext,
+        customer_id: Annotated[EntityRef, Field(description="Customer id (cus_…); customers_list finds it")],
+        lines: Annotated[
+            list[OrderLineRequest],
+            Field(
+                min_length=1,
+                max_length=MAX_LINES,
+                description="What to order: each line has sku (or product_id) and quantity (1-10000), one line "
+                "per product",
+            ),
+        ],
+        shipping_address: Annotated[
+            ShippingAddress | None,
+            Field(description="Where to ship: name, line1, optional line2, postal_code, city, country (ISO, 'DE')"),
+        ] = None,
+        idempotency_key: KeyArg = None,
+        dry_run: Annotated[
+            bool, Field(description="true prices the order and checks stock without placing it or reserving anything")
+        ] = False,
+    ) -> Annotated[CallToolResult, PlaceOrderRead]:
+        """Place an order for a customer: reserves stock and snapshots each line's price.
+
+        All lines are checked first; if any line is bad (unknown SKU, inactive product, not enough
+        stock, another currency) nothing is reserved and the error names every bad line. Use
+        dry_run=true to see the priced order first. Pass an idempotency_key so a retry after a
+        timeout cannot place the order twice. Next steps: payments_record, then orders_mark_shipped.
+        """
+        values = {"customer_id": customer_id, "lines": lines, "shipping_address": shipping_address}
+        request = validated(OrderCreate, as_sent(ctx, values), TOOL_PLACE)
+        if isinstance(request, CallToolResult):
+            return request
+
+        async def use(services: ServiceRegistry) -> CallToolResult:
+            if dry_run:
+                quoted = await services.orders.quote(request)
+                if not isinstance(quoted, Success):
+                    return order_failure(quoted, tool_name=TOOL_PLACE)
+                quote = quoted.value
+                currency = quote.currency or "EUR"
+                problems = [p.describe() for p in quote.problems]
+                text = [
+                    f"## Dry run — nothing was placed or reserved\n\n- **customer:** {escape(quote.customer.name)} "
+                    f"(`{quote.customer.id}`)\n- **total:** {format_money(quote.total_minor, currency)}",
+                    md.lines_table(quote.lines, currency, stock=quote.stock),
+                ]
+                if problems:
+                    text.append("**Cannot be placed as it is:**\n" + "\n".join(f"- {escape(p)}" for p in problems))
+                    text.append("Next: fix these lines, then call orders_place without dry_run.")
+                else:
+                    text.append("Next: call orders_place with the same arguments and dry_run=false to place it.")
+                structured = PlaceOrderRead(
+                    dry_run=True,
+                    replayed=False,
+                    can_place=not problems,
+                    problems=problems,
+                    customer_id=quote.customer.id,
+                    currency=quote.currency,
+                    total_minor=quote.total_minor,
+                    lines=[OrderLineRead.from_record(line) for line in quote.lines],
+                    order=None,
+                )
+                return ok("\n\n".join(text), structured)
+            result = await services.orders.place(request, actor=actor(ctx), idempotency_key=idempotency_key)
+            match result:
+                case Success(value=placed):
+                    order = placed.order
+                    heading = (
+                        f"Order {order.id} (already placed with this idempotency_key; nothing was changed now)"
+                        if placed.replayed
+                        else f"Placed order {order.id}"
+                    )
+                    text = md.order(order, heading=heading)
+                    if order.status == "placed":
+                        text += (
+                            f"\n\nNext: when the customer pays, call payments_record with order_id='{order.id}' "
+                            f"and amount={order.outstanding_minor}."
+                        )
+                    structured = PlaceOrderRead(
+                        dry_run=False,
+                        replayed=placed.replayed,
+                        can_place=True,
+                        problems=[],
+                        customer_id=order.customer_id,
+                        currency=order.currency,
+                        total_minor=order.total_minor,
+                        lines=[OrderLineRead.from_record(line) for line in order.lines],
+                        order=OrderRead.from_record(order, md.next_tools(order)),
+                    )
+                    return ok(text, structured)
+                case Rejected(field="lines"):
+                    return failure(
+                        result,
+                        next_step="fix or remove those lines (catalog_search shows SKUs, prices and stock; "
+                        f"catalog_adjust_stock restocks) and call orders_place again. {UNCHANGED}",
+                    )
+                case _:
+                    return order_failure(result, tool_name=TOOL_PLACE)
+
+        return await run(ctx, TOOL_PLACE, use)
+
+    @tool(server, title="Get an order", read_only=True, idempotent=True)
+    async def orders_get(ctx: ToolContext, order_id: OrderIdArg) -> Annotated[CallToolResult, OrderRead]:
+        """One order with its lines, payments and refunds, and the tools that apply to it next."""
+
+        async def use(services: ServiceRegistry) -> CallToolResult:
+            result = await services.orders.get(order_id)
+            if not isinstance(result, Success):
+                return order_failure(result, tool_name=TOOL_GET)
+            detail = result.value
+            text = md.order(detail.order, customer_name=detail.customer.name if detail.customer else None)
+            if detail.payments:
+                text += "\n\n### Payments and refunds\n\n" + md.payments_table(detail.payments)
+            return ok(text, OrderRead.from_record(detail.order, md.next_tools(detail.order)))
+
+        return await run(ctx, TOOL_GET, use)
+
+    @tool(server, title="List orders", read_only=True, idempotent=True)
+    async def orders_list(
+        ctx: ToolContext,
+        status: Annotated[OrderStatus | None, Field(description="Only orders in this status")] = None,
+        customer_id: Annotated[EntityRef | None, Field(description="Only this customer's orders (cus_…)")] = None,
+        placed_from: Annotated[
+            date | None, Field(description="First day, YYYY-MM-DD, in the shop's time zone (inclusive)")
+        ] = None,
+        placed_to: Annotated[date | None, Field(description="Last day, YYYY-MM-DD (inclusive)")] = None,
+        limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
+        cursor: Annotated[
+            str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
+        ] = None,
+    ) -> Annotated[CallToolResult, OrderPageRead]:
+        """Orders newest first, optionally by status, customer and placed-at days.
+
+        For the daily review: status='paid' lists orders waiting to be shipped, status='placed'
+        orders waiting for payment. Returns a page and a next_cursor.
+        """
+        values: dict[str, Any] = {"status": status, "customer_id": customer_id, "placed_from": placed_from}
+        values |= {"placed_to": placed_to, "limit": limit, "cursor": cursor}
+        query = validated(OrderQuery, as_sent(ctx, values), TOOL_LIST)
+        if isinstance(query, CallToolResult):
+            return query
+
+        async def use(services: ServiceRegistry) -> CallToolResult:
+            result = await services.orders.list(query)
+            match result:
+                case Success(value=page):
+                    parts = [f"status {query.status}"] if query.status else []
+                    parts += [f"of customer `{query.customer_id}`"] if query.customer_id else []
+                    parts += [f"placed from {query.placed_from}"] if query.placed_from else []
+                    parts += [f"placed to {query.placed_to}"] if query.placed_to else []
+                    filters = (" (" + ", ".join(parts) + ")") if parts else ""
+                    structured = OrderPageRead(
+                        orders=[OrderRead.from_record(o, md.next_tools(o)) for o in page.items],
+                        next_cursor=page.next_cursor,
+                    )
+                    return ok(md.order_page(page, filters=filters), structured)
+                case Rejected(field="cursor"):
+                    return failure(result, next_step="call orders_list again without cursor to start from the top.")
+                case _:
+                    return order_failure(result, tool_name=TOOL_LIST)
+
+        return await run(ctx, TOOL_LIST, use)
+
+    @tool(server, title="Cancel an order", read_only=False, idempotent=False, destructive=True)
+    async def orders_cancel(
+        ctx: ToolContext,
+        order_id: OrderIdArg,
+        answer: Annotated[confirm.Answer, Resolve(ask_cancel)],
+        reason: Annotated[str | None, Field(max_length=500, description="Why, for the audit log")] = None,
+        confirmation_token: TokenArg = None,
+    ) -> Annotated[CallToolResult, MoneyBackRead]:
+        """Cancel a placed or paid order: every line goes back into stock and anything paid is refunded.
+
+        When money goes back, a person must confirm: clients that support it get a question;
+        otherwise the first call changes nothing and returns a preview and a confirmation_token.
+        Show the preview to the person and repeat the call with the token only if they agree.
+        Shipped or delivered orders cannot be cancelled (use payments_refund).
+        """
+        request = validated(OrderCancel, as_sent(ctx, {"order_id": order_id, "reason": reason}), TOOL_CANCEL)
+        if isinstance(request, CallToolResult):
+            return request
+        approval = confirm.approval_from(answer, confirmation_token)
+        if isinstance(approval, str):
+            return confirm.declined(f"cancelling order {order_id}", approval)
+
+        async def use(services: ServiceRegistry) -> CallToolResult:
+            result = await services.orders.cancel(order_id, reason=request.reason, actor=actor(ctx), approval=approval)
+            if isinstance(result, Success | NeedsConfirmation):
+                return money_back(result, TOOL_CANCEL)
+            return order_failure(result, tool_name=TOOL_CANCEL)
+
+        return await run(ctx, TOOL_CANCEL, use)
+
+    @tool(server, title="Mark an order shipped", read_only=False, idempotent=False)
+    async def orders_mark_shipped(
+        ctx: ToolContext,
+        order_id: OrderIdArg,
+        carrier: Annotated[str, Field(max_length=100, description="e.g. DHL, UPS, Royal Mail")],
+        tracking_number: Annotated[str, Field(max_length=100, description="The carrier's tracking number")],
+    ) -> Annotated[CallToolResult, OrderRead]:
+        """Record that a paid order left the shop, with carrier and tracking number; e-mails the customer."""
+        shipment = validated(
+            Shipment, as_sent(ctx, {"carrier": carrier, "tracking_number": tracking_number}), TOOL_SHIP
+        )
+        if isinstance(shipment, CallToolResult):
+            return shipment
+
+        async def use(services: ServiceRegistry) -> CallToolResult:
+            result = await services.orders.mark_shipped(order_id, shipment, actor=actor(ctx))
+            if not isinstance(result, Success):
+                return order_failure(result, tool_name=TOOL_SHIP)
+            order = result.value
+            text = md.order(order, heading=f"Shipped order {order.id}") + "\n\nThe customer will get an e-mail."
+            return ok(text, OrderRead.from_record(order, md.next_tools(order)))
+
+        return await run(ctx, TOOL_SHIP, use)
+
+    @tool(server, title="Mark an order delivered", read_only=False, idempotent=False)
+    async def orders_mark_delivered(ctx: ToolContext, order_id: OrderIdArg) -> Annotated[CallToolResult, OrderRead]:
+        """Record that a shipped order reached the customer."""
+
+        async def use(services: ServiceRegistry) -> CallToolResult:
+            result = await services.orders.mark_delivered(order_id, actor=actor(ctx))
+            if not isinstance(result, Success):
+                return order_failure(result, tool_name=TOOL_DELIVER)
+            order = result.value
+            return ok(
+                md.order(order, heading=f"Delivered order {order.id}"),
+                OrderRead.from_record(order, md.next_tools(order)),
+            )
+
+        return await run(ctx, TOOL_DELIVER, use)

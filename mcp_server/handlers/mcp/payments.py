@@ -1,0 +1,252 @@
+"""Payment tools: record money received, list the ledger, refund with a person's confirmation."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.resolve import Resolve
+from mcp_types import CallToolResult
+from pydantic import Field, ValidationError
+
+from mcp_server.handlers.mcp import commerce_markdown as md
+from mcp_server.handlers.mcp import confirm
+from mcp_server.handlers.mcp.common import ToolContext, actor, as_sent, failure, ok, run, tool, validated
+from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
+from mcp_server.handlers.mcp.orders import KeyArg, OrderIdArg, TokenArg, order_failure
+from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit
+from mcp_server.models.orders import EntityRef, OrderRead
+from mcp_server.models.payments import (
+    Amount,
+    ManualMethod,
+    MoneyBackRead,
+    PaymentCreate,
+    PaymentPageRead,
+    PaymentQuery,
+    PaymentRead,
+    RefundCreate,
+)
+from mcp_server.services.payments import RefundPlan
+from mcp_server.services.requests import NeedsConfirmation
+from mcp_server.services.results import Rejected, Success
+from mcp_server.utils.markdown import escape
+from mcp_server.utils.money import format_money
+
+TOOL_RECORD, TOOL_LIST, TOOL_REFUND = "payments_record", "payments_list", "payments_refund"
+UNCHANGED = "Nothing was changed."
+
+AmountArg = Annotated[Amount, Field(description="Minor units: 1250 means 12.50 EUR")]
+
+
+class RecordedRead(PaymentRead):
+    replayed: bool = Field(description="true if this idempotency_key was used before: the first call's payment")
+    order: OrderRead
+
+
+def refund_result(result: Success[RefundPlan] | NeedsConfirmation[RefundPlan]) -> CallToolResult:
+    plan = result.value if isinstance(result, Success) else result.preview
+    order = plan.order
+    structured = MoneyBackRead(
+        outcome="confirmation_required"
+        if isinstance(result, NeedsConfirmation)
+        else ("replayed" if plan.replayed else "done"),
+        order_id=order.id,
+        order_status=order.status,
+        amount_minor=plan.amount_minor,
+        currency=order.currency,
+        restocked_units=plan.restock_units,
+        refunds=[PaymentRead.from_record(r) for r in plan.refunds],
+        preview=plan.describe(),
+    )
+    if isinstance(result, NeedsConfirmation):
+        structured.confirmation_token = result.token
+        structured.expires_at = result.expires_at
+        text = (
+            f"## Confirmation needed — nothing was refunded yet\n\n{escape(plan.describe())}\n\n"
+            "Next: show this preview to the person. Only if they agree, call payments_refund again with the same "
+            f"arguments and confirmation_token=`{result.token}` (single use, valid until "
+            f"{result.expires_at:%H:%M} UTC)."
+        )
+        return ok(text, structured)
+    amount = format_money(plan.amount_minor, order.currency)
+    heading = (
+        f"Refund of {amount} on order {order.id} (already made with this idempotency_key; nothing was changed now)"
+        if plan.replayed
+        else f"Refunded {amount} on order {order.id}"
+    )
+    stock = f"; {plan.restock_units} unit(s) went back into stock" if plan.restock_units else ""
+    text = (
+        f"## {heading}\n\n- **order status:** {order.status}\n- **refunded in total:** "
+        f"{format_money(order.refunded_minor, order.currency)} of {format_money(order.paid_minor, order.currency)} "
+        f"paid{stock}\n\n" + md.payments_table(list(plan.refunds))
+    )
+    if not plan.replayed:
+        text += "\n\nThe customer will get an e-mail."
+    return ok(text, structured)
+
+
+async def ask_refund(
+    ctx: ToolContext,
+    order_id: str | None,
+    payment_id: str | None,
+    amount: int,
+    reason: str,
+    restock: bool,
+    confirmation_token: str | None,
+) -> Any:
+    if confirmation_token is not None or not confirm.can_ask(ctx):
+        return confirm.not_asked("token given or client cannot be asked")
+    values = {"order_id": order_id, "payment_id": payment_id, "amount": amount, "reason": reason}
+    try:
+        request = RefundCreate.model_validate(as_sent(ctx, values | {"restock": restock}))
+        services = await ctx.request_context.lifespan_context.services()
+    except (ValidationError, BackendUnavailableError):
+        return confirm.not_asked("the tool body reports the problem")
+    preview = await services.payments.preview_refund(request)
+    if not isinstance(preview, Success):
+        return confirm.not_asked("the tool body reports the problem")
+    return confirm.ask(preview.value.describe() + " Go ahead?")
+
+
+def register(server: MCPServer[AppContext]) -> None:
+    @tool(server, title="Record a payment", read_only=False, idempotent=False)
+    async def payments_record(
+        ctx: ToolContext,
+        order_id: OrderIdArg,
+        amount: AmountArg,
+        method: Annotated[ManualMethod, Field(description="cash, bank_transfer or other")],
+        reference: Annotated[
+            str | None, Field(max_length=200, description="e.g. the bank transfer's reference or a receipt number")
+        ] = None,
+        idempotency_key: KeyArg = None,
+    ) -> Annotated[CallToolResult, RecordedRead]:
+        """Record money received for a placed order (at most what is still to pay).
+
+        When payments cover the total the order becomes paid and can be shipped. Pass an
+        idempotency_key so a retry cannot record the same payment twice.
+        """
+        values = {"order_id": order_id, "amount": amount, "method": method, "reference": reference}
+        request = validated(PaymentCreate, as_sent(ctx, values), TOOL_RECORD)
+        if isinstance(request, CallToolResult):
+            return request
+
+        async def use(services: ServiceRegistry) -> CallToolResult:
+            result = await services.payments.record(request, actor=actor(ctx), idempotency_key=idempotency_key)
+            match result:
+                case Success(value=recorded):
+                    order, payment = recorded.order, recorded.payment
+                    money = format_money(payment.amount_minor, payment.currency)
+                    heading = (
+                        f"Payment {payment.id} of {money} (already recorded with this idempotency_key; "
+                        "nothing was changed now)"
+                        if recorded.replayed
+                        else f"Recorded {money} ({payment.method}) for order {order.id}"
+                    )
+                    text = md.order(order, heading=heading)
+                    if order.status == "paid":
+                        text += f"\n\nThe order is paid. Next: orders_mark_shipped with order_id='{order.id}'."
+                    elif order.outstanding_minor:
+                        text += f"\n\nStill to pay: {format_money(order.outstanding_minor, order.currency)}."
+                    structured = RecordedRead(
+                        **PaymentRead.from_record(payment).model_dump(),
+                        replayed=recorded.replayed,
+                        order=OrderRead.from_record(order, md.next_tools(order)),
+                    )
+                    return ok(text, structured)
+                case Rejected(field="amount"):
+                    return failure(
+                        result, next_step=f"record at most what is still to pay (orders_get shows it). {UNCHANGED}"
+                    )
+                case _:
+                    return order_failure(result, tool_name=TOOL_RECORD)
+
+        return await run(ctx, TOOL_RECORD, use)
+
+    @tool(server, title="List payments and refunds", read_only=True, idempotent=True)
+    async def payments_list(
+        ctx: ToolContext,
+        order_id: Annotated[EntityRef | None, Field(description="Only this order's payments and refunds")] = None,
+        date_from: Annotated[date | None, Field(description="First day, YYYY-MM-DD, shop time zone")] = None,
+        date_to: Annotated[date | None, Field(description="Last day, YYYY-MM-DD (inclusive)")] = None,
+        limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
+        cursor: Annotated[
+            str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
+        ] = None,
+    ) -> Annotated[CallToolResult, PaymentPageRead]:
+        """Payments received and refunds made, oldest first, by order or by day range."""
+        values: dict[str, Any] = {"order_id": order_id, "date_from": date_from, "date_to": date_to}
+        query = validated(PaymentQuery, as_sent(ctx, values | {"limit": limit, "cursor": cursor}), TOOL_LIST)
+        if isinstance(query, CallToolResult):
+            return query
+
+        async def use(services: ServiceRegistry) -> CallToolResult:
+            result = await services.payments.list(query)
+            match result:
+                case Success(value=page):
+                    parts = [f"of order `{query.order_id}`"] if query.order_id else []
+                    parts += [f"from {query.date_from}"] if query.date_from else []
+                    parts += [f"to {query.date_to}"] if query.date_to else []
+                    filters = (" (" + ", ".join(parts) + ")") if parts else ""
+                    structured = PaymentPageRead(
+                        payments=[PaymentRead.from_record(p) for p in page.items], next_cursor=page.next_cursor
+                    )
+                    return ok(md.payment_page(page, filters=filters), structured)
+                case Rejected(field="cursor"):
+                    return failure(result, next_step="call payments_list again without cursor to start from the top.")
+                case _:
+                    return order_failure(result, tool_name=TOOL_LIST)
+
+        return await run(ctx, TOOL_LIST, use)
+
+    @tool(server, title="Refund a payment", read_only=False, idempotent=False, destructive=True)
+    async def payments_refund(
+        ctx: ToolContext,
+        amount: AmountArg,
+        reason: Annotated[str, Field(max_length=500, description="Why, kept in the shop's records")],
+        answer: Annotated[confirm.Answer, Resolve(ask_refund)],
+        order_id: Annotated[
+            EntityRef | None, Field(description="Refund this order (newest payments first); or payment_id")
+        ] = None,
+        payment_id: Annotated[EntityRef | None, Field(description="Refund this one payment (pay_…)")] = None,
+        restock: Annotated[
+            bool, Field(description="true puts every unit of the order not yet returned back into stock")
+        ] = False,
+        idempotency_key: KeyArg = None,
+        confirmation_token: TokenArg = None,
+    ) -> Annotated[CallToolResult, MoneyBackRead]:
+        """Give money back to a customer: never more than paid minus already refunded.
+
+        Needs a person's confirmation. Clients that support it show the person a question;
+        otherwise the first call changes nothing and returns a preview and a confirmation_token:
+        show the preview to the person and, only if they agree, repeat the call with the same
+        arguments plus the token (single use, 10 minutes). When refunds reach the amount paid the
+        order becomes refunded. For a return of only some items, use restock=false and
+        catalog_adjust_stock (reason=restock) for the returned units.
+        """
+        values = {"order_id": order_id, "payment_id": payment_id, "amount": amount, "reason": reason}
+        request = validated(RefundCreate, as_sent(ctx, values | {"restock": restock}), TOOL_REFUND)
+        if isinstance(request, CallToolResult):
+            return request
+        approval = confirm.approval_from(answer, confirmation_token)
+        if isinstance(approval, str):
+            return confirm.declined("the refund", approval)
+
+        async def use(services: ServiceRegistry) -> CallToolResult:
+            result = await services.payments.refund(
+                request, actor=actor(ctx), approval=approval, idempotency_key=idempotency_key
+            )
+            match result:
+                case Success() | NeedsConfirmation():
+                    return refund_result(result)
+                case Rejected(field="amount"):
+                    return failure(
+                        result,
+                        next_step=f"refund at most the amount shown (orders_get lists payments). {UNCHANGED}",
+                    )
+                case Rejected(field="payment_id"):
+                    return failure(result, next_step=f"call payments_list with the order_id. {UNCHANGED}")
+                case _:
+                    return order_failure(result, tool_name=TOOL_REFUND)
+
+        return await run(ctx, TOOL_REFUND, use)
