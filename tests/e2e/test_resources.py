@@ -1,11 +1,13 @@
-"""Resources: shop://customers/{id} and shop://products/{sku} as Markdown pages."""
+"""Resources: shop://customers/{id}, shop://products/{sku} and shop://orders/{id} as Markdown pages."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from tests.e2e.support import Shop, string
+from tests.e2e.support import Shop, as_object, string
 
 pytestmark = pytest.mark.anyio
 
@@ -15,6 +17,7 @@ async def test_templates_are_listed(shop: Shop) -> None:
     assert {t.uri_template for t in templates.resource_templates} == {
         "shop://customers/{customer_id}",
         "shop://products/{sku}",
+        "shop://orders/{order_id}",
     }
     assert {t.mime_type for t in templates.resource_templates} == {"text/markdown"}
 
@@ -38,12 +41,34 @@ async def test_a_customer_and_a_product_read_as_markdown(shop: Shop) -> None:
     assert "12.50 EUR" in product_text
 
 
+async def test_an_order_reads_as_markdown_with_its_payments(shop: Shop) -> None:
+    customer = await shop.register("Ada Lovelace", "ada@engines.example")
+    await shop.add_product("MUG-01", "Blue mug", stock=5)
+    placed = await shop.ok(
+        "orders_place", {"customer_id": string(customer, "id"), "lines": [{"sku": "MUG-01", "quantity": 2}]}
+    )
+    order_id = string(as_object(placed.data["order"]), "id")
+    await shop.ok("payments_record", {"order_id": order_id, "amount": 2500, "method": "cash"})
+
+    page = await shop.client.read_resource(f"shop://orders/{order_id.lower()}")
+
+    text = getattr(page.contents[0], "text", "")
+    assert text.startswith(f"## Order {order_id}")
+    assert "**status:** paid" in text
+    assert "Ada Lovelace" in text
+    assert "| 1 | `MUG-01` | Blue mug | 2 | 12.50 EUR | 25.00 EUR |" in text
+    assert "### Payments and refunds" in text
+    assert "orders_mark_shipped" in text
+
+
 @pytest.mark.parametrize(
     ("uri", "says"),
     [
         ("shop://customers/cus_00000000000000000000000000", "No customer with id"),
         ("shop://customers/nope", "is not a customer id"),
         ("shop://products/NOPE-1", "No product with SKU"),
+        ("shop://orders/ord_00000000000000000000000000", "No order with id"),
+        ("shop://orders/nope", "is not an order id"),
     ],
 )
 async def test_unknown_ones_are_errors_that_say_what_to_do(shop: Shop, uri: str, says: str) -> None:
@@ -57,7 +82,7 @@ async def test_unknown_ones_are_errors_that_say_what_to_do(shop: Shop, uri: str,
 
 async def test_prompts_walk_through_jobs_with_the_real_tool_names(shop: Shop) -> None:
     listed = await shop.client.list_prompts()
-    assert {p.name for p in listed.prompts} == {"stock_review", "customer_lookup"}
+    assert {p.name for p in listed.prompts} == {"stock_review", "customer_lookup", "daily_review", "refund_request"}
 
     review = await shop.client.get_prompt("stock_review", {"threshold": "3"})
     lookup = await shop.client.get_prompt("customer_lookup", {"who": "ada@engines.example"})
@@ -71,3 +96,18 @@ async def test_prompts_walk_through_jobs_with_the_real_tool_names(shop: Shop) ->
     assert "stock_below=3" in review_text
     assert "ada@engines.example" in lookup_text
     assert "customers_get" in lookup_text
+
+
+async def test_every_prompt_names_only_tools_that_exist(shop: Shop) -> None:
+    tools = {t.name for t in (await shop.client.list_tools()).tools}
+    texts = [
+        await shop.client.get_prompt("stock_review", {}),
+        await shop.client.get_prompt("customer_lookup", {"who": "Ada"}),
+        await shop.client.get_prompt("daily_review", {"low_stock_below": "4"}),
+        await shop.client.get_prompt("refund_request", {"order_id": "ord_X", "details": "the mug broke"}),
+    ]
+    for prompt in texts:
+        text = getattr(prompt.messages[0].content, "text", "")
+        named = set(re.findall(r"\b(?:customers|catalog|orders|payments|reports|audit)_[a-z_]+", text))
+        assert named, text
+        assert named <= tools, f"unknown tools {named - tools} in: {text}"

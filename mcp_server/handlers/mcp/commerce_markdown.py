@@ -6,6 +6,7 @@ from mcp_server.models.common import Page
 from mcp_server.models.orders import ALLOWED_ACTIONS, Order, OrderAction, OrderLine
 from mcp_server.models.payments import Payment
 from mcp_server.models.reports import SalesSummary
+from mcp_server.services.orders import OrderDetail
 from mcp_server.utils.markdown import escape, table, truncate
 from mcp_server.utils.money import format_money
 from mcp_server.utils.time import isoformat_utc
@@ -72,6 +73,14 @@ def order(o: Order, *, heading: str | None = None, customer_name: str | None = N
     if o.lines:
         parts += ["", lines_table(o.lines, o.currency)]
     return "\n".join(parts)
+
+
+def order_detail(detail: OrderDetail) -> str:
+    """An order with its customer's name, lines, payments and refunds."""
+    text = order(detail.order, customer_name=detail.customer.name if detail.customer else None)
+    if detail.payments:
+        text += "\n\n### Payments and refunds\n\n" + payments_table(detail.payments)
+    return text
 
 
 def order_page(page: Page[Order], *, filters: str) -> str:

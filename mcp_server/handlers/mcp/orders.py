@@ -275,9 +275,7 @@ def register(server: MCPServer[AppContext]) -> None:
             if not isinstance(result, Success):
                 return order_failure(result, tool_name=TOOL_GET)
             detail = result.value
-            text = md.order(detail.order, customer_name=detail.customer.name if detail.customer else None)
-            if detail.payments:
-                text += "\n\n### Payments and refunds\n\n" + md.payments_table(detail.payments)
+            text = md.order_detail(detail)
             return ok(text, OrderRead.from_record(detail.order, md.next_tools(detail.order)))
 
         return await run(ctx, TOOL_GET, use)

@@ -47,3 +47,46 @@ def register(server: MCPServer[AppContext]) -> None:
             "(name and e-mail are required; phone and notes are optional) and register them with "
             "customers_register. Never register someone whose e-mail is already on file."
         )
+
+    @server.prompt(
+        name="daily_review",
+        title="Daily review: orders to ship, unpaid orders, low stock",
+        description="Walk through what needs doing today, proposing actions and changing nothing unasked.",
+    )
+    def daily_review(
+        low_stock_below: Annotated[int, Field(ge=1, le=MAX_STOCK, description="Count a product as low below this")] = 5,
+    ) -> str:
+        return (
+            "Give me today's review of the shop, in three short sections.\n\n"
+            "1. To ship: call orders_list with status='paid' (follow next_cursor until it is null). List "
+            "each order's id, customer, units and total, oldest first. For an order I say has left, call "
+            "orders_mark_shipped with the carrier and tracking number I give you.\n"
+            "2. Waiting for payment: call orders_list with status='placed' and show how much is still to pay "
+            "on each. Do not record a payment unless I tell you the money arrived; then use payments_record "
+            "with an idempotency_key.\n"
+            f"3. Low stock: call catalog_search with stock_below={low_stock_below} and show SKU, name and stock.\n\n"
+            "Finish with yesterday's and today's figures from reports_sales_summary (group_by='day'). "
+            "Propose actions, but change nothing until I confirm each one."
+        )
+
+    @server.prompt(
+        name="refund_request",
+        title="Handle a refund request",
+        description="Check an order and its payments, then refund with the person's confirmation.",
+    )
+    def refund_request(
+        order_id: Annotated[str, Field(min_length=1, max_length=64, description="The order (ord_…)")],
+        details: Annotated[str, Field(max_length=2000, description="What the customer asked for, in their words")] = "",
+    ) -> str:
+        asked = f"\n\nThe customer wrote: {details}" if details else ""
+        return (
+            f"A customer asks for a refund on order {order_id}.{asked}\n\n"
+            f"First call orders_get with order_id='{order_id}' and show me the status, the lines, what was "
+            "paid and what was already refunded. If the order is still placed or paid and nothing has "
+            "shipped, suggest orders_cancel instead (it restocks everything and refunds what was paid). "
+            "Otherwise propose an amount (never more than paid minus refunded), a reason, and whether the "
+            "goods come back into stock (restock=true only if every unit is returned; for a few units use "
+            "catalog_adjust_stock with reason='restock' afterwards). When I agree, call payments_refund "
+            "with an idempotency_key. If it answers with a preview and a confirmation_token, show me the "
+            "preview word for word and call again with the token only after I say yes."
+        )

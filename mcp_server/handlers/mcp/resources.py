@@ -1,11 +1,11 @@
-"""Resources: a customer or a product as a Markdown page an assistant (or a person) can attach."""
+"""Resources: a customer, a product or an order as a Markdown page an assistant (or a person) can attach."""
 
 from __future__ import annotations
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
-from mcp_server.handlers.mcp import markdown
+from mcp_server.handlers.mcp import commerce_markdown, markdown
 from mcp_server.handlers.mcp.common import ToolContext, sentence
 from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
 from mcp_server.services.results import Success
@@ -44,3 +44,22 @@ def register(server: MCPServer[AppContext]) -> None:
         if isinstance(result, Success):
             return markdown.product(result.value, detailed=True)
         raise ResourceError(f"{sentence(result.message)} Call catalog_search to find the SKU.")
+
+    @server.resource(
+        "shop://orders/{order_id}",
+        name="order",
+        title="Order",
+        description="One order (ord_…) as Markdown: status, lines, totals, payments and refunds, what can happen next.",
+        mime_type="text/markdown",
+    )
+    async def order_page(order_id: str, ctx: ToolContext) -> str:
+        result = await (await _services(ctx)).orders.get(order_id)
+        if isinstance(result, Success):
+            detail = result.value
+            text = commerce_markdown.order(
+                detail.order, customer_name=detail.customer.name if detail.customer else None
+            )
+            if detail.payments:
+                text += "\n\n### Payments and refunds\n\n" + commerce_markdown.payments_table(detail.payments)
+            return text
+        raise ResourceError(f"{sentence(result.message)} Call orders_list to find the order's id.")
