@@ -47,7 +47,7 @@ def invalid_arguments_message(tool: str, problems: list[tuple[str, str]]) -> str
     for argument, message in problems:
         for prefix in _PREFIXES:
             message = message.removeprefix(prefix)
-        lines.append(f"- `{argument or '(arguments)'}`: {message}")
+        lines.append(f"- {_where(argument)}: {message}")
     which = "this argument" if len(problems) == 1 else "these arguments"
     return (
         f"Invalid arguments for {tool}:\n"
@@ -55,6 +55,18 @@ def invalid_arguments_message(tool: str, problems: list[tuple[str, str]]) -> str
         + f"\n\nNothing was changed. Next: correct {which} (the tool's input schema lists what is allowed) "
         f"and call {tool} again."
     )
+
+
+_ITEM = re.compile(r"^(?P<list>\w+)\.(?P<index>\d+)(?:\.(?P<rest>.+))?$")
+
+
+def _where(argument: str) -> str:
+    """``lines.0.quantity`` → "`lines` item 1, `quantity`": people and our own messages count from 1."""
+    item = _ITEM.match(argument)
+    if item is None:
+        return f"`{argument or '(arguments)'}`"
+    rest = f", `{item.group('rest')}`" if item.group("rest") else ""
+    return f"`{item.group('list')}` item {int(item.group('index')) + 1}{rest}"
 
 
 def unknown_arguments_message(tool: str, unknown: list[str], allowed: set[str]) -> str:
