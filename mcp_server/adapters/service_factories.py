@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mcp_server.adapters.database import create_engine, ensure_schema, writer
+from mcp_server.adapters.database import create_engine, ensure_schema, server_secret, writer
 from mcp_server.adapters.migrations import HEAD_REVISION
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 from mcp_server.services.audit import AuditService
@@ -44,15 +43,16 @@ class Backend:
 
     @classmethod
     async def start(cls, database_url: str, *, timezone: str = "UTC", secret: bytes | None = None) -> Backend:
-        """``secret`` signs confirmation tokens; by default a fresh one per process (tokens do not
-        outlive a restart, which is fine for a ten-minute confirmation)."""
+        """``secret`` signs confirmation tokens; by default the one kept in the database, so a token
+        from one server process works in another (e.g. MCP Inspector's one process per call)."""
         engine = create_engine(database_url)
         try:
             if await ensure_schema(engine):
                 logger.info("database at revision %s", HEAD_REVISION)
             uow = SqlUnitOfWorkFactory(engine, writer(engine))
             clock, ids, zone = SystemClock(), IdGenerator(), ZoneInfo(timezone)
-            tokens = ConfirmationTokens(secret or secrets.token_bytes(32), clock, ids)
+            secret = secret or await server_secret(engine, "confirmation_tokens")
+            tokens = ConfirmationTokens(secret, clock, ids)
             services = Services(
                 customers=CustomerService(uow, clock, ids),
                 catalog=CatalogService(uow, clock, ids),

@@ -63,7 +63,9 @@ class IllegalTransition:
 
     @property
     def message(self) -> str:
-        allowed = ", ".join(self.allowed) if self.allowed else f"nothing: {self.status} is final"
+        if not self.allowed:
+            return f"order {self.order_id} is {self.status}, a final status, so it cannot {self.action}"
+        allowed = ", ".join(self.allowed)
         return f"order {self.order_id} is {self.status}, so it cannot {self.action}. Allowed now: {allowed}"
 
 

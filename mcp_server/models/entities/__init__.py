@@ -10,7 +10,7 @@ from mcp_server.models.entities.customers import CustomerEntity
 from mcp_server.models.entities.orders import OrderEntity, OrderLineEntity
 from mcp_server.models.entities.outbox import OutboxMessageEntity
 from mcp_server.models.entities.payments import PaymentEntity
-from mcp_server.models.entities.requests import IdempotencyKeyEntity, UsedConfirmationEntity
+from mcp_server.models.entities.requests import IdempotencyKeyEntity, ServerSecretEntity, UsedConfirmationEntity
 
 __all__ = [
     "AuditEntryEntity",
@@ -22,5 +22,6 @@ __all__ = [
     "OutboxMessageEntity",
     "PaymentEntity",
     "ProductEntity",
+    "ServerSecretEntity",
     "UsedConfirmationEntity",
 ]

@@ -22,6 +22,16 @@ class IdempotencyKeyEntity(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class ServerSecretEntity(Base):
+    """Keys the server signs with (e.g. confirmation tokens), shared by every process on the database."""
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class UsedConfirmationEntity(Base):
     """Confirmation tokens already redeemed: a token works once."""
 

@@ -1,4 +1,4 @@
-"""Orders and their lines, the payments ledger, idempotency keys and used confirmations.
+"""Orders and their lines, the payments ledger, idempotency keys, used confirmations, server secrets.
 
 Revision ID: 0003
 Revises: 0002
@@ -27,6 +27,13 @@ def upgrade() -> None:
         sa.Column("result_ids", sa.Text(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("tool", "key", name=op.f("pk_idempotency_keys")),
+    )
+    op.create_table(
+        "server_secrets",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("value", sa.String(length=128), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_server_secrets")),
     )
     op.create_table(
         "used_confirmations",
@@ -126,4 +133,5 @@ def downgrade() -> None:
     op.drop_index("ix_orders_customer", table_name="orders")
     op.drop_table("orders")
     op.drop_table("used_confirmations")
+    op.drop_table("server_secrets")
     op.drop_table("idempotency_keys")
