@@ -48,7 +48,18 @@ def tool(
     return decorate
 
 
+MAX_MARKDOWN_CHARS = 60_000  # about 15,000 tokens: with the structured copy, well under 25,000
+
+
 def ok(markdown: str, structured: BaseModel) -> CallToolResult:
+    if len(markdown) > MAX_MARKDOWN_CHARS:
+        # Lists are bounded by their limits; this is the backstop for anything that is not.
+        cut = markdown.rfind("\n", 0, MAX_MARKDOWN_CHARS)
+        markdown = (
+            markdown[: cut if cut > 0 else MAX_MARKDOWN_CHARS]
+            + "\n\n… (cut here to keep the answer short: ask for less, e.g. a smaller limit or a shorter "
+            "date range; structuredContent has every row)"
+        )
     return CallToolResult(
         content=[TextContent(type="text", text=markdown)],
         structured_content=structured.model_dump(mode="json"),
