@@ -11,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from mcp_server.models.common import not_a_bool
 
 MAX_REPORT_DAYS = 366
+MAX_DAILY_ROWS_DAYS = 186  # one table row per day (and currency) keeps the answer well under 25,000 tokens
 GroupBy = Literal["day", "product"]
 
 

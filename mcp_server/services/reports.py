@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from mcp_server.models.reports import MAX_REPORT_DAYS, DayWindow, SalesQuery, SalesSummary
+from mcp_server.models.reports import MAX_DAILY_ROWS_DAYS, MAX_REPORT_DAYS, DayWindow, SalesQuery, SalesSummary
 from mcp_server.services.ports import UnitOfWorkFactory
 from mcp_server.services.results import Rejected, Success, unavailable_when_busy
 
@@ -43,6 +43,12 @@ class ReportService:
             return Rejected("date_from is after date_to", field="date_from")
         if (query.date_to - query.date_from).days + 1 > MAX_REPORT_DAYS:
             return Rejected(f"the range is longer than {MAX_REPORT_DAYS} days; split it", field="date_to")
+        if query.group_by == "day" and (query.date_to - query.date_from).days + 1 > MAX_DAILY_ROWS_DAYS:
+            return Rejected(
+                f"a day-by-day report covers at most {MAX_DAILY_ROWS_DAYS} days; split the range, or use "
+                f"group_by='product' for up to {MAX_REPORT_DAYS} days",
+                field="date_to",
+            )
         windows = day_windows(query.date_from, query.date_to, self._timezone)
         async with self._uow(write=False) as uow:
             days = await uow.reports.sales_by_day(windows) if query.group_by == "day" else []

@@ -12,7 +12,7 @@ from pydantic import Field
 from mcp_server.handlers.mcp import commerce_markdown as md
 from mcp_server.handlers.mcp.common import RETRY_LATER, ToolContext, failure, ok, run, tool, validated
 from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
-from mcp_server.models.reports import MAX_REPORT_DAYS, GroupBy, SalesQuery, SalesSummaryRead
+from mcp_server.models.reports import MAX_DAILY_ROWS_DAYS, MAX_REPORT_DAYS, GroupBy, SalesQuery, SalesSummaryRead
 from mcp_server.services.results import Rejected, Success, Unavailable
 
 TOOL_SALES = "reports_sales_summary"
@@ -23,7 +23,13 @@ def register(server: MCPServer[AppContext]) -> None:
     async def reports_sales_summary(
         ctx: ToolContext,
         date_from: Annotated[date, Field(description="First day, YYYY-MM-DD, in the shop's time zone")],
-        date_to: Annotated[date, Field(description=f"Last day (inclusive); at most {MAX_REPORT_DAYS} days")],
+        date_to: Annotated[
+            date,
+            Field(
+                description=f"Last day (inclusive); at most {MAX_DAILY_ROWS_DAYS} days by day, "
+                f"{MAX_REPORT_DAYS} by product"
+            ),
+        ],
         group_by: Annotated[GroupBy, Field(description="'day' (default) or 'product'")] = "day",
         top: Annotated[int, Field(ge=1, le=100, description="How many top products to show (default 5)")] = 5,
     ) -> Annotated[CallToolResult, SalesSummaryRead]:
