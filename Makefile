@@ -36,9 +36,11 @@ contracts: $(VENV)/.dev
 pytest: $(VENV)/.dev
 	$(PY) -m pytest
 
-## bench: cold start, latency and memory against a bare MCP echo server, measured in one run
+## bench: cold start, latency, memory and the order tools over 1,000,000 seeded orders against a bare MCP echo
+## server, measured in one run (minutes; BENCH_ARGS="--quick" for a smoke run, "--orders 0" skips the orders)
+BENCH_ARGS ?=
 bench: $(VENV)/.dev
-	$(PY) -m benchmarks.bench
+	$(PY) -m benchmarks.bench $(BENCH_ARGS)
 
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .

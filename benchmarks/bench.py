@@ -11,7 +11,11 @@ The machines are shared and noisy, so every number is a median or a percentile, 
 warm-up, and the two servers' runs are interleaved (alternating order) rather than run one block after the other.
 The client is a few lines of raw JSON-lines over pipes, identical for both servers.
 
-Run: ``.venv/bin/python -m benchmarks.bench [--starts N] [--calls N] [--quick]``.
+4. orders (``benchmarks/orders_bench.py``): a database seeded with ``--orders`` orders (``benchmarks/seed.py``),
+   ``orders_get``, ``orders_list`` first and deep page, ``reports_sales_summary`` and ``orders_place`` against ``echo``,
+   and the server's peak memory while listing and reporting against its size after start-up.
+
+Run: ``.venv/bin/python -m benchmarks.bench [--starts N] [--calls N] [--orders N] [--quick]``.
 """
 
 from __future__ import annotations
@@ -131,6 +135,21 @@ class StdioClient:
         result, elapsed = self._roundtrip(rid, b'{"jsonrpc":"2.0","id":' + str(rid).encode() + self._call_tail)
         if result.get("isError"):
             raise BenchError(f"{self.spec.label}: {self.spec.tool} returned an error: {_content_text(result)}")
+        return result, elapsed
+
+    def call_tool(self, name: str, arguments: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """One ``tools/call`` of any tool with these arguments (built per call: a few µs, same for both servers)."""
+        self._next_id += 1
+        rid = self._next_id
+        message = {
+            "jsonrpc": "2.0",
+            "id": rid,
+            "method": "tools/call",
+            "params": {"name": name, "arguments": arguments},
+        }
+        result, elapsed = self._roundtrip(rid, _dumps(message) + b"\n")
+        if result.get("isError"):
+            raise BenchError(f"{self.spec.label}: {name} returned an error: {_content_text(result)}")
         return result, elapsed
 
     def _roundtrip(self, rid: int, payload: bytes) -> tuple[dict[str, Any], int]:
@@ -559,6 +578,10 @@ class Options:
     memory_calls: int
     import_repeats: int
     quick: bool
+    orders: int = 0
+    order_calls: int = 0
+    report_calls: int = 0
+    place_calls: int = 0
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -573,6 +596,19 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         "--memory-calls", type=int, default=None, help="calls before the memory reading (default 1000; quick 200)"
     )
     parser.add_argument("--import-repeats", type=int, default=None, help="fresh interpreters per import (default 5)")
+    parser.add_argument(
+        "--orders",
+        type=int,
+        default=None,
+        help="orders to seed for section 4 (default 1,000,000; quick 20,000; 0 skips)",
+    )
+    parser.add_argument(
+        "--order-calls", type=int, default=None, help="measured calls per order tool (default 500; quick 50)"
+    )
+    parser.add_argument(
+        "--report-calls", type=int, default=None, help="measured 30-day sales reports (default 20; quick 3)"
+    )
+    parser.add_argument("--place-calls", type=int, default=None, help="orders_place calls (default 300; quick 30)")
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run, not a measurement")
     args = parser.parse_args(argv)
     quick: bool = args.quick
@@ -591,6 +627,10 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         memory_calls=pick(args.memory_calls, 1000, 200, 1, "memory-calls"),
         import_repeats=pick(args.import_repeats, 5, 2, 1, "import-repeats"),
         quick=quick,
+        orders=pick(args.orders, 1_000_000, 20_000, 0, "orders"),
+        order_calls=pick(args.order_calls, 500, 50, 1, "order-calls"),
+        report_calls=pick(args.report_calls, 20, 3, 1, "report-calls"),
+        place_calls=pick(args.place_calls, 300, 30, 1, "place-calls"),
     )
 
 
@@ -598,7 +638,10 @@ def _fmt_ms(values: Sequence[float]) -> str:
     return f"{statistics.median(values):7.1f} ms  (min {min(values):6.1f}, max {max(values):6.1f})"
 
 
-def run(options: Options, workdir: Path) -> list[tuple[str, float, float]]:
+SummaryRow = tuple[str, float, float | None]
+
+
+def run(options: Options, workdir: Path) -> list[SummaryRow]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPKEEPER_")}
     env["SHOPKEEPER_DATABASE_URL"] = f"sqlite+aiosqlite:///{workdir / 'shop.db'}"
     env.pop("PYTHONPROFILEIMPORTTIME", None)
@@ -609,7 +652,7 @@ def run(options: Options, workdir: Path) -> list[tuple[str, float, float]]:
         launcher.stop_all()
 
 
-def _run(options: Options, launcher: Launcher, env: dict[str, str], workdir: Path) -> list[tuple[str, float, float]]:
+def _run(options: Options, launcher: Launcher, env: dict[str, str], workdir: Path) -> list[SummaryRow]:
     started = time.monotonic()
     customer_id = prepare_database(launcher)
     shop = ServerSpec("Shopkeeper", shopkeeper_argv(), "customers_get", {"customer_id": customer_id})
@@ -686,21 +729,39 @@ def _run(options: Options, launcher: Launcher, env: dict[str, str], workdir: Pat
     shop_mem, echo_mem = calls[0].after_calls, calls[1].after_calls
     memory_ratio = ratio(shop_mem.rss_kb, echo_mem.rss_kb)
     print(f"  ratio       {memory_ratio:.2f}x  ({shop_mem.rss_mb - echo_mem.rss_mb:+.1f} MB)")
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"\n  (whole run {time.monotonic() - started:.0f} s; load avg at end {load})")
-    return [
+    rows: list[SummaryRow] = [
         ("cold start (initialize, median)", start_ratio, TARGET_COLD_START),
         ("latency (p50)", latency_ratio, TARGET_LATENCY),
         (f"memory (RSS after {options.memory_calls} calls)", memory_ratio, TARGET_MEMORY),
     ]
+    launcher.stop_all()
+
+    # 4. orders over a seeded database ----------------------------------------------------------------------------
+    if options.orders > 0:
+        from benchmarks.orders_bench import OrderOptions, run_orders  # imports this module: load it after
+
+        order_options = OrderOptions(
+            orders=options.orders,
+            calls=options.order_calls,
+            warmup=options.warmup,
+            report_calls=options.report_calls,
+            place_calls=options.place_calls,
+        )
+        rows += run_orders(order_options, workdir, env)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\n  (whole run {time.monotonic() - started:.0f} s; load avg at end {load})")
+    return rows
 
 
-def print_summary(rows: Sequence[tuple[str, float, float]]) -> None:
-    section("Summary: Shopkeeper / bare echo server")
-    print(f"  {'measure':<36} {'ratio':>7} {'target':>8}   result")
+def print_summary(rows: Sequence[SummaryRow]) -> None:
+    section("Summary: Shopkeeper / bare echo server (and its own start-up size)")
+    print(f"  {'measure':<40} {'ratio':>7} {'target':>8}   result")
     for name, value, target in rows:
+        if target is None:
+            print(f"  {name:<40} {value:6.2f}x {'-':>8}   reported")
+            continue
         verdict = "PASS" if value <= target else "MISS"
-        print(f"  {name:<36} {value:6.2f}x {'≤ ' + format(target, '.1f') + 'x':>8}   {verdict}")
+        print(f"  {name:<40} {value:6.2f}x {'≤ ' + format(target, '.1f') + 'x':>8}   {verdict}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -719,4 +780,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the module's imported copy, not ``__main__``: orders_bench imports ``benchmarks.bench``, and one copy means
+    # one BenchError class for main() to catch.
+    from benchmarks.bench import main as imported_main
+
+    raise SystemExit(imported_main())
