@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Literal, cast
 
 from mcp import Client
-from mcp.client.session import ElicitationFnT
-from mcp_types import CallToolResult, Implementation, TextContent
+from mcp.client.session import ClientRequestContext, ElicitationFnT
+from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult, Implementation, TextContent
 
 from mcp_server.config import load_settings
 from mcp_server.entrypoint import build_app
@@ -204,6 +204,11 @@ class Shop:
         arguments = {"sku": sku, "name": name, "price_minor": price_minor, "currency": currency, **extra}
         return (await self.ok("catalog_create_product", arguments)).data
 
+    async def place(self, customer_id: str, *lines: tuple[str, int], **extra: object) -> JsonObject:
+        """Place an order of ``(sku, quantity)`` lines; the placed order's ``order`` object."""
+        arguments = {"customer_id": customer_id, "lines": [{"sku": s, "quantity": q} for s, q in lines], **extra}
+        return as_object((await self.ok("orders_place", arguments)).data.get("order"))
+
     async def every_customer(self) -> list[JsonObject]:
         return await self._every("customers_list", "customers")
 
@@ -258,6 +263,26 @@ async def open_shop(
         shop = Shop(client, db_path)
         await shop.call("customers_list", {"limit": 1})
         yield shop
+
+
+@dataclass(slots=True)
+class Person:
+    """The person behind an elicitation-capable client: answers every question the same way.
+
+    Pass it as ``open_shop(..., elicitation=person)``; ``questions`` keeps what the server asked.
+    """
+
+    action: Literal["accept", "decline", "cancel"] = "accept"
+    confirm: bool = True
+    questions: list[str] = field(default_factory=list[str])
+
+    async def __call__(self, context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        del context
+        self.questions.append(params.message)
+        content: dict[str, str | int | float | bool | list[str] | None] | None = (
+            {"confirm": self.confirm} if self.action == "accept" else None
+        )
+        return ElicitResult(action=self.action, content=content)
 
 
 @dataclass(frozen=True, slots=True)
