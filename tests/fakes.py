@@ -148,11 +148,22 @@ class FakeOutboxRepository:
 
 
 class FakeOrderRepository:
-    def __init__(self, rows: dict[str, Order]) -> None:
-        self._rows = rows
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+        self._rows = db.orders
 
     async def get(self, order_id: str) -> Order | None:
         return self._rows.get(order_id)
+
+    async def detail(self, order_id: str) -> tuple[Order, Customer | None, list[Payment]] | None:
+        order = self._rows.get(order_id)
+        if order is None:
+            return None
+        return (
+            order,
+            self._db.customers.get(order.customer_id),
+            [p for p in self._db.payments if p.order_id == order_id],
+        )
 
     async def add(self, order: Order) -> None:
         assert order.id not in self._rows
@@ -313,7 +324,7 @@ class FakeUnitOfWork:
         self.products = FakeProductRepository(self._work.products)
         self.audit = FakeAuditRepository(self._work.audit)
         self.outbox = FakeOutboxRepository(self._work.outbox)
-        self.orders = FakeOrderRepository(self._work.orders)
+        self.orders = FakeOrderRepository(self._work)
         self.payments = FakePaymentRepository(self._work.payments)
         self.requests = FakeRequestLog(self._work)
         self.reports = FakeReportRepository(self._work)

@@ -207,6 +207,17 @@ class OrderLineRead(BaseModel):
         )
 
 
+class ShippingAddressRead(BaseModel):
+    """Output only: plain fields, so answering does not re-run the input checks on every row."""
+
+    name: str
+    line1: str
+    line2: str | None = None
+    postal_code: str
+    city: str
+    country: str
+
+
 class OrderRead(BaseModel):
     id: str = Field(description="Opaque order id, prefix ord_")
     customer_id: str
@@ -220,7 +231,7 @@ class OrderRead(BaseModel):
     units: int
     line_count: int
     lines: list[OrderLineRead] = Field(description="Empty in lists; orders_get gives them")
-    shipping_address: ShippingAddress | None = None
+    shipping_address: ShippingAddressRead | None = None
     carrier: str | None = None
     tracking_number: str | None = None
     placed_at: datetime
@@ -242,7 +253,9 @@ class OrderRead(BaseModel):
             units=order.units,
             line_count=order.line_count or len(order.lines),
             lines=[OrderLineRead.from_record(line) for line in order.lines],
-            shipping_address=order.shipping_address,
+            shipping_address=ShippingAddressRead.model_construct(**order.shipping_address.model_dump())
+            if order.shipping_address
+            else None,
             carrier=order.carrier,
             tracking_number=order.tracking_number,
             placed_at=order.placed_at,

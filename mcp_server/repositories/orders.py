@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
@@ -7,9 +8,13 @@ from typing import Any, cast
 from sqlalchemy import Select, String, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mcp_server.models.customers import Customer
+from mcp_server.models.entities.customers import CustomerEntity
 from mcp_server.models.entities.orders import ORDER_COLUMNS, OrderEntity, OrderLineEntity
+from mcp_server.models.entities.payments import PaymentEntity
 from mcp_server.models.orders import Order
-from mcp_server.repositories.sql import fetch_all, moment_param
+from mcp_server.models.payments import Payment
+from mcp_server.repositories.sql import fetch_all, fetch_batch, moment_param
 
 _o = cast(Table, OrderEntity.__table__)
 _l = cast(Table, OrderLineEntity.__table__)
@@ -21,6 +26,12 @@ _WITH_LINES = (
     .where(_o.c.id == bindparam("id"))
     .order_by(_l.c.line_no)
 )
+_c = cast(Table, CustomerEntity.__table__)
+_p = cast(Table, PaymentEntity.__table__)
+_ITS_CUSTOMER = select(*_c.c).where(
+    _c.c.id == select(_o.c.customer_id).where(_o.c.id == bindparam("id")).scalar_subquery()
+)
+_ITS_PAYMENTS = select(*_p.c).where(_p.c.order_id == bindparam("id")).order_by(_p.c.sequence)
 _SET_RESTOCKED = (
     update(_l)
     .where(_l.c.order_id == bindparam("b_order"), _l.c.line_no == bindparam("b_line"))
@@ -51,13 +62,22 @@ class SqlOrderRepository:
         self._connection = connection
 
     async def get(self, order_id: str) -> Order | None:
-        rows = await fetch_all(self._connection, _WITH_LINES, {"id": order_id})
-        if not rows:
-            return None
-        lines = tuple(
-            OrderLineEntity.record_from_row(row[ORDER_COLUMNS:]) for row in rows if row[ORDER_COLUMNS] is not None
+        return _order(await fetch_all(self._connection, _WITH_LINES, {"id": order_id}))
+
+    async def detail(self, order_id: str) -> tuple[Order, Customer | None, list[Payment]] | None:
+        """The order with its lines, its customer and its payments and refunds, in one round trip."""
+        key = {"id": order_id}
+        rows, customer, payments = await fetch_batch(
+            self._connection, [(_WITH_LINES, key), (_ITS_CUSTOMER, key), (_ITS_PAYMENTS, key)]
         )
-        return OrderEntity.record_from_row(rows[0], lines)
+        order = _order(rows)
+        if order is None:
+            return None
+        return (
+            order,
+            CustomerEntity.record_from_row(customer[0]) if customer else None,
+            [PaymentEntity.record_from_row(row) for row in payments],
+        )
 
     async def add(self, order: Order) -> None:
         await self._connection.execute(insert(_o).values(OrderEntity.values_from_record(order)))
@@ -105,3 +125,12 @@ class SqlOrderRepository:
             before=before_id is not None,
         )
         return [OrderEntity.record_from_row(row) for row in await fetch_all(self._connection, statement, params)]
+
+
+def _order(rows: list[Sequence[Any]]) -> Order | None:
+    if not rows:
+        return None
+    lines = tuple(
+        OrderLineEntity.record_from_row(row[ORDER_COLUMNS:]) for row in rows if row[ORDER_COLUMNS] is not None
+    )
+    return OrderEntity.record_from_row(rows[0], lines)

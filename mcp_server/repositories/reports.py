@@ -74,26 +74,40 @@ class SqlReportRepository:
         ]
 
     async def sales_by_product(self, start: datetime, end: datetime, limit: int) -> list[ProductSales]:
+        # Grouped by product and currency only (an order has at most one line per product, so
+        # count(*) counts orders); names are joined in after the LIMIT, on the few rows left.
         revenue = func.sum(_l.c.line_total_minor).label("revenue")
-        statement = (
+        ranked = (
             select(
                 _l.c.product_id,
-                _products.c.sku,
-                _products.c.name,
                 _o.c.currency,
-                func.count(func.distinct(_o.c.id)),
-                func.sum(_l.c.quantity),
+                func.count().label("orders"),
+                func.sum(_l.c.quantity).label("units"),
                 revenue,
             )
-            .select_from(_o.join(_l, _l.c.order_id == _o.c.id).join(_products, _products.c.id == _l.c.product_id))
+            .select_from(_o.join(_l, _l.c.order_id == _o.c.id))
             .where(
                 _o.c.placed_at >= start,  # typed binds: SQLAlchemy writes them as the column stores them
                 _o.c.placed_at < end,
                 _o.c.status != "cancelled",
             )
-            .group_by(_l.c.product_id, _products.c.sku, _products.c.name, _o.c.currency)
+            .group_by(_l.c.product_id, _o.c.currency)
             .order_by(revenue.desc(), _l.c.product_id)
             .limit(limit)
+            .subquery("ranked")
+        )
+        statement = (
+            select(
+                ranked.c.product_id,
+                _products.c.sku,
+                _products.c.name,
+                ranked.c.currency,
+                ranked.c.orders,
+                ranked.c.units,
+                ranked.c.revenue,
+            )
+            .select_from(ranked.join(_products, _products.c.id == ranked.c.product_id))
+            .order_by(ranked.c.revenue.desc(), ranked.c.product_id)
         )
         return [
             ProductSales(product_id, sku, name, currency, int(orders), int(units), int(total))

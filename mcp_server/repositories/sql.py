@@ -11,6 +11,7 @@ the entity modules turn them into records. Other drivers take the ordinary
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -70,3 +71,32 @@ def moment_param(connection: AsyncConnection, moment: datetime) -> datetime | st
     if connection.dialect.name != "sqlite":
         return moment.astimezone(UTC)
     return moment.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+async def fetch_batch(
+    connection: AsyncConnection, queries: Sequence[tuple[Select[Any], Mapping[str, Any]]]
+) -> list[list[Row]]:
+    """Several SELECTs in one round trip (on aiosqlite, one hop to its thread); rows per query.
+
+    Same private seam as the driver adapter (``aiosqlite.Connection._execute``), see decision 0004.
+    """
+    dialect = connection.dialect
+    if dialect.driver != "aiosqlite":
+        return [await fetch_all(connection, statement, params) for statement, params in queries]
+    prepared: list[tuple[str, tuple[Any, ...]]] = []
+    for statement, params in queries:
+        for name, value in params.items():
+            if not isinstance(value, str | int | float | bytes | None):
+                raise TypeError(f"fetch_batch binds plain scalars only; convert {name!r} first")
+        compiled = _compile(statement, dialect)
+        values = compiled.construct_params(dict(params)) or {}
+        order = cast("Sequence[str]", getattr(compiled, "positiontup", None) or ())
+        prepared.append((compiled.string, tuple(values[name] for name in order)))
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+
+    def run(conn: sqlite3.Connection) -> list[list[Row]]:
+        return [conn.execute(sql, params).fetchall() for sql, params in prepared]
+
+    execute: Any = getattr(driver, "_execute")  # noqa: B009 - private, see above
+    return await execute(run, getattr(driver, "_conn"))  # noqa: B009

@@ -251,12 +251,10 @@ class OrderService:
         if canonical is None:
             return not_an_order_id(order_id)
         async with self._uow(write=False) as uow:
-            order = await uow.orders.get(canonical)
-            if order is None:
-                return NotFound("order", f"id {canonical}")
-            customer = await uow.customers.get(order.customer_id)
-            payments = await uow.payments.for_order(canonical)
-        return Success(OrderDetail(order, customer, payments))
+            found = await uow.orders.detail(canonical)
+        if found is None:
+            return NotFound("order", f"id {canonical}")
+        return Success(OrderDetail(*found))
 
     @unavailable_when_busy
     async def list(self, query: OrderQuery) -> Success[Page[Order]] | Rejected:

@@ -92,6 +92,10 @@ class OrderRepository(Protocol):
         """The order with its lines."""
         ...
 
+    async def detail(self, order_id: str) -> tuple[Order, Customer | None, list[Payment]] | None:
+        """The order with its lines, its customer, and its payments and refunds (oldest first)."""
+        ...
+
     async def add(self, order: Order) -> None:
         """Store a new order and its lines."""
         ...
