@@ -264,7 +264,7 @@ class OrderService:
             if customer_id is None:
                 return Rejected(f"'{query.customer_id}' is not a customer id", field="customer_id")
         if query.placed_from and query.placed_to and query.placed_from > query.placed_to:
-            return Rejected("placed_from is after placed_to", field="placed_from")
+            return Rejected("the first day (placed_from) is after the last day (placed_to)", field="placed_from")
         filters = {
             "status": query.status,
             "customer_id": customer_id,
@@ -464,6 +464,6 @@ def _short_of(have: int, want: int) -> str:
 
 
 def _bad_lines(problems: tuple[LineProblem, ...] | list[LineProblem]) -> Rejected:
-    count = len(problems)
+    count = len({problem.line for problem in problems})
     listed = "; ".join(problem.describe() for problem in problems)
     return Rejected(f"{count} line{'s' if count != 1 else ''} cannot be ordered: {listed}", field="lines")

@@ -65,6 +65,11 @@ class RefundPlan:
     restock: bool
     refunds: tuple[Payment, ...] = ()
     replayed: bool = False
+    refunded_before: int | None = None  # set once done: what had been refunded before this one
+
+    @property
+    def earlier_refunds(self) -> int:
+        return self.order.refunded_minor if self.refunded_before is None else self.refunded_before
 
     def describe(self) -> str:
         """One sentence a person can say yes or no to."""
@@ -78,7 +83,7 @@ class RefundPlan:
             f"Refund {format_money(self.amount_minor, self.order.currency)} of order {self.order.id} "
             f"(total {format_money(self.order.total_minor, self.order.currency)}, "
             f"paid {format_money(self.order.paid_minor, self.order.currency)}, "
-            f"already refunded {format_money(self.order.refunded_minor, self.order.currency)}) "
+            f"already refunded {format_money(self.earlier_refunds, self.order.currency)}) "
             f"to {who}; reason: {self.reason}; {stock}."
         )
 
@@ -167,7 +172,7 @@ class PaymentService:
             if order_id is None:
                 return not_an_order_id(query.order_id or "")
         if query.date_from and query.date_to and query.date_from > query.date_to:
-            return Rejected("date_from is after date_to", field="date_from")
+            return Rejected("the first day (date_from) is after the last day (date_to)", field="date_from")
         filters = {
             "order_id": order_id,
             "from": query.date_from.isoformat() if query.date_from else None,
@@ -184,6 +189,13 @@ class PaymentService:
         return Success(page_of(rows, query.limit, _CURSOR_KIND, filters, key=lambda p: p.sequence))
 
     # -- refunds ---------------------------------------------------------------------------
+
+    @unavailable_when_busy
+    async def was_refunded_with(self, request: RefundCreate, idempotency_key: str) -> bool:
+        """True when this key already made exactly this refund (a retry to replay, not to confirm)."""
+        async with self._uow(write=False) as uow:
+            earlier = await replay(uow, REFUND, idempotency_key, request_hash(request.model_dump(mode="json")))
+        return isinstance(earlier, tuple)
 
     @unavailable_when_busy
     async def preview_refund(
@@ -267,7 +279,15 @@ class PaymentService:
                 )
             await remember(uow, REFUND, idempotency_key, digest, tuple(r.id for r in refunds), now)
             await uow.commit()
-        return Success(replace(plan, order=updated, restock_units=restocked_units, refunds=tuple(refunds)))
+        return Success(
+            replace(
+                plan,
+                order=updated,
+                restock_units=restocked_units,
+                refunds=tuple(refunds),
+                refunded_before=plan.order.refunded_minor,
+            )
+        )
 
     async def _plan(
         self, uow: UnitOfWork, request: RefundCreate
@@ -297,6 +317,12 @@ class PaymentService:
             return NotFound("order", f"id {order_id}")
         if "refund" not in ALLOWED_ACTIONS[order.status]:
             return IllegalTransition(order.id, order.status, "be refunded", order.allowed)
+        if request.restock and order.status == "paid":
+            return Rejected(
+                f"order {order.id} has not shipped, so nothing can come back into stock: to take it all back, "
+                "cancel the order (it restocks and refunds); otherwise refund with restock=false",
+                field="restock",
+            )
         payments = [only] if only is not None else await uow.payments.for_order(order.id)
         refundable = sum(p.refundable_minor for p in payments)
         if request.amount > refundable:
@@ -337,5 +363,6 @@ class PaymentService:
                 restock=request.restock,
                 refunds=tuple(refunds),
                 replayed=True,
+                refunded_before=None,
             )
         )

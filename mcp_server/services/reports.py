@@ -40,7 +40,7 @@ class ReportService:
     @unavailable_when_busy
     async def sales_summary(self, query: SalesQuery) -> Success[SalesSummary] | Rejected:
         if query.date_from > query.date_to:
-            return Rejected("date_from is after date_to", field="date_from")
+            return Rejected("the first day (date_from) is after the last day (date_to)", field="date_from")
         if (query.date_to - query.date_from).days + 1 > MAX_REPORT_DAYS:
             return Rejected(f"the range is longer than {MAX_REPORT_DAYS} days; split it", field="date_to")
         if query.group_by == "day" and (query.date_to - query.date_from).days + 1 > MAX_DAILY_ROWS_DAYS:

@@ -118,6 +118,15 @@ def money_back(result: Success[Cancellation] | NeedsConfirmation[Cancellation], 
     preview = f"Cancel order {order.id} of {who}: {value.restocked_units} unit(s) go back into stock" + (
         f" and {refund} is refunded." if value.refund_minor else "; nothing was paid, so nothing is refunded."
     )
+    shown = "\n".join(
+        [
+            f"- **order:** `{order.id}` of "
+            + (f"{escape(value.customer.name)} ({escape(value.customer.email)})" if value.customer else "")
+            + (f"`{order.customer_id}`" if value.customer is None else ""),
+            f"- **back into stock:** {value.restocked_units} unit(s)",
+            f"- **refunded to the customer:** {refund if value.refund_minor else 'nothing (nothing was paid)'}",
+        ]
+    )
     structured = MoneyBackRead(
         outcome="done" if isinstance(result, Success) else "confirmation_required",
         order_id=order.id,
@@ -132,13 +141,13 @@ def money_back(result: Success[Cancellation] | NeedsConfirmation[Cancellation], 
         structured.confirmation_token = result.token
         structured.expires_at = result.expires_at
         text = (
-            f"## Confirmation needed — nothing was changed yet\n\n{escape(preview)}\n\n"
+            f"## Confirmation needed — nothing was changed yet\n\n{shown}\n\n"
             f"Next: show this preview to the person. Only if they agree, call {tool_name} again with the same "
             f"arguments and confirmation_token=`{result.token}` (single use, valid until "
             f"{result.expires_at:%H:%M} UTC)."
         )
         return ok(text, structured)
-    text = f"## Cancelled order {order.id}\n\n{escape(preview)}"
+    text = f"## Cancelled order {order.id}\n\n{shown}"
     if value.refunds:
         text += "\n\n" + md.payments_table(list(value.refunds))
     return ok(text, structured)

@@ -44,6 +44,30 @@ class RecordedRead(PaymentRead):
     order: OrderRead
 
 
+def refund_preview(plan: RefundPlan) -> str:
+    """The preview as Markdown: ids in code spans (copyable as they are), people's text escaped."""
+    order = plan.order
+
+    def money(minor: int) -> str:
+        return format_money(minor, order.currency)
+
+    who = f"{escape(plan.customer.name)} ({escape(plan.customer.email)})" if plan.customer else f"`{order.customer_id}`"
+    stock = (
+        f"{plan.restock_units} unit(s) go back into stock"
+        if plan.restock and plan.restock_units
+        else "nothing goes back into stock"
+    )
+    return "\n".join(
+        [
+            f"- **refund:** {money(plan.amount_minor)} to {who}",
+            f"- **order:** `{order.id}` — total {money(order.total_minor)}, paid {money(order.paid_minor)}, "
+            f"already refunded {money(plan.earlier_refunds)}",
+            f"- **reason:** {escape(plan.reason)}",
+            f"- **stock:** {stock}",
+        ]
+    )
+
+
 def refund_result(result: Success[RefundPlan] | NeedsConfirmation[RefundPlan]) -> CallToolResult:
     plan = result.value if isinstance(result, Success) else result.preview
     order = plan.order
@@ -63,7 +87,7 @@ def refund_result(result: Success[RefundPlan] | NeedsConfirmation[RefundPlan]) -
         structured.confirmation_token = result.token
         structured.expires_at = result.expires_at
         text = (
-            f"## Confirmation needed — nothing was refunded yet\n\n{escape(plan.describe())}\n\n"
+            f"## Confirmation needed — nothing was refunded yet\n\n{refund_preview(plan)}\n\n"
             "Next: show this preview to the person. Only if they agree, call payments_refund again with the same "
             f"arguments and confirmation_token=`{result.token}` (single use, valid until "
             f"{result.expires_at:%H:%M} UTC)."
@@ -93,6 +117,7 @@ async def ask_refund(
     amount: int,
     reason: str,
     restock: bool,
+    idempotency_key: str | None,
     confirmation_token: str | None,
 ) -> Any:
     if confirmation_token is not None or not confirm.can_ask(ctx):
@@ -103,6 +128,8 @@ async def ask_refund(
         services = await ctx.request_context.lifespan_context.services()
     except (ValidationError, BackendUnavailableError):
         return confirm.not_asked("the tool body reports the problem")
+    if idempotency_key is not None and await services.payments.was_refunded_with(request, idempotency_key) is True:
+        return confirm.not_asked("a retry of a refund already made: the tool body replays it")
     preview = await services.payments.preview_refund(request)
     if not isinstance(preview, Success):
         return confirm.not_asked("the tool body reports the problem")
