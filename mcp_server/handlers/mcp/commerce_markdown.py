@@ -129,6 +129,11 @@ def payment_page(page: Page[Payment], *, filters: str) -> str:
     return text + payments_table(page.items) + more(page.next_cursor, "payments_list", filtered=bool(filters))
 
 
+def filters(parts: list[str]) -> str:
+    """' (status paid, from 2026-11-01)' for a list heading; '' without filters."""
+    return (" (" + ", ".join(parts) + ")") if parts else ""
+
+
 def more(next_cursor: str | None, tool: str, *, filtered: bool) -> str:
     if next_cursor is None:
         return "\n\nThat is the whole list."

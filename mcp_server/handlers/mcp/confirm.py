@@ -16,6 +16,7 @@ from mcp.server.mcpserver.resolve import Elicit
 from pydantic import BaseModel, Field
 
 from mcp_server.handlers.mcp.common import ToolContext, error
+from mcp_server.handlers.mcp.context import BackendUnavailableError, ServiceRegistry
 from mcp_server.services.requests import Approval, PersonConfirmed, TokenConfirmation
 
 
@@ -38,6 +39,14 @@ def can_ask(ctx: ToolContext) -> bool:
 
 def ask(question: str) -> Elicit[PersonAnswer]:
     return Elicit(question, PersonAnswer)
+
+
+async def reachable(ctx: ToolContext) -> ServiceRegistry | None:
+    """The services for a resolver's preview, or None: then the tool body reports the problem."""
+    try:
+        return await ctx.request_context.lifespan_context.services()
+    except BackendUnavailableError:
+        return None
 
 
 def not_asked(reason: str) -> NotAsked:

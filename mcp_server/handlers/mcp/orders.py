@@ -23,7 +23,7 @@ from mcp_server.handlers.mcp.common import (
     tool,
     validated,
 )
-from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
+from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit
 from mcp_server.models.orders import (
     MAX_LINES,
@@ -93,6 +93,8 @@ def order_failure(result: Failure, *, tool_name: str) -> CallToolResult:
             return failure(result, next_step=f"{FIND_ORDER} {UNCHANGED}")
         case Rejected(field="customer_id"):
             return failure(result, next_step=f"call customers_list to find the customer id. {UNCHANGED}")
+        case Rejected(field="cursor"):
+            return failure(result, next_step=f"call {tool_name} again without cursor to start from the top.")
         case Rejected(field="confirmation_token"):
             return failure(
                 result,
@@ -156,9 +158,8 @@ def money_back(result: Success[Cancellation] | NeedsConfirmation[Cancellation], 
 async def ask_cancel(ctx: ToolContext, order_id: str, confirmation_token: str | None) -> Any:
     if confirmation_token is not None or not confirm.can_ask(ctx):
         return confirm.not_asked("token given or client cannot be asked")
-    try:
-        services = await ctx.request_context.lifespan_context.services()
-    except BackendUnavailableError:
+    services = await confirm.reachable(ctx)
+    if services is None:
         return confirm.not_asked("database unavailable")
     preview = await services.orders.preview_cancel(order_id)
     if not isinstance(preview, Success) or preview.value.refund_minor == 0:
@@ -322,14 +323,12 @@ def register(server: MCPServer[AppContext]) -> None:
                     parts += [f"of customer `{query.customer_id}`"] if query.customer_id else []
                     parts += [f"placed from {query.placed_from}"] if query.placed_from else []
                     parts += [f"placed to {query.placed_to}"] if query.placed_to else []
-                    filters = (" (" + ", ".join(parts) + ")") if parts else ""
+                    filters = md.filters(parts)
                     structured = OrderPageRead(
                         orders=[OrderRead.from_record(o, md.next_tools(o)) for o in page.items],
                         next_cursor=page.next_cursor,
                     )
                     return ok(md.order_page(page, filters=filters), structured)
-                case Rejected(field="cursor"):
-                    return failure(result, next_step="call orders_list again without cursor to start from the top.")
                 case _:
                     return order_failure(result, tool_name=TOOL_LIST)
 

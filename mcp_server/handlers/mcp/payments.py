@@ -13,7 +13,7 @@ from pydantic import Field, ValidationError
 from mcp_server.handlers.mcp import commerce_markdown as md
 from mcp_server.handlers.mcp import confirm
 from mcp_server.handlers.mcp.common import ToolContext, actor, as_sent, failure, ok, run, tool, validated
-from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
+from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
 from mcp_server.handlers.mcp.orders import KeyArg, OrderIdArg, TokenArg, order_failure
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit
 from mcp_server.models.orders import EntityRef, OrderRead
@@ -125,8 +125,10 @@ async def ask_refund(
     values = {"order_id": order_id, "payment_id": payment_id, "amount": amount, "reason": reason}
     try:
         request = RefundCreate.model_validate(as_sent(ctx, values | {"restock": restock}))
-        services = await ctx.request_context.lifespan_context.services()
-    except (ValidationError, BackendUnavailableError):
+    except ValidationError:
+        return confirm.not_asked("the tool body reports the problem")
+    services = await confirm.reachable(ctx)
+    if services is None:
         return confirm.not_asked("the tool body reports the problem")
     if idempotency_key is not None and await services.payments.was_refunded_with(request, idempotency_key) is True:
         return confirm.not_asked("a retry of a refund already made: the tool body replays it")
@@ -214,13 +216,11 @@ def register(server: MCPServer[AppContext]) -> None:
                     parts = [f"of order `{query.order_id}`"] if query.order_id else []
                     parts += [f"from {query.date_from}"] if query.date_from else []
                     parts += [f"to {query.date_to}"] if query.date_to else []
-                    filters = (" (" + ", ".join(parts) + ")") if parts else ""
+                    filters = md.filters(parts)
                     structured = PaymentPageRead(
                         payments=[PaymentRead.from_record(p) for p in page.items], next_cursor=page.next_cursor
                     )
                     return ok(md.payment_page(page, filters=filters), structured)
-                case Rejected(field="cursor"):
-                    return failure(result, next_step="call payments_list again without cursor to start from the top.")
                 case _:
                     return order_failure(result, tool_name=TOOL_LIST)
 
