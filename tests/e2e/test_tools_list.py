@@ -58,6 +58,16 @@ async def test_every_tool_has_a_title_a_description_and_an_output_schema(shop: S
         ("catalog_adjust_stock", False, False, False),
         ("catalog_get", True, None, True),
         ("catalog_search", True, None, True),
+        ("orders_place", False, False, False),
+        ("orders_get", True, None, True),
+        ("orders_list", True, None, True),
+        ("orders_cancel", False, True, False),
+        ("orders_mark_shipped", False, False, False),
+        ("orders_mark_delivered", False, False, False),
+        ("payments_record", False, False, False),
+        ("payments_list", True, None, True),
+        ("payments_refund", False, True, False),
+        ("reports_sales_summary", True, None, True),
     ],
 )
 async def test_annotations_tell_the_truth(
@@ -87,6 +97,11 @@ async def test_annotations_tell_the_truth(
         ("catalog_adjust_stock", ["audit_log_list", "product.stock_adjusted"]),
         ("catalog_get", ["catalog_search"]),
         ("catalog_search", ["next_cursor", "catalog_get", "include_inactive", "stock_below"]),
+        ("orders_place", ["dry_run", "idempotency_key", "payments_record", "orders_mark_shipped"]),
+        ("orders_cancel", ["confirmation_token", "payments_refund"]),
+        ("payments_record", ["idempotency_key", "orders_mark_shipped"]),
+        ("payments_refund", ["confirmation_token", "preview", "catalog_adjust_stock"]),
+        ("orders_list", ["next_cursor", "status"]),
     ],
 )
 async def test_descriptions_say_what_to_call_next(shop: Shop, name: str, points_to: list[str]) -> None:
@@ -96,7 +111,19 @@ async def test_descriptions_say_what_to_call_next(shop: Shop, name: str, points_
         assert mention in description, f"{name}'s description should mention {mention}"
 
 
-@pytest.mark.parametrize("name", ["customers_get", "customers_list", "audit_log_list", "catalog_get", "catalog_search"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "customers_get",
+        "customers_list",
+        "audit_log_list",
+        "catalog_get",
+        "catalog_search",
+        "orders_get",
+        "orders_list",
+        "payments_list",
+    ],
+)
 async def test_read_tools_offer_concise_or_detailed_answers(shop: Shop, name: str) -> None:
     response_format = input_property((await tools_by_name(shop))[name], "response_format")
 
@@ -104,7 +131,7 @@ async def test_read_tools_offer_concise_or_detailed_answers(shop: Shop, name: st
     assert response_format.get("default") == "concise"
 
 
-@pytest.mark.parametrize("name", ["customers_list", "audit_log_list", "catalog_search"])
+@pytest.mark.parametrize("name", ["customers_list", "audit_log_list", "catalog_search", "orders_list", "payments_list"])
 async def test_page_size_is_bounded_from_1_to_100(shop: Shop, name: str) -> None:
     limit = input_property((await tools_by_name(shop))[name], "limit")
 
@@ -122,6 +149,13 @@ async def test_page_size_is_bounded_from_1_to_100(shop: Shop, name: str) -> None
         ("catalog_adjust_stock", ["delta", "product_id", "reason"]),
         ("catalog_get", []),
         ("catalog_search", []),
+        ("orders_place", ["customer_id", "lines"]),
+        ("orders_get", ["order_id"]),
+        ("orders_cancel", ["order_id"]),
+        ("orders_mark_shipped", ["carrier", "order_id", "tracking_number"]),
+        ("payments_record", ["amount", "method", "order_id"]),
+        ("payments_refund", ["amount", "reason"]),
+        ("reports_sales_summary", ["date_from", "date_to"]),
     ],
 )
 async def test_required_arguments(shop: Shop, name: str, required: list[str]) -> None:

@@ -33,8 +33,11 @@ def _money(order: Order, minor: int) -> str:
     return format_money(minor, order.currency)
 
 
-def lines_table(lines: tuple[OrderLine, ...], currency: str, *, stock: dict[int, int] | None = None) -> str:
+def lines_table(
+    lines: tuple[OrderLine, ...], currency: str, *, stock: dict[int, int] | None = None, detailed: bool = False
+) -> str:
     headers = ["#", "SKU", "product", "qty", "unit price", "line total"] + (["in stock"] if stock else [])
+    headers += ["back in stock"] if detailed else []
     rows: list[list[str]] = []
     for line in lines:
         row = [
@@ -47,11 +50,13 @@ def lines_table(lines: tuple[OrderLine, ...], currency: str, *, stock: dict[int,
         ]
         if stock is not None:
             row.append(f"{stock.get(line.line_no, 0):,}")
+        if detailed:
+            row.append(f"{line.restocked:,}")
         rows.append(row)
     return table(headers, rows)
 
 
-def order(o: Order, *, heading: str | None = None, customer_name: str | None = None) -> str:
+def order(o: Order, *, heading: str | None = None, customer_name: str | None = None, detailed: bool = False) -> str:
     title = heading or f"Order {o.id}"
     who = f"{escape(customer_name)} (`{o.customer_id}`)" if customer_name else f"`{o.customer_id}`"
     parts = [
@@ -69,25 +74,29 @@ def order(o: Order, *, heading: str | None = None, customer_name: str | None = N
         parts.append(f"- **ship to:** {escape(o.shipping_address.one_line())}")
     if o.carrier:
         parts.append(f"- **shipped with:** {escape(o.carrier)}, tracking `{escape(o.tracking_number or '')}`")
+    if detailed:
+        parts.append(f"- **last changed:** {isoformat_utc(o.updated_at)}")
     parts.append(f"- **next:** {', '.join(next_tools(o)) or 'nothing (final status)'}")
     if o.lines:
-        parts += ["", lines_table(o.lines, o.currency)]
+        parts += ["", lines_table(o.lines, o.currency, detailed=detailed)]
     return "\n".join(parts)
 
 
-def order_detail(detail: OrderDetail) -> str:
+def order_detail(detail: OrderDetail, *, detailed: bool = False) -> str:
     """An order with its customer's name, lines, payments and refunds."""
-    text = order(detail.order, customer_name=detail.customer.name if detail.customer else None)
+    name = detail.customer.name if detail.customer else None
+    text = order(detail.order, customer_name=name, detailed=detailed)
     if detail.payments:
-        text += "\n\n### Payments and refunds\n\n" + payments_table(detail.payments)
+        text += "\n\n### Payments and refunds\n\n" + payments_table(detail.payments, detailed=detailed)
     return text
 
 
-def order_page(page: Page[Order], *, filters: str) -> str:
+def order_page(page: Page[Order], *, filters: str, detailed: bool = False) -> str:
     if not page.items:
         return f"No orders{filters}."
-    rows = [
-        [
+    rows: list[list[str]] = []
+    for o in page.items:
+        row = [
             f"`{o.id}`",
             isoformat_utc(o.placed_at),
             o.status,
@@ -96,15 +105,21 @@ def order_page(page: Page[Order], *, filters: str) -> str:
             _money(o, o.total_minor),
             _money(o, o.outstanding_minor) if o.outstanding_minor else "—",
         ]
-        for o in page.items
-    ]
+        if detailed:
+            row += [
+                _money(o, o.paid_minor),
+                _money(o, o.refunded_minor),
+                escape(truncate(o.shipping_address.one_line(), 120)) if o.shipping_address else "—",
+            ]
+        rows.append(row)
     headers = ["id", "placed (UTC)", "status", "customer", "units", "total", "to pay"]
+    headers += ["paid", "refunded", "ship to"] if detailed else []
     count = len(page.items)
     text = f"**{count} order{'' if count == 1 else 's'}{filters}, newest first**\n\n" + table(headers, rows)
     return text + more(page.next_cursor, "orders_list", filtered=bool(filters))
 
 
-def payments_table(payments: list[Payment]) -> str:
+def payments_table(payments: list[Payment], *, detailed: bool = False) -> str:
     rows = [
         [
             f"`{p.id}`",
@@ -116,17 +131,32 @@ def payments_table(payments: list[Payment]) -> str:
             p.status,
             escape(truncate(p.reference or p.reason or "", 80)) or "—",
         ]
+        + (
+            [f"`{p.payment_id}`" if p.payment_id else "—", "yes" if p.restock else "no", _refunded(p)]
+            if detailed
+            else []
+        )
         for p in payments
     ]
-    return table(["id", "when (UTC)", "kind", "order", "amount", "method", "status", "reference / reason"], rows)
+    headers = ["id", "when (UTC)", "kind", "order", "amount", "method", "status", "reference / reason"]
+    headers += ["refund of", "restock", "refunded from it"] if detailed else []
+    return table(headers, rows)
 
 
-def payment_page(page: Page[Payment], *, filters: str) -> str:
+def _refunded(p: Payment) -> str:
+    return format_money(p.refunded_minor, p.currency) if p.kind == "payment" else "—"
+
+
+def payment_page(page: Page[Payment], *, filters: str, detailed: bool = False) -> str:
     if not page.items:
         return f"No payments or refunds{filters}."
     count = len(page.items)
     text = f"**{count} payment{'' if count == 1 else 's'} and refunds{filters}, oldest first**\n\n"
-    return text + payments_table(page.items) + more(page.next_cursor, "payments_list", filtered=bool(filters))
+    return (
+        text
+        + payments_table(page.items, detailed=detailed)
+        + more(page.next_cursor, "payments_list", filtered=bool(filters))
+    )
 
 
 def filters(parts: list[str]) -> str:

@@ -24,7 +24,7 @@ from mcp_server.handlers.mcp.common import (
     validated,
 )
 from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
-from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit
+from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit, ResponseFormat
 from mcp_server.models.orders import (
     MAX_LINES,
     EntityRef,
@@ -68,6 +68,9 @@ KeyArg = Annotated[
         description="Any unique string (e.g. a UUID) that makes retries safe: a repeat with the same key and "
         "arguments returns the first result and changes nothing"
     ),
+]
+FormatArg = Annotated[
+    ResponseFormat, Field(description="'concise' (default) for the essentials, 'detailed' for every field")
 ]
 TokenArg = Annotated[
     str | None,
@@ -277,7 +280,9 @@ def register(server: MCPServer[AppContext]) -> None:
         return await run(ctx, TOOL_PLACE, use)
 
     @tool(server, title="Get an order", read_only=True, idempotent=True)
-    async def orders_get(ctx: ToolContext, order_id: OrderIdArg) -> Annotated[CallToolResult, OrderRead]:
+    async def orders_get(
+        ctx: ToolContext, order_id: OrderIdArg, response_format: FormatArg = "concise"
+    ) -> Annotated[CallToolResult, OrderRead]:
         """One order with its lines, payments and refunds, and the tools that apply to it next."""
 
         async def use(services: ServiceRegistry) -> CallToolResult:
@@ -285,7 +290,7 @@ def register(server: MCPServer[AppContext]) -> None:
             if not isinstance(result, Success):
                 return order_failure(result, tool_name=TOOL_GET)
             detail = result.value
-            text = md.order_detail(detail)
+            text = md.order_detail(detail, detailed=response_format == "detailed")
             return ok(text, OrderRead.from_record(detail.order, md.next_tools(detail.order)))
 
         return await run(ctx, TOOL_GET, use)
@@ -303,6 +308,7 @@ def register(server: MCPServer[AppContext]) -> None:
         cursor: Annotated[
             str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
         ] = None,
+        response_format: FormatArg = "concise",
     ) -> Annotated[CallToolResult, OrderPageRead]:
         """Orders newest first, optionally by status, customer and placed-at days.
 
@@ -328,7 +334,8 @@ def register(server: MCPServer[AppContext]) -> None:
                         orders=[OrderRead.from_record(o, md.next_tools(o)) for o in page.items],
                         next_cursor=page.next_cursor,
                     )
-                    return ok(md.order_page(page, filters=filters), structured)
+                    text = md.order_page(page, filters=filters, detailed=response_format == "detailed")
+                    return ok(text, structured)
                 case _:
                     return order_failure(result, tool_name=TOOL_LIST)
 

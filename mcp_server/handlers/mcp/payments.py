@@ -14,7 +14,7 @@ from mcp_server.handlers.mcp import commerce_markdown as md
 from mcp_server.handlers.mcp import confirm
 from mcp_server.handlers.mcp.common import ToolContext, actor, as_sent, failure, ok, run, tool, validated
 from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
-from mcp_server.handlers.mcp.orders import KeyArg, OrderIdArg, TokenArg, order_failure
+from mcp_server.handlers.mcp.orders import FormatArg, KeyArg, OrderIdArg, TokenArg, order_failure
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit
 from mcp_server.models.orders import EntityRef, OrderRead
 from mcp_server.models.payments import (
@@ -152,7 +152,7 @@ def register(server: MCPServer[AppContext]) -> None:
     ) -> Annotated[CallToolResult, RecordedRead]:
         """Record money received for a placed order (at most what is still to pay).
 
-        When payments cover the total the order becomes paid and can be shipped. Pass an
+        When payments cover the total the order becomes paid and can be shipped (orders_mark_shipped). Pass an
         idempotency_key so a retry cannot record the same payment twice.
         """
         values = {"order_id": order_id, "amount": amount, "method": method, "reference": reference}
@@ -202,6 +202,7 @@ def register(server: MCPServer[AppContext]) -> None:
         cursor: Annotated[
             str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
         ] = None,
+        response_format: FormatArg = "concise",
     ) -> Annotated[CallToolResult, PaymentPageRead]:
         """Payments received and refunds made, oldest first, by order or by day range."""
         values: dict[str, Any] = {"order_id": order_id, "date_from": date_from, "date_to": date_to}
@@ -220,7 +221,8 @@ def register(server: MCPServer[AppContext]) -> None:
                     structured = PaymentPageRead(
                         payments=[PaymentRead.from_record(p) for p in page.items], next_cursor=page.next_cursor
                     )
-                    return ok(md.payment_page(page, filters=filters), structured)
+                    text = md.payment_page(page, filters=filters, detailed=response_format == "detailed")
+                    return ok(text, structured)
                 case _:
                     return order_failure(result, tool_name=TOOL_LIST)
 
