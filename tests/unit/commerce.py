@@ -1,0 +1,102 @@
+"""A small shop on in-memory fakes, shared by the order, payment and property tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+from mcp_server.models.catalog import ProductCreate
+from mcp_server.models.customers import CustomerCreate
+from mcp_server.models.orders import Order, OrderCreate, OrderLineRequest
+from mcp_server.models.payments import PaymentCreate, RefundCreate
+from mcp_server.services.catalog import CatalogService
+from mcp_server.services.customers import CustomerService
+from mcp_server.services.orders import OrderService
+from mcp_server.services.payments import PaymentService
+from mcp_server.services.reports import ReportService
+from mcp_server.services.requests import ConfirmationTokens, PersonConfirmed
+from mcp_server.services.results import Success
+from tests.fakes import FakeClock, FakeDatabase, FakeUnitOfWorkFactory, SequentialIds
+
+SECRET = b"x" * 32
+ACTOR = "test"
+
+
+@dataclass
+class Shop:
+    db: FakeDatabase
+    clock: FakeClock
+    ids: SequentialIds
+    tokens: ConfirmationTokens
+    customers: CustomerService
+    catalog: CatalogService
+    orders: OrderService
+    payments: PaymentService
+    reports: ReportService
+
+
+def make_shop(timezone: tzinfo | None = None, start: datetime | None = None) -> Shop:
+    zone = timezone or ZoneInfo("UTC")
+    db, clock, ids = FakeDatabase(), FakeClock(start), SequentialIds()
+    uow = FakeUnitOfWorkFactory(db)
+    tokens = ConfirmationTokens(SECRET, clock, ids)
+    return Shop(
+        db=db,
+        clock=clock,
+        ids=ids,
+        tokens=tokens,
+        customers=CustomerService(uow, clock, ids),
+        catalog=CatalogService(uow, clock, ids),
+        orders=OrderService(uow, clock, ids, tokens, zone),
+        payments=PaymentService(uow, clock, ids, tokens, zone),
+        reports=ReportService(uow, zone),
+    )
+
+
+async def add_customer(shop: Shop, email: str = "ada@example.com", name: str = "Ada Lovelace") -> str:
+    result = await shop.customers.register(CustomerCreate(name=name, email=email), actor=ACTOR)
+    assert isinstance(result, Success)
+    return result.value.id
+
+
+async def add_product(
+    shop: Shop, sku: str, *, price_minor: int = 1250, stock: int = 10, currency: str = "EUR", active: bool = True
+) -> str:
+    data = ProductCreate(
+        sku=sku, name=f"Product {sku}", price_minor=price_minor, currency=currency, stock=stock, active=active
+    )
+    result = await shop.catalog.create_product(data, actor=ACTOR)
+    assert isinstance(result, Success)
+    return result.value.id
+
+
+def order_request(customer_id: str, lines: list[tuple[str, int]]) -> OrderCreate:
+    """Lines as (SKU, quantity); a reference starting with ``prd_`` is sent as a product id."""
+    return OrderCreate(
+        customer_id=customer_id,
+        lines=[
+            OrderLineRequest(product_id=ref, quantity=qty)
+            if ref.startswith("prd_")
+            else OrderLineRequest(sku=ref, quantity=qty)
+            for ref, qty in lines
+        ],
+    )
+
+
+async def place(shop: Shop, customer_id: str, lines: list[tuple[str, int]]) -> Order:
+    result = await shop.orders.place(order_request(customer_id, lines), actor=ACTOR)
+    assert isinstance(result, Success), result
+    return result.value.order
+
+
+async def pay(shop: Shop, order_id: str, amount: int) -> str:
+    result = await shop.payments.record(PaymentCreate(order_id=order_id, amount=amount, method="cash"), actor=ACTOR)
+    assert isinstance(result, Success), result
+    return result.value.payment.id
+
+
+async def refund_now(shop: Shop, order_id: str, amount: int, *, restock: bool = False) -> None:
+    request = RefundCreate(order_id=order_id, amount=amount, reason="test", restock=restock)
+    result = await shop.payments.refund(request, actor=ACTOR, approval=PersonConfirmed())
+    assert isinstance(result, Success), result
