@@ -118,7 +118,7 @@ class OrderService:
 
         Any bad line means nothing is reserved, and the result names every bad line.
         """
-        digest = request_hash(request.model_dump(mode="json"))
+        digest = request_hash(_normalised(request))
         async with self._uow(write=True) as uow:
             earlier = await replay(uow, PLACE, idempotency_key, digest)
             if isinstance(earlier, Conflict):
@@ -467,3 +467,15 @@ def _bad_lines(problems: tuple[LineProblem, ...] | list[LineProblem]) -> Rejecte
     count = len({problem.line for problem in problems})
     listed = "; ".join(problem.describe() for problem in problems)
     return Rejected(f"{count} line{'s' if count != 1 else ''} cannot be ordered: {listed}", field="lines")
+
+
+def _normalised(request: OrderCreate) -> dict[str, object]:
+    """The request as the key check compares it: ids and SKUs in any letter case are the same call."""
+    data = request.model_dump(mode="json")
+    data["customer_id"] = canonical_id(request.customer_id, CUSTOMER_ID_PREFIX) or request.customer_id
+    for line, wanted in zip(data["lines"], request.lines, strict=True):
+        if wanted.sku is not None:
+            line["sku"] = wanted.sku.lower()
+        if wanted.product_id is not None:
+            line["product_id"] = canonical_id(wanted.product_id, PRODUCT_ID_PREFIX) or wanted.product_id
+    return data

@@ -194,7 +194,7 @@ class PaymentService:
     async def was_refunded_with(self, request: RefundCreate, idempotency_key: str) -> bool:
         """True when this key already made exactly this refund (a retry to replay, not to confirm)."""
         async with self._uow(write=False) as uow:
-            earlier = await replay(uow, REFUND, idempotency_key, request_hash(request.model_dump(mode="json")))
+            earlier = await replay(uow, REFUND, idempotency_key, request_hash(_normalised(request)))
         return isinstance(earlier, tuple)
 
     @unavailable_when_busy
@@ -218,7 +218,7 @@ class PaymentService:
         single-use confirmation token bound to these arguments and the order as it is now.
         """
         async with self._uow(write=True) as uow:
-            digest = request_hash(request.model_dump(mode="json"))
+            digest = request_hash(_normalised(request))
             earlier = await replay(uow, REFUND, idempotency_key, digest)
             if isinstance(earlier, Conflict):
                 return earlier
@@ -366,3 +366,13 @@ class PaymentService:
                 refunded_before=None,
             )
         )
+
+
+def _normalised(request: RefundCreate) -> dict[str, object]:
+    """The request as the key check compares it: ids in any letter case are the same call."""
+    data = request.model_dump(mode="json")
+    if request.order_id is not None:
+        data["order_id"] = canonical_id(request.order_id, ORDER_ID_PREFIX) or request.order_id
+    if request.payment_id is not None:
+        data["payment_id"] = canonical_id(request.payment_id, PAYMENT_ID_PREFIX) or request.payment_id
+    return data

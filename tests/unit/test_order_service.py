@@ -218,6 +218,22 @@ async def test_same_key_and_arguments_replays_the_first_order_and_changes_nothin
     assert len(world.db.orders) == 1
 
 
+async def test_ids_and_skus_in_another_letter_case_are_the_same_call(world: World):
+    first = await world.shop.orders.place(
+        order_request(world.customer, [("MUG-01", 2)]), actor=ACTOR, idempotency_key="k-case"
+    )
+    assert isinstance(first, Success)
+    before = copy.deepcopy(world.db)
+
+    again = await world.shop.orders.place(
+        order_request(world.customer.upper(), [("mug-01", 2)]), actor=ACTOR, idempotency_key="k-case"
+    )
+
+    assert isinstance(again, Success), again
+    assert again.value.replayed is True
+    assert world.db == before
+
+
 async def test_same_key_with_other_arguments_is_a_conflict(world: World):
     first = await world.shop.orders.place(
         order_request(world.customer, [("MUG-01", 2)]), actor=ACTOR, idempotency_key="k-1"

@@ -472,8 +472,14 @@ async def test_refund_replays_with_the_same_key(world: World):
         refund_request(order_id, 701), actor=ACTOR, approval=PersonConfirmed(), idempotency_key="r-1"
     )
 
+    in_lower_case = await world.shop.payments.refund(
+        refund_request(order_id.upper(), 700), actor=ACTOR, approval=PersonConfirmed(), idempotency_key="r-1"
+    )
+
     assert isinstance(again, Success)
     assert again.value.replayed is True
     assert [r.id for r in again.value.refunds] == [r.id for r in first.value.refunds]
     assert isinstance(other, Conflict)
+    assert isinstance(in_lower_case, Success), "an id in another letter case is the same refund"
+    assert in_lower_case.value.replayed is True
     assert world.db == before
