@@ -76,6 +76,21 @@ class ShippingAddress(BaseModel):
     city: Annotated[Line, _short(100)]
     country: CountryCode
 
+    def record(self) -> Address:
+        return Address(self.name, self.line1, self.line2, self.postal_code, self.city, self.country)
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where an order ships to, as stored (checked once, on the way in, by ShippingAddress)."""
+
+    name: str
+    line1: str
+    line2: str | None
+    postal_code: str
+    city: str
+    country: str
+
     def one_line(self) -> str:
         parts = [self.name, self.line1, self.line2, f"{self.postal_code} {self.city}", self.country]
         return ", ".join(part for part in parts if part)
@@ -140,7 +155,7 @@ class Order:
     refunded_minor: int
     units: int
     lines: tuple[OrderLine, ...]
-    shipping_address: ShippingAddress | None
+    shipping_address: Address | None
     carrier: str | None
     tracking_number: str | None
     placed_at: datetime
@@ -195,7 +210,8 @@ class OrderLineRead(BaseModel):
 
     @classmethod
     def from_record(cls, line: OrderLine) -> OrderLineRead:
-        return cls(
+        # Trusted values from a record: built without validation (the SDK checks the output once).
+        return cls.model_construct(
             line_no=line.line_no,
             product_id=line.product_id,
             sku=line.sku,
@@ -216,6 +232,12 @@ class ShippingAddressRead(BaseModel):
     postal_code: str
     city: str
     country: str
+
+    @classmethod
+    def of(cls, a: Address) -> ShippingAddressRead:
+        return cls.model_construct(
+            name=a.name, line1=a.line1, line2=a.line2, postal_code=a.postal_code, city=a.city, country=a.country
+        )
 
 
 class OrderRead(BaseModel):
@@ -240,7 +262,8 @@ class OrderRead(BaseModel):
 
     @classmethod
     def from_record(cls, order: Order, next_actions: list[str]) -> OrderRead:
-        return cls(
+        # Trusted values from a record: built without validation (the SDK checks the output once).
+        return cls.model_construct(
             id=order.id,
             customer_id=order.customer_id,
             status=order.status,
@@ -253,9 +276,7 @@ class OrderRead(BaseModel):
             units=order.units,
             line_count=order.line_count or len(order.lines),
             lines=[OrderLineRead.from_record(line) for line in order.lines],
-            shipping_address=ShippingAddressRead.model_construct(**order.shipping_address.model_dump())
-            if order.shipping_address
-            else None,
+            shipping_address=ShippingAddressRead.of(order.shipping_address) if order.shipping_address else None,
             carrier=order.carrier,
             tracking_number=order.tracking_number,
             placed_at=order.placed_at,
@@ -264,8 +285,44 @@ class OrderRead(BaseModel):
         )
 
 
+class OrderSummaryRead(BaseModel):
+    """An order in a list: the money and the status; orders_get has lines, address and shipment."""
+
+    id: str = Field(description="Opaque order id, prefix ord_")
+    customer_id: str
+    status: OrderStatus
+    currency: str
+    total_minor: int
+    total: str
+    paid_minor: int
+    refunded_minor: int
+    outstanding_minor: int
+    units: int
+    line_count: int
+    placed_at: datetime
+    next_actions: list[str]
+
+    @classmethod
+    def from_record(cls, order: Order, next_actions: list[str]) -> OrderSummaryRead:
+        return cls.model_construct(
+            id=order.id,
+            customer_id=order.customer_id,
+            status=order.status,
+            currency=order.currency,
+            total_minor=order.total_minor,
+            total=format_money(order.total_minor, order.currency),
+            paid_minor=order.paid_minor,
+            refunded_minor=order.refunded_minor,
+            outstanding_minor=order.outstanding_minor,
+            units=order.units,
+            line_count=order.line_count or len(order.lines),
+            placed_at=order.placed_at,
+            next_actions=next_actions,
+        )
+
+
 class OrderPageRead(BaseModel):
-    orders: list[OrderRead]
+    orders: list[OrderSummaryRead]
     next_cursor: str | None = Field(description="Pass as cursor to get the next page; null on the last page")
 
 

@@ -150,7 +150,7 @@ class OrderService:
                 refunded_minor=0,
                 units=sum(line.quantity for line in quote.lines),
                 lines=quote.lines,
-                shipping_address=request.shipping_address,
+                shipping_address=request.shipping_address.record() if request.shipping_address else None,
                 carrier=None,
                 tracking_number=None,
                 placed_at=now,

@@ -37,6 +37,7 @@ from mcp_server.models.orders import (
     OrderQuery,
     OrderRead,
     OrderStatus,
+    OrderSummaryRead,
     PlaceOrderRead,
     Shipment,
     ShippingAddress,
@@ -331,7 +332,7 @@ def register(server: MCPServer[AppContext]) -> None:
                     parts += [f"placed to {query.placed_to}"] if query.placed_to else []
                     filters = md.filters(parts)
                     structured = OrderPageRead(
-                        orders=[OrderRead.from_record(o, md.next_tools(o)) for o in page.items],
+                        orders=[OrderSummaryRead.from_record(o, md.next_tools(o)) for o in page.items],
                         next_cursor=page.next_cursor,
                     )
                     text = md.order_page(page, filters=filters, detailed=response_format == "detailed")

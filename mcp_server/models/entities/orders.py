@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mcp_server.models.entities.base import Base, UTCDateTime, utc_from_db
-from mcp_server.models.orders import Order, OrderLine, OrderStatus, ShippingAddress
+from mcp_server.models.orders import Address, Order, OrderLine, OrderStatus
 
 
 class OrderEntity(Base):
@@ -91,14 +91,7 @@ class OrderEntity(Base):
             updated_at,
         ) = row[:19]
         address = (
-            ShippingAddress.model_construct(
-                name=ship_name,
-                line1=ship_line1,
-                line2=ship_line2,
-                postal_code=ship_postal_code,
-                city=ship_city,
-                country=ship_country,
-            )
+            Address(ship_name, ship_line1, ship_line2, ship_postal_code, ship_city, ship_country)
             if ship_name is not None
             else None
         )
