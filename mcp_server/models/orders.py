@@ -302,23 +302,58 @@ class OrderSummaryRead(BaseModel):
     placed_at: datetime
     next_actions: list[str]
 
-    @classmethod
-    def from_record(cls, order: Order, next_actions: list[str]) -> OrderSummaryRead:
-        return cls.model_construct(
-            id=order.id,
-            customer_id=order.customer_id,
-            status=order.status,
-            currency=order.currency,
-            total_minor=order.total_minor,
-            total=format_money(order.total_minor, order.currency),
-            paid_minor=order.paid_minor,
-            refunded_minor=order.refunded_minor,
-            outstanding_minor=order.outstanding_minor,
-            units=order.units,
-            line_count=order.line_count or len(order.lines),
-            placed_at=order.placed_at,
-            next_actions=next_actions,
-        )
+    @staticmethod
+    def json_of(order: Order, next_actions: list[str]) -> dict[str, object]:
+        """This model's JSON for ``order``, built directly: a page of them is the hot path of
+        orders_list, and building models only to dump them again costs ~15 µs a row."""
+        return {
+            "id": order.id,
+            "customer_id": order.customer_id,
+            "status": order.status,
+            "currency": order.currency,
+            "total_minor": order.total_minor,
+            "total": format_money(order.total_minor, order.currency),
+            "paid_minor": order.paid_minor,
+            "refunded_minor": order.refunded_minor,
+            "outstanding_minor": order.outstanding_minor,
+            "units": order.units,
+            "line_count": order.line_count or len(order.lines),
+            "placed_at": order.placed_at.isoformat().replace("+00:00", "Z"),
+            "next_actions": next_actions,
+        }
+
+
+def order_json(order: Order, next_actions: list[str]) -> dict[str, object]:
+    """OrderRead's JSON for ``order``, built directly (orders_get's hot path; see OrderSummaryRead.json_of)."""
+    address = order.shipping_address
+    return OrderSummaryRead.json_of(order, next_actions) | {
+        "lines": [
+            {
+                "line_no": line.line_no,
+                "product_id": line.product_id,
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "unit_price_minor": line.unit_price_minor,
+                "line_total_minor": line.total_minor,
+                "restocked": line.restocked,
+            }
+            for line in order.lines
+        ],
+        "shipping_address": None
+        if address is None
+        else {
+            "name": address.name,
+            "line1": address.line1,
+            "line2": address.line2,
+            "postal_code": address.postal_code,
+            "city": address.city,
+            "country": address.country,
+        },
+        "carrier": order.carrier,
+        "tracking_number": order.tracking_number,
+        "updated_at": order.updated_at.isoformat().replace("+00:00", "Z"),
+    }
 
 
 class OrderPageRead(BaseModel):

@@ -51,7 +51,8 @@ def tool(
 MAX_MARKDOWN_CHARS = 60_000  # about 15,000 tokens: with the structured copy, well under 25,000
 
 
-def ok(markdown: str, structured: BaseModel) -> CallToolResult:
+def ok(markdown: str, structured: BaseModel | dict[str, Any]) -> CallToolResult:
+    """A result: Markdown for the assistant, and the tool's output model (or its JSON) for programs."""
     if len(markdown) > MAX_MARKDOWN_CHARS:
         # Lists are bounded by their limits; this is the backstop for anything that is not.
         cut = markdown.rfind("\n", 0, MAX_MARKDOWN_CHARS)
@@ -62,7 +63,7 @@ def ok(markdown: str, structured: BaseModel) -> CallToolResult:
         )
     return CallToolResult(
         content=[TextContent(type="text", text=markdown)],
-        structured_content=structured.model_dump(mode="json"),
+        structured_content=structured.model_dump(mode="json") if isinstance(structured, BaseModel) else structured,
     )
 
 

@@ -41,6 +41,7 @@ from mcp_server.models.orders import (
     PlaceOrderRead,
     Shipment,
     ShippingAddress,
+    order_json,
 )
 from mcp_server.models.payments import MoneyBackRead, PaymentRead
 from mcp_server.services.orders import Cancellation
@@ -292,7 +293,7 @@ def register(server: MCPServer[AppContext]) -> None:
                 return order_failure(result, tool_name=TOOL_GET)
             detail = result.value
             text = md.order_detail(detail, detailed=response_format == "detailed")
-            return ok(text, OrderRead.from_record(detail.order, md.next_tools(detail.order)))
+            return ok(text, order_json(detail.order, md.next_tools(detail.order)))
 
         return await run(ctx, TOOL_GET, use)
 
@@ -331,10 +332,10 @@ def register(server: MCPServer[AppContext]) -> None:
                     parts += [f"placed from {query.placed_from}"] if query.placed_from else []
                     parts += [f"placed to {query.placed_to}"] if query.placed_to else []
                     filters = md.filters(parts)
-                    structured = OrderPageRead(
-                        orders=[OrderSummaryRead.from_record(o, md.next_tools(o)) for o in page.items],
-                        next_cursor=page.next_cursor,
-                    )
+                    structured = {
+                        "orders": [OrderSummaryRead.json_of(o, md.next_tools(o)) for o in page.items],
+                        "next_cursor": page.next_cursor,
+                    }
                     text = md.order_page(page, filters=filters, detailed=response_format == "detailed")
                     return ok(text, structured)
                 case _:
