@@ -32,7 +32,8 @@ def create_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> AsyncE
     extra: dict[str, Any] = {"module": OneTripAiosqliteDBAPI()} if url.startswith("sqlite+aiosqlite") else {}
     engine = create_async_engine(
         url,
-        connect_args={"timeout": busy_timeout_ms / 1000} if is_sqlite else {},
+        # check_same_thread=False: index lookups run on the event loop's thread (decision 0006)
+        connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False} if is_sqlite else {},
         **extra,
         # Sessions always end their own transaction (commit, or rollback on close); a second
         # rollback when the connection returns to the pool would only cost another thread hop.

@@ -47,4 +47,7 @@ class SqlAuditRepository:
         params["limit"] = limit
         if before_sequence is not None:
             params["before"] = before_sequence
-        return [AuditEntryEntity.record_from_row(row) for row in await fetch_all(self._connection, statement, params)]
+        # Indexed either way, except a rare entity_type alone, which may scan before it fills a page.
+        inline = entity_type is None or entity_id is not None
+        rows = await fetch_all(self._connection, statement, params, inline=inline)
+        return [AuditEntryEntity.record_from_row(row) for row in rows]

@@ -44,11 +44,11 @@ class SqlProductRepository:
         self._connection = connection
 
     async def get(self, product_id: str) -> Product | None:
-        row = await fetch_one(self._connection, _BY_ID, {"id": product_id})
+        row = await fetch_one(self._connection, _BY_ID, {"id": product_id}, inline=True)
         return ProductEntity.record_from_row(row) if row is not None else None
 
     async def find_by_sku(self, sku: str) -> Product | None:
-        row = await fetch_one(self._connection, _BY_SKU, {"sku_key": sku.lower()})
+        row = await fetch_one(self._connection, _BY_SKU, {"sku_key": sku.lower()}, inline=True)
         return ProductEntity.record_from_row(row) if row is not None else None
 
     async def add(self, product: Product) -> None:
@@ -88,4 +88,7 @@ class SqlProductRepository:
         statement = _page(
             text=bool(text), active_only=active_only, stock_below=stock_below is not None, after=after_id is not None
         )
-        return [ProductEntity.record_from_row(row) for row in await fetch_all(self._connection, statement, params)]
+        return [
+            ProductEntity.record_from_row(row)
+            for row in await fetch_all(self._connection, statement, params, inline=not text)
+        ]

@@ -39,11 +39,11 @@ class SqlCustomerRepository:
         self._connection = connection
 
     async def get(self, customer_id: str) -> Customer | None:
-        row = await fetch_one(self._connection, _BY_ID, {"id": customer_id})
+        row = await fetch_one(self._connection, _BY_ID, {"id": customer_id}, inline=True)
         return CustomerEntity.record_from_row(row) if row is not None else None
 
     async def find_by_email(self, email: str) -> Customer | None:
-        row = await fetch_one(self._connection, _BY_EMAIL, {"email": email.lower()})
+        row = await fetch_one(self._connection, _BY_EMAIL, {"email": email.lower()}, inline=True)
         return CustomerEntity.record_from_row(row) if row is not None else None
 
     async def add(self, customer: Customer) -> None:
@@ -60,7 +60,10 @@ class SqlCustomerRepository:
         if text:
             params["needle"] = like_escape(text.lower())
         statement = _page(filtered=bool(text), after=after_id is not None)
-        return [CustomerEntity.record_from_row(row) for row in await fetch_all(self._connection, statement, params)]
+        return [
+            CustomerEntity.record_from_row(row)
+            for row in await fetch_all(self._connection, statement, params, inline=not text)
+        ]
 
     async def _write(self, statement: Any) -> None:
         try:

@@ -62,13 +62,13 @@ class SqlOrderRepository:
         self._connection = connection
 
     async def get(self, order_id: str) -> Order | None:
-        return _order(await fetch_all(self._connection, _WITH_LINES, {"id": order_id}))
+        return _order(await fetch_all(self._connection, _WITH_LINES, {"id": order_id}, inline=True))
 
     async def detail(self, order_id: str) -> tuple[Order, Customer | None, list[Payment]] | None:
         """The order with its lines, its customer and its payments and refunds, in one round trip."""
         key = {"id": order_id}
         rows, customer, payments = await fetch_batch(
-            self._connection, [(_WITH_LINES, key), (_ITS_CUSTOMER, key), (_ITS_PAYMENTS, key)]
+            self._connection, [(_WITH_LINES, key), (_ITS_CUSTOMER, key), (_ITS_PAYMENTS, key)], inline=True
         )
         order = _order(rows)
         if order is None:
@@ -117,6 +117,8 @@ class SqlOrderRepository:
             params["placed_from"] = moment_param(self._connection, placed_from)
         if placed_to is not None:
             params["placed_to"] = moment_param(self._connection, placed_to)
+        # A date range may scan many rows before it fills a page: that runs on aiosqlite's thread.
+        dates_free = placed_from is None and placed_to is None
         statement = _page(
             status=status is not None,
             customer=customer_id is not None,
@@ -124,7 +126,10 @@ class SqlOrderRepository:
             placed_to=placed_to is not None,
             before=before_id is not None,
         )
-        return [OrderEntity.record_from_row(row) for row in await fetch_all(self._connection, statement, params)]
+        return [
+            OrderEntity.record_from_row(row)
+            for row in await fetch_all(self._connection, statement, params, inline=dates_free)
+        ]
 
 
 def _order(rows: list[Sequence[Any]]) -> Order | None:

@@ -36,11 +36,11 @@ class SqlPaymentRepository:
         self._connection = connection
 
     async def get(self, payment_id: str) -> Payment | None:
-        row = await fetch_one(self._connection, _BY_ID, {"id": payment_id})
+        row = await fetch_one(self._connection, _BY_ID, {"id": payment_id}, inline=True)
         return PaymentEntity.record_from_row(row) if row is not None else None
 
     async def for_order(self, order_id: str) -> list[Payment]:
-        rows = await fetch_all(self._connection, _FOR_ORDER, {"order_id": order_id})
+        rows = await fetch_all(self._connection, _FOR_ORDER, {"order_id": order_id}, inline=True)
         return [PaymentEntity.record_from_row(row) for row in rows]
 
     async def by_ids(self, ids: Sequence[str]) -> list[Payment]:

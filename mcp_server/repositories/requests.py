@@ -23,7 +23,7 @@ class SqlRequestLog:
         self._connection = connection
 
     async def find(self, tool: str, key: str) -> StoredRequest | None:
-        row = await fetch_one(self._connection, _FIND, {"tool": tool, "key": key})
+        row = await fetch_one(self._connection, _FIND, {"tool": tool, "key": key}, inline=True)
         if row is None:
             return None
         request_hash, result_ids, created_at = row
@@ -41,7 +41,7 @@ class SqlRequestLog:
         )
 
     async def confirmation_used(self, nonce: str) -> bool:
-        return await fetch_one(self._connection, _USED, {"nonce": nonce}) is not None
+        return await fetch_one(self._connection, _USED, {"nonce": nonce}, inline=True) is not None
 
     async def claim_confirmation(self, nonce: str, at: datetime) -> bool:
         # Callers hold the write lock (BEGIN IMMEDIATE), so the check and the insert agree.
