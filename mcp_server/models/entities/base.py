@@ -46,7 +46,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 def utc_from_db(value: Any) -> datetime:
     """A UTC column's value as read by any driver: SQLite gives text, others datetimes."""
     if isinstance(value, str) and value.count("-") == 2 and "+" not in value and not value.endswith("Z"):
-        # Naive UTC text as SQLite stores it. Parsing it with its offset is ~5× faster than
+        # Naive UTC text as SQLite stores it. Parsing it with its offset is ~5x faster than
         # parsing and then replace(tzinfo=…), which shows on every row of a list.
         return datetime.fromisoformat(value + "+00:00")
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
