@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 ENV_PREFIX = "SHOPKEEPER_"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -44,6 +44,10 @@ class Settings(BaseModel):
     log_level: LogLevel = "INFO"
     actor: str | None = Field(default=None, min_length=1, max_length=200)
     timezone: str = Field(default="UTC", description="IANA time zone for reports and date filters")
+    worker: bool = Field(default=True, description="deliver queued e-mails from inside the MCP server")
+    email_api_base: str = Field(default="https://api.postmarkapp.com", min_length=8, max_length=300)
+    email_api_token: SecretStr | None = None
+    email_from: str = Field(default="shop@localhost", min_length=3, max_length=254)
 
     @field_validator("database_url")
     @classmethod
@@ -69,10 +73,34 @@ class Settings(BaseModel):
             raise ValueError(f"'{value[:60]}' is not an IANA time zone (e.g. UTC, Europe/Berlin)") from None
         return value
 
+    @field_validator("worker", mode="before")
+    @classmethod
+    def _on_off(cls, value: object) -> object:
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in ("on", "true", "1", "yes"):
+                return True
+            if word in ("off", "false", "0", "no"):
+                return False
+            raise ValueError("must be on or off")
+        return value
+
+    @field_validator("email_api_base")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL, e.g. https://api.postmarkapp.com")
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where e-mails are written as files when no provider token is set: beside the database."""
+        return self.sqlite_path.parent / "mail"
 
     @property
     def sqlite_path(self) -> Path:

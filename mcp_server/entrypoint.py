@@ -12,17 +12,18 @@ import sys
 import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from mcp_server.config import ConfigError, Settings, load_settings
+from mcp_server.handlers.consumers.outbox_worker import run_outbox_worker
 from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
-    from mcp_server.adapters.service_factories import Backend
+    from mcp_server.adapters.service_factories import Backend, MailOptions
 
 logger = logging.getLogger("mcp_server")
 
@@ -36,9 +37,10 @@ class Warmup:
 
     RETRY_AFTER_S = 5.0
 
-    def __init__(self, database_url: str, timezone: str = "UTC") -> None:
+    def __init__(self, database_url: str, timezone: str = "UTC", mail: dict[str, Any] | None = None) -> None:
         self._url = database_url
         self._timezone = timezone
+        self._mail = mail
         self._lock = anyio.Lock()
         self._backend: Backend | None = None
         self._failed_at: float | None = None
@@ -55,7 +57,8 @@ class Warmup:
                 # abandoning a half-open connection (which would keep the process alive).
                 with anyio.CancelScope(shield=True):
                     backend_class = await anyio.to_thread.run_sync(_import_backend)
-                    self._backend = await backend_class.start(self._url, timezone=self._timezone)
+                    mail = _import_mail_options()(**self._mail) if self._mail else None
+                    self._backend = await backend_class.start(self._url, timezone=self._timezone, mail=mail)
             except Exception as exc:
                 self._failed_at = time.monotonic()
                 logger.error("could not open or migrate the database: %s", _one_line(exc))
@@ -85,6 +88,22 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first[:300]}" if first else type(exc).__name__
 
 
+def _import_mail_options() -> type[MailOptions]:
+    from mcp_server.adapters.service_factories import MailOptions
+
+    return MailOptions
+
+
+def mail_options(settings: Settings) -> dict[str, Any]:
+    token = settings.email_api_token.get_secret_value() if settings.email_api_token else None
+    return {
+        "directory": settings.mail_dir,
+        "sender": settings.email_from,
+        "api_base": settings.email_api_base,
+        "token": token,
+    }
+
+
 def _import_backend() -> type[Backend]:
     from mcp_server.adapters.service_factories import Backend
 
@@ -94,10 +113,12 @@ def _import_backend() -> type[Backend]:
 def make_lifespan(settings: Settings):
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppContext]) -> AsyncGenerator[AppContext]:
-        warmup = Warmup(settings.database_url, settings.timezone)
+        warmup = Warmup(settings.database_url, settings.timezone, mail_options(settings))
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(warmup.run)
+                if settings.worker:
+                    tasks.start_soon(run_outbox_worker, warmup.services)
                 try:
                     yield AppContext(services=warmup.services, actor=settings.actor)
                 finally:
@@ -164,5 +185,21 @@ def cli_main(argv: Sequence[str] | None = None) -> None:
             await engine.dispose()
         return HEAD_REVISION, upgraded
 
+    async def run_worker(once: bool) -> None:
+        from mcp_server.adapters.service_factories import Backend, MailOptions
+
+        backend = await Backend.start(
+            settings.database_url, timezone=settings.timezone, mail=MailOptions(**mail_options(settings))
+        )
+        try:
+
+            async def services() -> ServiceRegistry:
+                return backend.services
+
+            await run_outbox_worker(services, stop_when_idle=once)
+        finally:
+            await backend.close()
+
     label = str(settings.sqlite_path)
-    raise SystemExit(run(sys.argv[1:] if argv is None else argv, CliActions(upgrade_database, label)))
+    actions = CliActions(upgrade_database, label, run_worker)
+    raise SystemExit(run(sys.argv[1:] if argv is None else argv, actions))

@@ -146,6 +146,28 @@ class FakeOutboxRepository:
     async def add(self, message: OutboxMessage) -> None:
         self._rows.append(message)
 
+    async def get(self, message_id: str) -> OutboxMessage | None:
+        return next((m for m in self._rows if m.id == message_id), None)
+
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
+        due = sorted(
+            (m for m in self._rows if m.status in ("pending", "sending") and m.next_attempt_at <= now),
+            key=lambda m: (m.next_attempt_at, m.id),
+        )[:limit]
+        for message in due:
+            await self.update(replace(message, status="sending", next_attempt_at=lease_until))
+        return due
+
+    async def update(self, message: OutboxMessage) -> None:
+        for n, existing in enumerate(self._rows):
+            if existing.id == message.id:
+                self._rows[n] = message
+
+    async def page_after(self, *, status: str | None, after_id: str | None, limit: int) -> list[OutboxMessage]:
+        rows = sorted(self._rows, key=lambda m: m.id)
+        rows = [m for m in rows if (status is None or m.status == status) and (after_id is None or m.id > after_id)]
+        return rows[:limit]
+
 
 class FakeOrderRepository:
     def __init__(self, db: FakeDatabase) -> None:

@@ -1,14 +1,38 @@
 from __future__ import annotations
 
-from typing import cast
+from datetime import datetime
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Select, String, Table, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mcp_server.models.entities.outbox import OutboxMessageEntity
 from mcp_server.models.outbox import OutboxMessage
+from mcp_server.repositories.sql import fetch_all, fetch_one, moment_param
 
 _t = cast(Table, OutboxMessageEntity.__table__)
+_BY_ID = select(*_t.c).where(_t.c.id == bindparam("id"))
+_DUE = (
+    select(*_t.c)
+    .where(
+        or_(_t.c.status == "pending", _t.c.status == "sending"),
+        _t.c.next_attempt_at <= bindparam("now", type_=String),
+    )
+    .order_by(_t.c.next_attempt_at, _t.c.id)
+    .limit(bindparam("limit"))
+)
+_UPDATABLE = ("status", "attempts", "last_error", "next_attempt_at", "sent_at")
+
+
+@cache
+def _page(*, status: bool, after: bool) -> Select[Any]:
+    query = select(*_t.c).order_by(_t.c.id).limit(bindparam("limit"))
+    if status:
+        query = query.where(_t.c.status == bindparam("status"))
+    if after:
+        query = query.where(_t.c.id > bindparam("after"))
+    return query
 
 
 class SqlOutboxRepository:
@@ -17,3 +41,32 @@ class SqlOutboxRepository:
 
     async def add(self, message: OutboxMessage) -> None:
         await self._connection.execute(insert(_t).values(OutboxMessageEntity.values_from_record(message)))
+
+    async def get(self, message_id: str) -> OutboxMessage | None:
+        row = await fetch_one(self._connection, _BY_ID, {"id": message_id}, inline=True)
+        return OutboxMessageEntity.record_from_row(row) if row is not None else None
+
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
+        # A "sending" row is due again only once its lease (next_attempt_at) has passed.
+        rows = await fetch_all(self._connection, _DUE, {"now": moment_param(self._connection, now), "limit": limit})
+        due = [OutboxMessageEntity.record_from_row(row) for row in rows]
+        if due:
+            await self._connection.execute(
+                update(_t).where(_t.c.id.in_([m.id for m in due])).values(status="sending", next_attempt_at=lease_until)
+            )
+        return due
+
+    async def update(self, message: OutboxMessage) -> None:
+        values = OutboxMessageEntity.values_from_record(message)
+        await self._connection.execute(
+            update(_t).where(_t.c.id == message.id).values({name: values[name] for name in _UPDATABLE})
+        )
+
+    async def page_after(self, *, status: str | None, after_id: str | None, limit: int) -> list[OutboxMessage]:
+        params: dict[str, Any] = {"limit": limit}
+        if status is not None:
+            params["status"] = status
+        if after_id is not None:
+            params["after"] = after_id
+        rows = await fetch_all(self._connection, _page(status=status is not None, after=after_id is not None), params)
+        return [OutboxMessageEntity.record_from_row(row) for row in rows]

@@ -11,7 +11,7 @@ from mcp_server.models.audit import AuditEntry
 from mcp_server.models.catalog import Product
 from mcp_server.models.customers import Customer
 from mcp_server.models.orders import Order
-from mcp_server.models.outbox import OutboxMessage
+from mcp_server.models.outbox import Email, OutboxMessage, SendOutcome
 from mcp_server.models.payments import Payment
 from mcp_server.models.reports import DaySales, DayWindow, ProductSales
 from mcp_server.models.requests import StoredRequest
@@ -85,6 +85,29 @@ class AuditRepository(Protocol):
 
 class OutboxRepository(Protocol):
     async def add(self, message: OutboxMessage) -> None: ...
+
+    async def get(self, message_id: str) -> OutboxMessage | None: ...
+
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
+        """Mark up to ``limit`` due messages ``sending`` until ``lease_until`` and return them.
+
+        Due: pending with ``next_attempt_at <= now``, or sending with an expired lease (a worker
+        that died mid-send). Callers hold the write lock, so two workers never claim one message.
+        """
+        ...
+
+    async def update(self, message: OutboxMessage) -> None:
+        """Overwrite status, attempts, last_error, next_attempt_at and sent_at."""
+        ...
+
+    async def page_after(self, *, status: str | None, after_id: str | None, limit: int) -> list[OutboxMessage]: ...
+
+
+class EmailSender(Protocol):
+    async def send(self, email: Email, *, message_id: str) -> SendOutcome:
+        """Deliver ``email``; ``message_id`` lets a provider drop a duplicate. Never raises for a
+        failed delivery: the outcome says whether trying again can help."""
+        ...
 
 
 class OrderRepository(Protocol):

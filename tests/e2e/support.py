@@ -256,7 +256,11 @@ async def open_shop(
     background start-up). Disconnecting while that start-up is still running makes the event
     loop wait for it on shutdown (test_stdio.py shows the server still exits), which slows tests.
     """
-    settings = load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db_path), **(env or {})})
+    # The e-mail worker is off unless a test asks for it: it changes outbox rows in the background,
+    # which would race the tests' before/after comparisons of every table.
+    settings = load_settings(
+        {"SHOPKEEPER_DATABASE_URL": sqlite_url(db_path), "SHOPKEEPER_WORKER": "off", **(env or {})}
+    )
     async with Client(
         build_app(settings), mode=mode, client_info=client_info, elicitation_callback=elicitation
     ) as client:

@@ -16,6 +16,8 @@ class CliActions:
 
     upgrade_database: Callable[[], Awaitable[tuple[str, bool]]]
     database_label: str
+    run_worker: Callable[[bool], Awaitable[None]] | None = None
+    """Deliver queued e-mails; True: one round and stop, False: until interrupted."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,12 +37,27 @@ def build_parser() -> argparse.ArgumentParser:
         description="Create the database (SHOPKEEPER_DATABASE_URL, or the default in your data directory) "
         "or upgrade its schema. Safe to run any number of times.",
     )
+    worker = groups.add_parser(
+        "worker",
+        help="deliver queued e-mails (the MCP server does this too, unless SHOPKEEPER_WORKER=off)",
+        description="Deliver queued e-mails from the outbox until interrupted (Ctrl-C), or once with --once. "
+        "Safe to run beside the MCP server: two workers never send the same message at the same time.",
+    )
+    worker.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
     return parser
 
 
 def run(argv: Sequence[str], actions: CliActions) -> int:
     args = build_parser().parse_args(list(argv))
-    if (args.group, args.command) == ("db", "upgrade"):
+    if args.group == "worker":
+        if actions.run_worker is None:  # pragma: no cover - the entrypoint always wires it
+            return 2
+        try:
+            anyio.run(actions.run_worker, bool(args.once))
+        except KeyboardInterrupt:
+            return 130
+        return 0
+    if (args.group, getattr(args, "command", None)) == ("db", "upgrade"):
         try:
             revision, upgraded = anyio.run(actions.upgrade_database)
         except Exception as exc:  # one clear line for a person; details are not theirs to debug here

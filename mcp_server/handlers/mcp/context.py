@@ -13,6 +13,7 @@ from typing import Protocol
 from mcp_server.services.audit import AuditService
 from mcp_server.services.catalog import CatalogService
 from mcp_server.services.customers import CustomerService
+from mcp_server.services.notifications import NotificationService
 from mcp_server.services.orders import OrderService
 from mcp_server.services.payments import PaymentService
 from mcp_server.services.reports import ReportService
@@ -36,6 +37,9 @@ class ServiceRegistry(Protocol):
 
     @property
     def reports(self) -> ReportService: ...
+
+    @property
+    def notifications(self) -> NotificationService: ...
 
 
 class BackendUnavailableError(Exception):

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mcp_server.models.entities.base import Base, UTCDateTime
+from mcp_server.models.entities.base import Base, UTCDateTime, json_from_db, utc_from_db
 from mcp_server.models.outbox import OutboxMessage
 
 
@@ -37,8 +38,27 @@ class OutboxMessageEntity(Base):
             "payload": dict(message.payload),
             "status": message.status,
             "attempts": message.attempts,
-            "last_error": None,
+            "last_error": message.last_error,
             "created_at": message.created_at,
             "next_attempt_at": message.next_attempt_at,
-            "sent_at": None,
+            "sent_at": message.sent_at,
         }
+
+    @staticmethod
+    def record_from_row(row: Sequence[Any]) -> OutboxMessage:
+        """A row selected with ``select(*OutboxMessageEntity.__table__.c)``, in column order."""
+        id_, kind, recipient, subject_id, payload, status, attempts, last_error, created, next_at, sent_at = row
+        data: dict[str, Any] = json_from_db(payload) or {}
+        return OutboxMessage(
+            id=id_,
+            kind=kind,
+            recipient=recipient,
+            subject_id=subject_id,
+            payload={str(key): str(value) for key, value in data.items()},
+            status=status,
+            attempts=int(attempts),
+            created_at=utc_from_db(created),
+            next_attempt_at=utc_from_db(next_at),
+            last_error=last_error,
+            sent_at=utc_from_db(sent_at) if sent_at is not None else None,
+        )

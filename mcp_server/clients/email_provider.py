@@ -1,0 +1,53 @@
+"""An e-mail provider client in the shape of Postmark's API: ``POST {base}/email`` with JSON.
+
+It turns every answer into an outcome the notification service understands and never raises
+for a failed delivery. The server token travels in a header and never appears in an outcome.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from mcp_server.models.outbox import Delivered, Email, PermanentFailure, SendOutcome, TemporaryFailure
+
+DEFAULT_API_BASE = "https://api.postmarkapp.com"
+
+
+class PostmarkEmailSender:
+    def __init__(self, http: httpx.AsyncClient, *, base_url: str, token: str, sender: str) -> None:
+        self._http = http
+        self._url = base_url.rstrip("/") + "/email"
+        self._token = token
+        self._from = sender
+
+    async def send(self, email: Email, *, message_id: str) -> SendOutcome:
+        body = {
+            "From": self._from,
+            "To": email.to,
+            "Subject": email.subject,
+            "TextBody": email.text,
+            "MessageStream": "outbound",
+            "Metadata": {"shopkeeper_id": message_id},
+        }
+        headers = {"X-Postmark-Server-Token": self._token, "Accept": "application/json"}
+        try:
+            response = await self._http.post(self._url, json=body, headers=headers)
+        except httpx.TimeoutException:
+            return TemporaryFailure("the e-mail provider did not answer in time")
+        except httpx.TransportError as exc:
+            return TemporaryFailure(f"could not reach the e-mail provider ({type(exc).__name__})")
+        if response.status_code == 200:
+            return Delivered(str(_json(response).get("MessageID", "")) or "sent")
+        detail = str(_json(response).get("Message", ""))[:200]
+        reason = f"the e-mail provider answered {response.status_code}" + (f": {detail}" if detail else "")
+        if response.status_code == 429 or response.status_code >= 500:
+            return TemporaryFailure(reason)
+        return PermanentFailure(reason)  # 401/403 (token), 422 (address or content): retrying will not help
+
+
+def _json(response: httpx.Response) -> dict[str, object]:
+    try:
+        data: object = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}  # pyright: ignore[reportUnknownVariableType]

@@ -1,0 +1,55 @@
+"""The consumer door: a loop that asks the notification service to deliver what is due.
+
+It runs inside the MCP server (started by the lifespan, without holding up ``initialize``)
+or on its own as ``shopkeeper worker``. It has no logic of its own beyond when to ask again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import anyio
+
+from mcp_server.handlers.mcp.context import BackendUnavailableError, ServiceRegistry
+from mcp_server.services.notifications import DeliveryRound
+
+logger = logging.getLogger("mcp_server.worker")
+
+IDLE_SECONDS = 5.0
+ERROR_SECONDS = 30.0
+
+
+async def run_outbox_worker(
+    services: Callable[[], Awaitable[ServiceRegistry]],
+    *,
+    idle_seconds: float = IDLE_SECONDS,
+    stop_when_idle: bool = False,
+) -> None:
+    """Deliver due e-mails until cancelled (or, with ``stop_when_idle``, until nothing is due).
+
+    After a round that handled something it goes again at once; when nothing was due it
+    waits ``idle_seconds``. Failures are logged (stderr) and waited out, never raised: the
+    MCP server must keep serving whatever happens to e-mail.
+    """
+    while True:
+        try:
+            registry = await services()
+            outcome = await registry.notifications.deliver_due()
+        except BackendUnavailableError:
+            if stop_when_idle:
+                raise
+            await anyio.sleep(ERROR_SECONDS)
+            continue
+        except Exception:
+            if stop_when_idle:
+                raise
+            logger.exception("delivering e-mails failed; trying again in %s s", ERROR_SECONDS)
+            await anyio.sleep(ERROR_SECONDS)
+            continue
+        if isinstance(outcome, DeliveryRound) and outcome.handled:
+            logger.info("e-mails: %s sent, %s to retry, %s failed", outcome.sent, outcome.retrying, outcome.failed)
+            continue
+        if stop_when_idle:
+            return
+        await anyio.sleep(idle_seconds)

@@ -1,0 +1,172 @@
+"""Delivering the outbox: claim what is due, render it, send it, record what happened.
+
+Claiming happens in one short write transaction (the database's write lock makes it exclusive
+across processes), sending happens outside any transaction, and each outcome is recorded in its
+own. A worker that dies between sending and recording leaves the message ``sending`` until its
+lease runs out; it is then sent again — at least once, never by two workers at the same time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from mcp_server.models.common import Page
+from mcp_server.models.outbox import (
+    OUTBOX_ID_PREFIX,
+    Delivered,
+    Email,
+    NotificationQuery,
+    OutboxMessage,
+    PermanentFailure,
+    TemporaryFailure,
+)
+from mcp_server.services.audit import AuditRecorder
+from mcp_server.services.pagination import page_of, resume_after
+from mcp_server.services.ports import Clock, EmailSender, IdFactory, UnitOfWorkFactory
+from mcp_server.services.results import NotFound, Rejected, Success, unavailable_when_busy
+from mcp_server.utils.ids import canonical_id
+
+_CURSOR_KIND = "notifications"
+LEASE = timedelta(minutes=2)
+FIRST_RETRY = timedelta(seconds=30)
+MAX_DELAY = timedelta(hours=6)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRound:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retrying + self.failed
+
+
+def render(message: OutboxMessage, shop_name: str = "the shop") -> Email:
+    """The e-mail for one outbox message; one template per kind."""
+    p = message.payload
+    name = p.get("name", "there")
+    order = p.get("order_id", "")
+    match message.kind:
+        case "welcome":
+            subject = f"Welcome to {shop_name}"
+            body = f"Hello {name},\n\nthank you for registering with {shop_name}."
+        case "order_placed":
+            subject = f"Your order {order}"
+            body = f"Hello {name},\n\nwe received your order {order} of {p.get('total', '')}."
+        case "order_shipped":
+            subject = f"Your order {order} is on its way"
+            body = (
+                f"Hello {name},\n\nyour order {order} has shipped with {p.get('carrier', 'our carrier')}; "
+                f"the tracking number is {p.get('tracking_number', '-')}."
+            )
+        case "order_refunded":
+            subject = f"A refund for your order {order}"
+            body = f"Hello {name},\n\nwe refunded {p.get('refund', '')} for your order {order}."
+        case "order_cancelled":
+            refund = f" and refunded {p['refund']}" if p.get("refund") else ""
+            subject = f"Your order {order} was cancelled"
+            body = f"Hello {name},\n\nwe cancelled your order {order}{refund}."
+    return Email(to=message.recipient, subject=subject, text=body + f"\n\nKind regards,\n{shop_name}\n")
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, 4 min … after the 1st, 2nd, 3rd … failed attempt, at most 6 hours."""
+    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_DELAY)
+
+
+class NotificationService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdFactory,
+        sender: EmailSender,
+        *,
+        max_attempts: int = 5,
+        shop_name: str = "the shop",
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._sender = sender
+        self._max_attempts = max_attempts
+        self._shop_name = shop_name
+        self._audit = AuditRecorder(clock, ids)
+
+    @unavailable_when_busy
+    async def deliver_due(self, limit: int = 20) -> DeliveryRound:
+        """Send what is due now; how many were sent, will be retried, or were parked as failed."""
+        now = self._clock.now()
+        async with self._uow(write=True) as uow:
+            claimed = await uow.outbox.claim_due(now, now + LEASE, limit)
+            await uow.commit()
+        sent = retrying = failed = 0
+        for message in claimed:
+            outcome = await self._sender.send(render(message, self._shop_name), message_id=message.id)
+            at = self._clock.now()
+            attempts = message.attempts + 1
+            match outcome:
+                case Delivered():
+                    done = replace(message, status="sent", attempts=attempts, sent_at=at, last_error=None)
+                    sent += 1
+                case TemporaryFailure(reason=reason) if attempts < self._max_attempts:
+                    done = replace(
+                        message,
+                        status="pending",
+                        attempts=attempts,
+                        last_error=reason,
+                        next_attempt_at=at + backoff(attempts),
+                    )
+                    retrying += 1
+                case TemporaryFailure(reason=reason) | PermanentFailure(reason=reason):
+                    done = replace(message, status="failed", attempts=attempts, last_error=reason, next_attempt_at=at)
+                    failed += 1
+            async with self._uow(write=True) as uow:
+                await uow.outbox.update(done)
+                await uow.commit()
+        return DeliveryRound(sent, retrying, failed)
+
+    @unavailable_when_busy
+    async def list(self, query: NotificationQuery) -> Success[Page[OutboxMessage]] | Rejected:
+        filters = {"status": query.status}
+        after = resume_after(query.cursor, _CURSOR_KIND, filters, str)
+        if isinstance(after, Rejected):
+            return after
+        async with self._uow(write=False) as uow:
+            rows = await uow.outbox.page_after(status=query.status, after_id=after, limit=query.limit + 1)
+        return Success(page_of(rows, query.limit, _CURSOR_KIND, filters, key=lambda m: m.id))
+
+    @unavailable_when_busy
+    async def retry(self, notification_id: str, *, actor: str) -> Success[OutboxMessage] | NotFound | Rejected:
+        """Put a failed message back in the queue, due now, with a fresh set of attempts."""
+        canonical = canonical_id(notification_id, OUTBOX_ID_PREFIX)
+        if canonical is None:
+            return Rejected(
+                f"'{notification_id[:80]}' is not a notification id (ntf_ followed by 26 letters and digits)",
+                field="notification_id",
+            )
+        async with self._uow(write=True) as uow:
+            message = await uow.outbox.get(canonical)
+            if message is None:
+                return NotFound("notification", f"id {canonical}")
+            if message.status != "failed":
+                return Rejected(
+                    f"notification {canonical} is {message.status}: only failed ones can be retried",
+                    field="notification_id",
+                )
+            now = self._clock.now()
+            queued = replace(message, status="pending", attempts=0, next_attempt_at=now)
+            await uow.outbox.update(queued)
+            await self._audit.record(
+                uow,
+                actor=actor,
+                action="notification.requeued",
+                entity_type="notification",
+                entity_id=canonical,
+                before={"status": "failed", "attempts": message.attempts, "last_error": message.last_error},
+                after={"status": "pending", "attempts": 0},
+            )
+            await uow.commit()
+        return Success(queued)
