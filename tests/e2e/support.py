@@ -56,6 +56,8 @@ TOOLS = frozenset(
         "payments_list",
         "payments_refund",
         "reports_sales_summary",
+        "notifications_list",
+        "notifications_retry",
     }
 )
 

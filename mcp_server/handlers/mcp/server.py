@@ -8,7 +8,17 @@ from contextlib import AbstractAsyncContextManager
 from mcp.server.mcpserver import MCPServer
 
 from mcp_server import __version__
-from mcp_server.handlers.mcp import audit, catalog, customers, orders, payments, prompts, reports, resources
+from mcp_server.handlers.mcp import (
+    audit,
+    catalog,
+    customers,
+    notifications,
+    orders,
+    payments,
+    prompts,
+    reports,
+    resources,
+)
 from mcp_server.handlers.mcp.argument_errors import FriendlyArgumentErrors
 from mcp_server.handlers.mcp.context import AppContext
 
@@ -41,6 +51,7 @@ def build_server(lifespan: Lifespan, *, log_level: str = "INFO") -> MCPServer[Ap
     orders.register(server)
     payments.register(server)
     reports.register(server)
+    notifications.register(server)
     audit.register(server)
     resources.register(server)
     prompts.register(server)

@@ -1,0 +1,99 @@
+"""E-mail notifications through the tools, the in-server worker and `shopkeeper worker`."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tests.e2e.support import JsonObject, Shop, as_object, integer, objects, open_shop, sqlite_url, string
+
+pytestmark = pytest.mark.anyio
+
+
+def _fail_all(db_path: Path, reason: str) -> None:
+    """Set-up only: park every queued message as failed, as the worker would after its last try."""
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute("UPDATE outbox SET status = 'failed', attempts = 5, last_error = ?", (reason,))
+
+
+async def test_queued_welcome_mails_are_listed_and_a_failed_one_can_be_requeued(shop: Shop) -> None:
+    await shop.register("Ada Lovelace", "ada@engines.example")
+    pending = await shop.ok("notifications_list", {"status": "pending"})
+    rows = objects(pending.data, "notifications")
+    assert [(string(r, "kind"), string(r, "recipient"), string(r, "status")) for r in rows] == [
+        ("welcome", "ada@engines.example", "pending")
+    ]
+    notification_id = string(rows[0], "id")
+
+    before = await shop.state()
+    refused = await shop.fail("notifications_retry", {"notification_id": notification_id})
+    assert "is pending: only failed ones can be retried" in refused
+    assert "notifications_list" in refused
+    assert await shop.state() == before
+
+    _fail_all(shop.db_path, "the e-mail provider answered 422: Invalid 'To' address")
+    failed = await shop.ok("notifications_list", {"status": "failed"})
+    assert "Invalid 'To' address" in failed.text
+
+    requeued = await shop.ok("notifications_retry", {"notification_id": notification_id.lower()})
+
+    assert (string(requeued.data, "status"), integer(requeued.data, "attempts")) == ("pending", 0)
+    entries = await shop.every_audit_entry(entity_id=notification_id)
+    assert [string(e, "action") for e in entries] == ["notification.requeued"]
+    assert as_object(entries[0]["before"])["last_error"] == "the e-mail provider answered 422: Invalid 'To' address"
+
+
+@pytest.mark.parametrize(
+    ("notification_id", "says"),
+    [("ntf_00000000000000000000000000", "No notification with id"), ("nope", "is not a notification id")],
+)
+async def test_retry_refuses_unknown_ids_without_change(shop: Shop, notification_id: str, says: str) -> None:
+    before = await shop.state()
+    message = await shop.fail("notifications_retry", {"notification_id": notification_id})
+    assert says in message
+    assert await shop.state() == before
+
+
+async def test_the_worker_in_the_server_delivers_to_files_beside_the_database(tmp_path: Path) -> None:
+    db_path = tmp_path / "shop.db"
+    async with open_shop(db_path, "legacy", env={"SHOPKEEPER_WORKER": "on"}) as shop:
+        await shop.register("Ada Lovelace", "ada@engines.example")
+        sent: list[JsonObject] = []
+        with anyio.fail_after(20):  # the worker looks again every 5 s when idle
+            while not sent:
+                sent = objects((await shop.ok("notifications_list", {"status": "sent"})).data, "notifications")
+                if not sent:
+                    await anyio.sleep(0.2)
+    files = list((tmp_path / "mail").glob("*.eml"))
+    assert len(files) == 1
+    text = files[0].read_text(encoding="utf-8")
+    assert "To: ada@engines.example" in text
+    assert "Subject: Welcome to the shop" in text
+
+
+def test_shopkeeper_worker_once_delivers_what_is_due_and_exits(tmp_path: Path) -> None:
+    db_path = tmp_path / "shop.db"
+    env = {**os.environ, "SHOPKEEPER_DATABASE_URL": sqlite_url(db_path), "SHOPKEEPER_WORKER": "off"}
+
+    async def queue_two() -> None:
+        async with open_shop(db_path, "legacy") as shop:
+            await shop.register("Ada Lovelace", "ada@engines.example")
+            await shop.register("Alan Turing", "alan@bletchley.example")
+
+    anyio.run(queue_two)
+    command = [sys.executable, "-c", "from mcp_server.entrypoint import cli_main; cli_main()", "worker", "--once"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert "2 sent" in done.stderr
+    assert sorted(p.name.split(".")[0][:4] for p in (tmp_path / "mail").glob("*.eml")) == ["ntf_", "ntf_"]
+    with closing(sqlite3.connect(db_path)) as conn:
+        assert conn.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall() == [("sent", 2)]
