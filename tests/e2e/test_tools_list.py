@@ -68,6 +68,8 @@ async def test_every_tool_has_a_title_a_description_and_an_output_schema(shop: S
         ("payments_list", True, None, True),
         ("payments_refund", False, True, False),
         ("reports_sales_summary", True, None, True),
+        ("notifications_list", True, None, True),
+        ("notifications_retry", False, False, False),
     ],
 )
 async def test_annotations_tell_the_truth(
@@ -131,7 +133,9 @@ async def test_read_tools_offer_concise_or_detailed_answers(shop: Shop, name: st
     assert response_format.get("default") == "concise"
 
 
-@pytest.mark.parametrize("name", ["customers_list", "audit_log_list", "catalog_search", "orders_list", "payments_list"])
+@pytest.mark.parametrize(
+    "name", ["customers_list", "audit_log_list", "catalog_search", "orders_list", "payments_list", "notifications_list"]
+)
 async def test_page_size_is_bounded_from_1_to_100(shop: Shop, name: str) -> None:
     limit = input_property((await tools_by_name(shop))[name], "limit")
 
@@ -156,6 +160,8 @@ async def test_page_size_is_bounded_from_1_to_100(shop: Shop, name: str) -> None
         ("payments_record", ["amount", "method", "order_id"]),
         ("payments_refund", ["amount", "reason"]),
         ("reports_sales_summary", ["date_from", "date_to"]),
+        ("notifications_list", []),
+        ("notifications_retry", ["notification_id"]),
     ],
 )
 async def test_required_arguments(shop: Shop, name: str, required: list[str]) -> None:
