@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -200,6 +201,11 @@ def cli_main(argv: Sequence[str] | None = None) -> None:
         finally:
             await backend.close()
 
+    def backup_database(target: Path) -> int:
+        from mcp_server.adapters.database import backup_sqlite
+
+        return backup_sqlite(settings.sqlite_path, target)
+
     label = str(settings.sqlite_path)
-    actions = CliActions(upgrade_database, label, run_worker)
+    actions = CliActions(upgrade_database, label, run_worker, backup_database)
     raise SystemExit(run(sys.argv[1:] if argv is None else argv, actions))

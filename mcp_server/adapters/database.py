@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -175,3 +176,22 @@ def _upgrade_sync(connection: Connection) -> None:
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+def backup_sqlite(source: Path, target: Path) -> int:
+    """A consistent copy of a live SQLite database (the online backup API); the pages copied.
+
+    Runs while servers keep reading and writing: the copy is the database as of one moment.
+    The target must not exist yet, so a typo never overwrites something.
+    """
+    import sqlite3
+
+    if target.exists():
+        raise FileExistsError(f"{target} already exists")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src, closing(sqlite3.connect(partial)) as dst:
+        src.backup(dst)
+        pages = int(dst.execute("PRAGMA page_count").fetchone()[0])
+    partial.replace(target)
+    return pages

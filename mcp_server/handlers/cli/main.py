@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 
@@ -18,6 +19,8 @@ class CliActions:
     database_label: str
     run_worker: Callable[[bool], Awaitable[None]] | None = None
     """Deliver queued e-mails; True: one round and stop, False: until interrupted."""
+    backup_database: Callable[[Path], int] | None = None
+    """Copy the database to a new file; returns the pages copied."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Create the database (SHOPKEEPER_DATABASE_URL, or the default in your data directory) "
         "or upgrade its schema. Safe to run any number of times.",
     )
+    backup = db_commands.add_parser(
+        "backup",
+        help="copy the database to a new file, consistently, while servers keep running",
+        description="Write a consistent copy of the database (SQLite's online backup) to PATH, "
+        "which must not exist yet.",
+    )
+    backup.add_argument("path", type=Path, help="where to write the copy (a new file)")
     worker = groups.add_parser(
         "worker",
         help="deliver queued e-mails (the MCP server does this too, unless SHOPKEEPER_WORKER=off)",
@@ -56,6 +66,20 @@ def run(argv: Sequence[str], actions: CliActions) -> int:
             anyio.run(actions.run_worker, bool(args.once))
         except KeyboardInterrupt:
             return 130
+        return 0
+    if (args.group, getattr(args, "command", None)) == ("db", "backup"):
+        if actions.backup_database is None:  # pragma: no cover - the entrypoint always wires it
+            return 2
+        target: Path = args.path
+        try:
+            pages = actions.backup_database(target)
+        except FileExistsError:
+            sys.stderr.write(f"shopkeeper: {target} already exists; choose a new file name\n")
+            return 1
+        except Exception as exc:  # one clear line for a person
+            sys.stderr.write(f"shopkeeper: could not back up {actions.database_label}: {type(exc).__name__}\n")
+            return 1
+        print(f"{actions.database_label}: backed up to {target} ({pages:,} pages)")
         return 0
     if (args.group, getattr(args, "command", None)) == ("db", "upgrade"):
         try:
