@@ -1,0 +1,468 @@
+"""E-mail delivery end to end: a real SQLite file, the real Postmark-shaped client over a real
+httpx.AsyncClient, and a stand-in provider on 127.0.0.1 that records every request and answers
+from a script. Nothing in httpx is mocked."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import threading
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import asynccontextmanager, closing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mcp_server.adapters.database import create_engine, ensure_schema, writer
+from mcp_server.adapters.service_factories import Backend, MailOptions
+from mcp_server.clients.email_provider import PostmarkEmailSender
+from mcp_server.models.customers import CustomerCreate
+from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
+from mcp_server.services.customers import CustomerService
+from mcp_server.services.notifications import DeliveryRound, NotificationService
+from mcp_server.services.results import Success
+from mcp_server.utils.ids import IdGenerator
+from mcp_server.utils.time import SystemClock
+from tests.fakes import FakeClock
+
+pytestmark = pytest.mark.anyio
+
+TOKEN = "test-token-5f3a9c1e"
+SENDER = "shop@example.com"
+
+
+# --- the stand-in provider ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int = 200
+    body: dict[str, Any] | None = None  # None on a 200: {"MessageID": <a fresh one>, "ErrorCode": 0}
+    delay: float = 0.0  # seconds to wait before answering
+
+
+OK = Answer()
+SERVER_ERROR = Answer(500, {"ErrorCode": 500, "Message": "Internal server error"})
+TOO_MANY = Answer(429, {"ErrorCode": 429, "Message": "Rate limit exceeded"})
+BAD_ADDRESS = Answer(422, {"ErrorCode": 300, "Message": "Invalid 'To' address"})
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]  # names in lower case
+    body: dict[str, Any]
+
+    @property
+    def shopkeeper_id(self) -> str:
+        return str(self.body["Metadata"]["shopkeeper_id"])
+
+
+@dataclass
+class StandInProvider:
+    """Answers POSTs from ``script`` in order (then 200s); remembers every request it received."""
+
+    script: list[Answer] = field(default_factory=lambda: list[Answer]())
+    requests: list[Request] = field(default_factory=lambda: list[Request]())
+    delay_each: float = 0.0
+    url: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _closing: threading.Event = field(default_factory=threading.Event)
+    _issued: int = 0
+
+    def answer_for(self, request: Request) -> tuple[Answer, str]:
+        with self._lock:
+            self.requests.append(request)
+            answer = self.script.pop(0) if self.script else OK
+            self._issued += 1
+            return answer, f"pm-{self._issued:05d}"
+
+    def wait(self, seconds: float) -> None:
+        """Sleep that ends early when the test is over, so no thread outlives it for long."""
+        self._closing.wait(seconds)
+
+    def stop(self) -> None:
+        self._closing.set()
+
+
+def _handler(provider: StandInProvider) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            raw = self.rfile.read(length)
+            body: dict[str, Any] = json.loads(raw) if raw else {}
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            answer, message_id = provider.answer_for(Request("POST", self.path, headers, body))
+            if answer.delay or provider.delay_each:
+                provider.wait(answer.delay or provider.delay_each)
+            payload = answer.body if answer.body is not None else {"MessageID": message_id, "ErrorCode": 0}
+            data = json.dumps(payload).encode()
+            try:
+                self.send_response(answer.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:  # the client gave up waiting (the timeout test)
+                pass
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    return Handler
+
+
+@pytest.fixture
+def provider() -> Iterator[StandInProvider]:
+    stand_in = StandInProvider()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stand_in))
+    server.daemon_threads = True
+    host, port = server.server_address[:2]
+    stand_in.url = f"http://{host!s}:{port}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield stand_in
+    stand_in.stop()
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+# --- service stacks on a real SQLite file -------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    engine: AsyncEngine
+    customers: CustomerService
+    notifications: NotificationService
+
+
+@asynccontextmanager
+async def stack(
+    url: str,
+    provider: StandInProvider,
+    clock: FakeClock | SystemClock,
+    *,
+    token: str = TOKEN,
+    http_timeout: float = 5.0,
+    max_attempts: int = 5,
+    api_base: str | None = None,
+) -> AsyncGenerator[Stack]:
+    """One process's worth of services: its own engine, HTTP client and sender."""
+    engine = create_engine(url)
+    await ensure_schema(engine)
+    uow = SqlUnitOfWorkFactory(engine, writer(engine))
+    ids = IdGenerator()
+    try:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(http_timeout), follow_redirects=False) as http:
+            sender = PostmarkEmailSender(http, base_url=api_base or provider.url, token=token, sender=SENDER)
+            yield Stack(
+                engine,
+                CustomerService(uow, clock, ids),
+                NotificationService(uow, clock, ids, sender, max_attempts=max_attempts),
+            )
+    finally:
+        await engine.dispose()
+
+
+async def register(customers: CustomerService, name: str, email: str) -> str:
+    result = await customers.register(CustomerCreate(name=name, email=email), actor="test")
+    assert isinstance(result, Success)
+    return result.value.id
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    kind: str
+    recipient: str
+    subject_id: str
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: str
+    sent_at: str | None
+
+
+def outbox(db_file: Path) -> list[Row]:
+    """The outbox straight from the file, in id order."""
+    columns = "id, kind, recipient, subject_id, status, attempts, last_error, next_attempt_at, sent_at"
+    with closing(sqlite3.connect(db_file)) as conn:
+        rows = conn.execute(f"SELECT {columns} FROM outbox ORDER BY id").fetchall()  # noqa: S608 - constant
+    return [Row(*r) for r in rows]
+
+
+def only_row(db_file: Path) -> Row:
+    (row,) = outbox(db_file)
+    return row
+
+
+def start_of_test() -> FakeClock:
+    return FakeClock(datetime.now(UTC))
+
+
+# --- delivery ----------------------------------------------------------------------------------------
+
+
+async def test_a_welcome_email_goes_out_through_the_provider(
+    provider: StandInProvider, database_url: str, tmp_path: Path
+):
+    mail = MailOptions(directory=tmp_path / "mail", sender=SENDER, api_base=provider.url + "/", token=TOKEN)
+    backend = await Backend.start(database_url, mail=mail)
+    try:
+        customer = await register(backend.services.customers, "Ada Lovelace", "ada@example.com")
+        outcome = await backend.services.notifications.deliver_due()
+    finally:
+        await backend.close()
+
+    assert outcome == DeliveryRound(sent=1)
+    assert len(provider.requests) == 1
+    request = provider.requests[0]
+    row = only_row(tmp_path / "shop.db")
+    assert (request.method, request.path) == ("POST", "/email")
+    assert request.headers["x-postmark-server-token"] == TOKEN
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["accept"] == "application/json"
+    assert request.body["From"] == SENDER
+    assert request.body["To"] == "ada@example.com"
+    assert request.body["Subject"] == "Welcome to the shop"
+    assert request.body["TextBody"].startswith("Hello Ada Lovelace,\n\nthank you for registering with the shop.")
+    assert request.body["MessageStream"] == "outbound"
+    assert request.body["Metadata"] == {"shopkeeper_id": row.id}
+    assert (row.kind, row.subject_id, row.recipient) == ("welcome", customer, "ada@example.com")
+    assert (row.status, row.attempts, row.last_error) == ("sent", 1, None)
+    assert row.sent_at is not None
+    assert not (tmp_path / "mail").exists()  # a provider is configured: no files
+
+
+async def test_a_5xx_is_retried_after_the_backoff_and_then_delivered(provider: StandInProvider, database_url: str):
+    db_file = Path(database_url.split(":///", 1)[1])
+    clock = start_of_test()
+    provider.script = [SERVER_ERROR, OK]
+    async with stack(database_url, provider, clock) as shop:
+        await register(shop.customers, "Ada Lovelace", "ada@example.com")
+
+        assert await shop.notifications.deliver_due() == DeliveryRound(retrying=1)
+        waiting = only_row(db_file)
+        assert (waiting.status, waiting.attempts) == ("pending", 1)
+        assert waiting.last_error == "the e-mail provider answered 500: Internal server error"
+
+        clock.advance(29)
+        assert await shop.notifications.deliver_due() == DeliveryRound()  # backoff: not before 30 s
+        assert len(provider.requests) == 1
+
+        clock.advance(1)
+        assert await shop.notifications.deliver_due() == DeliveryRound(sent=1)
+
+    done = only_row(db_file)
+    assert (done.status, done.attempts, done.last_error) == ("sent", 2, None)
+    assert len(provider.requests) == 2
+    assert [r.shopkeeper_id for r in provider.requests] == [done.id, done.id]
+
+
+async def test_after_max_attempts_server_errors_the_message_is_parked(provider: StandInProvider, database_url: str):
+    db_file = Path(database_url.split(":///", 1)[1])
+    clock = start_of_test()
+    provider.script = [SERVER_ERROR, SERVER_ERROR, SERVER_ERROR, OK]
+    async with stack(database_url, provider, clock, max_attempts=3) as shop:
+        await register(shop.customers, "Ada Lovelace", "ada@example.com")
+        rounds: list[object] = []
+        for _ in range(3):
+            rounds.append(await shop.notifications.deliver_due())
+            clock.advance(3600)
+        assert rounds == [DeliveryRound(retrying=1), DeliveryRound(retrying=1), DeliveryRound(failed=1)]
+
+        clock.advance(24 * 3600)
+        assert await shop.notifications.deliver_due() == DeliveryRound()
+
+    parked = only_row(db_file)
+    assert (parked.status, parked.attempts, parked.sent_at) == ("failed", 3, None)
+    assert parked.last_error == "the e-mail provider answered 500: Internal server error"
+    assert len(provider.requests) == 3  # no fourth try
+
+
+async def test_a_422_is_parked_at_once(provider: StandInProvider, database_url: str):
+    db_file = Path(database_url.split(":///", 1)[1])
+    clock = start_of_test()
+    provider.script = [BAD_ADDRESS]
+    async with stack(database_url, provider, clock) as shop:
+        await register(shop.customers, "Ada Lovelace", "ada@example.com")
+        assert await shop.notifications.deliver_due() == DeliveryRound(failed=1)
+        clock.advance(24 * 3600)
+        assert await shop.notifications.deliver_due() == DeliveryRound()
+
+    parked = only_row(db_file)
+    assert (parked.status, parked.attempts, parked.sent_at) == ("failed", 1, None)
+    assert parked.last_error == "the e-mail provider answered 422: Invalid 'To' address"
+    assert len(provider.requests) == 1
+
+
+async def test_429_and_an_unreachable_provider_are_temporary(provider: StandInProvider, database_url: str):
+    db_file = Path(database_url.split(":///", 1)[1])
+    clock = start_of_test()
+    provider.script = [TOO_MANY]
+    async with stack(database_url, provider, clock) as shop:
+        await register(shop.customers, "Ada Lovelace", "ada@example.com")
+        assert await shop.notifications.deliver_due() == DeliveryRound(retrying=1)
+    limited = only_row(db_file)
+    assert (limited.status, limited.attempts) == ("pending", 1)
+    assert limited.last_error == "the e-mail provider answered 429: Rate limit exceeded"
+
+    with closing(socket.socket()) as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    clock.advance(30)
+    async with stack(database_url, provider, clock, api_base=f"http://127.0.0.1:{closed_port}") as shop:
+        assert await shop.notifications.deliver_due() == DeliveryRound(retrying=1)
+    unreachable = only_row(db_file)
+    assert (unreachable.status, unreachable.attempts) == ("pending", 2)
+    assert unreachable.last_error == "could not reach the e-mail provider (ConnectError)"
+    assert len(provider.requests) == 1
+
+
+async def test_a_provider_slower_than_the_timeout_is_a_temporary_failure(provider: StandInProvider, database_url: str):
+    db_file = Path(database_url.split(":///", 1)[1])
+    clock = start_of_test()
+    provider.script = [Answer(delay=3.0)]
+    async with stack(database_url, provider, clock, http_timeout=0.25) as shop:
+        await register(shop.customers, "Ada Lovelace", "ada@example.com")
+        started = anyio.current_time()
+        outcome = await shop.notifications.deliver_due()
+        elapsed = anyio.current_time() - started
+
+    assert outcome == DeliveryRound(retrying=1)
+    assert elapsed < 2.0  # it gave up at the client's timeout, not when the provider answered
+    slow = only_row(db_file)
+    assert (slow.status, slow.attempts, slow.sent_at) == ("pending", 1, None)
+    assert slow.last_error == "the e-mail provider did not answer in time"
+    assert len(provider.requests) == 1
+
+
+# --- two workers ---------------------------------------------------------------------------------------
+
+
+async def test_two_workers_on_one_file_never_send_a_message_twice(provider: StandInProvider, database_url: str):
+    db_file = Path(database_url.split(":///", 1)[1])
+    provider.delay_each = 0.005  # sends take a little while, so the workers' rounds overlap
+    clock = SystemClock()
+    async with stack(database_url, provider, clock) as first:
+        for n in range(30):
+            await register(first.customers, f"Customer {n}", f"c{n}@example.com")
+    queued = {row.id for row in outbox(db_file)}
+    assert len(queued) == 30
+
+    rounds: dict[str, list[DeliveryRound]] = {"worker-a": [], "worker-b": []}
+
+    async def work(token: str) -> None:
+        async with stack(database_url, provider, clock, token=token) as worker:
+            while True:
+                # one message per round: the most claims, so the most chances for two to overlap
+                outcome = await worker.notifications.deliver_due(limit=1)
+                if not isinstance(outcome, DeliveryRound):  # Unavailable: the other one held the lock too long
+                    await anyio.sleep(0.01)
+                    continue
+                if not outcome.handled:
+                    return
+                rounds[token].append(outcome)
+
+    with anyio.fail_after(15):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(work, "worker-a")
+            tasks.start_soon(work, "worker-b")
+
+    sent_ids = [r.shopkeeper_id for r in provider.requests]
+    assert sorted({i for i in sent_ids if sent_ids.count(i) > 1}) == []  # nothing sent twice
+    assert sorted(sent_ids) == sorted(queued)  # and everything sent
+    rows = outbox(db_file)
+    assert {(r.status, r.attempts) for r in rows} == {("sent", 1)}
+    by_worker = {token: sum(r.sent for r in done) for token, done in rounds.items()}
+    assert sum(by_worker.values()) == 30
+    assert all(by_worker.values()), by_worker  # both really took part
+    tokens = [r.headers["x-postmark-server-token"] for r in provider.requests]
+    assert {t: tokens.count(t) for t in set(tokens)} == by_worker
+
+
+# --- secrets -------------------------------------------------------------------------------------------
+
+
+async def test_the_token_never_reaches_the_outbox_after_failures(provider: StandInProvider, database_url: str):
+    db_file = Path(database_url.split(":///", 1)[1])
+    clock = start_of_test()
+    provider.script = [
+        SERVER_ERROR,
+        TOO_MANY,
+        BAD_ADDRESS,
+        Answer(401, {"ErrorCode": 10, "Message": "Request does not contain a valid Server token."}),
+        Answer(delay=3.0),
+    ]
+    async with stack(database_url, provider, clock, http_timeout=0.25, max_attempts=2) as shop:
+        for n in range(5):
+            await register(shop.customers, f"Customer {n}", f"c{n}@example.com")
+        # one at a time, so each message meets the scripted answer in order
+        assert [await shop.notifications.deliver_due(limit=1) for _ in range(5)] == [
+            DeliveryRound(retrying=1),
+            DeliveryRound(retrying=1),
+            DeliveryRound(failed=1),
+            DeliveryRound(failed=1),
+            DeliveryRound(retrying=1),
+        ]
+
+    rows = outbox(db_file)
+    assert [r.last_error is not None for r in rows] == [True] * 5
+    assert len(provider.requests) == 5
+    assert all(r.headers["x-postmark-server-token"] == TOKEN for r in provider.requests)
+    for row in rows:
+        assert TOKEN not in repr(row)
+    with closing(sqlite3.connect(db_file)) as conn:
+        dumped = "\n".join(conn.iterdump())
+    assert TOKEN not in dumped
+
+
+# --- no provider: files ---------------------------------------------------------------------------------
+
+
+async def test_without_a_token_each_email_becomes_an_eml_file(database_url: str, tmp_path: Path):
+    directory = tmp_path / "outgoing"
+    backend = await Backend.start(database_url, mail=MailOptions(directory=directory, sender=SENDER))
+    try:
+        await register(backend.services.customers, "Ada Lovelace", "ada@example.com")
+        outcome = await backend.services.notifications.deliver_due()
+    finally:
+        await backend.close()
+
+    assert outcome == DeliveryRound(sent=1)
+    row = only_row(tmp_path / "shop.db")
+    assert (row.status, row.attempts, row.last_error) == ("sent", 1, None)
+    assert sorted(p.name for p in directory.iterdir()) == [f"{row.id}.eml"]  # no partial file left behind
+    text = (directory / f"{row.id}.eml").read_text(encoding="utf-8")
+    headers, _, body = text.partition("\n\n")
+    assert headers.splitlines() == [
+        f"From: {SENDER}",
+        "To: ada@example.com",
+        "Subject: Welcome to the shop",
+        f"X-Shopkeeper-Id: {row.id}",
+    ]
+    assert body.startswith("Hello Ada Lovelace,\n")
+
+
+async def test_without_mail_options_the_files_go_beside_the_database(database_url: str, tmp_path: Path):
+    backend = await Backend.start(database_url)
+    try:
+        await register(backend.services.customers, "Ada Lovelace", "ada@example.com")
+        assert await backend.services.notifications.deliver_due() == DeliveryRound(sent=1)
+    finally:
+        await backend.close()
+
+    row = only_row(tmp_path / "shop.db")
+    assert row.status == "sent"
+    assert "To: ada@example.com\n" in (tmp_path / "mail" / f"{row.id}.eml").read_text(encoding="utf-8")
