@@ -1,0 +1,287 @@
+"""A card-payment client for a Stripe-compatible REST API, over an injected ``httpx.AsyncClient``.
+
+Requests are form-encoded, authenticated with ``Authorization: Bearer <secret key>``, and every
+POST carries an ``Idempotency-Key`` the caller chooses, so the gateway runs each charge or
+refund at most once however often it is sent. Transient failures (timeouts, connection
+errors, 429, 5xx) are retried here a bounded number of times, always with the same key; what
+is left is returned as an outcome value (``mcp_server.models.payments_gateway``), never
+raised. Connect and read timeouts are the injected client's.
+
+The secret key lives only in the request header: it is in no outcome, exception or log line,
+and any echo of it in a gateway message is blanked out.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TypeGuard
+
+import anyio
+import httpx
+
+from mcp_server.models.payments_gateway import (
+    CardDeclined,
+    GatewayPayment,
+    GatewayRefund,
+    GatewayRejected,
+    GatewayUnavailable,
+    PaymentOutcome,
+    RefundOutcome,
+    RetrieveOutcome,
+)
+
+DEFAULT_API_BASE = "https://api.stripe.com"
+
+logger = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard the client tries before answering ``GatewayUnavailable``.
+
+    ``attempts`` counts the first try. Between tries it waits ``base_delay_s * 2**n`` capped at
+    ``max_delay_s``, or what ``Retry-After`` asks for; when the gateway asks for longer than
+    ``max_delay_s`` the client stops at once and reports that wait in ``retry_after_s``.
+    """
+
+    attempts: int = 3
+    base_delay_s: float = 0.25
+    max_delay_s: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        if self.base_delay_s < 0 or self.max_delay_s < 0:
+            raise ValueError("delays must not be negative")
+
+    def backoff(self, failed_attempt: int) -> float:
+        return min(self.max_delay_s, self.base_delay_s * 2**failed_attempt)
+
+
+class StripePaymentGateway:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        secret_key: str,
+        base_url: str = DEFAULT_API_BASE,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = anyio.sleep,
+    ) -> None:
+        if not secret_key.strip():
+            raise ValueError("the payment gateway needs a secret key")
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._secret = secret_key
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"StripePaymentGateway(base_url={self._base!r})"
+
+    async def create_and_confirm_payment(
+        self,
+        amount_minor: int,
+        currency: str,
+        payment_method: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> PaymentOutcome:
+        """Create a payment intent and confirm it in one request (``confirm=true``)."""
+        _check_amount(amount_minor)
+        if len(currency) != 3 or not currency.isalpha():
+            raise ValueError("currency must be a three-letter ISO 4217 code")
+        if not payment_method:
+            raise ValueError("payment_method is required")
+        form = {
+            "amount": str(amount_minor),
+            "currency": currency.lower(),
+            "payment_method": payment_method,
+            "confirm": "true",
+        }
+        for key, value in (metadata or {}).items():
+            form[f"metadata[{key}]"] = value
+        answer = await self._send("POST", "/v1/payment_intents", form, idempotency_key)
+        if isinstance(answer, GatewayUnavailable):
+            return answer
+        if answer.status_code == 200:
+            return self._payment(answer)
+        return self._failure(answer)
+
+    async def retrieve_payment(self, intent_id: str) -> RetrieveOutcome:
+        if not intent_id or "/" in intent_id:
+            raise ValueError("a payment intent id is required")
+        answer = await self._send("GET", f"/v1/payment_intents/{intent_id}", None, None)
+        if isinstance(answer, GatewayUnavailable):
+            return answer
+        if answer.status_code == 200:
+            return self._payment(answer)
+        failure = self._failure(answer)
+        if isinstance(failure, CardDeclined):  # a GET is never declined; treat a stray 402 as a refusal
+            return GatewayRejected(answer.status_code, failure.code, failure.message)
+        return failure
+
+    async def refund(
+        self,
+        payment_ref: str,
+        amount_minor: int,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> RefundOutcome:
+        """Refund ``amount_minor`` of a payment intent (``pi_...``) or a charge (``ch_...``)."""
+        _check_amount(amount_minor)
+        if not payment_ref:
+            raise ValueError("a payment intent or charge id is required")
+        form = {
+            "charge" if payment_ref.startswith("ch_") else "payment_intent": payment_ref,
+            "amount": str(amount_minor),
+        }
+        for key, value in (metadata or {}).items():
+            form[f"metadata[{key}]"] = value
+        answer = await self._send("POST", "/v1/refunds", form, idempotency_key)
+        if isinstance(answer, GatewayUnavailable):
+            return answer
+        if answer.status_code == 200:
+            data = _json(answer)
+            refund_id, status, amount = data.get("id"), data.get("status"), data.get("amount")
+            if not isinstance(refund_id, str) or not isinstance(status, str) or not _is_int(amount):
+                return GatewayUnavailable("the payment gateway's answer could not be read")
+            return GatewayRefund(refund_id, status, amount, _ref_id(data.get("charge")))
+        return self._failure(answer)
+
+    # -- the wire ---------------------------------------------------------------------------------
+
+    async def _send(
+        self, method: str, path: str, form: dict[str, str] | None, idempotency_key: str | None
+    ) -> httpx.Response | GatewayUnavailable:
+        headers = {"Authorization": f"Bearer {self._secret}", "Accept": "application/json"}
+        if method == "POST":
+            if not idempotency_key or not idempotency_key.strip():
+                raise ValueError("every POST to the payment gateway needs an idempotency key")
+            headers["Idempotency-Key"] = idempotency_key  # the same on every attempt below
+        url = self._base + path
+        policy = self._retry
+        outcome = GatewayUnavailable("the payment gateway was not tried")
+        for attempt in range(policy.attempts):
+            try:
+                response = await self._http.request(method, url, data=form, headers=headers)
+            except httpx.TimeoutException:
+                outcome = GatewayUnavailable("the payment gateway did not answer in time")
+                delay = policy.backoff(attempt)
+            except httpx.TransportError as exc:
+                outcome = GatewayUnavailable(f"could not reach the payment gateway ({type(exc).__name__})")
+                delay = policy.backoff(attempt)
+            else:
+                should_retry = response.headers.get("Stripe-Should-Retry", "").lower()
+                transient = response.status_code == 429 or response.status_code >= 500 or should_retry == "true"
+                if not transient:
+                    return response
+                retry_after = _retry_after(response)
+                outcome = GatewayUnavailable(f"the payment gateway answered {response.status_code}", retry_after)
+                if should_retry == "false" or (retry_after is not None and retry_after > policy.max_delay_s):
+                    return outcome
+                delay = policy.backoff(attempt) if retry_after is None else retry_after
+            if attempt + 1 < policy.attempts:
+                logger.warning(
+                    "payment gateway %s %s failed (%s); retrying in %.2fs, attempt %d of %d, idempotency key %s",
+                    method,
+                    path,
+                    outcome.reason,
+                    delay,
+                    attempt + 2,
+                    policy.attempts,
+                    idempotency_key or "-",
+                )
+                await self._sleep(delay)
+        return outcome
+
+    def _payment(self, response: httpx.Response) -> GatewayPayment | GatewayUnavailable:
+        data = _json(response)
+        intent_id, status, amount, currency = (data.get(k) for k in ("id", "status", "amount", "currency"))
+        if not isinstance(intent_id, str) or not isinstance(status, str) or not isinstance(currency, str):
+            return GatewayUnavailable("the payment gateway's answer could not be read")
+        if not _is_int(amount):
+            return GatewayUnavailable("the payment gateway's answer could not be read")
+        charge_id = _ref_id(data.get("latest_charge"))
+        if charge_id is None:  # API versions before 2022-11-15 list charges instead
+            charges = data.get("charges")
+            listed = charges.get("data") if isinstance(charges, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            if isinstance(listed, list) and listed:
+                charge_id = _ref_id(listed[0])  # pyright: ignore[reportUnknownArgumentType]
+        return GatewayPayment(intent_id, status, amount, currency.upper(), charge_id)
+
+    def _failure(self, response: httpx.Response) -> CardDeclined | GatewayRejected:
+        error = _json(response).get("error")
+        details: dict[str, object] = error if isinstance(error, dict) else {}  # pyright: ignore[reportUnknownVariableType]
+        code = details.get("code")
+        code = code if isinstance(code, str) and code else None
+        message = details.get("message")
+        text = self._scrub(message if isinstance(message, str) and message else "")[:300]
+        if response.status_code == 402:
+            decline_code = details.get("decline_code")
+            return CardDeclined(
+                code=code or "card_declined",
+                message=text or "the card was declined",
+                decline_code=decline_code if isinstance(decline_code, str) else None,
+                payment_id=_ref_id(details.get("payment_intent")),
+                charge_id=_ref_id(details.get("charge")),
+            )
+        return GatewayRejected(
+            response.status_code, code, text or f"the payment gateway answered {response.status_code}"
+        )
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._secret, "[secret key]")
+
+
+def _check_amount(amount_minor: int) -> None:
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor < 1:  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise ValueError("amount_minor must be a positive whole number of minor units")
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _ref_id(value: object) -> str | None:
+    """An id given either as a string or as an expanded object."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, dict):
+        inner = value.get("id")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        return inner if isinstance(inner, str) and inner else None
+    return None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    raw = response.headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if math.isnan(seconds) or math.isinf(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def _json(response: httpx.Response) -> dict[str, object]:
+    try:
+        data: object = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}  # pyright: ignore[reportUnknownVariableType]
