@@ -1,8 +1,8 @@
 """Outgoing notifications, queued in the same transaction as the change that causes them.
 
-A worker claims due messages (status ``sending`` with a lease), renders and sends each one, and
-marks it ``sent``; a failure is retried with exponential backoff and, after the last attempt,
-parked as ``failed`` with the reason, where ``notifications_retry`` can re-queue it.
+A worker claims due messages (status ``sending`` with a lease and its claim token), renders and
+sends each one, and marks it ``sent``; a failure is retried with exponential backoff and, after
+the last attempt, parked as ``failed`` with the reason, where ``notifications_retry`` can re-queue it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from mcp_server.models.common import DEFAULT_LIMIT, Cursor, Limit
 
 OUTBOX_ID_PREFIX = "ntf"
+CLAIM_ID_PREFIX = "clm"
 
 NotificationKind = Literal["welcome", "order_placed", "order_shipped", "order_refunded", "order_cancelled"]
 NotificationStatus = Literal["pending", "sending", "sent", "failed"]
@@ -37,6 +38,8 @@ class OutboxMessage:
     next_attempt_at: datetime
     last_error: str | None = None
     sent_at: datetime | None = None
+    claimed_by: str | None = None
+    """While ``sending``: the token of the worker round that holds the lease (clm_…); None otherwise."""
 
 
 @dataclass(frozen=True, slots=True)

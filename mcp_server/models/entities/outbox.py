@@ -26,6 +26,7 @@ class OutboxMessageEntity(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
 
     @staticmethod
     def values_from_record(message: OutboxMessage) -> dict[str, Any]:
@@ -42,12 +43,13 @@ class OutboxMessageEntity(Base):
             "created_at": message.created_at,
             "next_attempt_at": message.next_attempt_at,
             "sent_at": message.sent_at,
+            "claimed_by": message.claimed_by,
         }
 
     @staticmethod
     def record_from_row(row: Sequence[Any]) -> OutboxMessage:
         """A row selected with ``select(*OutboxMessageEntity.__table__.c)``, in column order."""
-        id_, kind, recipient, subject_id, payload, status, attempts, last_error, created, next_at, sent_at = row
+        id_, kind, recipient, subject_id, payload, status, attempts, last_error, created, next_at, sent_at, claim = row
         data: dict[str, Any] = json_from_db(payload) or {}
         return OutboxMessage(
             id=id_,
@@ -61,4 +63,5 @@ class OutboxMessageEntity(Base):
             next_attempt_at=utc_from_db(next_at),
             last_error=last_error,
             sent_at=utc_from_db(sent_at) if sent_at is not None else None,
+            claimed_by=claim,
         )
