@@ -48,6 +48,8 @@ class Settings(BaseModel):
     email_api_base: str = Field(default="https://api.postmarkapp.com", min_length=8, max_length=300)
     email_api_token: SecretStr | None = None
     email_from: str = Field(default="shop@localhost", min_length=3, max_length=254)
+    stripe_api_base: str = Field(default="https://api.stripe.com", min_length=8, max_length=300)
+    stripe_secret_key: SecretStr | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -85,11 +87,18 @@ class Settings(BaseModel):
             raise ValueError("must be on or off")
         return value
 
-    @field_validator("email_api_base")
+    @field_validator("email_api_base", "stripe_api_base")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("https://", "http://")):
-            raise ValueError("must be an http(s) URL, e.g. https://api.postmarkapp.com")
+            raise ValueError("must be an http(s) URL, e.g. https://api.stripe.com")
+        return value
+
+    @field_validator("stripe_secret_key")
+    @classmethod
+    def _secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("sk_", "rk_")):
+            raise ValueError("must be a Stripe secret or restricted key (sk_… or rk_…)")
         return value
 
     @field_validator("log_level", mode="before")

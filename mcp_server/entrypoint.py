@@ -24,7 +24,8 @@ from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError,
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
-    from mcp_server.adapters.service_factories import Backend, MailOptions
+    from mcp_server.adapters.service_factories import Backend, CardOptions, MailOptions
+    from mcp_server.handlers.cli.main import CliActions
 
 logger = logging.getLogger("mcp_server")
 
@@ -38,10 +39,17 @@ class Warmup:
 
     RETRY_AFTER_S = 5.0
 
-    def __init__(self, database_url: str, timezone: str = "UTC", mail: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        timezone: str = "UTC",
+        mail: dict[str, Any] | None = None,
+        cards: dict[str, Any] | None = None,
+    ) -> None:
         self._url = database_url
         self._timezone = timezone
         self._mail = mail
+        self._cards = cards
         self._lock = anyio.Lock()
         self._backend: Backend | None = None
         self._failed_at: float | None = None
@@ -58,8 +66,12 @@ class Warmup:
                 # abandoning a half-open connection (which would keep the process alive).
                 with anyio.CancelScope(shield=True):
                     backend_class = await anyio.to_thread.run_sync(_import_backend)
-                    mail = _import_mail_options()(**self._mail) if self._mail else None
-                    self._backend = await backend_class.start(self._url, timezone=self._timezone, mail=mail)
+                    mail_class, card_class = _import_options()
+                    mail = mail_class(**self._mail) if self._mail else None
+                    cards = card_class(**self._cards) if self._cards else None
+                    self._backend = await backend_class.start(
+                        self._url, timezone=self._timezone, mail=mail, cards=cards
+                    )
             except Exception as exc:
                 self._failed_at = time.monotonic()
                 logger.error("could not open or migrate the database: %s", _one_line(exc))
@@ -89,10 +101,17 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first[:300]}" if first else type(exc).__name__
 
 
-def _import_mail_options() -> type[MailOptions]:
-    from mcp_server.adapters.service_factories import MailOptions
+def _import_options() -> tuple[type[MailOptions], type[CardOptions]]:
+    from mcp_server.adapters.service_factories import CardOptions, MailOptions
 
-    return MailOptions
+    return MailOptions, CardOptions
+
+
+def card_options(settings: Settings) -> dict[str, Any] | None:
+    """The payment gateway's settings, or None when no secret key is set (card payments off)."""
+    if settings.stripe_secret_key is None:
+        return None
+    return {"secret_key": settings.stripe_secret_key.get_secret_value(), "api_base": settings.stripe_api_base}
 
 
 def mail_options(settings: Settings) -> dict[str, Any]:
@@ -114,7 +133,7 @@ def _import_backend() -> type[Backend]:
 def make_lifespan(settings: Settings):
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppContext]) -> AsyncGenerator[AppContext]:
-        warmup = Warmup(settings.database_url, settings.timezone, mail_options(settings))
+        warmup = Warmup(settings.database_url, settings.timezone, mail_options(settings), card_options(settings))
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(warmup.run)
@@ -170,10 +189,20 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def cli_main(argv: Sequence[str] | None = None) -> None:
     """``shopkeeper``: the command-line door."""
-    from mcp_server.handlers.cli.main import CliActions, run
+    from mcp_server.handlers.cli.main import run
 
     settings = _settings_or_exit("shopkeeper")
     logging.basicConfig(level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    if settings.log_level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    raise SystemExit(run(sys.argv[1:] if argv is None else argv, cli_actions(settings)))
+
+
+def cli_actions(settings: Settings) -> CliActions:
+    """What the command line can do, on the database and settings given (tests call it too)."""
+    from mcp_server.handlers.cli.main import CliActions
+
+    label = str(settings.sqlite_path)
 
     async def upgrade_database() -> tuple[str, bool]:
         from mcp_server.adapters.database import create_engine, ensure_schema
@@ -186,26 +215,34 @@ def cli_main(argv: Sequence[str] | None = None) -> None:
             await engine.dispose()
         return HEAD_REVISION, upgraded
 
-    async def run_worker(once: bool) -> None:
+    @asynccontextmanager
+    async def open_services() -> AsyncGenerator[ServiceRegistry]:
+        """The services for one command or worker run: the database opened (and migrated), then closed."""
         from mcp_server.adapters.service_factories import Backend, MailOptions
 
-        backend = await Backend.start(
-            settings.database_url, timezone=settings.timezone, mail=MailOptions(**mail_options(settings))
-        )
         try:
+            mail = MailOptions(**mail_options(settings))
+            backend = await Backend.start(settings.database_url, timezone=settings.timezone, mail=mail)
+        except Exception as exc:
+            logger.debug("could not open the database", exc_info=True)
+            raise BackendUnavailableError(f"could not open or migrate {label} ({type(exc).__name__})") from None
+        try:
+            yield backend.services
+        finally:
+            with anyio.CancelScope(shield=True):
+                await backend.close()
+
+    async def run_worker(once: bool) -> None:
+        async with open_services() as registry:
 
             async def services() -> ServiceRegistry:
-                return backend.services
+                return registry
 
             await run_outbox_worker(services, stop_when_idle=once)
-        finally:
-            await backend.close()
 
     def backup_database(target: Path) -> int:
         from mcp_server.adapters.database import backup_sqlite
 
         return backup_sqlite(settings.sqlite_path, target)
 
-    label = str(settings.sqlite_path)
-    actions = CliActions(upgrade_database, label, run_worker, backup_database)
-    raise SystemExit(run(sys.argv[1:] if argv is None else argv, actions))
+    return CliActions(upgrade_database, label, run_worker, backup_database, open_services, settings.actor)

@@ -8,7 +8,8 @@ just like a rolled-back transaction.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -19,7 +20,16 @@ from mcp_server.models.customers import Customer
 from mcp_server.models.errors import UniqueViolationError
 from mcp_server.models.orders import Order
 from mcp_server.models.outbox import OutboxMessage
-from mcp_server.models.payments import Payment
+from mcp_server.models.payments import Payment, PaymentStatus
+from mcp_server.models.payments_gateway import (
+    CardDeclined,
+    GatewayPayment,
+    GatewayRefund,
+    GatewayRejected,
+    GatewayUnavailable,
+    PaymentOutcome,
+    RefundOutcome,
+)
 from mcp_server.models.reports import DaySales, DayWindow, ProductSales
 from mcp_server.models.requests import StoredRequest
 
@@ -149,14 +159,33 @@ class FakeOutboxRepository:
     async def get(self, message_id: str) -> OutboxMessage | None:
         return next((m for m in self._rows if m.id == message_id), None)
 
-    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int, *, claim: str) -> list[OutboxMessage]:
         due = sorted(
             (m for m in self._rows if m.status in ("pending", "sending") and m.next_attempt_at <= now),
             key=lambda m: (m.next_attempt_at, m.id),
         )[:limit]
-        for message in due:
-            await self.update(replace(message, status="sending", next_attempt_at=lease_until))
-        return due
+        claimed = [replace(m, status="sending", next_attempt_at=lease_until, claimed_by=claim) for m in due]
+        for message in claimed:
+            await self.update(message)
+        return claimed
+
+    async def renew(self, message_id: str, claim: str, lease_until: datetime) -> bool:
+        held = await self._held(message_id, claim)
+        if held is None:
+            return False
+        await self.update(replace(held, next_attempt_at=lease_until))
+        return True
+
+    async def finish(self, message: OutboxMessage, claim: str) -> bool:
+        held = await self._held(message.id, claim)
+        if held is None:
+            return False
+        await self.update(replace(message, claimed_by=None))
+        return True
+
+    async def _held(self, message_id: str, claim: str) -> OutboxMessage | None:
+        message = await self.get(message_id)
+        return message if message is not None and message.status == "sending" and message.claimed_by == claim else None
 
     async def update(self, message: OutboxMessage) -> None:
         for n, existing in enumerate(self._rows):
@@ -239,6 +268,15 @@ class FakePaymentRepository:
             if p.id == payment_id:
                 assert 0 <= refunded_minor <= p.amount_minor
                 self._rows[n] = replace(p, refunded_minor=refunded_minor)
+
+    async def settle(
+        self, payment_id: str, *, status: PaymentStatus, gateway_reference: str | None, reason: str | None
+    ) -> bool:
+        for n, p in enumerate(self._rows):
+            if p.id == payment_id and p.status == "pending":
+                self._rows[n] = replace(p, status=status, gateway_reference=gateway_reference, reason=reason)
+                return True
+        return False
 
     async def page_after(
         self,
@@ -399,3 +437,84 @@ class SequentialIds:
     def new(self, prefix: str) -> str:
         self._n += 1
         return f"{prefix}_{self._n:026d}"
+
+
+class FakeGateway:
+    """A card-payment gateway in memory that keeps Stripe's promise: the first answer to an
+    idempotency key is the answer to every later request with it. ``faults`` scripts the next
+    calls: ``down`` answers unavailable without doing anything, ``lost`` does the work and then
+    answers unavailable (the answer lost on the way back), ``refuse`` rejects the request."""
+
+    DECLINED = "pm_card_chargeDeclined"
+
+    def __init__(self) -> None:
+        self.faults: deque[str] = deque()
+        self.calls = 0
+        self.charged: dict[str, int] = {}  # intent id -> amount charged
+        self.refunded: dict[str, int] = {}  # intent id -> amount refunded
+        self._answers: dict[str, tuple[tuple[object, ...], PaymentOutcome | RefundOutcome]] = {}
+
+    def _fault(self) -> str | None:
+        self.calls += 1
+        return self.faults.popleft() if self.faults else None
+
+    def _remembered(self, key: str, params: tuple[object, ...]) -> PaymentOutcome | RefundOutcome | None:
+        if key not in self._answers:
+            return None
+        first_params, answer = self._answers[key]
+        if first_params != params:
+            return GatewayRejected(400, "idempotency_error", "Keys for idempotent requests can only be used once")
+        return answer
+
+    async def create_and_confirm_payment(
+        self,
+        amount_minor: int,
+        currency: str,
+        payment_method: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> PaymentOutcome:
+        fault = self._fault()
+        if fault == "down":
+            return GatewayUnavailable("the payment gateway did not answer in time")
+        params = ("charge", amount_minor, currency, payment_method)
+        answer = self._remembered(idempotency_key, params)
+        if answer is None:
+            intent = f"pi_{len(self._answers) + 1}"
+            if fault == "refuse":
+                answer = GatewayRejected(400, "parameter_invalid", "Invalid request")
+            elif payment_method == self.DECLINED:
+                answer = CardDeclined("card_declined", "Your card was declined.", "generic_decline", intent)
+            else:
+                answer = GatewayPayment(intent, "succeeded", amount_minor, currency.upper(), f"ch_{intent[3:]}")
+                self.charged[intent] = amount_minor
+            self._answers[idempotency_key] = (params, answer)
+        assert not isinstance(answer, GatewayRefund)
+        if fault == "lost":
+            return GatewayUnavailable("could not reach the payment gateway (ReadError)")
+        return answer
+
+    async def refund(
+        self,
+        payment_ref: str,
+        amount_minor: int,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> RefundOutcome:
+        fault = self._fault()
+        if fault == "down":
+            return GatewayUnavailable("the payment gateway did not answer in time")
+        params = ("refund", payment_ref, amount_minor)
+        answer = self._remembered(idempotency_key, params)
+        if answer is None:
+            left = self.charged.get(payment_ref, 0) - self.refunded.get(payment_ref, 0)
+            if fault == "refuse" or amount_minor > left:
+                answer = GatewayRejected(400, "charge_already_refunded", "The charge has already been refunded")
+            else:
+                answer = GatewayRefund(f"re_{len(self._answers) + 1}", "succeeded", amount_minor, payment_ref)
+                self.refunded[payment_ref] = self.refunded.get(payment_ref, 0) + amount_minor
+            self._answers[idempotency_key] = (params, answer)
+        assert not isinstance(answer, GatewayPayment)
+        if fault == "lost":
+            return GatewayUnavailable("could not reach the payment gateway (ReadError)")
+        return answer

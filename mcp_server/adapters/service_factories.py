@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,11 +21,14 @@ from mcp_server.services.customers import CustomerService
 from mcp_server.services.notifications import NotificationService
 from mcp_server.services.orders import OrderService
 from mcp_server.services.payments import PaymentService
-from mcp_server.services.ports import EmailSender
+from mcp_server.services.ports import EmailSender, PaymentGateway
 from mcp_server.services.reports import ReportService
 from mcp_server.services.requests import ConfirmationTokens
 from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +41,22 @@ class MailOptions:
     sender: str = "shop@localhost"
     api_base: str = "https://api.postmarkapp.com"
     token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CardOptions:
+    """The card-payment gateway (a Stripe-compatible API). Without a key, card payments are off."""
+
+    secret_key: str
+    api_base: str = "https://api.stripe.com"
+
+    def __repr__(self) -> str:  # never print the key
+        return f"CardOptions(api_base={self.api_base!r})"
+
+
+# One HTTP client for every outside service, with explicit limits: a charge waits at most
+# 5 s to connect and 30 s for an answer before the gateway client retries (with the same key).
+HTTP_TIMEOUT_S = {"connect": 5.0, "read": 30.0, "write": 10.0, "pool": 5.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +80,13 @@ class Backend:
 
     @classmethod
     async def start(
-        cls, database_url: str, *, timezone: str = "UTC", secret: bytes | None = None, mail: MailOptions | None = None
+        cls,
+        database_url: str,
+        *,
+        timezone: str = "UTC",
+        secret: bytes | None = None,
+        mail: MailOptions | None = None,
+        cards: CardOptions | None = None,
     ) -> Backend:
         """``secret`` signs confirmation tokens; by default the one kept in the database, so a token
         from one server process works in another (e.g. MCP Inspector's one process per call)."""
@@ -71,15 +97,17 @@ class Backend:
                 logger.info("database at revision %s", HEAD_REVISION)
             uow = SqlUnitOfWorkFactory(engine, writer(engine))
             clock, ids, zone = SystemClock(), IdGenerator(), ZoneInfo(timezone)
-            sender = _sender(mail or MailOptions(directory=_beside(database_url)), closers)
+            outside = _Outside(closers)
+            sender = _sender(mail or MailOptions(directory=_beside(database_url)), outside)
+            gateway = _gateway(cards, outside)
             secret = secret or await server_secret(engine, "confirmation_tokens")
             tokens = ConfirmationTokens(secret, clock, ids)
             services = Services(
                 customers=CustomerService(uow, clock, ids),
                 catalog=CatalogService(uow, clock, ids),
                 audit=AuditService(uow),
-                orders=OrderService(uow, clock, ids, tokens, zone),
-                payments=PaymentService(uow, clock, ids, tokens, zone),
+                orders=OrderService(uow, clock, ids, tokens, zone, gateway),
+                payments=PaymentService(uow, clock, ids, tokens, zone, gateway),
                 reports=ReportService(uow, zone),
                 notifications=NotificationService(uow, clock, ids, sender),
             )
@@ -100,13 +128,34 @@ def _beside(database_url: str) -> Path:
     return Path(database_url.split(":///", 1)[1].split("?", 1)[0]).parent / "mail"
 
 
-def _sender(mail: MailOptions, closers: list[Callable[[], Awaitable[None]]]) -> EmailSender:
+class _Outside:
+    """The one ``httpx.AsyncClient`` the outside-service clients share, made on first need
+    (httpx is not imported when no outside service is configured)."""
+
+    def __init__(self, closers: list[Callable[[], Awaitable[None]]]) -> None:
+        self._closers = closers
+        self._http: httpx.AsyncClient | None = None
+
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(**HTTP_TIMEOUT_S), follow_redirects=False)
+            self._closers.append(self._http.aclose)
+        return self._http
+
+
+def _sender(mail: MailOptions, outside: _Outside) -> EmailSender:
     if not mail.token:
         return FileEmailSender(mail.directory, sender=mail.sender)
-    import httpx  # only when a provider is configured: it is not needed to start otherwise
-
     from mcp_server.clients.email_provider import PostmarkEmailSender
 
-    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False)
-    closers.append(http.aclose)
-    return PostmarkEmailSender(http, base_url=mail.api_base, token=mail.token, sender=mail.sender)
+    return PostmarkEmailSender(outside.http(), base_url=mail.api_base, token=mail.token, sender=mail.sender)
+
+
+def _gateway(cards: CardOptions | None, outside: _Outside) -> PaymentGateway | None:
+    if cards is None:
+        return None
+    from mcp_server.clients.payment_gateway import StripePaymentGateway
+
+    return StripePaymentGateway(outside.http(), secret_key=cards.secret_key, base_url=cards.api_base)

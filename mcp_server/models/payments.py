@@ -1,9 +1,12 @@
 """Money in and out of an order: payments and refunds, in one ledger.
 
 A payment row records money received (``kind="payment"``); a refund row records money
-returned against one payment (``kind="refund"``, ``payment_id`` set). Card payments
-through a gateway (next issue) start ``pending`` and carry the gateway's reference; manual
-ones are ``succeeded`` when recorded.
+returned against one payment (``kind="refund"``, ``payment_id`` set). Manual payments and
+refunds are ``succeeded`` when recorded. Card payments and card refunds go through a payment
+gateway: their row is written ``pending`` before the gateway is called (the row's id is the
+gateway's idempotency key), and becomes ``succeeded`` or ``failed`` when the gateway answers.
+A card payment's ``reference`` is the saved payment method it charges (``pm_…``), its
+``gateway_reference`` the gateway's id (``pi_…`` or ``re_…``), and ``reason`` why it failed.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from mcp_server.models.common import DEFAULT_LIMIT, Cursor, Limit, not_a_bool
 from mcp_server.models.orders import EntityRef, Reason
@@ -31,15 +34,34 @@ Amount = Annotated[int, Field(ge=1, le=MAX_MINOR_UNITS), BeforeValidator(not_a_b
 Reference = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(clean_line)
 ]
+SavedPaymentMethod = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^pm_[A-Za-z0-9_]{1,100}$")]
+"""A payment method saved at the gateway (``pm_card_visa``); the shop never sees card numbers."""
 
 
 class PaymentCreate(BaseModel):
+    """Money for an order: recorded by hand (cash, bank transfer, other) or charged to a saved card.
+
+    ``amount`` defaults to what is still to pay on the order.
+    """
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     order_id: EntityRef
-    amount: Amount
-    method: ManualMethod
+    amount: Amount | None = None
+    method: PaymentMethod
+    payment_method: SavedPaymentMethod | None = None
     reference: Reference | None = None
+
+    @model_validator(mode="after")
+    def _card_needs_a_payment_method(self) -> PaymentCreate:
+        if self.method == "card":
+            if self.payment_method is None:
+                raise ValueError("a card payment needs payment_method, the saved card's id (pm_…)")
+            if self.reference is not None:
+                raise ValueError("reference is for manual payments; a card payment is identified by the gateway")
+        elif self.payment_method is not None:
+            raise ValueError("payment_method is only for method=card")
+        return self
 
 
 class RefundCreate(BaseModel):
@@ -97,10 +119,11 @@ class PaymentRead(BaseModel):
     currency: str
     method: PaymentMethod
     status: PaymentStatus
-    reference: str | None = None
-    reason: str | None = None
+    reference: str | None = Field(default=None, description="Manual: the given reference; card: the pm_… charged")
+    reason: str | None = Field(default=None, description="A refund's reason, or why a card payment failed")
     restock: bool = False
-    refunded_minor: int = Field(default=0, description="For a payment: refunded from it so far")
+    refunded_minor: int = Field(default=0, description="For a payment: refunded (or being refunded) so far")
+    gateway_reference: str | None = Field(default=None, description="The payment gateway's id (pi_…, re_…)")
     created_at: datetime
 
     @classmethod
@@ -119,6 +142,7 @@ class PaymentRead(BaseModel):
             reason=p.reason,
             restock=p.restock,
             refunded_minor=p.refunded_minor,
+            gateway_reference=p.gateway_reference,
             created_at=p.created_at,
         )
 

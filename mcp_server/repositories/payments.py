@@ -9,7 +9,7 @@ from sqlalchemy import Select, String, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mcp_server.models.entities.payments import PaymentEntity
-from mcp_server.models.payments import Payment
+from mcp_server.models.payments import Payment, PaymentStatus
 from mcp_server.repositories.sql import fetch_all, fetch_one, moment_param
 
 _t = cast(Table, PaymentEntity.__table__)
@@ -54,6 +54,16 @@ class SqlPaymentRepository:
 
     async def set_refunded(self, payment_id: str, refunded_minor: int) -> None:
         await self._connection.execute(update(_t).where(_t.c.id == payment_id).values(refunded_minor=refunded_minor))
+
+    async def settle(
+        self, payment_id: str, *, status: PaymentStatus, gateway_reference: str | None, reason: str | None
+    ) -> bool:
+        result = await self._connection.execute(
+            update(_t)
+            .where(_t.c.id == payment_id, _t.c.status == "pending")
+            .values(status=status, gateway_reference=gateway_reference, reason=reason)
+        )
+        return result.rowcount == 1
 
     async def page_after(
         self,

@@ -1,13 +1,17 @@
-"""Money going back and stock coming back: the parts refunds and cancellations share."""
+"""Money going back and stock coming back, and the customer's e-mail about it: what orders,
+refunds, cancellations and card settlements share."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
 
+from mcp_server.models.customers import Customer
 from mcp_server.models.orders import Order, OrderLine
+from mcp_server.models.outbox import OUTBOX_ID_PREFIX, NotificationKind, OutboxMessage
 from mcp_server.models.payments import REFUND_ID_PREFIX, Payment
 from mcp_server.services.ports import IdFactory, UnitOfWork
+from mcp_server.utils.money import format_money
 
 
 def allocate(payments: list[Payment], amount: int) -> list[tuple[Payment, int]]:
@@ -34,7 +38,12 @@ async def pay_back(
     restock: bool,
     at: datetime,
 ) -> list[Payment]:
-    """Write one refund per payment in ``plan`` and raise each payment's refunded amount."""
+    """Write one refund per payment in ``plan`` and raise each payment's refunded amount.
+
+    A card payment's refund is written ``pending`` (the money is reserved on the payment, so no
+    other refund can take it): the caller sends it to the gateway after committing
+    (``CardDesk.resume``). Only the other refunds count as money returned, see ``returned``.
+    """
     refunds: list[Payment] = []
     for payment, amount in plan:
         refund = Payment(
@@ -44,7 +53,7 @@ async def pay_back(
             amount_minor=amount,
             currency=payment.currency,
             method=payment.method,
-            status="succeeded",
+            status="pending" if payment.method == "card" else "succeeded",
             created_at=at,
             payment_id=payment.id,
             reason=reason,
@@ -54,6 +63,15 @@ async def pay_back(
         await uow.payments.set_refunded(payment.id, payment.refunded_minor + amount)
         refunds.append(refund)
     return refunds
+
+
+def returned(refunds: list[Payment]) -> int:
+    """Money these refunds gave back already (pending card refunds are not given back yet)."""
+    return sum(r.amount_minor for r in refunds if r.status == "succeeded")
+
+
+def still_pending(rows: list[Payment]) -> list[Payment]:
+    return [r for r in rows if r.status == "pending"]
 
 
 async def restock_all(uow: UnitOfWork, order: Order, at: datetime) -> tuple[Order, int]:
@@ -72,3 +90,29 @@ async def restock_all(uow: UnitOfWork, order: Order, at: datetime) -> tuple[Orde
 
 def units_to_restock(order: Order) -> int:
     return sum(line.quantity - line.restocked for line in order.lines)
+
+
+def order_mail(
+    ids: IdFactory, kind: NotificationKind, customer: Customer, order: Order, at: datetime, *, refund_minor: int = 0
+) -> OutboxMessage:
+    payload = {
+        "name": customer.name,
+        "order_id": order.id,
+        "total": format_money(order.total_minor, order.currency),
+        "status": order.status,
+    }
+    if order.carrier and order.tracking_number:
+        payload |= {"carrier": order.carrier, "tracking_number": order.tracking_number}
+    if refund_minor:
+        payload["refund"] = format_money(refund_minor, order.currency)
+    return OutboxMessage(
+        id=ids.new(OUTBOX_ID_PREFIX),
+        kind=kind,
+        recipient=customer.email,
+        subject_id=order.id,
+        payload=payload,
+        status="pending",
+        attempts=0,
+        created_at=at,
+        next_attempt_at=at,
+    )

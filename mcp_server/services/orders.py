@@ -19,12 +19,21 @@ from mcp_server.models.orders import (
     OrderQuery,
     Shipment,
 )
-from mcp_server.models.outbox import OUTBOX_ID_PREFIX, NotificationKind, OutboxMessage
+from mcp_server.models.outbox import NotificationKind, OutboxMessage
 from mcp_server.models.payments import Payment
 from mcp_server.services.audit import AuditRecorder
-from mcp_server.services.ledger import allocate, pay_back, restock_all, units_to_restock
+from mcp_server.services.cards import CardDesk
+from mcp_server.services.ledger import (
+    allocate,
+    order_mail,
+    pay_back,
+    restock_all,
+    returned,
+    still_pending,
+    units_to_restock,
+)
 from mcp_server.services.pagination import page_of, resume_after
-from mcp_server.services.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
+from mcp_server.services.ports import Clock, IdFactory, PaymentGateway, UnitOfWork, UnitOfWorkFactory
 from mcp_server.services.requests import (
     Approval,
     ConfirmationTokens,
@@ -43,7 +52,7 @@ from mcp_server.services.results import (
     unavailable_when_busy,
 )
 from mcp_server.utils.ids import canonical_id
-from mcp_server.utils.money import MAX_MINOR_UNITS, format_money
+from mcp_server.utils.money import MAX_MINOR_UNITS
 
 PLACE = "orders_place"
 CANCEL = "orders_cancel"
@@ -94,12 +103,14 @@ class OrderService:
         ids: IdFactory,
         tokens: ConfirmationTokens,
         timezone: tzinfo,
+        gateway: PaymentGateway | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._ids = ids
         self._tokens = tokens
         self._timezone = timezone
+        self._cards = CardDesk(uow, clock, ids, gateway)
         self._audit = AuditRecorder(clock, ids)
 
     # -- placing ---------------------------------------------------------------------------
@@ -297,52 +308,97 @@ class OrderService:
             found = await self._cancellable(uow, order_id)
             if not isinstance(found, tuple):
                 return found
-            order, customer, _ = found
-            return Success(Cancellation(order, customer, order.refundable_minor, units_to_restock(order)))
+            order, customer, payments = found
+            refund = sum(p.refundable_minor for p in payments)
+            return Success(Cancellation(order, customer, refund, units_to_restock(order)))
 
     @unavailable_when_busy
     async def cancel(
         self, order_id: str, *, reason: str | None, actor: str, approval: Approval
     ) -> Success[Cancellation] | NeedsConfirmation[Cancellation] | NotFound | Rejected | IllegalTransition:
         """Cancel: restock every line and refund whatever was paid. When money goes back, a person
-        must confirm first (``approval``); without one this returns a preview and a token."""
-        async with self._uow(write=True) as uow:
-            found = await self._cancellable(uow, order_id)
-            if not isinstance(found, tuple):
-                return found
-            order, customer, payments = found
-            refund = order.refundable_minor
-            digest = request_hash({"order_id": order.id, "reason": reason, "refundable": refund})
-            if refund > 0:
-                if approval is None:
-                    token, expires = self._tokens.issue(CANCEL, digest)
-                    preview = Cancellation(order, customer, refund, units_to_restock(order))
-                    return NeedsConfirmation(preview, token, expires)
-                if refused := await redeem(uow, self._tokens, approval, CANCEL, digest):
-                    return refused
-            now = self._clock.now()
-            restocked, units = await restock_all(uow, order, now)
-            refunds = await pay_back(
-                uow, self._ids, allocate(payments, refund), reason=reason or "order cancelled", restock=True, at=now
-            )
-            cancelled = replace(
-                restocked, status="cancelled", refunded_minor=order.refunded_minor + refund, updated_at=now
-            )
-            await uow.orders.update(cancelled)
-            await self._audit.record(
-                uow,
-                actor=actor,
-                action="order.cancelled",
-                entity_type="order",
-                entity_id=order.id,
-                before=order.audit_state(),
-                after=cancelled.audit_state()
-                | {"restocked_units": units, "refund_ids": " ".join(r.id for r in refunds) or None}
-                | ({"reason": reason} if reason else {}),
-            )
-            if customer is not None:
-                await uow.outbox.add(self._mail("order_cancelled", customer, cancelled, refund_minor=refund))
-            await uow.commit()
+        must confirm first (``approval``); without one this returns a preview and a token.
+
+        A card payment still pending at the gateway is settled first (it may turn out paid); while
+        it cannot be, the order is not cancelled. Card refunds go to the gateway after the
+        cancellation is committed; one it cannot be asked about stays pending, its money reserved,
+        until the next refund of the order sends it again with the same key."""
+        for _ in range(2):
+            async with self._uow(write=True) as uow:
+                found = await self._cancellable(uow, order_id)
+                if not isinstance(found, tuple):
+                    return found
+                waiting = [p for p in found[2] if p.kind == "payment" and p.status == "pending"]
+                if not waiting:
+                    done = await self._cancel_in(uow, found, reason=reason, actor=actor, approval=approval)
+                    break
+            settled = await self._cards.resume(waiting, actor=actor)
+            if any(s.pending for s in settled):
+                first = next(s for s in settled if s.pending)
+                return Rejected(
+                    f"card payment {first.row.id} of order {first.order.id} is still pending at the payment "
+                    f"gateway ({first.note or 'no answer yet'}), so the order cannot be cancelled yet; "
+                    "nothing was changed. Try again in a minute",
+                    field="order_id",
+                )
+        else:  # pragma: no cover - a settled payment cannot be pending again
+            return Rejected("the order's card payments keep changing; try again", field="order_id")
+        if not isinstance(done, Success) or not still_pending(list(done.value.refunds)):
+            return done
+        cancellation = done.value
+        settled = {
+            s.row.id: s.row for s in await self._cards.resume(still_pending(list(cancellation.refunds)), actor=actor)
+        }
+        async with self._uow(write=False) as uow:
+            order = await uow.orders.get(cancellation.order.id) or cancellation.order
+        return Success(
+            replace(cancellation, order=order, refunds=tuple(settled.get(r.id, r) for r in cancellation.refunds))
+        )
+
+    async def _cancel_in(
+        self,
+        uow: UnitOfWork,
+        found: tuple[Order, Customer | None, list[Payment]],
+        *,
+        reason: str | None,
+        actor: str,
+        approval: Approval,
+    ) -> Success[Cancellation] | NeedsConfirmation[Cancellation] | Rejected:
+        order, customer, payments = found
+        # What the payments can still give back: a card refund pending at the gateway holds its share.
+        refund = sum(p.refundable_minor for p in payments)
+        digest = request_hash({"order_id": order.id, "reason": reason, "refundable": refund})
+        if refund > 0:
+            if approval is None:
+                token, expires = self._tokens.issue(CANCEL, digest)
+                preview = Cancellation(order, customer, refund, units_to_restock(order))
+                return NeedsConfirmation(preview, token, expires)
+            if refused := await redeem(uow, self._tokens, approval, CANCEL, digest):
+                return refused
+        now = self._clock.now()
+        restocked, units = await restock_all(uow, order, now)
+        refunds = await pay_back(
+            uow, self._ids, allocate(payments, refund), reason=reason or "order cancelled", restock=True, at=now
+        )
+        # Card refunds count as returned once the gateway has made them (CardDesk books them).
+        cancelled = replace(
+            restocked, status="cancelled", refunded_minor=order.refunded_minor + returned(refunds), updated_at=now
+        )
+        await uow.orders.update(cancelled)
+        await self._audit.record(
+            uow,
+            actor=actor,
+            action="order.cancelled",
+            entity_type="order",
+            entity_id=order.id,
+            before=order.audit_state(),
+            after=cancelled.audit_state()
+            | {"restocked_units": units, "refund_ids": " ".join(r.id for r in refunds) or None}
+            | ({"reason": reason} if reason else {}),
+        )
+        if customer is not None:
+            await uow.outbox.add(self._mail("order_cancelled", customer, cancelled, refund_minor=refund))
+        await uow.commit()
         return Success(Cancellation(cancelled, customer, refund, units, tuple(refunds)))
 
     async def _cancellable(
@@ -425,32 +481,6 @@ class OrderService:
         self, kind: NotificationKind, customer: Customer, order: Order, *, refund_minor: int = 0
     ) -> OutboxMessage:
         return order_mail(self._ids, kind, customer, order, self._clock.now(), refund_minor=refund_minor)
-
-
-def order_mail(
-    ids: IdFactory, kind: NotificationKind, customer: Customer, order: Order, at: datetime, *, refund_minor: int = 0
-) -> OutboxMessage:
-    payload = {
-        "name": customer.name,
-        "order_id": order.id,
-        "total": format_money(order.total_minor, order.currency),
-        "status": order.status,
-    }
-    if order.carrier and order.tracking_number:
-        payload |= {"carrier": order.carrier, "tracking_number": order.tracking_number}
-    if refund_minor:
-        payload["refund"] = format_money(refund_minor, order.currency)
-    return OutboxMessage(
-        id=ids.new(OUTBOX_ID_PREFIX),
-        kind=kind,
-        recipient=customer.email,
-        subject_id=order.id,
-        payload=payload,
-        status="pending",
-        attempts=0,
-        created_at=at,
-        next_attempt_at=at,
-    )
 
 
 def not_an_order_id(value: str) -> Rejected:

@@ -1,4 +1,11 @@
-"""Payment use cases: record money received, list the ledger, refund with a person's confirmation."""
+"""Payment use cases: record money received or charge a card, list the ledger, refund with a person's confirmation.
+
+Manual payments and refunds are booked in one transaction. Card payments and refunds of card
+payments take three steps (see ``services.cards``): a ``pending`` row is committed first, then
+the gateway is called with the row's id as idempotency key, then its answer is booked. A card
+attempt the gateway could not answer stays pending and is resumed, with the same key, by the
+next ``record`` (or ``refund``) for the same order.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +23,19 @@ from mcp_server.models.payments import (
     RefundCreate,
 )
 from mcp_server.services.audit import AuditRecorder
-from mcp_server.services.ledger import allocate, pay_back, restock_all, units_to_restock
-from mcp_server.services.orders import not_an_order_id, order_mail
+from mcp_server.services.cards import NO_GATEWAY, CardDesk
+from mcp_server.services.ledger import (
+    allocate,
+    order_mail,
+    pay_back,
+    restock_all,
+    returned,
+    still_pending,
+    units_to_restock,
+)
+from mcp_server.services.orders import not_an_order_id
 from mcp_server.services.pagination import page_of, resume_after
-from mcp_server.services.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
+from mcp_server.services.ports import Clock, IdFactory, PaymentGateway, UnitOfWork, UnitOfWorkFactory
 from mcp_server.services.reports import day_bounds
 from mcp_server.services.requests import (
     Approval,
@@ -51,6 +67,30 @@ class Recorded:
     payment: Payment
     order: Order
     replayed: bool = False
+    resumed: bool = False  # this call completed an earlier pending card payment instead of starting one
+
+
+@dataclass(frozen=True, slots=True)
+class CardNotCharged:
+    """A card payment the gateway did not complete: failed (nothing charged) or still pending
+    (unknown yet; resuming it later cannot charge twice). The order's paid amount is unchanged."""
+
+    payment: Payment
+    order: Order
+    reason: str
+    resumed: bool = False
+
+    @property
+    def pending(self) -> bool:
+        return self.payment.status == "pending"
+
+
+@dataclass(frozen=True, slots=True)
+class _Charge:
+    """A pending card payment to send to the gateway, once the transaction that wrote it is over."""
+
+    payment: Payment
+    resumed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +130,13 @@ class RefundPlan:
 
 class PaymentService:
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Clock, ids: IdFactory, tokens: ConfirmationTokens, timezone: tzinfo
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdFactory,
+        tokens: ConfirmationTokens,
+        timezone: tzinfo,
+        gateway: PaymentGateway | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -98,63 +144,130 @@ class PaymentService:
         self._tokens = tokens
         self._timezone = timezone
         self._audit = AuditRecorder(clock, ids)
+        self._cards = CardDesk(uow, clock, ids, gateway)
+
+    @property
+    def cards_available(self) -> bool:
+        return self._cards.available
 
     @unavailable_when_busy
     async def record(
         self, request: PaymentCreate, *, actor: str, idempotency_key: str | None = None
-    ) -> Success[Recorded] | NotFound | Rejected | Conflict | IllegalTransition:
-        """Record money received for an order; when payments cover the total the order is paid."""
+    ) -> Success[Recorded] | CardNotCharged | NotFound | Rejected | Conflict | IllegalTransition:
+        """Record money received for an order, or charge a saved card for it; when payments cover
+        the total the order is paid.
+
+        While a card payment of the order is pending at the gateway, this completes that one
+        (same idempotency key at the gateway, so it cannot charge twice) and starts nothing new.
+        """
         order_id = canonical_id(request.order_id, ORDER_ID_PREFIX)
         if order_id is None:
             return not_an_order_id(request.order_id)
+        if request.method == "card" and not self._cards.available:
+            return Rejected(NO_GATEWAY, field="method")
         digest = request_hash(request.model_dump(mode="json") | {"order_id": order_id})
         async with self._uow(write=True) as uow:
-            earlier = await replay(uow, RECORD, idempotency_key, digest)
-            if isinstance(earlier, Conflict):
-                return earlier
-            if earlier is not None:
-                return await self._recorded_again(uow, earlier[0])
-            order = await uow.orders.get(order_id)
-            if order is None:
-                return NotFound("order", f"id {order_id}")
-            if "pay" not in ALLOWED_ACTIONS[order.status]:
-                return IllegalTransition(order.id, order.status, "take a payment", order.allowed)
-            if request.amount > order.outstanding_minor:
-                return Rejected(
-                    f"{format_money(request.amount, order.currency)} is more than the "
-                    f"{format_money(order.outstanding_minor, order.currency)} still to pay on order {order.id}",
-                    field="amount",
-                )
-            now = self._clock.now()
-            payment = Payment(
-                id=self._ids.new(PAYMENT_ID_PREFIX),
-                kind="payment",
-                order_id=order.id,
-                amount_minor=request.amount,
-                currency=order.currency,
-                method=request.method,
-                status="succeeded",
-                created_at=now,
-                reference=request.reference,
+            step = await self._begin(uow, request, order_id, digest, actor, idempotency_key)
+        if not isinstance(step, _Charge):
+            return step
+        settled = await self._cards.charge(step.payment, actor=actor)
+        if settled.row.status == "succeeded":
+            return Success(Recorded(settled.row, settled.order, resumed=step.resumed))
+        return CardNotCharged(settled.row, settled.order, settled.note or "", resumed=step.resumed)
+
+    async def _begin(
+        self,
+        uow: UnitOfWork,
+        request: PaymentCreate,
+        order_id: str,
+        digest: str,
+        actor: str,
+        idempotency_key: str | None,
+    ) -> _Charge | Success[Recorded] | CardNotCharged | NotFound | Rejected | Conflict | IllegalTransition:
+        """Book a manual payment, or write a card payment as pending; or find the pending one to resume."""
+        earlier = await replay(uow, RECORD, idempotency_key, digest)
+        if isinstance(earlier, Conflict):
+            return earlier
+        if earlier is not None:
+            first = await uow.payments.get(earlier[0]) if earlier else None
+            if first is not None and first.status == "pending":
+                return _Charge(first, resumed=True)
+            if first is not None and first.status == "failed":
+                order = await uow.orders.get(first.order_id)
+                if order is not None:
+                    return CardNotCharged(first, order, first.reason or "the card payment failed")
+            return await self._recorded_again(uow, earlier[0])
+        order = await uow.orders.get(order_id)
+        if order is None:
+            return NotFound("order", f"id {order_id}")
+        waiting = [p for p in await self._cards.pending_for(uow, order.id) if p.kind == "payment"]
+        if waiting:
+            return _Charge(waiting[0], resumed=True)
+        if "pay" not in ALLOWED_ACTIONS[order.status]:
+            return IllegalTransition(order.id, order.status, "take a payment", order.allowed)
+        amount = order.outstanding_minor if request.amount is None else request.amount
+        if amount > order.outstanding_minor:
+            return Rejected(
+                f"{format_money(amount, order.currency)} is more than the "
+                f"{format_money(order.outstanding_minor, order.currency)} still to pay on order {order.id}",
+                field="amount",
             )
-            await uow.payments.add(payment)
-            paid = order.paid_minor + payment.amount_minor
-            updated = replace(
-                order, paid_minor=paid, status="paid" if paid == order.total_minor else "placed", updated_at=now
-            )
-            await uow.orders.update(updated)
+        now = self._clock.now()
+        card = request.method == "card"
+        payment = Payment(
+            id=self._ids.new(PAYMENT_ID_PREFIX),
+            kind="payment",
+            order_id=order.id,
+            amount_minor=amount,
+            currency=order.currency,
+            method=request.method,
+            status="pending" if card else "succeeded",
+            created_at=now,
+            reference=request.payment_method if card else request.reference,
+        )
+        await uow.payments.add(payment)
+        if card:
             await self._audit.record(
                 uow,
                 actor=actor,
-                action="payment.recorded",
+                action="payment.started",
                 entity_type="order",
                 entity_id=order.id,
                 before=order.audit_state(),
-                after=updated.audit_state()
-                | {"payment_id": payment.id, "amount_minor": payment.amount_minor, "method": payment.method},
+                after=order.audit_state()
+                | {
+                    "payment_id": payment.id,
+                    "amount_minor": amount,
+                    "method": "card",
+                    "payment_method": payment.reference,
+                },
             )
             await remember(uow, RECORD, idempotency_key, digest, (payment.id,), now)
             await uow.commit()
+            return _Charge(payment, resumed=False)
+        return await self._book(uow, order, payment, actor, idempotency_key, digest)
+
+    async def _book(
+        self, uow: UnitOfWork, order: Order, payment: Payment, actor: str, idempotency_key: str | None, digest: str
+    ) -> Success[Recorded]:
+        now = payment.created_at
+        paid = order.paid_minor + payment.amount_minor
+        updated = replace(
+            order, paid_minor=paid, status="paid" if paid == order.total_minor else "placed", updated_at=now
+        )
+        await uow.orders.update(updated)
+        await self._audit.record(
+            uow,
+            actor=actor,
+            action="payment.recorded",
+            entity_type="order",
+            entity_id=order.id,
+            before=order.audit_state(),
+            after=updated.audit_state()
+            | {"payment_id": payment.id, "amount_minor": payment.amount_minor, "method": payment.method},
+        )
+        await remember(uow, RECORD, idempotency_key, digest, (payment.id,), now)
+        await uow.commit()
         return Success(Recorded(payment, updated))
 
     async def _recorded_again(self, uow: UnitOfWork, payment_id: str) -> Success[Recorded] | NotFound:
@@ -216,69 +329,95 @@ class PaymentService:
 
         Needs ``approval``: without it nothing changes and the result is a preview with a
         single-use confirmation token bound to these arguments and the order as it is now.
+
+        The part that comes from card payments is refunded through the gateway after the
+        refund is committed as pending; a part the gateway could not be asked about stays
+        pending (its money stays reserved) and is sent again, with the same key, by the next
+        refund for the order (or a retry with the same ``idempotency_key``).
         """
         async with self._uow(write=True) as uow:
-            digest = request_hash(_normalised(request))
-            earlier = await replay(uow, REFUND, idempotency_key, digest)
-            if isinstance(earlier, Conflict):
-                return earlier
-            if earlier is not None:
-                return await self._refunded_again(uow, request, earlier)
-            planned = await self._plan(uow, request)
-            if not isinstance(planned, tuple):
-                return planned
-            plan, payments = planned
-            # The token also binds the order's state: after another refund it no longer fits.
-            bound = request_hash(
-                request.model_dump(mode="json") | {"order": plan.order.id, "refunded": plan.order.refunded_minor}
+            done = await self._refund_in(uow, request, actor, approval, idempotency_key)
+        if not isinstance(done, Success):
+            return done
+        return Success(await self._send_card_refunds(done.value, actor))
+
+    async def _refund_in(
+        self,
+        uow: UnitOfWork,
+        request: RefundCreate,
+        actor: str,
+        approval: Approval,
+        idempotency_key: str | None,
+    ) -> Success[RefundPlan] | NeedsConfirmation[RefundPlan] | NotFound | Rejected | Conflict | IllegalTransition:
+        digest = request_hash(_normalised(request))
+        earlier = await replay(uow, REFUND, idempotency_key, digest)
+        if isinstance(earlier, Conflict):
+            return earlier
+        if earlier is not None:
+            return await self._refunded_again(uow, request, earlier)
+        planned = await self._plan(uow, request)
+        if not isinstance(planned, tuple):
+            return planned
+        plan, payments = planned
+        # The token also binds the order's state: after another refund it no longer fits.
+        bound = request_hash(
+            request.model_dump(mode="json")
+            | {
+                "order": plan.order.id,
+                "refunded": plan.order.refunded_minor,
+                "reserved": sum(p.refunded_minor for p in payments),
+            }
+        )
+        if approval is None:
+            token, expires = self._tokens.issue(REFUND, bound)
+            return NeedsConfirmation(plan, token, expires)
+        if refused := await redeem(uow, self._tokens, approval, REFUND, bound):
+            return refused
+        now = self._clock.now()
+        order = plan.order
+        restocked_units = 0
+        if request.restock:
+            order, restocked_units = await restock_all(uow, order, now)
+        refunds = await pay_back(
+            uow,
+            self._ids,
+            allocate(payments, request.amount),
+            reason=request.reason,
+            restock=request.restock,
+            at=now,
+        )
+        given_back = returned(refunds)  # card refunds count once the gateway has made them
+        refunded = order.refunded_minor + given_back
+        updated = replace(
+            order,
+            refunded_minor=refunded,
+            status="refunded" if refunded == order.paid_minor else order.status,
+            updated_at=now,
+        )
+        await uow.orders.update(updated)
+        pending = still_pending(refunds)
+        await self._audit.record(
+            uow,
+            actor=actor,
+            action="payment.refund_started" if pending else "payment.refunded",
+            entity_type="order",
+            entity_id=order.id,
+            before=plan.order.audit_state(),
+            after=updated.audit_state()
+            | {
+                "refund_ids": " ".join(r.id for r in refunds),
+                "amount_minor": request.amount,
+                "reason": request.reason,
+                "restocked_units": restocked_units,
+            }
+            | ({"pending_minor": request.amount - given_back} if pending else {}),
+        )
+        if plan.customer is not None and given_back:
+            await uow.outbox.add(
+                order_mail(self._ids, "order_refunded", plan.customer, updated, now, refund_minor=given_back)
             )
-            if approval is None:
-                token, expires = self._tokens.issue(REFUND, bound)
-                return NeedsConfirmation(plan, token, expires)
-            if refused := await redeem(uow, self._tokens, approval, REFUND, bound):
-                return refused
-            now = self._clock.now()
-            order = plan.order
-            restocked_units = 0
-            if request.restock:
-                order, restocked_units = await restock_all(uow, order, now)
-            refunds = await pay_back(
-                uow,
-                self._ids,
-                allocate(payments, request.amount),
-                reason=request.reason,
-                restock=request.restock,
-                at=now,
-            )
-            refunded = order.refunded_minor + request.amount
-            updated = replace(
-                order,
-                refunded_minor=refunded,
-                status="refunded" if refunded == order.paid_minor else order.status,
-                updated_at=now,
-            )
-            await uow.orders.update(updated)
-            await self._audit.record(
-                uow,
-                actor=actor,
-                action="payment.refunded",
-                entity_type="order",
-                entity_id=order.id,
-                before=plan.order.audit_state(),
-                after=updated.audit_state()
-                | {
-                    "refund_ids": " ".join(r.id for r in refunds),
-                    "amount_minor": request.amount,
-                    "reason": request.reason,
-                    "restocked_units": restocked_units,
-                },
-            )
-            if plan.customer is not None:
-                await uow.outbox.add(
-                    order_mail(self._ids, "order_refunded", plan.customer, updated, now, refund_minor=request.amount)
-                )
-            await remember(uow, REFUND, idempotency_key, digest, tuple(r.id for r in refunds), now)
-            await uow.commit()
+        await remember(uow, REFUND, idempotency_key, digest, tuple(r.id for r in refunds), now)
+        await uow.commit()
         return Success(
             replace(
                 plan,
@@ -288,6 +427,17 @@ class PaymentService:
                 refunded_before=plan.order.refunded_minor,
             )
         )
+
+    async def _send_card_refunds(self, plan: RefundPlan, actor: str) -> RefundPlan:
+        """Send the order's pending card refunds (this one's and any left from before) to the gateway."""
+        async with self._uow(write=False) as uow:
+            pending = [r for r in await self._cards.pending_for(uow, plan.order.id) if r.kind == "refund"]
+        if not pending:
+            return plan
+        settled = {s.row.id: s.row for s in await self._cards.resume(pending, actor=actor)}
+        async with self._uow(write=False) as uow:
+            order = await uow.orders.get(plan.order.id) or plan.order
+        return replace(plan, order=order, refunds=tuple(settled.get(r.id, r) for r in plan.refunds))
 
     async def _plan(
         self, uow: UnitOfWork, request: RefundCreate

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol
@@ -12,7 +12,8 @@ from mcp_server.models.catalog import Product
 from mcp_server.models.customers import Customer
 from mcp_server.models.orders import Order
 from mcp_server.models.outbox import Email, OutboxMessage, SendOutcome
-from mcp_server.models.payments import Payment
+from mcp_server.models.payments import Payment, PaymentStatus
+from mcp_server.models.payments_gateway import PaymentOutcome, RefundOutcome
 from mcp_server.models.reports import DaySales, DayWindow, ProductSales
 from mcp_server.models.requests import StoredRequest
 
@@ -88,16 +89,29 @@ class OutboxRepository(Protocol):
 
     async def get(self, message_id: str) -> OutboxMessage | None: ...
 
-    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
-        """Mark up to ``limit`` due messages ``sending`` until ``lease_until`` and return them.
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int, *, claim: str) -> list[OutboxMessage]:
+        """Mark up to ``limit`` due messages ``sending``, held by ``claim`` until ``lease_until``, and return them.
 
         Due: pending with ``next_attempt_at <= now``, or sending with an expired lease (a worker
-        that died mid-send). Callers hold the write lock, so two workers never claim one message.
+        that died mid-send, or one that is too slow). Callers hold the write lock, so two workers
+        never claim one message at the same time; a later claim replaces the earlier one's token.
         """
         ...
 
+    async def renew(self, message_id: str, claim: str, lease_until: datetime) -> bool:
+        """Extend the lease to ``lease_until`` if the message is still ``sending`` under ``claim``.
+
+        False, and nothing changes, when another worker has claimed it since or it is no longer sending.
+        """
+        ...
+
+    async def finish(self, message: OutboxMessage, claim: str) -> bool:
+        """Record an outcome (status, attempts, last_error, next_attempt_at, sent_at) and release the claim,
+        only if the message is still ``sending`` under ``claim``; False, and nothing changes, otherwise."""
+        ...
+
     async def update(self, message: OutboxMessage) -> None:
-        """Overwrite status, attempts, last_error, next_attempt_at and sent_at."""
+        """Overwrite status, attempts, last_error, next_attempt_at and sent_at (whoever holds it)."""
         ...
 
     async def page_after(self, *, status: str | None, after_id: str | None, limit: int) -> list[OutboxMessage]: ...
@@ -155,6 +169,12 @@ class PaymentRepository(Protocol):
 
     async def set_refunded(self, payment_id: str, refunded_minor: int) -> None: ...
 
+    async def settle(
+        self, payment_id: str, *, status: PaymentStatus, gateway_reference: str | None, reason: str | None
+    ) -> bool:
+        """Move a ``pending`` row to ``status``; False (and no change) when it is no longer pending."""
+        ...
+
     async def page_after(
         self,
         *,
@@ -166,6 +186,28 @@ class PaymentRepository(Protocol):
     ) -> list[Payment]:
         """Payments and refunds in the order they were recorded."""
         ...
+
+
+class PaymentGateway(Protocol):
+    """A card-payment gateway. Every answer, failures included, comes back as an outcome value;
+    a repeated call with the same ``idempotency_key`` returns what the gateway did the first time."""
+
+    async def create_and_confirm_payment(
+        self,
+        amount_minor: int,
+        currency: str,
+        payment_method: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> PaymentOutcome: ...
+
+    async def refund(
+        self,
+        payment_ref: str,
+        amount_minor: int,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> RefundOutcome: ...
 
 
 class RequestLog(Protocol):

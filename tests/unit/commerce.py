@@ -17,7 +17,7 @@ from mcp_server.services.payments import PaymentService
 from mcp_server.services.reports import ReportService
 from mcp_server.services.requests import ConfirmationTokens, PersonConfirmed
 from mcp_server.services.results import Success
-from tests.fakes import FakeClock, FakeDatabase, FakeUnitOfWorkFactory, SequentialIds
+from tests.fakes import FakeClock, FakeDatabase, FakeGateway, FakeUnitOfWorkFactory, SequentialIds
 
 SECRET = b"x" * 32
 ACTOR = "test"
@@ -36,7 +36,9 @@ class Shop:
     reports: ReportService
 
 
-def make_shop(timezone: tzinfo | None = None, start: datetime | None = None) -> Shop:
+def make_shop(
+    timezone: tzinfo | None = None, start: datetime | None = None, gateway: FakeGateway | None = None
+) -> Shop:
     zone = timezone or ZoneInfo("UTC")
     db, clock, ids = FakeDatabase(), FakeClock(start), SequentialIds()
     uow = FakeUnitOfWorkFactory(db)
@@ -48,8 +50,8 @@ def make_shop(timezone: tzinfo | None = None, start: datetime | None = None) -> 
         tokens=tokens,
         customers=CustomerService(uow, clock, ids),
         catalog=CatalogService(uow, clock, ids),
-        orders=OrderService(uow, clock, ids, tokens, zone),
-        payments=PaymentService(uow, clock, ids, tokens, zone),
+        orders=OrderService(uow, clock, ids, tokens, zone, gateway),
+        payments=PaymentService(uow, clock, ids, tokens, zone, gateway),
         reports=ReportService(uow, zone),
     )
 

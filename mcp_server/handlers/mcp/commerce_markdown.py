@@ -129,7 +129,7 @@ def payments_table(payments: list[Payment], *, detailed: bool = False) -> str:
             format_money(p.amount_minor if p.kind == "payment" else -p.amount_minor, p.currency),
             p.method,
             p.status,
-            escape(truncate(p.reference or p.reason or "", 80)) or "—",
+            escape(truncate((p.reason if p.status == "failed" else p.reference or p.reason) or "", 80)) or "—",
         ]
         + (
             [f"`{p.payment_id}`" if p.payment_id else "—", "yes" if p.restock else "no", _refunded(p)]

@@ -12,22 +12,33 @@ from pydantic import Field, ValidationError
 
 from mcp_server.handlers.mcp import commerce_markdown as md
 from mcp_server.handlers.mcp import confirm
-from mcp_server.handlers.mcp.common import ToolContext, actor, as_sent, failure, ok, run, tool, validated
+from mcp_server.handlers.mcp.common import (
+    ToolContext,
+    actor,
+    as_sent,
+    error,
+    failure,
+    ok,
+    run,
+    sentence,
+    tool,
+    validated,
+)
 from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
 from mcp_server.handlers.mcp.orders import FormatArg, KeyArg, OrderIdArg, TokenArg, order_failure
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit
 from mcp_server.models.orders import EntityRef, OrderRead
 from mcp_server.models.payments import (
     Amount,
-    ManualMethod,
     MoneyBackRead,
     PaymentCreate,
+    PaymentMethod,
     PaymentPageRead,
     PaymentQuery,
     PaymentRead,
     RefundCreate,
 )
-from mcp_server.services.payments import RefundPlan
+from mcp_server.services.payments import CardNotCharged, Recorded, RefundPlan
 from mcp_server.services.requests import NeedsConfirmation
 from mcp_server.services.results import Rejected, Success
 from mcp_server.utils.markdown import escape
@@ -41,7 +52,61 @@ AmountArg = Annotated[Amount, Field(description="Minor units: 1250 means 12.50 E
 
 class RecordedRead(PaymentRead):
     replayed: bool = Field(description="true if this idempotency_key was used before: the first call's payment")
+    resumed: bool = Field(
+        default=False, description="true if this call completed an earlier pending card payment instead"
+    )
     order: OrderRead
+
+
+def recorded_result(recorded: Recorded) -> CallToolResult:
+    order, payment = recorded.order, recorded.payment
+    money = format_money(payment.amount_minor, payment.currency)
+    if recorded.replayed:
+        heading = (
+            f"Payment {payment.id} of {money} (already recorded with this idempotency_key; nothing was changed now)"
+        )
+    elif recorded.resumed:
+        heading = (
+            f"Card payment {payment.id} of {money}, left pending by an earlier call, is now complete: the card was "
+            "charged once. This call charged nothing else"
+        )
+    elif payment.method == "card":
+        heading = f"Charged {money} to card {payment.reference} for order {order.id}"
+    else:
+        heading = f"Recorded {money} ({payment.method}) for order {order.id}"
+    text = md.order(order, heading=heading)
+    if order.status == "paid":
+        text += f"\n\nThe order is paid. Next: orders_mark_shipped with order_id='{order.id}'."
+    elif order.outstanding_minor:
+        text += f"\n\nStill to pay: {format_money(order.outstanding_minor, order.currency)}."
+    structured = RecordedRead(
+        **PaymentRead.from_record(payment).model_dump(),
+        replayed=recorded.replayed,
+        resumed=recorded.resumed,
+        order=OrderRead.from_record(order, md.next_tools(order)),
+    )
+    return ok(text, structured)
+
+
+def not_charged_result(result: CardNotCharged) -> CallToolResult:
+    payment, order = result.payment, result.order
+    money = format_money(payment.amount_minor, payment.currency)
+    owed = format_money(order.outstanding_minor, order.currency)
+    earlier = "The earlier card payment" if result.resumed else "Card payment"
+    if result.pending:
+        return error(
+            f"{earlier} {payment.id} of {money} for order {order.id} is pending: {sentence(result.reason)} "
+            "Whether the card was charged is not known yet; the order is not paid and must not be shipped.\n\n"
+            f"Next: call payments_record for order_id='{order.id}' again in a minute (any arguments). It asks the "
+            "gateway about this same payment, with the same idempotency key, so the card cannot be charged twice."
+        )
+    then = " This call charged nothing." if result.resumed else ""
+    return error(
+        f"{sentence(result.reason)} {earlier} {payment.id} of {money} for order {order.id} is recorded as failed; "
+        f"nothing was charged.{then} Still to pay: {owed}.\n\n"
+        "Next: ask the customer for another card and call payments_record with its payment_method, or record "
+        "the payment as cash, bank_transfer or other."
+    )
 
 
 def refund_preview(plan: RefundPlan) -> str:
@@ -139,23 +204,44 @@ async def ask_refund(
 
 
 def register(server: MCPServer[AppContext]) -> None:
-    @tool(server, title="Record a payment", read_only=False, idempotent=False)
+    @tool(server, title="Record a payment or charge a card", read_only=False, idempotent=False)
     async def payments_record(
         ctx: ToolContext,
         order_id: OrderIdArg,
-        amount: AmountArg,
-        method: Annotated[ManualMethod, Field(description="cash, bank_transfer or other")],
+        method: Annotated[
+            PaymentMethod,
+            Field(description="cash, bank_transfer or other (money already received), or card (charged now)"),
+        ],
+        amount: Annotated[
+            Amount | None, Field(description="Minor units: 1250 means 12.50 EUR. Default: all still to pay")
+        ] = None,
+        payment_method: Annotated[
+            str | None,
+            Field(max_length=120, description="For method=card: the customer's saved card at the gateway (pm_…)"),
+        ] = None,
         reference: Annotated[
-            str | None, Field(max_length=200, description="e.g. the bank transfer's reference or a receipt number")
+            str | None,
+            Field(
+                max_length=200, description="Manual payments: e.g. the bank transfer's reference or a receipt number"
+            ),
         ] = None,
         idempotency_key: KeyArg = None,
     ) -> Annotated[CallToolResult, RecordedRead]:
-        """Record money received for a placed order (at most what is still to pay).
+        """Record money received for a placed order, or charge the customer's saved card for it.
 
-        When payments cover the total the order becomes paid and can be shipped (orders_mark_shipped). Pass an
-        idempotency_key so a retry cannot record the same payment twice.
+        At most what is still to pay (the default). When payments cover the total the order becomes
+        paid and can be shipped (orders_mark_shipped). A card is charged through the payment gateway
+        (if the shop has one) and never twice: if the gateway does not answer, the payment stays
+        pending and the next payments_record for the order completes that one instead of charging
+        again. Pass an idempotency_key so a retry cannot record the same payment twice.
         """
-        values = {"order_id": order_id, "amount": amount, "method": method, "reference": reference}
+        values = {
+            "order_id": order_id,
+            "amount": amount,
+            "method": method,
+            "payment_method": payment_method,
+            "reference": reference,
+        }
         request = validated(PaymentCreate, as_sent(ctx, values), TOOL_RECORD)
         if isinstance(request, CallToolResult):
             return request
@@ -164,29 +250,15 @@ def register(server: MCPServer[AppContext]) -> None:
             result = await services.payments.record(request, actor=actor(ctx), idempotency_key=idempotency_key)
             match result:
                 case Success(value=recorded):
-                    order, payment = recorded.order, recorded.payment
-                    money = format_money(payment.amount_minor, payment.currency)
-                    heading = (
-                        f"Payment {payment.id} of {money} (already recorded with this idempotency_key; "
-                        "nothing was changed now)"
-                        if recorded.replayed
-                        else f"Recorded {money} ({payment.method}) for order {order.id}"
-                    )
-                    text = md.order(order, heading=heading)
-                    if order.status == "paid":
-                        text += f"\n\nThe order is paid. Next: orders_mark_shipped with order_id='{order.id}'."
-                    elif order.outstanding_minor:
-                        text += f"\n\nStill to pay: {format_money(order.outstanding_minor, order.currency)}."
-                    structured = RecordedRead(
-                        **PaymentRead.from_record(payment).model_dump(),
-                        replayed=recorded.replayed,
-                        order=OrderRead.from_record(order, md.next_tools(order)),
-                    )
-                    return ok(text, structured)
+                    return recorded_result(recorded)
+                case CardNotCharged():
+                    return not_charged_result(result)
                 case Rejected(field="amount"):
                     return failure(
                         result, next_step=f"record at most what is still to pay (orders_get shows it). {UNCHANGED}"
                     )
+                case Rejected(field="method"):
+                    return failure(result, next_step=f"use method cash, bank_transfer or other. {UNCHANGED}")
                 case _:
                     return order_failure(result, tool_name=TOOL_RECORD)
 

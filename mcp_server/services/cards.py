@@ -1,0 +1,255 @@
+"""Card money through the payment gateway: charge a pending payment, refund a pending refund, settle.
+
+Every card charge or card refund is first written as a ``pending`` row (by the use case, in
+its own transaction); only then is the gateway called, outside any transaction, with the
+row's id as the idempotency key. The gateway's answer settles the row in a second
+transaction: ``succeeded`` moves the money on the order, ``failed`` releases it. When the
+gateway cannot be reached the row stays ``pending``; ``resume`` sends the very same request
+again later, with the same key, so the gateway answers with what it did the first time and a
+card is charged (or refunded) at most once per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from mcp_server.models.orders import Order
+from mcp_server.models.payments import Payment
+from mcp_server.models.payments_gateway import (
+    CardDeclined,
+    GatewayPayment,
+    GatewayRefund,
+    GatewayRejected,
+    GatewayUnavailable,
+    PaymentOutcome,
+    RefundOutcome,
+)
+from mcp_server.services.audit import AuditRecorder
+from mcp_server.services.ledger import order_mail
+from mcp_server.services.ports import Clock, IdFactory, PaymentGateway, UnitOfWork, UnitOfWorkFactory
+
+NO_GATEWAY = (
+    "card payments are not available: no payment gateway is configured (the shop's owner sets "
+    "SHOPKEEPER_STRIPE_SECRET_KEY); record the payment as cash, bank_transfer or other instead"
+)
+# Gateway words for a payment intent that will not take money without the customer.
+_CHARGE_DONE = frozenset({"succeeded"})
+_CHARGE_WAITING = frozenset({"processing"})
+_REFUND_DONE = frozenset({"succeeded", "pending"})  # "pending": accepted, the bank is paying it back
+
+
+def gateway_key(row: Payment) -> str:
+    """The idempotency key for a row's gateway request: the same on every attempt, ever."""
+    return f"shopkeeper-{row.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A row after the gateway was asked about it; ``order`` is the order after the change."""
+
+    row: Payment
+    order: Order
+    note: str | None = None  # why it failed, or why it is still pending
+
+    @property
+    def pending(self) -> bool:
+        return self.row.status == "pending"
+
+
+class CardDesk:
+    """Talks to the gateway for pending card rows and settles them on the order."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdFactory, gateway: PaymentGateway | None) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._ids = ids
+        self._gateway = gateway
+        self._audit = AuditRecorder(clock, ids)
+
+    @property
+    def available(self) -> bool:
+        return self._gateway is not None
+
+    async def pending_for(self, uow: UnitOfWork, order_id: str) -> list[Payment]:
+        return [p for p in await uow.payments.for_order(order_id) if p.status == "pending" and p.method == "card"]
+
+    async def resume(self, rows: Sequence[Payment], *, actor: str) -> list[Settled]:
+        """Ask the gateway again about each pending row, with its first key; settle what it answers."""
+        settled: list[Settled] = []
+        for row in rows:
+            if row.kind == "payment":
+                settled.append(await self.charge(row, actor=actor))
+            else:
+                settled.append(await self.refund(row, actor=actor))
+        return settled
+
+    async def charge(self, payment: Payment, *, actor: str) -> Settled:
+        """Charge a pending card payment's saved payment method (its ``reference``)."""
+        if self._gateway is None or payment.reference is None:
+            return await self._unchanged(payment, NO_GATEWAY)
+        outcome = await self._gateway.create_and_confirm_payment(
+            payment.amount_minor,
+            payment.currency,
+            payment.reference,
+            gateway_key(payment),
+            {"order_id": payment.order_id, "payment_id": payment.id},
+        )
+        return await self._settle_charge(payment, outcome, actor)
+
+    async def refund(self, refund: Payment, *, actor: str) -> Settled:
+        """Refund a pending card refund from its payment at the gateway (only id and amount are sent)."""
+        if self._gateway is None:
+            return await self._unchanged(refund, NO_GATEWAY)
+        async with self._uow(write=False) as uow:
+            paid_by = await uow.payments.get(refund.payment_id) if refund.payment_id else None
+        if paid_by is None or paid_by.gateway_reference is None:
+            outcome: RefundOutcome = GatewayRejected(0, None, "the refunded payment has no gateway reference")
+        else:
+            outcome = await self._gateway.refund(paid_by.gateway_reference, refund.amount_minor, gateway_key(refund))
+        return await self._settle_refund(refund, outcome, actor)
+
+    # -- settling -----------------------------------------------------------------------------------
+
+    async def _settle_charge(self, payment: Payment, outcome: PaymentOutcome, actor: str) -> Settled:
+        note: str | None
+        match outcome:
+            case GatewayPayment(status=status) if status in _CHARGE_DONE:
+                if outcome.amount_minor != payment.amount_minor or outcome.currency != payment.currency:
+                    # Never book money the gateway did not take: leave it for a person to check.
+                    return await self._unchanged(
+                        payment,
+                        f"the gateway charged {outcome.amount_minor} {outcome.currency} for payment {payment.id}, "
+                        f"not {payment.amount_minor} {payment.currency}; it stays pending for a person to check",
+                    )
+                return await self._charged(payment, outcome, actor)
+            case GatewayPayment(status=status) if status in _CHARGE_WAITING:
+                return await self._unchanged(payment, "the gateway is still processing the card payment")
+            case GatewayPayment(status=status):
+                note = f"the card payment was not completed: the gateway says {status}"
+                ref = outcome.id
+            case CardDeclined():
+                note = f"card declined: {outcome.code}"
+                if outcome.decline_code and outcome.decline_code != outcome.code:
+                    note += f" ({outcome.decline_code})"
+                ref = outcome.payment_id
+            case GatewayRejected():
+                note = f"the payment gateway refused the request: {outcome.code or outcome.status} ({outcome.message})"
+                ref = None
+            case GatewayUnavailable():
+                return await self._unchanged(payment, outcome.reason)
+        return await self._failed(payment, note, ref, actor, action="payment.failed")
+
+    async def _settle_refund(self, refund: Payment, outcome: RefundOutcome, actor: str) -> Settled:
+        match outcome:
+            case GatewayRefund(status=status) if status in _REFUND_DONE:
+                return await self._refunded(refund, outcome.id, actor)
+            case GatewayRefund(status=status):
+                note = f"the gateway did not refund: it says {status}"
+                ref = outcome.id
+            case CardDeclined() | GatewayRejected():
+                code = outcome.code or (outcome.status if isinstance(outcome, GatewayRejected) else None)
+                note = f"the payment gateway refused the refund: {code or 'refused'} ({outcome.message})"
+                ref = None
+            case GatewayUnavailable():
+                return await self._unchanged(refund, outcome.reason)
+        return await self._failed(refund, note, ref, actor, action="payment.refund_failed")
+
+    async def _charged(self, payment: Payment, outcome: GatewayPayment, actor: str) -> Settled:
+        async with self._uow(write=True) as uow:
+            order = await self._order(uow, payment)
+            if not await uow.payments.settle(payment.id, status="succeeded", gateway_reference=outcome.id, reason=None):
+                return await self._as_it_is(uow, payment)
+            now = self._clock.now()
+            paid = order.paid_minor + payment.amount_minor
+            status = order.status
+            if status == "placed" and paid >= order.total_minor:
+                status = "paid"
+            updated = replace(order, paid_minor=paid, status=status, updated_at=now)
+            await uow.orders.update(updated)
+            await self._audit.record(
+                uow,
+                actor=actor,
+                action="payment.recorded",
+                entity_type="order",
+                entity_id=order.id,
+                before=order.audit_state(),
+                after=updated.audit_state()
+                | {"payment_id": payment.id, "amount_minor": payment.amount_minor, "method": "card"},
+            )
+            await uow.commit()
+        row = replace(payment, status="succeeded", gateway_reference=outcome.id)
+        return Settled(row, updated)
+
+    async def _refunded(self, refund: Payment, gateway_id: str, actor: str) -> Settled:
+        async with self._uow(write=True) as uow:
+            order = await self._order(uow, refund)
+            if not await uow.payments.settle(refund.id, status="succeeded", gateway_reference=gateway_id, reason=None):
+                return await self._as_it_is(uow, refund)
+            now = self._clock.now()
+            refunded = order.refunded_minor + refund.amount_minor
+            status = order.status
+            if status != "cancelled" and refunded >= order.paid_minor:
+                status = "refunded"
+            updated = replace(order, refunded_minor=refunded, status=status, updated_at=now)
+            await uow.orders.update(updated)
+            await self._audit.record(
+                uow,
+                actor=actor,
+                action="payment.refunded",
+                entity_type="order",
+                entity_id=order.id,
+                before=order.audit_state(),
+                after=updated.audit_state()
+                | {
+                    "refund_ids": refund.id,
+                    "amount_minor": refund.amount_minor,
+                    "reason": refund.reason,
+                    "method": "card",
+                },
+            )
+            customer = await uow.customers.get(order.customer_id)
+            if customer is not None and order.status != "cancelled":  # a cancellation's own e-mail covers it
+                await uow.outbox.add(
+                    order_mail(self._ids, "order_refunded", customer, updated, now, refund_minor=refund.amount_minor)
+                )
+            await uow.commit()
+        return Settled(replace(refund, status="succeeded", gateway_reference=gateway_id), updated)
+
+    async def _failed(self, row: Payment, note: str, gateway_ref: str | None, actor: str, *, action: str) -> Settled:
+        async with self._uow(write=True) as uow:
+            order = await self._order(uow, row)
+            if not await uow.payments.settle(row.id, status="failed", gateway_reference=gateway_ref, reason=note):
+                return await self._as_it_is(uow, row)
+            if row.kind == "refund" and row.payment_id is not None:
+                paid_by = await uow.payments.get(row.payment_id)
+                if paid_by is not None:  # give back the room the refund had reserved on its payment
+                    await uow.payments.set_refunded(paid_by.id, max(0, paid_by.refunded_minor - row.amount_minor))
+            await self._audit.record(
+                uow,
+                actor=actor,
+                action=action,
+                entity_type="order",
+                entity_id=order.id,
+                before=order.audit_state(),
+                after=order.audit_state()
+                | {"payment_id": row.id, "amount_minor": row.amount_minor, "method": "card", "reason": note},
+            )
+            await uow.commit()
+        return Settled(replace(row, status="failed", gateway_reference=gateway_ref, reason=note), order, note)
+
+    async def _unchanged(self, row: Payment, note: str) -> Settled:
+        async with self._uow(write=False) as uow:
+            settled = await self._as_it_is(uow, row)
+        return replace(settled, note=note) if settled.pending else settled
+
+    async def _as_it_is(self, uow: UnitOfWork, row: Payment) -> Settled:
+        """Someone else settled the row first (or nothing changed): report it as stored."""
+        stored = await uow.payments.get(row.id) or row
+        return Settled(stored, await self._order(uow, stored), stored.reason if stored.status == "failed" else None)
+
+    async def _order(self, uow: UnitOfWork, row: Payment) -> Order:
+        order = await uow.orders.get(row.order_id)
+        if order is None:  # rows are never written without their order, which is never deleted
+            raise LookupError(f"order {row.order_id} of payment {row.id} is gone")
+        return order
