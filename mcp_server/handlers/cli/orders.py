@@ -1,0 +1,370 @@
+"""``shopkeeper orders place|get|list|cancel|ship|deliver``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from mcp_server.handlers.cli import output
+from mcp_server.handlers.cli.common import (
+    Call,
+    Exit,
+    Subcommands,
+    check,
+    command,
+    fail,
+    group,
+    idempotency_key,
+    idempotency_option,
+    next_commands,
+    paging,
+    validated,
+    yes_option,
+)
+from mcp_server.handlers.cli.confirm import with_confirmation
+from mcp_server.models.orders import (
+    ORDER_STATUSES,
+    Order,
+    OrderCancel,
+    OrderCreate,
+    OrderLine,
+    OrderLineRead,
+    OrderQuery,
+    OrderRead,
+    OrderSummaryRead,
+    PlaceOrderRead,
+    Shipment,
+    order_json,
+)
+from mcp_server.models.payments import MoneyBackRead, Payment, PaymentRead
+from mcp_server.services.orders import Cancellation, OrderDetail, Quote
+from mcp_server.services.requests import Approval
+from mcp_server.utils.money import format_money
+
+ADDRESS_FIELDS = ("name", "line1", "line2", "postal_code", "city", "country")
+PLACE_OPTIONS = {"customer_id": "--customer", "lines": "--line"} | {
+    f"shipping_address.{name}": f"--ship-{name.replace('_', '-')}" for name in ADDRESS_FIELDS
+}
+
+
+# -- text for people ----------------------------------------------------------------------------
+
+
+def lines_table(lines: Sequence[OrderLine], currency: str, stock: dict[int, int] | None = None) -> str:
+    headers = ["#", "sku", "product", "qty", "unit price", "line total"] + (["in stock"] if stock else [])
+    rows = [
+        [
+            line.line_no,
+            line.sku,
+            line.name,
+            line.quantity,
+            format_money(line.unit_price_minor, currency),
+            format_money(line.total_minor, currency),
+        ]
+        + ([stock.get(line.line_no, 0)] if stock else [])
+        for line in lines
+    ]
+    return output.table(headers, rows)
+
+
+def payments_table(payments: Sequence[Payment]) -> str:
+    rows = [
+        [
+            p.id,
+            p.created_at,
+            p.kind,
+            p.order_id,
+            format_money(p.amount_minor if p.kind == "payment" else -p.amount_minor, p.currency),
+            p.method,
+            p.status,
+            p.reference or p.reason,
+        ]
+        for p in payments
+    ]
+    return output.table(["id", "when (UTC)", "kind", "order", "amount", "method", "status", "reference / reason"], rows)
+
+
+def order_text(o: Order, *, heading: str | None = None, customer: str | None = None) -> str:
+    def money(minor: int) -> str:
+        return format_money(minor, o.currency)
+
+    pairs: list[tuple[str, object]] = [
+        ("order", o.id),
+        ("status", o.status),
+        ("customer", f"{customer} ({o.customer_id})" if customer else o.customer_id),
+        ("placed", o.placed_at),
+        ("total", f"{money(o.total_minor)} ({o.units:,} unit{'s' if o.units != 1 else ''})"),
+        (
+            "paid",
+            money(o.paid_minor) + (f" (still to pay {money(o.outstanding_minor)})" if o.outstanding_minor else ""),
+        ),
+    ]
+    pairs += [("refunded", money(o.refunded_minor))] if o.refunded_minor else []
+    pairs += [("ship to", o.shipping_address.one_line())] if o.shipping_address else []
+    pairs += [("shipped with", f"{o.carrier}, tracking {o.tracking_number}")] if o.carrier else []
+    pairs.append(("next", ", ".join(next_commands(o)) or "nothing (final status)"))
+    text = (f"{heading}\n\n" if heading else "") + output.fields(pairs)
+    return text + (output.section("Lines", lines_table(o.lines, o.currency)) if o.lines else "")
+
+
+def detail_text(detail: OrderDetail) -> str:
+    text = order_text(detail.order, customer=detail.customer.name if detail.customer else None)
+    if detail.payments:
+        text += output.section("Payments and refunds", payments_table(detail.payments))
+    return text
+
+
+def quote_text(quote: Quote) -> str:
+    currency = quote.currency or "EUR"
+    text = (
+        f"Dry run: nothing was placed or reserved.\n\ncustomer: {quote.customer.name} ({quote.customer.id})\n"
+        f"total:    {format_money(quote.total_minor, currency)}\n\n{lines_table(quote.lines, currency, quote.stock)}"
+    )
+    if quote.problems:
+        return text + "\n\nCannot be placed as it is:\n" + "\n".join(f"  {p.describe()}" for p in quote.problems)
+    return text + "\n\nIt can be placed: run the same command without --dry-run."
+
+
+def money_back(
+    *,
+    done: bool,
+    replayed: bool,
+    order: Order,
+    amount_minor: int,
+    restocked_units: int,
+    refunds: Sequence[Payment],
+    preview: str,
+) -> MoneyBackRead:
+    """A refund or cancel as the MCP tools return it (no token: the CLI confirms in place)."""
+    return MoneyBackRead(
+        outcome="replayed" if replayed else ("done" if done else "confirmation_required"),
+        order_id=order.id,
+        order_status=order.status,
+        amount_minor=amount_minor,
+        currency=order.currency,
+        restocked_units=restocked_units,
+        refunds=[PaymentRead.from_record(r) for r in refunds],
+        preview=preview,
+    )
+
+
+def cancel_preview(value: Cancellation) -> str:
+    order = value.order
+    who = f"{value.customer.name} <{value.customer.email}>" if value.customer else order.customer_id
+    refund = format_money(value.refund_minor, order.currency)
+    return f"Cancel order {order.id} of {who}: {value.restocked_units} unit(s) go back into stock" + (
+        f" and {refund} is refunded." if value.refund_minor else "; nothing was paid, so nothing is refunded."
+    )
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+def _lines(args: argparse.Namespace) -> list[dict[str, str]]:
+    """``--line SKU=QTY`` and ``--product ID=QTY`` as the order's lines (quantities checked by the model)."""
+    lines: list[dict[str, str]] = []
+    by_sku: list[str] = args.line or []
+    by_id: list[str] = args.product or []
+    for key, flag, values in (("sku", "--line", by_sku), ("product_id", "--product", by_id)):
+        for value in values:
+            what, sep, quantity = str(value).rpartition("=")
+            if not sep or not what.strip():
+                fail(
+                    f"{flag}: expected {'SKU' if key == 'sku' else 'ID'}=QUANTITY, e.g. MUG-01=2; got '{value}'",
+                    Exit.USAGE,
+                )
+            lines.append({key: what, "quantity": quantity})
+    return lines
+
+
+async def place(args: argparse.Namespace, call: Call) -> int:
+    address = {name: getattr(args, f"ship_{name}") for name in ADDRESS_FIELDS}
+    address = {name: value for name, value in address.items() if value is not None}
+    values: dict[str, Any] = {"customer_id": args.customer, "lines": _lines(args), "shipping_address": address or None}
+    request = validated(OrderCreate, values, PLACE_OPTIONS)
+    if args.dry_run:
+        quote = check(await call.services.orders.quote(request))
+        problems = [p.describe() for p in quote.problems]
+        structured = PlaceOrderRead(
+            dry_run=True,
+            replayed=False,
+            can_place=not problems,
+            problems=problems,
+            customer_id=quote.customer.id,
+            currency=quote.currency,
+            total_minor=quote.total_minor,
+            lines=[OrderLineRead.from_record(line) for line in quote.lines],
+            order=None,
+        )
+        return call.show(structured, lambda: quote_text(quote))
+    placed = check(await call.services.orders.place(request, actor=call.actor, idempotency_key=idempotency_key(args)))
+    order = placed.order
+    structured = PlaceOrderRead(
+        dry_run=False,
+        replayed=placed.replayed,
+        can_place=True,
+        problems=[],
+        customer_id=order.customer_id,
+        currency=order.currency,
+        total_minor=order.total_minor,
+        lines=[OrderLineRead.from_record(line) for line in order.lines],
+        order=OrderRead.from_record(order, next_commands(order)),
+    )
+    heading = (
+        f"Order {order.id} was already placed with this idempotency key; nothing was changed now."
+        if placed.replayed
+        else f"Placed order {order.id}."
+    )
+    return call.show(structured, lambda: order_text(order, heading=heading))
+
+
+async def get(args: argparse.Namespace, call: Call) -> int:
+    detail = check(await call.services.orders.get(args.order_id))
+    return call.show(order_json(detail.order, next_commands(detail.order)), lambda: detail_text(detail))
+
+
+async def list_(args: argparse.Namespace, call: Call) -> int:
+    values = {"status": args.status, "customer_id": args.customer, "placed_from": args.date_from}
+    values |= {"placed_to": args.date_to, "limit": args.limit, "cursor": args.cursor}
+    query = validated(OrderQuery, values, {"customer_id": "--customer", "placed_from": "--from", "placed_to": "--to"})
+    found = check(await call.services.orders.list(query))
+    rows = [
+        [
+            o.id,
+            o.placed_at,
+            o.status,
+            o.customer_id,
+            o.units,
+            format_money(o.total_minor, o.currency),
+            format_money(o.outstanding_minor, o.currency) if o.outstanding_minor else None,
+        ]
+        for o in found.items
+    ]
+    structured = {
+        "orders": [OrderSummaryRead.json_of(o, next_commands(o)) for o in found.items],
+        "next_cursor": found.next_cursor,
+    }
+    headers = ["id", "placed (UTC)", "status", "customer", "units", "total", "to pay"]
+    return call.show(structured, lambda: output.page("orders", headers, rows, found.next_cursor))
+
+
+async def cancel(args: argparse.Namespace, call: Call) -> int:
+    request = validated(OrderCancel, {"order_id": args.order_id, "reason": args.reason}, {"order_id": "ID"})
+
+    async def attempt(approval: Approval):  # the service's own union of results
+        return await call.services.orders.cancel(
+            request.order_id, reason=request.reason, actor=call.actor, approval=approval
+        )
+
+    done = check(await with_confirmation(call, attempt, cancel_preview, yes=args.yes))
+    order = done.order
+    structured = money_back(
+        done=True,
+        replayed=False,
+        order=order,
+        amount_minor=done.refund_minor,
+        restocked_units=done.restocked_units,
+        refunds=done.refunds,
+        preview=cancel_preview(done),
+    )
+    refunded = format_money(done.refund_minor, order.currency) if done.refund_minor else "nothing (nothing was paid)"
+    text = f"Cancelled order {order.id}: {done.restocked_units} unit(s) back into stock; refunded {refunded}."
+    return call.show(
+        structured, lambda: text + (output.section("Refunds", payments_table(done.refunds)) if done.refunds else "")
+    )
+
+
+async def ship(args: argparse.Namespace, call: Call) -> int:
+    shipment = validated(Shipment, {"carrier": args.carrier, "tracking_number": args.tracking_number})
+    order = check(await call.services.orders.mark_shipped(args.order_id, shipment, actor=call.actor))
+    return call.show(
+        OrderRead.from_record(order, next_commands(order)),
+        lambda: order_text(order, heading=f"Shipped order {order.id}; the customer will get an e-mail."),
+    )
+
+
+async def deliver(args: argparse.Namespace, call: Call) -> int:
+    order = check(await call.services.orders.mark_delivered(args.order_id, actor=call.actor))
+    return call.show(
+        OrderRead.from_record(order, next_commands(order)),
+        lambda: order_text(order, heading=f"Delivered order {order.id}."),
+    )
+
+
+def register(groups: Subcommands) -> None:
+    commands = group(
+        groups,
+        "orders",
+        summary="place, look up, list, cancel, ship and deliver orders",
+        description="Orders move placed -> paid -> shipped -> delivered; placed or paid orders can be cancelled.",
+    )
+    place_ = command(
+        commands,
+        "place",
+        place,
+        summary="place an order (reserves stock)",
+        description="Place an order for a customer: reserves stock and snapshots each line's price. If any line "
+        "is bad (unknown SKU, inactive, not enough stock, another currency) nothing is reserved and the error "
+        "names every bad line (exit 4). --dry-run prices it without placing it.",
+    )
+    place_.add_argument("--customer", required=True, metavar="ID", help="customer id (cus_...)")
+    place_.add_argument("--line", action="append", metavar="SKU=QTY", help="a product by SKU and how many; repeat")
+    place_.add_argument("--product", action="append", metavar="ID=QTY", help="a product by id and how many; repeat")
+    for name in ADDRESS_FIELDS:
+        flag = f"--ship-{name.replace('_', '-')}"
+        place_.add_argument(flag, dest=f"ship_{name}", help=f"shipping address: {name.replace('_', ' ')}")
+    place_.add_argument("--dry-run", action="store_true", help="price it and check stock; place nothing")
+    idempotency_option(place_, "a repeat with the same key and lines returns the first order")
+
+    get_ = command(commands, "get", get, summary="show one order", description="One order with lines and payments.")
+    get_.add_argument("order_id", metavar="ID", help="order id (ord_...)")
+
+    list_parser = command(
+        commands,
+        "list",
+        list_,
+        summary="list orders, newest first",
+        description="Orders newest first, optionally by status, customer and the days they were placed (in the "
+        "shop's time zone). '--status paid' lists what waits to be shipped.",
+    )
+    list_parser.add_argument("--status", choices=ORDER_STATUSES, help="only orders in this status")
+    list_parser.add_argument("--customer", metavar="ID", help="only this customer's orders")
+    list_parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="placed on or after this day")
+    list_parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="placed on or before this day")
+    paging(list_parser)
+
+    cancel_ = command(
+        commands,
+        "cancel",
+        cancel,
+        summary="cancel a placed or paid order (restocks; refunds what was paid)",
+        description="Cancel a placed or paid order: every line goes back into stock and anything paid is "
+        "refunded. When money goes back you are shown what will happen and asked to confirm; scripts pass "
+        "--yes. Without a terminal and without --yes nothing changes (exit 5).",
+    )
+    cancel_.add_argument("order_id", metavar="ID", help="order id (ord_...)")
+    cancel_.add_argument("--reason", help="why, for the audit log")
+    yes_option(cancel_)
+
+    ship_ = command(
+        commands,
+        "ship",
+        ship,
+        aliases=("mark-shipped",),
+        summary="record that a paid order left the shop",
+        description="Mark a paid order shipped with its carrier and tracking number; e-mails the customer.",
+    )
+    ship_.add_argument("order_id", metavar="ID", help="order id (ord_...)")
+    ship_.add_argument("--carrier", required=True, help="e.g. DHL, UPS, Royal Mail")
+    ship_.add_argument("--tracking-number", required=True, help="the carrier's tracking number")
+
+    deliver_ = command(
+        commands,
+        "deliver",
+        deliver,
+        aliases=("mark-delivered",),
+        summary="record that a shipped order arrived",
+        description="Mark a shipped order delivered.",
+    )
+    deliver_.add_argument("order_id", metavar="ID", help="order id (ord_...)")

@@ -1,0 +1,174 @@
+"""``shopkeeper payments record|list|refund`` and ``shopkeeper refunds create``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel
+
+from mcp_server.handlers.cli.common import (
+    Call,
+    Subcommands,
+    check,
+    command,
+    group,
+    idempotency_key,
+    idempotency_option,
+    next_commands,
+    paging,
+    validated,
+    yes_option,
+)
+from mcp_server.handlers.cli.confirm import with_confirmation
+from mcp_server.handlers.cli.orders import money_back, order_text, payments_table
+from mcp_server.models.orders import OrderRead
+from mcp_server.models.payments import PaymentCreate, PaymentPageRead, PaymentQuery, PaymentRead, RefundCreate
+from mcp_server.services.payments import RefundPlan
+from mcp_server.services.requests import Approval
+from mcp_server.utils.money import format_money
+
+AMOUNT_HELP = "minor units: 1250 means 12.50 EUR"
+
+
+def literal_choices(model: type[BaseModel], field: str) -> tuple[str, ...] | None:
+    """The values a Literal field accepts, for argparse's choices (None: let the model say)."""
+    annotation = model.model_fields[field].annotation
+    if get_origin(annotation) is Literal:
+        return tuple(str(value) for value in get_args(annotation))
+    return None
+
+
+async def record(args: argparse.Namespace, call: Call) -> int:
+    values = {"order_id": args.order, "amount": args.amount, "method": args.method, "reference": args.reference}
+    request = validated(PaymentCreate, values, {"order_id": "--order"})
+    recorded = check(
+        await call.services.payments.record(request, actor=call.actor, idempotency_key=idempotency_key(args))
+    )
+    order, payment = recorded.order, recorded.payment
+    money = format_money(payment.amount_minor, payment.currency)
+    structured: dict[str, Any] = PaymentRead.from_record(payment).model_dump(mode="json") | {
+        "replayed": recorded.replayed,
+        "order": OrderRead.from_record(order, next_commands(order)).model_dump(mode="json"),
+    }
+    heading = (
+        f"Payment {payment.id} of {money} was already recorded with this idempotency key; nothing was changed now."
+        if recorded.replayed
+        else f"Recorded {money} ({payment.method}) for order {order.id} as {payment.id}."
+    )
+    return call.show(structured, lambda: order_text(order, heading=heading))
+
+
+async def list_(args: argparse.Namespace, call: Call) -> int:
+    values = {"order_id": args.order, "date_from": args.date_from, "date_to": args.date_to}
+    query = validated(
+        PaymentQuery,
+        values | {"limit": args.limit, "cursor": args.cursor},
+        {"order_id": "--order", "date_from": "--from", "date_to": "--to"},
+    )
+    found = check(await call.services.payments.list(query))
+    structured = PaymentPageRead(
+        payments=[PaymentRead.from_record(p) for p in found.items], next_cursor=found.next_cursor
+    )
+
+    def human() -> str:
+        if not found.items:
+            return "No payments or refunds."
+        text = payments_table(found.items)
+        if found.next_cursor is not None:
+            text += f"\n\n{len(found.items)} shown. Next page: --cursor {found.next_cursor} (with the same filters)"
+        return text
+
+    return call.show(structured, human)
+
+
+async def refund(args: argparse.Namespace, call: Call) -> int:
+    values = {"order_id": args.order, "payment_id": args.payment, "amount": args.amount, "reason": args.reason}
+    request = validated(
+        RefundCreate, values | {"restock": args.restock}, {"order_id": "--order", "payment_id": "--payment"}
+    )
+    key = idempotency_key(args)
+
+    async def attempt(approval: Approval):  # the service's own union of results
+        return await call.services.payments.refund(request, actor=call.actor, approval=approval, idempotency_key=key)
+
+    plan = check(await with_confirmation(call, attempt, RefundPlan.describe, yes=args.yes))
+    order = plan.order
+    structured = money_back(
+        done=True,
+        replayed=plan.replayed,
+        order=order,
+        amount_minor=plan.amount_minor,
+        restocked_units=plan.restock_units,
+        refunds=plan.refunds,
+        preview=plan.describe(),
+    )
+    amount = format_money(plan.amount_minor, order.currency)
+    heading = (
+        f"Refund of {amount} on order {order.id} was already made with this idempotency key; nothing was changed now."
+        if plan.replayed
+        else f"Refunded {amount} on order {order.id}; the customer will get an e-mail."
+    )
+    stock = f"\n{plan.restock_units} unit(s) went back into stock." if plan.restock_units else ""
+    totals = (
+        f"order status: {order.status}; refunded in total {format_money(order.refunded_minor, order.currency)} "
+        f"of {format_money(order.paid_minor, order.currency)} paid.{stock}"
+    )
+    return call.show(structured, lambda: f"{heading}\n{totals}\n\n{payments_table(plan.refunds)}")
+
+
+def refund_options(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--order", metavar="ID", help="refund this order (its newest payments first)")
+    which.add_argument("--payment", metavar="ID", help="refund this one payment (pay_...)")
+    parser.add_argument("--amount", type=int, required=True, help=AMOUNT_HELP)
+    parser.add_argument("--reason", required=True, help="why, kept in the shop's records")
+    parser.add_argument("--restock", action="store_true", help="put every unit of the order not yet returned back")
+    idempotency_option(parser, "a repeat with the same key and arguments returns the first refund")
+    yes_option(parser)
+
+
+REFUND_SUMMARY = "give money back to a customer (asks you to confirm)"
+REFUND_DESCRIPTION = (
+    "Give money back: never more than paid minus already refunded. You are shown what will happen and asked "
+    "to confirm; scripts pass --yes. Without a terminal and without --yes nothing changes (exit 5). When refunds "
+    "reach the amount paid the order becomes refunded. For a return of only some items, refund without "
+    "--restock and use 'catalog adjust-stock --reason restock' for the returned units."
+)
+
+
+def register(groups: Subcommands) -> None:
+    commands = group(
+        groups, "payments", summary="record payments, list the ledger, refund", description="Money in and out."
+    )
+    record_ = command(
+        commands,
+        "record",
+        record,
+        summary="record money received for an order",
+        description="Record money received for a placed order (at most what is still to pay). When payments "
+        "cover the total the order becomes paid and can be shipped.",
+    )
+    record_.add_argument("--order", required=True, metavar="ID", help="order id (ord_...)")
+    record_.add_argument("--amount", type=int, required=True, help=AMOUNT_HELP)
+    record_.add_argument(
+        "--method", required=True, choices=literal_choices(PaymentCreate, "method"), help="how it was paid"
+    )
+    record_.add_argument("--reference", help="e.g. the bank transfer's reference or a receipt number")
+    idempotency_option(record_, "a repeat with the same key and arguments returns the first payment")
+
+    list_parser = command(
+        commands,
+        "list",
+        list_,
+        summary="list payments and refunds, oldest first",
+        description="Payments received and refunds made, oldest first, by order or by day range (shop time zone).",
+    )
+    list_parser.add_argument("--order", metavar="ID", help="only this order's payments and refunds")
+    list_parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first day")
+    list_parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day (inclusive)")
+    paging(list_parser)
+
+    refund_options(command(commands, "refund", refund, summary=REFUND_SUMMARY, description=REFUND_DESCRIPTION))
+    refunds = group(groups, "refunds", summary="refund a payment or order", description="Money going back.")
+    refund_options(command(refunds, "create", refund, summary=REFUND_SUMMARY, description=REFUND_DESCRIPTION))
