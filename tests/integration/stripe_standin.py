@@ -43,6 +43,10 @@ import httpx
 
 Fault = Literal["reset", "timeout", "429", "500", "503", "lost", "echo_401"]
 
+SECRET = "sk_test_51Shopkeeper0SuperSecret0Value"
+READ_TIMEOUT_S = 0.6  # the tests' client gives up reading after this; the proxy's "timeout" holds longer
+BASE_DELAY_S = 0.05
+
 _LAUNCH = (
     "import sys\n"
     "import localstripe.resources as resources\n"
@@ -281,3 +285,13 @@ async def _answer(writer: asyncio.StreamWriter, status: int, body: bytes, extra:
     ]
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
     await writer.drain()
+
+
+class Sleeps:
+    """Records the client's back-off waits instead of waiting."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)

@@ -7,7 +7,6 @@ proxy's count of POSTs forwarded per idempotency key): retries must never charge
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Generator
 
 import httpx
 import pytest
@@ -20,52 +19,17 @@ from mcp_server.models.payments_gateway import (
     GatewayRejected,
     GatewayUnavailable,
 )
-from tests.integration.stripe_standin import Fault, FaultProxy, LocalStripe, free_port
+from tests.integration.stripe_standin import (
+    BASE_DELAY_S,
+    SECRET,
+    Fault,
+    FaultProxy,
+    LocalStripe,
+    Sleeps,
+    free_port,
+)
 
 pytestmark = pytest.mark.anyio
-
-SECRET = "sk_test_51Shopkeeper0SuperSecret0Value"
-READ_TIMEOUT_S = 0.6
-BASE_DELAY_S = 0.05
-
-
-@pytest.fixture(scope="module")
-def localstripe() -> Generator[LocalStripe]:
-    server = LocalStripe()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def proxy(localstripe: LocalStripe) -> AsyncGenerator[FaultProxy]:
-    localstripe.reset()
-    proxy = FaultProxy(localstripe.url, hold_s=READ_TIMEOUT_S * 3)
-    await proxy.start()
-    yield proxy
-    await proxy.close()
-
-
-class Sleeps:
-    """Records the client's back-off waits instead of waiting."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
-
-
-@pytest.fixture
-async def http() -> AsyncGenerator[httpx.AsyncClient]:
-    timeout = httpx.Timeout(connect=1.0, read=READ_TIMEOUT_S, write=1.0, pool=1.0)
-    async with httpx.AsyncClient(timeout=timeout) as client:
-        yield client
 
 
 def make_gateway(http: httpx.AsyncClient, base_url: str, sleeps: Sleeps) -> StripePaymentGateway:
@@ -79,8 +43,8 @@ def make_gateway(http: httpx.AsyncClient, base_url: str, sleeps: Sleeps) -> Stri
 
 
 @pytest.fixture
-def gateway(http: httpx.AsyncClient, proxy: FaultProxy, sleeps: Sleeps) -> StripePaymentGateway:
-    return make_gateway(http, proxy.url, sleeps)
+def gateway(gateway_http: httpx.AsyncClient, proxy: FaultProxy, sleeps: Sleeps) -> StripePaymentGateway:
+    return make_gateway(gateway_http, proxy.url, sleeps)
 
 
 async def charge(gateway: StripePaymentGateway, key: str, *, method: str = "pm_card_visa", amount: int = 1250):
@@ -208,9 +172,9 @@ async def test_a_long_retry_after_is_reported_instead_of_waited_for(
 
 
 async def test_an_unreachable_gateway_is_unavailable_after_bounded_retries(
-    http: httpx.AsyncClient, sleeps: Sleeps
+    gateway_http: httpx.AsyncClient, sleeps: Sleeps
 ) -> None:
-    gateway = make_gateway(http, f"http://127.0.0.1:{free_port()}", sleeps)  # nothing listens there
+    gateway = make_gateway(gateway_http, f"http://127.0.0.1:{free_port()}", sleeps)  # nothing listens there
 
     outcome = await charge(gateway, "k-nowhere")
 
