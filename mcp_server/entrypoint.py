@@ -218,11 +218,17 @@ def cli_actions(settings: Settings) -> CliActions:
     @asynccontextmanager
     async def open_services() -> AsyncGenerator[ServiceRegistry]:
         """The services for one command or worker run: the database opened (and migrated), then closed."""
-        from mcp_server.adapters.service_factories import Backend, MailOptions
+        from mcp_server.adapters.service_factories import Backend
 
         try:
-            mail = MailOptions(**mail_options(settings))
-            backend = await Backend.start(settings.database_url, timezone=settings.timezone, mail=mail)
+            mail_class, card_class = _import_options()
+            cards = card_options(settings)
+            backend = await Backend.start(
+                settings.database_url,
+                timezone=settings.timezone,
+                mail=mail_class(**mail_options(settings)),
+                cards=card_class(**cards) if cards else None,
+            )
         except Exception as exc:
             logger.debug("could not open the database", exc_info=True)
             raise BackendUnavailableError(f"could not open or migrate {label} ({type(exc).__name__})") from None

@@ -157,7 +157,7 @@ def validated(
             where += f" (#{items[0]})" if items else ""
             message = str(problem["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
             message = "required" if problem["type"] == "missing" else message
-            problems.append(f"{where}: {message}")
+            problems.append(f"{where}: {message}" if names else message)  # no names: about several options
         raise CommandError("; ".join(problems), Exit.USAGE) from None
 
 

@@ -41,6 +41,7 @@ def literal_choices(model: type[BaseModel], field: str) -> tuple[str, ...] | Non
 
 async def record(args: argparse.Namespace, call: Call) -> int:
     values = {"order_id": args.order, "amount": args.amount, "method": args.method, "reference": args.reference}
+    values["payment_method"] = args.payment_method
     request = validated(PaymentCreate, values, {"order_id": "--order"})
     recorded = check(
         await call.services.payments.record(request, actor=call.actor, idempotency_key=idempotency_key(args))
@@ -146,15 +147,17 @@ def register(groups: Subcommands) -> None:
         "record",
         record,
         summary="record money received for an order",
-        description="Record money received for a placed order (at most what is still to pay). When payments "
-        "cover the total the order becomes paid and can be shipped.",
+        description="Record money received for a placed order, or charge the customer's saved card (--method "
+        "card, when the shop has a payment gateway). At most what is still to pay. When payments cover the total "
+        "the order becomes paid and can be shipped.",
     )
     record_.add_argument("--order", required=True, metavar="ID", help="order id (ord_...)")
-    record_.add_argument("--amount", type=int, required=True, help=AMOUNT_HELP)
+    record_.add_argument("--amount", type=int, help=f"{AMOUNT_HELP}; default: all that is still to pay")
     record_.add_argument(
-        "--method", required=True, choices=literal_choices(PaymentCreate, "method"), help="how it was paid"
+        "--method", required=True, choices=literal_choices(PaymentCreate, "method"), help="how it is paid"
     )
-    record_.add_argument("--reference", help="e.g. the bank transfer's reference or a receipt number")
+    record_.add_argument("--payment-method", metavar="PM_ID", help="--method card: the customer's saved card (pm_...)")
+    record_.add_argument("--reference", help="manual payments: e.g. the bank transfer's reference or a receipt number")
     idempotency_option(record_, "a repeat with the same key and arguments returns the first payment")
 
     list_parser = command(
