@@ -1,7 +1,9 @@
 """An e-mail provider client in the shape of Postmark's API: ``POST {base}/email`` with JSON.
 
 It turns every answer into an outcome the notification service understands and never raises
-for a failed delivery. The server token travels in a header and never appears in an outcome.
+for a failed delivery. The server token travels in a header and never appears in an outcome:
+the provider's own error text is scrubbed of it (a provider may echo what it was sent) and cut
+to a bounded length before it becomes a failure reason.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import httpx
 from mcp_server.models.outbox import Delivered, Email, PermanentFailure, SendOutcome, TemporaryFailure
 
 DEFAULT_API_BASE = "https://api.postmarkapp.com"
+MAX_DETAIL_LENGTH = 200
 
 
 class PostmarkEmailSender:
@@ -38,11 +41,15 @@ class PostmarkEmailSender:
             return TemporaryFailure(f"could not reach the e-mail provider ({type(exc).__name__})")
         if response.status_code == 200:
             return Delivered(str(_json(response).get("MessageID", "")) or "sent")
-        detail = str(_json(response).get("Message", ""))[:200]
+        detail = self._scrub(str(_json(response).get("Message", "")))[:MAX_DETAIL_LENGTH]
         reason = f"the e-mail provider answered {response.status_code}" + (f": {detail}" if detail else "")
         if response.status_code == 429 or response.status_code >= 500:
             return TemporaryFailure(reason)
         return PermanentFailure(reason)  # 401/403 (token), 422 (address or content): retrying will not help
+
+    def _scrub(self, text: str) -> str:
+        """The provider's text without the token; scrubbed before it is cut, so no prefix of it survives."""
+        return text.replace(self._token, "[server token]") if self._token else text
 
 
 def _json(response: httpx.Response) -> dict[str, object]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
@@ -46,15 +47,36 @@ class SqlOutboxRepository:
         row = await fetch_one(self._connection, _BY_ID, {"id": message_id}, inline=True)
         return OutboxMessageEntity.record_from_row(row) if row is not None else None
 
-    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMessage]:
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int, *, claim: str) -> list[OutboxMessage]:
         # A "sending" row is due again only once its lease (next_attempt_at) has passed.
         rows = await fetch_all(self._connection, _DUE, {"now": moment_param(self._connection, now), "limit": limit})
         due = [OutboxMessageEntity.record_from_row(row) for row in rows]
         if due:
             await self._connection.execute(
-                update(_t).where(_t.c.id.in_([m.id for m in due])).values(status="sending", next_attempt_at=lease_until)
+                update(_t)
+                .where(_t.c.id.in_([m.id for m in due]))
+                .values(status="sending", next_attempt_at=lease_until, claimed_by=claim)
             )
-        return due
+        return [replace(m, status="sending", next_attempt_at=lease_until, claimed_by=claim) for m in due]
+
+    async def renew(self, message_id: str, claim: str, lease_until: datetime) -> bool:
+        statement = (
+            update(_t)
+            .where(_t.c.id == message_id, _t.c.status == "sending", _t.c.claimed_by == claim)
+            .values(next_attempt_at=lease_until)
+            .returning(_t.c.id)
+        )
+        return (await self._connection.execute(statement)).first() is not None
+
+    async def finish(self, message: OutboxMessage, claim: str) -> bool:
+        values = OutboxMessageEntity.values_from_record(message)
+        statement = (
+            update(_t)
+            .where(_t.c.id == message.id, _t.c.status == "sending", _t.c.claimed_by == claim)
+            .values({**{name: values[name] for name in _UPDATABLE}, "claimed_by": None})
+            .returning(_t.c.id)
+        )
+        return (await self._connection.execute(statement)).first() is not None
 
     async def update(self, message: OutboxMessage) -> None:
         values = OutboxMessageEntity.values_from_record(message)

@@ -1,8 +1,15 @@
 """Delivering the outbox: claim what is due, render it, send it, record what happened.
 
 Claiming happens in one short write transaction (the database's write lock makes it exclusive
-across processes), sending happens outside any transaction, and each outcome is recorded in its
-own. A worker that dies between sending and recording leaves the message ``sending`` until its
+across processes) and stamps each message with the round's claim token and a lease. Sending
+happens outside any transaction, one message at a time, and each step is conditional on that
+token: right before a message is sent its lease is renewed (``LEASE`` from now) only if the row
+still carries this round's token, else another worker has claimed it since and it is skipped;
+a send is given up after ``SEND_TIMEOUT``, well inside the lease, so no send outlives the lease it
+was made under; and the outcome is recorded only if the row still carries the token, so a worker
+that lost its claim cannot overwrite the result of the worker that took over.
+
+A worker that dies between sending and recording leaves the message ``sending`` until its
 lease runs out; it is then sent again — at least once, never by two workers at the same time.
 """
 
@@ -11,14 +18,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
+import anyio
+
 from mcp_server.models.common import Page
 from mcp_server.models.outbox import (
+    CLAIM_ID_PREFIX,
     OUTBOX_ID_PREFIX,
     Delivered,
     Email,
     NotificationQuery,
     OutboxMessage,
     PermanentFailure,
+    SendOutcome,
     TemporaryFailure,
 )
 from mcp_server.services.audit import AuditRecorder
@@ -29,8 +40,14 @@ from mcp_server.utils.ids import canonical_id
 
 _CURSOR_KIND = "notifications"
 LEASE = timedelta(minutes=2)
+"""How long a claim holds a message; renewed right before each send."""
+SEND_TIMEOUT = timedelta(seconds=30)
+"""A send still running after this is given up (a temporary failure). Three times the HTTP client's
+10 s read timeout, and a quarter of the lease, so one send never outlives the lease it was made under."""
 FIRST_RETRY = timedelta(seconds=30)
 MAX_DELAY = timedelta(hours=6)
+_MAX_DOUBLINGS = (MAX_DELAY // FIRST_RETRY).bit_length()  # FIRST_RETRY * 2**this > MAX_DELAY
+MAX_REASON_LENGTH = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +55,9 @@ class DeliveryRound:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    lost: int = 0
+    """Claimed in this round but taken over by another worker once the lease ran out: skipped before
+    sending, or sent with the outcome left to the worker that holds the claim now. Not in ``handled``."""
 
     @property
     def handled(self) -> int:
@@ -74,7 +94,15 @@ def render(message: OutboxMessage, shop_name: str = "the shop") -> Email:
 
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min, 4 min … after the 1st, 2nd, 3rd … failed attempt, at most 6 hours."""
-    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_DELAY)
+    # Cap the exponent first: 30 s * 2**42 and beyond is more than timedelta can hold.
+    doublings = min(max(attempts - 1, 0), _MAX_DOUBLINGS)
+    return min(FIRST_RETRY * (2**doublings), MAX_DELAY)
+
+
+def bounded_reason(reason: str) -> str:
+    """A failure reason as it is stored and shown: one line, at most ``MAX_REASON_LENGTH`` characters."""
+    line = " ".join(reason.split())
+    return line if len(line) <= MAX_REASON_LENGTH else line[: MAX_REASON_LENGTH - 1] + "…"
 
 
 class NotificationService:
@@ -87,46 +115,82 @@ class NotificationService:
         *,
         max_attempts: int = 5,
         shop_name: str = "the shop",
+        send_timeout: timedelta = SEND_TIMEOUT,
     ) -> None:
+        if not timedelta(0) < send_timeout <= LEASE / 2:
+            raise ValueError(f"send_timeout must be positive and at most half the lease ({LEASE / 2})")
         self._uow = uow
         self._clock = clock
+        self._ids = ids
         self._sender = sender
         self._max_attempts = max_attempts
         self._shop_name = shop_name
+        self._send_timeout = send_timeout
         self._audit = AuditRecorder(clock, ids)
 
     @unavailable_when_busy
     async def deliver_due(self, limit: int = 20) -> DeliveryRound:
-        """Send what is due now; how many were sent, will be retried, or were parked as failed."""
+        """Send what is due now; how many were sent, will be retried, were parked as failed, or were lost
+        to another worker because this round's lease on them ran out."""
         now = self._clock.now()
+        claim = self._ids.new(CLAIM_ID_PREFIX)
         async with self._uow(write=True) as uow:
-            claimed = await uow.outbox.claim_due(now, now + LEASE, limit)
+            claimed = await uow.outbox.claim_due(now, now + LEASE, limit, claim=claim)
             await uow.commit()
-        sent = retrying = failed = 0
+        sent = retrying = failed = lost = 0
         for message in claimed:
-            outcome = await self._sender.send(render(message, self._shop_name), message_id=message.id)
+            if not await self._renew(message, claim):
+                lost += 1  # another worker claimed it once our lease ran out: it is theirs to send
+                continue
+            outcome = await self._send(message)
             at = self._clock.now()
             attempts = message.attempts + 1
             match outcome:
                 case Delivered():
                     done = replace(message, status="sent", attempts=attempts, sent_at=at, last_error=None)
-                    sent += 1
                 case TemporaryFailure(reason=reason) if attempts < self._max_attempts:
                     done = replace(
                         message,
                         status="pending",
                         attempts=attempts,
-                        last_error=reason,
+                        last_error=bounded_reason(reason),
                         next_attempt_at=at + backoff(attempts),
                     )
-                    retrying += 1
                 case TemporaryFailure(reason=reason) | PermanentFailure(reason=reason):
-                    done = replace(message, status="failed", attempts=attempts, last_error=reason, next_attempt_at=at)
-                    failed += 1
+                    done = replace(
+                        message,
+                        status="failed",
+                        attempts=attempts,
+                        last_error=bounded_reason(reason),
+                        next_attempt_at=at,
+                    )
             async with self._uow(write=True) as uow:
-                await uow.outbox.update(done)
+                recorded = await uow.outbox.finish(done, claim)
                 await uow.commit()
-        return DeliveryRound(sent, retrying, failed)
+            if not recorded:
+                lost += 1  # the worker that claimed it since records its own outcome; ours must not overwrite it
+            elif done.status == "sent":
+                sent += 1
+            elif done.status == "pending":
+                retrying += 1
+            else:
+                failed += 1
+        return DeliveryRound(sent, retrying, failed, lost)
+
+    async def _renew(self, message: OutboxMessage, claim: str) -> bool:
+        """Extend the lease on ``message`` right before sending it, if this round still holds it."""
+        lease_until = self._clock.now() + LEASE
+        async with self._uow(write=True) as uow:
+            renewed = await uow.outbox.renew(message.id, claim, lease_until)
+            if renewed:
+                await uow.commit()
+        return renewed
+
+    async def _send(self, message: OutboxMessage) -> SendOutcome:
+        """Send one message, giving up after ``send_timeout`` so the send cannot outlive the lease."""
+        with anyio.move_on_after(self._send_timeout.total_seconds()):
+            return await self._sender.send(render(message, self._shop_name), message_id=message.id)
+        return TemporaryFailure(f"sending took longer than {self._send_timeout.total_seconds():g} s and was given up")
 
     @unavailable_when_busy
     async def list(self, query: NotificationQuery) -> Success[Page[OutboxMessage]] | Rejected:

@@ -5,13 +5,14 @@ from a script. Nothing in httpx is mocked."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import sqlite3
 import threading
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,19 +25,27 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from mcp_server.adapters.database import create_engine, ensure_schema, writer
 from mcp_server.adapters.service_factories import Backend, MailOptions
 from mcp_server.clients.email_provider import PostmarkEmailSender
+from mcp_server.handlers.consumers.outbox_worker import run_outbox_worker
+from mcp_server.handlers.mcp.context import ServiceRegistry
 from mcp_server.models.customers import CustomerCreate
+from mcp_server.models.outbox import Email, SendOutcome
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 from mcp_server.services.customers import CustomerService
-from mcp_server.services.notifications import DeliveryRound, NotificationService
+from mcp_server.services.notifications import LEASE, DeliveryRound, NotificationService
+from mcp_server.services.ports import EmailSender
 from mcp_server.services.results import Success
 from mcp_server.utils.ids import IdGenerator
+from mcp_server.utils.markdown import escape
 from mcp_server.utils.time import SystemClock
+from tests.e2e.support import as_list, as_object, open_shop
 from tests.fakes import FakeClock
 
 pytestmark = pytest.mark.anyio
 
 TOKEN = "test-token-5f3a9c1e"
 SENDER = "shop@example.com"
+_TOKEN_HEADER = "x-postmark-server-token"
+WORKER_A, WORKER_B = "token-of-worker-a", "token-of-worker-b"  # which worker sent a request
 
 
 # --- the stand-in provider ---------------------------------------------------------------------------
@@ -45,7 +54,7 @@ SENDER = "shop@example.com"
 @dataclass(frozen=True)
 class Answer:
     status: int = 200
-    body: dict[str, Any] | None = None  # None on a 200: {"MessageID": <a fresh one>, "ErrorCode": 0}
+    body: dict[str, Any] | None = None  # None on a 200: {"MessageID": <a fresh one>, "ErrorCode": 0}; see _handler
     delay: float = 0.0  # seconds to wait before answering
 
 
@@ -105,6 +114,9 @@ def _handler(provider: StandInProvider) -> type[BaseHTTPRequestHandler]:
             if answer.delay or provider.delay_each:
                 provider.wait(answer.delay or provider.delay_each)
             payload = answer.body if answer.body is not None else {"MessageID": message_id, "ErrorCode": 0}
+            text = payload.get("Message")
+            if isinstance(text, str):  # "{token}" in it echoes the token this request carried
+                payload = {**payload, "Message": text.replace("{token}", headers.get(_TOKEN_HEADER, ""))}
             data = json.dumps(payload).encode()
             try:
                 self.send_response(answer.status)
@@ -157,15 +169,18 @@ async def stack(
     http_timeout: float = 5.0,
     max_attempts: int = 5,
     api_base: str | None = None,
+    wrap: Callable[[EmailSender], EmailSender] | None = None,
 ) -> AsyncGenerator[Stack]:
-    """One process's worth of services: its own engine, HTTP client and sender."""
+    """One process's worth of services: its own engine, HTTP client and sender (``wrap`` may put the
+    real sender inside a test double of the service's port)."""
     engine = create_engine(url)
     await ensure_schema(engine)
     uow = SqlUnitOfWorkFactory(engine, writer(engine))
     ids = IdGenerator()
     try:
         async with httpx.AsyncClient(timeout=httpx.Timeout(http_timeout), follow_redirects=False) as http:
-            sender = PostmarkEmailSender(http, base_url=api_base or provider.url, token=token, sender=SENDER)
+            client = PostmarkEmailSender(http, base_url=api_base or provider.url, token=token, sender=SENDER)
+            sender = wrap(client) if wrap else client
             yield Stack(
                 engine,
                 CustomerService(uow, clock, ids),
@@ -392,6 +407,106 @@ async def test_two_workers_on_one_file_never_send_a_message_twice(provider: Stan
     assert {t: tokens.count(t) for t in set(tokens)} == by_worker
 
 
+class SlowOnTheClock:
+    """The real client inside a double of the service's EmailSender port: each send takes ``seconds`` on
+    the shared fake clock, and after the ``after``-th send ``meanwhile`` runs (another worker's round)."""
+
+    def __init__(
+        self,
+        inner: EmailSender,
+        clock: FakeClock,
+        *,
+        seconds: float,
+        after: int,
+        meanwhile: Callable[[], Awaitable[object]],
+    ) -> None:
+        self._inner = inner
+        self._clock = clock
+        self._seconds = seconds
+        self._after = after
+        self._meanwhile = meanwhile
+        self.sends = 0
+        self.meanwhile_outcome: object = None
+
+    async def send(self, email: Email, *, message_id: str) -> SendOutcome:
+        outcome = await self._inner.send(email, message_id=message_id)
+        self.sends += 1
+        self._clock.advance(self._seconds)
+        if self.sends == self._after:
+            self.meanwhile_outcome = await self._meanwhile()
+        return outcome
+
+
+def claims_held(db_file: Path) -> list[str | None]:
+    with closing(sqlite3.connect(db_file)) as conn:
+        return [r[0] for r in conn.execute("SELECT claimed_by FROM outbox ORDER BY id")]
+
+
+async def test_a_worker_slower_than_its_lease_never_sends_what_another_has_claimed_since(
+    provider: StandInProvider, database_url: str
+):
+    db_file = Path(database_url.split(":///", 1)[1])
+    clock = start_of_test()
+    slow: list[SlowOnTheClock] = []
+    async with stack(database_url, provider, clock, token=WORKER_B) as second:
+
+        def slow_sender(inner: EmailSender) -> EmailSender:
+            # 9 s per send: the 14th ends 126 s after the claim, when the lease on the 15th to 20th has run out
+            slow.append(SlowOnTheClock(inner, clock, seconds=9, after=14, meanwhile=second.notifications.deliver_due))
+            return slow[0]
+
+        async with stack(database_url, provider, clock, token=WORKER_A, wrap=slow_sender) as first:
+            for n in range(20):
+                await register(first.customers, f"Customer {n}", f"c{n}@example.com")
+            outcome = await first.notifications.deliver_due()  # the default batch of 20
+
+    rows = outbox(db_file)
+    sent_ids = [r.shopkeeper_id for r in provider.requests]
+    assert sorted({i for i in sent_ids if sent_ids.count(i) > 1}) == []  # nothing sent twice
+    assert sorted(sent_ids) == [r.id for r in rows]  # and everything sent
+    assert {(r.status, r.attempts) for r in rows} == {("sent", 1)}
+    assert claims_held(db_file) == [None] * 20
+    tokens = [r.headers["x-postmark-server-token"] for r in provider.requests]
+    assert tokens == [WORKER_A] * 14 + [WORKER_B] * 6
+    assert [r.shopkeeper_id for r in provider.requests] == [r.id for r in rows]
+    assert outcome == DeliveryRound(sent=14, lost=6)
+    assert slow[0].meanwhile_outcome == DeliveryRound(sent=6)
+
+
+async def test_a_worker_that_lost_its_claim_mid_send_leaves_the_other_workers_outcome_alone(
+    provider: StandInProvider, database_url: str
+):
+    """A send longer than the lease, played out on a fake clock (in real time SEND_TIMEOUT gives such a
+    send up well inside the lease): the late worker's 500 must not overwrite the other's delivery."""
+    db_file = Path(database_url.split(":///", 1)[1])
+    clock = start_of_test()
+    provider.script = [SERVER_ERROR, OK]
+    late: list[SlowOnTheClock] = []
+    async with stack(database_url, provider, clock, token=WORKER_B) as second:
+
+        def overtaken(inner: EmailSender) -> EmailSender:
+            seconds = (LEASE + timedelta(seconds=1)).total_seconds()
+            late.append(
+                SlowOnTheClock(inner, clock, seconds=seconds, after=1, meanwhile=second.notifications.deliver_due)
+            )
+            return late[0]
+
+        async with stack(database_url, provider, clock, token=WORKER_A, wrap=overtaken) as first:
+            await register(first.customers, "Ada Lovelace", "ada@example.com")
+            assert await first.notifications.deliver_due() == DeliveryRound(lost=1)
+            assert late[0].meanwhile_outcome == DeliveryRound(sent=1)
+
+            clock.advance(24 * 3600)
+            assert await first.notifications.deliver_due() == DeliveryRound()
+            assert await second.notifications.deliver_due() == DeliveryRound()
+
+    done = only_row(db_file)
+    assert (done.status, done.attempts, done.last_error) == ("sent", 1, None)
+    assert done.sent_at is not None
+    assert claims_held(db_file) == [None]
+    assert [r.headers["x-postmark-server-token"] for r in provider.requests] == [WORKER_A, WORKER_B]
+
+
 # --- secrets -------------------------------------------------------------------------------------------
 
 
@@ -426,6 +541,50 @@ async def test_the_token_never_reaches_the_outbox_after_failures(provider: Stand
     with closing(sqlite3.connect(db_file)) as conn:
         dumped = "\n".join(conn.iterdump())
     assert TOKEN not in dumped
+
+
+async def test_a_provider_echoing_the_token_gets_it_neither_stored_nor_listed_nor_logged(
+    provider: StandInProvider, database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.DEBUG)
+    db_file = tmp_path / "shop.db"
+    provider.script = [
+        Answer(401, {"ErrorCode": 10, "Message": "The Server token '{token}' is not valid."}),
+        Answer(500, {"ErrorCode": 500, "Message": "Internal error while handling a request with {token}"}),
+        Answer(422, {"ErrorCode": 300, "Message": "x" * 190 + "{token}"}),  # the token straddles the cut at 200
+    ]
+    mail = MailOptions(directory=tmp_path / "mail", sender=SENDER, api_base=provider.url, token=TOKEN)
+    backend = await Backend.start(database_url, mail=mail)
+    try:
+        for n in range(3):
+            await register(backend.services.customers, f"Customer {n}", f"c{n}@example.com")
+
+        async def services() -> ServiceRegistry:
+            return backend.services
+
+        await run_outbox_worker(services, stop_when_idle=True)  # the consumer door, with its logging
+    finally:
+        await backend.close()
+
+    assert [r.headers["x-postmark-server-token"] for r in provider.requests] == [TOKEN] * 3  # it was echoed
+    assert [(r.status, r.last_error) for r in outbox(db_file)] == [
+        ("failed", "the e-mail provider answered 401: The Server token '[server token]' is not valid."),
+        ("pending", "the e-mail provider answered 500: Internal error while handling a request with [server token]"),
+        ("failed", "the e-mail provider answered 422: " + "x" * 190 + "[server to"),
+    ]
+    with closing(sqlite3.connect(db_file)) as conn:
+        assert TOKEN not in "\n".join(conn.iterdump())
+    assert "e-mails: 0 sent, 1 to retry, 2 failed" in caplog.text  # the worker's log was captured
+    assert TOKEN not in caplog.text
+
+    async with open_shop(db_file, "legacy") as shop:
+        listed = await shop.ok("notifications_list", {})
+    assert escape("The Server token '[server token]' is not valid.") in listed.text
+    reasons = [as_object(n)["last_error"] for n in as_list(listed.data["notifications"])]
+    assert reasons == [r.last_error for r in outbox(db_file)]
+    assert TOKEN not in listed.text
+    assert TOKEN not in json.dumps(listed.data)
+    assert TOKEN not in caplog.text
 
 
 # --- no provider: files ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+import anyio
 import pytest
 
 from mcp_server.models.common import Page
@@ -22,7 +23,15 @@ from mcp_server.models.outbox import (
     TemporaryFailure,
 )
 from mcp_server.services.customers import CustomerService
-from mcp_server.services.notifications import LEASE, DeliveryRound, NotificationService, backoff, render
+from mcp_server.services.notifications import (
+    LEASE,
+    MAX_REASON_LENGTH,
+    SEND_TIMEOUT,
+    DeliveryRound,
+    NotificationService,
+    backoff,
+    render,
+)
 from mcp_server.services.requests import PersonConfirmed
 from mcp_server.services.results import NotFound, Rejected, Success
 from tests.fakes import FakeClock, FakeDatabase, FakeUnitOfWorkFactory, SequentialIds
@@ -214,16 +223,28 @@ def test_backoff_doubles_from_thirty_seconds_up_to_six_hours():
     assert backoff(12) == timedelta(hours=6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="bug: backoff() computes 30 s * 2**(attempts-1) before capping at 6 hours, so from attempt 43 on "
-    "timedelta overflows (OverflowError) instead of returning 6 hours; deliver_due would then raise with the "
-    "message left 'sending' (only reachable with max_attempts > 42)",
-)
 def test_backoff_stays_capped_for_any_number_of_attempts():
+    # 30 s * 2**42 no longer fits a timedelta: the exponent is capped before multiplying
     assert backoff(43) == timedelta(hours=6)
     assert backoff(400) == timedelta(hours=6)
+    assert backoff(10**9) == timedelta(hours=6)
+
+
+async def test_a_message_failing_for_the_43rd_time_is_retried_in_six_hours(db: FakeDatabase, clock: FakeClock):
+    """With max_attempts above 42 the backoff once overflowed and the round raised, leaving the message sending."""
+    sender = ScriptedSender()
+    sender.script(TemporaryFailure("the e-mail provider answered 503"), TemporaryFailure("answered 503"))
+    service = NotificationService(FakeUnitOfWorkFactory(db), clock, SequentialIds(), sender, max_attempts=100)
+    db.outbox.append(message(ntf(1), clock.now(), attempts=42))
+
+    assert await service.deliver_due() == DeliveryRound(retrying=1)
+    waiting = row(db, ntf(1))
+    assert (waiting.status, waiting.attempts, waiting.claimed_by) == ("pending", 43, None)
+    assert waiting.next_attempt_at == clock.now() + timedelta(hours=6)
+
+    clock.current = waiting.next_attempt_at
+    assert await service.deliver_due() == DeliveryRound(retrying=1)
+    assert (row(db, ntf(1)).attempts, row(db, ntf(1)).next_attempt_at) == (44, clock.now() + timedelta(hours=6))
 
 
 # --- deliver_due -----------------------------------------------------------------------------------
@@ -408,14 +429,6 @@ class SlowSender(ScriptedSender):
         return outcome
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: claim_due leases a whole batch (deliver_due's default limit, 20) for one LEASE of 2 minutes, "
-    "but the batch is sent one message at a time and each send may take up to the HTTP timeout (10 s read, "
-    "5 s connect); a worker still alive and working through its batch loses the lease on the rest, a second "
-    "worker re-claims and sends them, and the first sends them too (then overwrites the second's outcome): "
-    "two workers send one message at the same time, which the module docstring rules out",
-)
 async def test_a_live_worker_slower_than_its_lease_does_not_share_its_batch(
     db: FakeDatabase, clock: FakeClock, ids: SequentialIds
 ):
@@ -426,12 +439,153 @@ async def test_a_live_worker_slower_than_its_lease_does_not_share_its_batch(
     slow = SlowSender(clock, seconds=9, after=14, meanwhile=second)
     first = NotificationService(FakeUnitOfWorkFactory(db), clock, ids, slow)
 
-    await first.deliver_due()  # the default batch of 20
+    outcome = await first.deliver_due()  # the default batch of 20
 
     sent = slow.ids + other.ids
     assert sorted({i for i in sent if sent.count(i) > 1}) == []  # nothing sent twice
     assert sorted(sent) == [ntf(n) for n in range(1, 21)]
-    assert {m.status for m in db.outbox} == {"sent"}
+    assert {(m.status, m.attempts, m.claimed_by) for m in db.outbox} == {("sent", 1, None)}
+    # the first kept the 14 it renewed before sending; the second took the 6 whose lease had run out
+    assert slow.ids == [ntf(n) for n in range(1, 15)]
+    assert other.ids == [ntf(n) for n in range(15, 21)]
+    assert outcome == DeliveryRound(sent=14, lost=6)
+    assert DeliveryRound(sent=14, lost=6).handled == 14  # the worker loop counts only what this worker did
+
+
+class WatchingSender(ScriptedSender):
+    """Each send takes ``seconds`` of (fake) time; remembers the message's row as the send began."""
+
+    def __init__(self, db: FakeDatabase, clock: FakeClock, seconds: float) -> None:
+        super().__init__()
+        self._db = db
+        self._clock = clock
+        self._seconds = seconds
+        self.seen: list[tuple[OutboxMessage, datetime]] = []
+
+    async def send(self, email: Email, *, message_id: str) -> SendOutcome:
+        self.seen.append((row(self._db, message_id), self._clock.now()))
+        self._clock.advance(self._seconds)
+        return await super().send(email, message_id=message_id)
+
+
+async def test_the_lease_is_renewed_right_before_each_send(db: FakeDatabase, clock: FakeClock, ids: SequentialIds):
+    """Alone, a worker slower than its lease still sends its whole batch: each message is leased anew as it goes out."""
+    db.outbox.extend(message(ntf(n), clock.now()) for n in range(1, 21))
+    slow = WatchingSender(db, clock, seconds=9)
+    service = NotificationService(FakeUnitOfWorkFactory(db), clock, ids, slow)
+
+    assert await service.deliver_due() == DeliveryRound(sent=20)  # 180 s in all
+
+    assert len(slow.seen) == 20
+    claims = {seen.claimed_by for seen, _ in slow.seen}
+    assert len(claims) == 1
+    assert None not in claims
+    for seen, began in slow.seen:
+        assert (seen.status, seen.next_attempt_at) == ("sending", began + LEASE)
+    assert {(m.status, m.attempts, m.claimed_by) for m in db.outbox} == {("sent", 1, None)}
+
+
+class OvertakenSender(ScriptedSender):
+    """One send that takes longer than the lease (in fake time; SEND_TIMEOUT rules it out in real time):
+    meanwhile ``other`` claims the message again and sends it; then this send answers ``outcome``."""
+
+    def __init__(self, clock: FakeClock, other: NotificationService, outcome: SendOutcome) -> None:
+        super().__init__([outcome])
+        self._clock = clock
+        self._other = other
+        self.other_round: object = None
+
+    async def send(self, email: Email, *, message_id: str) -> SendOutcome:
+        self._clock.current += LEASE + timedelta(seconds=1)
+        self.other_round = await self._other.deliver_due()
+        return await super().send(email, message_id=message_id)
+
+
+@pytest.mark.parametrize(
+    "late_outcome",
+    [TemporaryFailure("the e-mail provider answered 503"), PermanentFailure("answered 422"), Delivered("late")],
+)
+async def test_a_worker_that_lost_its_claim_does_not_overwrite_the_new_holders_outcome(
+    db: FakeDatabase, clock: FakeClock, ids: SequentialIds, late_outcome: SendOutcome
+):
+    db.outbox.append(message(ntf(1), clock.now()))
+    other = ScriptedSender()
+    second = NotificationService(FakeUnitOfWorkFactory(db), clock, ids, other)
+    late = OvertakenSender(clock, second, late_outcome)
+    first = NotificationService(FakeUnitOfWorkFactory(db), clock, ids, late)
+
+    assert await first.deliver_due() == DeliveryRound(lost=1)
+
+    assert late.other_round == DeliveryRound(sent=1)
+    done = row(db, ntf(1))
+    assert (done.status, done.attempts, done.last_error, done.sent_at, done.claimed_by) == (
+        "sent",
+        1,
+        None,
+        clock.now(),
+        None,
+    )
+    clock.advance(24 * 3600)
+    assert await second.deliver_due() == DeliveryRound()  # and it is not sent a third time
+    assert other.ids == [ntf(1)]
+
+
+class HangingSender:
+    """A send that never answers (a provider trickling its answer byte by byte, a stuck disk)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def send(self, email: Email, *, message_id: str) -> SendOutcome:
+        self.calls += 1
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+
+async def test_a_send_that_does_not_finish_is_given_up_as_a_temporary_failure(db: FakeDatabase, clock: FakeClock):
+    hanging = HangingSender()
+    service = NotificationService(
+        FakeUnitOfWorkFactory(db), clock, SequentialIds(), hanging, send_timeout=timedelta(milliseconds=50)
+    )
+    db.outbox.extend([message(ntf(1), clock.now()), message(ntf(2), clock.now())])
+
+    with anyio.fail_after(30):  # only so that a regression fails instead of hanging the run
+        assert await service.deliver_due() == DeliveryRound(retrying=2)
+
+    assert hanging.calls == 2
+    for message_id in (ntf(1), ntf(2)):
+        waiting = row(db, message_id)
+        assert (waiting.status, waiting.attempts, waiting.claimed_by) == ("pending", 1, None)
+        assert waiting.last_error == "sending took longer than 0.05 s and was given up"
+        assert waiting.next_attempt_at == clock.now() + timedelta(seconds=30)
+
+
+def test_one_send_fits_comfortably_in_the_lease(db: FakeDatabase, clock: FakeClock, sender: ScriptedSender):
+    assert SEND_TIMEOUT * 4 <= LEASE
+    assert timedelta(seconds=20) <= SEND_TIMEOUT  # above the HTTP client's timeouts (connect 5 s, read 10 s)
+    uow = FakeUnitOfWorkFactory(db)
+    for too_long in (LEASE / 2 + timedelta(seconds=1), LEASE, timedelta(0)):
+        with pytest.raises(ValueError, match="send_timeout"):
+            NotificationService(uow, clock, SequentialIds(), sender, send_timeout=too_long)
+
+
+async def test_a_failure_reason_is_stored_on_one_line_and_bounded(
+    service: NotificationService, db: FakeDatabase, clock: FakeClock, sender: ScriptedSender
+):
+    db.outbox.extend([message(ntf(1), clock.now()), message(ntf(2), clock.now())])
+    sender.script(
+        PermanentFailure("the e-mail provider answered 422: " + "very long\n\tline " * 500),
+        TemporaryFailure("short\r\nand split"),
+    )
+
+    assert await service.deliver_due() == DeliveryRound(retrying=1, failed=1)
+
+    long_reason = row(db, ntf(1)).last_error
+    assert long_reason is not None
+    assert len(long_reason) == MAX_REASON_LENGTH
+    assert long_reason.startswith("the e-mail provider answered 422: very long line very long line")
+    assert long_reason.endswith("…")
+    assert row(db, ntf(2)).last_error == "short and split"
 
 
 # --- retry -----------------------------------------------------------------------------------------

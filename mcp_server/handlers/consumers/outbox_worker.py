@@ -47,6 +47,8 @@ async def run_outbox_worker(
             logger.exception("delivering e-mails failed; trying again in %s s", ERROR_SECONDS)
             await anyio.sleep(ERROR_SECONDS)
             continue
+        if isinstance(outcome, DeliveryRound) and outcome.lost:
+            logger.warning("e-mails: %s left to another worker after this one's lease on them ran out", outcome.lost)
         if isinstance(outcome, DeliveryRound) and outcome.handled:
             logger.info("e-mails: %s sent, %s to retry, %s failed", outcome.sent, outcome.retrying, outcome.failed)
             continue
