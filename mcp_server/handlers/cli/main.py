@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import secrets
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -128,6 +129,9 @@ def _run_command(handler: Handler, args: argparse.Namespace, actions: CliActions
         return _say(f"the shop's database is not available: {exc.public_message}", Exit.ERROR)
     except KeyboardInterrupt:
         return _say("interrupted", Exit.INTERRUPTED)
+    except BrokenPipeError:  # e.g. `shopkeeper orders list | head -1`: the reader has what it wanted
+        _discard_stdout()
+        return Exit.OK
     except Exception:
         incident = secrets.token_hex(4)
         logger.debug("command failed (incident %s)", incident, exc_info=True)
@@ -136,6 +140,16 @@ def _run_command(handler: Handler, args: argparse.Namespace, actions: CliActions
             "and run with SHOPKEEPER_LOG_LEVEL=DEBUG for details",
             Exit.ERROR,
         )
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so Python's flush at exit does not fail on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a file (e.g. captured in a test)
+        pass
 
 
 def _maintenance(args: argparse.Namespace, actions: CliActions) -> int:
