@@ -204,6 +204,15 @@ class UsageError(Exception):
     """argparse found the command line wrong; the message is one line."""
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions to the terminal; text with line breaks of its own (the exit codes) stays as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a mistake is one line (``shopkeeper: …``) instead of the usage block, exit 2."""
 
@@ -238,7 +247,7 @@ def command(
         help=summary,
         description=description,
         epilog=EXIT_CODES_SHORT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     # SUPPRESS: a --json given before the group (shopkeeper --json …) is not reset here.
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts")

@@ -26,6 +26,7 @@ from mcp_server.handlers.cli.common import (
     CommandError,
     Exit,
     Handler,
+    HelpFormatter,
     Parser,
     Terminal,
     UsageError,
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         "audit log and e-mails, and database maintenance. (The MCP server itself is 'shopkeeper-mcp'.) "
         "Every command has --help; --json prints what the MCP tools return, for scripts.",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
     groups = parser.add_subparsers(dest="group", metavar="<group>")
