@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from mcp_server.config import ConfigError, Settings, load_settings
+from mcp_server.handlers.consumers.card_settler import run_card_settler
 from mcp_server.handlers.consumers.outbox_worker import run_outbox_worker
 from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
 
@@ -139,6 +140,7 @@ def make_lifespan(settings: Settings):
                 tasks.start_soon(warmup.run)
                 if settings.worker:
                     tasks.start_soon(run_outbox_worker, warmup.services)
+                    tasks.start_soon(run_card_settler, warmup.services)
                 try:
                     yield AppContext(services=warmup.services, actor=settings.actor)
                 finally:

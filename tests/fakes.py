@@ -269,6 +269,10 @@ class FakePaymentRepository:
                 assert 0 <= refunded_minor <= p.amount_minor
                 self._rows[n] = replace(p, refunded_minor=refunded_minor)
 
+    async def pending_between(self, since: datetime, before: datetime, limit: int) -> list[Payment]:
+        rows = [p for p in self._rows if p.status == "pending" and since <= p.created_at < before]
+        return sorted(rows, key=lambda p: p.created_at)[:limit]
+
     async def settle(
         self, payment_id: str, *, status: PaymentStatus, gateway_reference: str | None, reason: str | None
     ) -> bool:
@@ -463,7 +467,7 @@ class FakeGateway:
             return None
         first_params, answer = self._answers[key]
         if first_params != params:
-            return GatewayRejected(400, "idempotency_error", "Keys for idempotent requests can only be used once")
+            return GatewayRejected(400, "idempotency_error", "Keys can only be used with the same parameters")
         return answer
 
     async def create_and_confirm_payment(

@@ -14,6 +14,9 @@ from mcp_server.models.outbox import Delivered, Email, PermanentFailure, SendOut
 
 DEFAULT_API_BASE = "https://api.postmarkapp.com"
 MAX_DETAIL_LENGTH = 200
+# The shared HTTP client waits longer for a payment gateway; an e-mail send must stay well
+# inside the notification service's own send limit (30 s), so it sets its own.
+SEND_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 class PostmarkEmailSender:
@@ -34,7 +37,7 @@ class PostmarkEmailSender:
         }
         headers = {"X-Postmark-Server-Token": self._token, "Accept": "application/json"}
         try:
-            response = await self._http.post(self._url, json=body, headers=headers)
+            response = await self._http.post(self._url, json=body, headers=headers, timeout=SEND_TIMEOUT)
         except httpx.TimeoutException:
             return TemporaryFailure("the e-mail provider did not answer in time")
         except httpx.TransportError as exc:

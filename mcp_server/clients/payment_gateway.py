@@ -180,7 +180,8 @@ class StripePaymentGateway:
                 delay = policy.backoff(attempt)
             else:
                 should_retry = response.headers.get("Stripe-Should-Retry", "").lower()
-                transient = response.status_code == 429 or response.status_code >= 500 or should_retry == "true"
+                # 409: another request with this key is still running (e.g. a retry racing the first).
+                transient = response.status_code in (409, 429) or response.status_code >= 500 or should_retry == "true"
                 if not transient:
                     return response
                 retry_after = _retry_after(response)
@@ -222,6 +223,8 @@ class StripePaymentGateway:
         details: dict[str, object] = error if isinstance(error, dict) else {}  # pyright: ignore[reportUnknownVariableType]
         code = details.get("code")
         code = code if isinstance(code, str) and code else None
+        if code is None and details.get("type") == "idempotency_error":
+            code = "idempotency_error"  # Stripe names this one by its type
         message = details.get("message")
         text = self._scrub(message if isinstance(message, str) and message else "")[:300]
         if response.status_code == 402:

@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from mcp_server.models.common import DEFAULT_LIMIT, Cursor, Limit, not_a_bool
 from mcp_server.models.orders import EntityRef, Reason
@@ -49,19 +58,25 @@ class PaymentCreate(BaseModel):
     order_id: EntityRef
     amount: Amount | None = None
     method: PaymentMethod
-    payment_method: SavedPaymentMethod | None = None
+    payment_method: SavedPaymentMethod | None = Field(default=None, validate_default=True)
     reference: Reference | None = None
 
-    @model_validator(mode="after")
-    def _card_needs_a_payment_method(self) -> PaymentCreate:
-        if self.method == "card":
-            if self.payment_method is None:
-                raise ValueError("a card payment needs payment_method, the saved card's id (pm_…)")
-            if self.reference is not None:
-                raise ValueError("reference is for manual payments; a card payment is identified by the gateway")
-        elif self.payment_method is not None:
+    @field_validator("payment_method")
+    @classmethod
+    def _only_for_cards(cls, value: str | None, info: ValidationInfo) -> str | None:
+        method = info.data.get("method")
+        if method == "card" and value is None:
+            raise ValueError("a card payment needs payment_method, the customer's saved card at the gateway (pm_…)")
+        if method not in (None, "card") and value is not None:
             raise ValueError("payment_method is only for method=card")
-        return self
+        return value
+
+    @field_validator("reference")
+    @classmethod
+    def _only_for_manual(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("method") == "card" and value is not None:
+            raise ValueError("reference is for manual payments; a card payment is identified by the gateway")
+        return value
 
 
 class RefundCreate(BaseModel):

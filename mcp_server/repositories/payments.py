@@ -5,7 +5,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Select, String, Table, bindparam, insert, select, update
+from sqlalchemy import Select, String, Table, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mcp_server.models.entities.payments import PaymentEntity
@@ -14,6 +14,17 @@ from mcp_server.repositories.sql import fetch_all, fetch_one, moment_param
 
 _t = cast(Table, PaymentEntity.__table__)
 _BY_ID = select(*_t.c).where(_t.c.id == bindparam("id"))
+_PENDING = (
+    select(*_t.c)
+    # The literal (not a bound value) lets SQLite use the partial index ix_payments_pending.
+    .where(
+        text("status = 'pending'"),
+        _t.c.created_at >= bindparam("since", type_=String),
+        _t.c.created_at < bindparam("before", type_=String),
+    )
+    .order_by(_t.c.created_at)
+    .limit(bindparam("limit"))
+)
 _FOR_ORDER = select(*_t.c).where(_t.c.order_id == bindparam("order_id")).order_by(_t.c.sequence)
 
 
@@ -54,6 +65,15 @@ class SqlPaymentRepository:
 
     async def set_refunded(self, payment_id: str, refunded_minor: int) -> None:
         await self._connection.execute(update(_t).where(_t.c.id == payment_id).values(refunded_minor=refunded_minor))
+
+    async def pending_between(self, since: datetime, before: datetime, limit: int) -> list[Payment]:
+        params = {
+            "since": moment_param(self._connection, since),
+            "before": moment_param(self._connection, before),
+            "limit": limit,
+        }
+        rows = await fetch_all(self._connection, _PENDING, params)
+        return [PaymentEntity.record_from_row(row) for row in rows]
 
     async def settle(
         self, payment_id: str, *, status: PaymentStatus, gateway_reference: str | None, reason: str | None

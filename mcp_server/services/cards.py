@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from mcp_server.models.orders import Order
 from mcp_server.models.payments import Payment
@@ -37,6 +38,9 @@ NO_GATEWAY = (
 _CHARGE_DONE = frozenset({"succeeded"})
 _CHARGE_WAITING = frozenset({"processing"})
 _REFUND_DONE = frozenset({"succeeded", "pending"})  # "pending": accepted, the bank is paying it back
+KEY_LIFETIME = timedelta(hours=23)
+"""How long a row may be asked about again with its key. Stripe keeps idempotency keys for 24
+hours; after that the same request would be a new one and could charge twice."""
 
 
 def gateway_key(row: Payment) -> str:
@@ -88,6 +92,8 @@ class CardDesk:
         """Charge a pending card payment's saved payment method (its ``reference``)."""
         if self._gateway is None or payment.reference is None:
             return await self._unchanged(payment, NO_GATEWAY)
+        if self._too_old(payment):
+            return await self._unchanged(payment, _too_old_note(payment))
         outcome = await self._gateway.create_and_confirm_payment(
             payment.amount_minor,
             payment.currency,
@@ -101,6 +107,8 @@ class CardDesk:
         """Refund a pending card refund from its payment at the gateway (only id and amount are sent)."""
         if self._gateway is None:
             return await self._unchanged(refund, NO_GATEWAY)
+        if self._too_old(refund):
+            return await self._unchanged(refund, _too_old_note(refund))
         async with self._uow(write=False) as uow:
             paid_by = await uow.payments.get(refund.payment_id) if refund.payment_id else None
         if paid_by is None or paid_by.gateway_reference is None:
@@ -108,6 +116,9 @@ class CardDesk:
         else:
             outcome = await self._gateway.refund(paid_by.gateway_reference, refund.amount_minor, gateway_key(refund))
         return await self._settle_refund(refund, outcome, actor)
+
+    def _too_old(self, row: Payment) -> bool:
+        return self._clock.now() - row.created_at > KEY_LIFETIME
 
     # -- settling -----------------------------------------------------------------------------------
 
@@ -133,6 +144,9 @@ class CardDesk:
                 if outcome.decline_code and outcome.decline_code != outcome.code:
                     note += f" ({outcome.decline_code})"
                 ref = outcome.payment_id
+            case GatewayRejected(code="idempotency_error"):
+                # The key was used for a different request: what happened to this one is unknown.
+                return await self._unchanged(payment, f"the payment gateway refused the key ({outcome.message})")
             case GatewayRejected():
                 note = f"the payment gateway refused the request: {outcome.code or outcome.status} ({outcome.message})"
                 ref = None
@@ -147,6 +161,8 @@ class CardDesk:
             case GatewayRefund(status=status):
                 note = f"the gateway did not refund: it says {status}"
                 ref = outcome.id
+            case GatewayRejected(code="idempotency_error"):
+                return await self._unchanged(refund, f"the payment gateway refused the key ({outcome.message})")
             case CardDeclined() | GatewayRejected():
                 code = outcome.code or (outcome.status if isinstance(outcome, GatewayRejected) else None)
                 note = f"the payment gateway refused the refund: {code or 'refused'} ({outcome.message})"
@@ -253,3 +269,13 @@ class CardDesk:
         if order is None:  # rows are never written without their order, which is never deleted
             raise LookupError(f"order {row.order_id} of payment {row.id} is gone")
         return order
+
+
+def _too_old_note(row: Payment) -> str:
+    what = "payment" if row.kind == "payment" else "refund"
+    look_for = f"metadata payment_id={row.id} or " if row.kind == "payment" else ""
+    return (
+        f"card {what} {row.id} has been pending since {row.created_at:%Y-%m-%d %H:%M} UTC, longer than the gateway "
+        "remembers its idempotency key, so asking again could move the money twice; a person must look it up in "
+        f"the gateway's dashboard ({look_for}idempotency key {gateway_key(row)})"
+    )

@@ -10,7 +10,7 @@ next ``record`` (or ``refund``) for the same order.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 
 from mcp_server.models.common import Page
 from mcp_server.models.customers import Customer
@@ -23,7 +23,7 @@ from mcp_server.models.payments import (
     RefundCreate,
 )
 from mcp_server.services.audit import AuditRecorder
-from mcp_server.services.cards import NO_GATEWAY, CardDesk
+from mcp_server.services.cards import KEY_LIFETIME, NO_GATEWAY, CardDesk
 from mcp_server.services.ledger import (
     allocate,
     order_mail,
@@ -57,6 +57,8 @@ from mcp_server.services.results import (
 from mcp_server.utils.ids import canonical_id
 from mcp_server.utils.money import format_money
 
+SETTLE_AFTER = timedelta(minutes=1)
+SETTLE_BATCH = 20
 RECORD = "payments_record"
 REFUND = "payments_refund"
 _CURSOR_KIND = "payments"
@@ -83,6 +85,19 @@ class CardNotCharged:
     @property
     def pending(self) -> bool:
         return self.payment.status == "pending"
+
+
+@dataclass(frozen=True, slots=True)
+class SettleRound:
+    """What one background round of asking the gateway about pending card rows found."""
+
+    succeeded: int = 0
+    failed: int = 0
+    pending: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.succeeded + self.failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +291,23 @@ class PaymentService:
         if payment is None or order is None:
             return NotFound("payment", f"id {payment_id}")
         return Success(Recorded(payment, order, replayed=True))
+
+    @unavailable_when_busy
+    async def settle_pending(
+        self, *, actor: str, min_age: timedelta = SETTLE_AFTER, limit: int = SETTLE_BATCH
+    ) -> SettleRound:
+        """Ask the gateway again about card payments and refunds left pending for at least
+        ``min_age`` (nobody called again after the gateway did not answer), with their first
+        keys, so they settle without anyone asking. Rows older than the gateway remembers keys
+        are left for a person."""
+        if not self._cards.available:
+            return SettleRound()
+        now = self._clock.now()
+        async with self._uow(write=False) as uow:
+            rows = await uow.payments.pending_between(now - KEY_LIFETIME, now - min_age, limit)
+        settled = await self._cards.resume([r for r in rows if r.method == "card"], actor=actor)
+        statuses = [s.row.status for s in settled]
+        return SettleRound(statuses.count("succeeded"), statuses.count("failed"), statuses.count("pending"))
 
     @unavailable_when_busy
     async def list(self, query: PaymentQuery) -> Success[Page[Payment]] | Rejected:

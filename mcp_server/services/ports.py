@@ -175,6 +175,10 @@ class PaymentRepository(Protocol):
         """Move a ``pending`` row to ``status``; False (and no change) when it is no longer pending."""
         ...
 
+    async def pending_between(self, since: datetime, before: datetime, limit: int) -> list[Payment]:
+        """Pending rows created from ``since`` up to (not including) ``before``, oldest first."""
+        ...
+
     async def page_after(
         self,
         *,

@@ -323,8 +323,18 @@ REFUSALS = {
     "amount-as-decimal-text": Refusal(
         "payments_record", {"order_id": "<placed>", "amount": "12.50", "method": "cash"}, ("`amount`",)
     ),
-    "card-is-not-manual": Refusal(
-        "payments_record", {"order_id": "<placed>", "amount": 100, "method": "card"}, ("`method`",)
+    "card-without-its-payment-method": Refusal(
+        "payments_record", {"order_id": "<placed>", "amount": 100, "method": "card"}, ("`payment_method`", "pm_")
+    ),
+    "card-without-a-gateway": Refusal(
+        "payments_record",
+        {"order_id": "<placed>", "method": "card", "payment_method": "pm_card_visa"},
+        ("Card payments are not available", "SHOPKEEPER_STRIPE_SECRET_KEY", "cash, bank_transfer or other"),
+    ),
+    "payment-method-for-cash": Refusal(
+        "payments_record",
+        {"order_id": "<placed>", "method": "cash", "payment_method": "pm_card_visa"},
+        ("`payment_method`", "only for method=card"),
     ),
     "more-than-outstanding": Refusal(
         "payments_record",

@@ -15,7 +15,8 @@ lacks or what a real network does:
 - faults, queued per test with ``inject``; each request takes the next queued fault:
   ``reset`` (the connection is reset before the request is read), ``timeout`` (the request is
   processed upstream, but the answer is held for ``hold_s``), ``429`` (with ``Retry-After``),
-  ``500``/``503`` (answered by the proxy, nothing reaches localstripe), ``lost`` (the request is
+  ``500``/``503`` (answered by the proxy, nothing reaches localstripe), ``409`` (Stripe's
+  answer while another request with the same key is in progress), ``lost`` (the request is
   processed upstream, then the connection is closed without an answer) and ``echo_401`` (a 401
   whose message repeats the presented API key, as a careless gateway might).
 
@@ -41,7 +42,7 @@ from typing import Literal
 
 import httpx
 
-Fault = Literal["reset", "timeout", "429", "500", "503", "lost", "echo_401"]
+Fault = Literal["reset", "timeout", "409", "429", "500", "503", "lost", "echo_401"]
 
 SECRET = "sk_test_51Shopkeeper0SuperSecret0Value"
 READ_TIMEOUT_S = 0.6  # the tests' client gives up reading after this; the proxy's "timeout" holds longer
@@ -222,12 +223,19 @@ class FaultProxy:
         body = await reader.readexactly(length) if length else b""
         key = headers.get("idempotency-key")
 
-        if fault in ("429", "500", "503", "echo_401"):
+        if fault in ("409", "429", "500", "503", "echo_401"):
             self.seen.append(Seen(method, target, key, headers.get("authorization"), body, fault))
             if fault == "echo_401":
                 presented = headers.get("authorization", "").removeprefix("Bearer ")
                 error = {"type": "invalid_request_error", "message": f"Invalid API Key provided: {presented}"}
                 await _answer(writer, 401, json.dumps({"error": error}).encode())
+            elif fault == "409":  # Stripe's answer while another request with the same key is running
+                error = {
+                    "type": "idempotency_error",
+                    "code": "idempotency_key_in_use",
+                    "message": "There is currently another in-progress request using this Idempotency-Key",
+                }
+                await _answer(writer, 409, json.dumps({"error": error}).encode())
             else:
                 error = {"type": "api_error", "message": f"injected {fault}"}
                 extra = {"Retry-After": self.retry_after} if fault == "429" else {}

@@ -108,7 +108,7 @@ async def test_a_declined_card_is_reported_not_retried(
     assert intent["status"] == "requires_payment_method"
 
 
-@pytest.mark.parametrize("fault", ["reset", "timeout", "429", "500", "503", "lost"])
+@pytest.mark.parametrize("fault", ["reset", "timeout", "409", "429", "500", "503", "lost"])
 async def test_one_fault_is_retried_with_the_same_key_and_charges_once(
     fault: Fault, gateway: StripePaymentGateway, proxy: FaultProxy, localstripe: LocalStripe, sleeps: Sleeps
 ) -> None:

@@ -326,3 +326,62 @@ async def test_refunds_never_exceed_charges_whatever_the_gateway_does(world: Wor
     assert shop_refunded == gateway_refunded
     assert order(world, order_id).refunded_minor == gateway_refunded
     assert not [p for p in world.shop.db.payments if p.status == "pending"]
+
+
+async def test_the_background_round_settles_what_was_left_pending_after_a_minute(world: World) -> None:
+    paid_order, refunded_order = await placed(world), await placed(world)
+    assert isinstance(await charge(world, refunded_order), Success)
+    world.gateway.faults.extend(["lost", "down"])
+    left = await charge(world, paid_order)
+    assert isinstance(left, CardNotCharged)
+    refund = await world.shop.payments.refund(
+        RefundCreate(order_id=refunded_order, amount=3000, reason="x"), actor=ACTOR, approval=PersonConfirmed()
+    )
+    assert isinstance(refund, Success)
+    assert [r.status for r in refund.value.refunds] == ["pending"]
+
+    too_early = await world.shop.payments.settle_pending(actor="worker")
+    assert too_early.handled == too_early.pending == 0  # younger than a minute: a caller may still be at it
+    world.shop.clock.advance(61)
+    settled = await world.shop.payments.settle_pending(actor="worker")
+
+    assert (settled.succeeded, settled.failed, settled.pending) == (2, 0, 0)
+    assert order(world, paid_order).status == "paid"
+    assert order(world, refunded_order).status == "refunded"
+    assert sum(world.gateway.charged.values()) == 6000
+    assert world.gateway.refunded == {"pi_1": 3000}
+    assert world.shop.db.audit[-1].actor == "worker"
+
+
+async def test_a_row_pending_longer_than_the_gateway_keeps_keys_is_left_for_a_person(world: World) -> None:
+    order_id = await placed(world)
+    world.gateway.faults.append("down")
+    left = await charge(world, order_id)
+    assert isinstance(left, CardNotCharged)
+    world.shop.clock.advance(24 * 3600)
+    calls = world.gateway.calls
+
+    again = await charge(world, order_id)
+    background = await world.shop.payments.settle_pending(actor="worker")
+
+    assert isinstance(again, CardNotCharged)
+    assert again.pending
+    assert "dashboard" in again.reason
+    assert f"shopkeeper-{left.payment.id}" in again.reason
+    assert background.handled == background.pending == 0
+    assert world.gateway.calls == calls  # the gateway was not asked again
+
+
+async def test_a_key_the_gateway_says_was_used_for_other_parameters_leaves_the_payment_pending(world: World) -> None:
+    order_id = await placed(world)
+    world.gateway.faults.append("down")
+    left = await charge(world, order_id)
+    assert isinstance(left, CardNotCharged)
+    # Someone used the same key at the gateway for something else.
+    await world.gateway.create_and_confirm_payment(1, "EUR", VISA, f"shopkeeper-{left.payment.id}")
+
+    again = await charge(world, order_id)
+
+    assert isinstance(again, CardNotCharged)
+    assert again.pending  # unknown, so neither booked nor failed
+    assert order(world, order_id).paid_minor == 0

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mcp_server.models.entities.base import Base, UTCDateTime, utc_from_db
@@ -20,6 +20,13 @@ class PaymentEntity(Base):
         CheckConstraint("refunded_minor >= 0 AND refunded_minor <= amount_minor", name="refunded_within_amount"),
         Index("ix_payments_order", "order_id", "sequence"),
         Index("ix_payments_created_at", "created_at"),
+        # Only the few rows waiting for the payment gateway (see migration 0005).
+        Index(
+            "ix_payments_pending",
+            "created_at",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -1,0 +1,60 @@
+"""The consumer door for card payments: a loop that asks the payment service to settle what the
+gateway left pending (a charge or refund whose answer never arrived and that nobody retried).
+
+Started beside the e-mail worker, inside the MCP server or by ``shopkeeper worker``; a no-op
+when no payment gateway is configured. Like the e-mail loop, it has no logic of its own beyond
+when to ask again, and it never raises: the server keeps serving whatever the gateway does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import anyio
+
+from mcp_server.handlers.mcp.context import BackendUnavailableError, ServiceRegistry
+from mcp_server.services.payments import SettleRound
+
+logger = logging.getLogger("mcp_server.worker")
+
+SETTLE_EVERY_S = 30.0
+ERROR_SECONDS = 30.0
+ACTOR = "shopkeeper-worker"
+
+
+async def run_card_settler(
+    services: Callable[[], Awaitable[ServiceRegistry]],
+    *,
+    every_s: float = SETTLE_EVERY_S,
+    once: bool = False,
+    actor: str = ACTOR,
+) -> None:
+    """Every ``every_s`` seconds, settle card payments and refunds pending for over a minute."""
+    while True:
+        try:
+            registry = await services()
+            if not registry.payments.cards_available:
+                return
+            outcome = await registry.payments.settle_pending(actor=actor)
+        except BackendUnavailableError:
+            if once:
+                raise
+            await anyio.sleep(ERROR_SECONDS)
+            continue
+        except Exception:
+            if once:
+                raise
+            logger.exception("settling pending card payments failed; trying again in %s s", ERROR_SECONDS)
+            await anyio.sleep(ERROR_SECONDS)
+            continue
+        if isinstance(outcome, SettleRound) and (outcome.handled or outcome.pending):
+            logger.info(
+                "card payments: %s settled, %s failed, %s still pending at the gateway",
+                outcome.succeeded,
+                outcome.failed,
+                outcome.pending,
+            )
+        if once:
+            return
+        await anyio.sleep(every_s)
