@@ -13,7 +13,7 @@ import pytest
 
 from mcp_server.models.orders import Shipment
 from mcp_server.models.payments import PaymentCreate, RefundCreate
-from mcp_server.services.payments import CardNotCharged
+from mcp_server.services.payments import CardNotCharged, SettleRound
 from mcp_server.services.requests import NeedsConfirmation, PersonConfirmed
 from mcp_server.services.results import Rejected, Success
 from tests.fakes import FakeGateway
@@ -341,10 +341,12 @@ async def test_the_background_round_settles_what_was_left_pending_after_a_minute
     assert [r.status for r in refund.value.refunds] == ["pending"]
 
     too_early = await world.shop.payments.settle_pending(actor="worker")
+    assert isinstance(too_early, SettleRound)
     assert too_early.handled == too_early.pending == 0  # younger than a minute: a caller may still be at it
     world.shop.clock.advance(61)
     settled = await world.shop.payments.settle_pending(actor="worker")
 
+    assert isinstance(settled, SettleRound)
     assert (settled.succeeded, settled.failed, settled.pending) == (2, 0, 0)
     assert order(world, paid_order).status == "paid"
     assert order(world, refunded_order).status == "refunded"
@@ -363,6 +365,7 @@ async def test_a_row_pending_longer_than_the_gateway_keeps_keys_is_left_for_a_pe
 
     again = await charge(world, order_id)
     background = await world.shop.payments.settle_pending(actor="worker")
+    assert isinstance(background, SettleRound)
 
     assert isinstance(again, CardNotCharged)
     assert again.pending
