@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -246,7 +247,9 @@ def cli_actions(settings: Settings) -> CliActions:
             async def services() -> ServiceRegistry:
                 return registry
 
-            await run_outbox_worker(services, stop_when_idle=once)
+            async with anyio.create_task_group() as tasks:  # e-mails, and card rows left pending
+                tasks.start_soon(partial(run_card_settler, services, once=once))
+                await run_outbox_worker(services, stop_when_idle=once)
 
     def backup_database(target: Path) -> int:
         from mcp_server.adapters.database import backup_sqlite

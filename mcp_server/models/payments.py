@@ -11,6 +11,7 @@ A card payment's ``reference`` is the saved payment method it charges (``pm_…`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
@@ -124,6 +125,15 @@ class Payment:
         return self.amount_minor - self.refunded_minor if self.kind == "payment" and self.status == "succeeded" else 0
 
 
+def unfinished_refunds(refunds: Sequence[Payment]) -> Literal["pending", "refused"] | None:
+    """``pending`` when a card refund awaits the gateway, ``refused`` when the gateway refused one."""
+    if any(r.status == "pending" for r in refunds):
+        return "pending"
+    if any(r.status == "failed" for r in refunds):
+        return "refused"
+    return None
+
+
 class PaymentRead(BaseModel):
     id: str = Field(description="pay_… for a payment, ref_… for a refund")
     kind: PaymentKind
@@ -170,7 +180,9 @@ class PaymentPageRead(BaseModel):
 class MoneyBackRead(BaseModel):
     """The outcome of a refund or cancel: done, or waiting for a person's confirmation."""
 
-    outcome: Literal["done", "confirmation_required", "replayed"]
+    outcome: Literal["done", "confirmation_required", "replayed", "pending", "refused"] = Field(
+        description="pending: a card refund awaits the payment gateway; refused: the gateway refused one"
+    )
     order_id: str
     order_status: str
     amount_minor: int = Field(description="Money that goes (or would go) back to the customer")

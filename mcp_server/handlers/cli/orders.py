@@ -37,7 +37,7 @@ from mcp_server.models.orders import (
     Shipment,
     order_json,
 )
-from mcp_server.models.payments import MoneyBackRead, Payment, PaymentRead
+from mcp_server.models.payments import MoneyBackRead, Payment, PaymentRead, unfinished_refunds
 from mcp_server.services.orders import Cancellation, OrderDetail, Quote
 from mcp_server.services.requests import Approval
 from mcp_server.utils.money import format_money
@@ -138,7 +138,8 @@ def money_back(
 ) -> MoneyBackRead:
     """A refund or cancel as the MCP tools return it (no token: the CLI confirms in place)."""
     return MoneyBackRead(
-        outcome="replayed" if replayed else ("done" if done else "confirmation_required"),
+        outcome=unfinished_refunds(refunds)
+        or ("replayed" if replayed else ("done" if done else "confirmation_required")),
         order_id=order.id,
         order_status=order.status,
         amount_minor=amount_minor,
@@ -147,6 +148,26 @@ def money_back(
         refunds=[PaymentRead.from_record(r) for r in refunds],
         preview=preview,
     )
+
+
+def card_refund_notes(refunds: Sequence[Payment], order_id: str) -> str:
+    """Plain-text warnings about card refunds the gateway has not made (empty when all are done)."""
+    notes: list[str] = []
+    pending = [r for r in refunds if r.status == "pending"]
+    if pending:
+        money = format_money(sum(r.amount_minor for r in pending), pending[0].currency)
+        notes.append(
+            f"PENDING at the payment gateway: {money} ({', '.join(r.id for r in pending)}). It is not known yet "
+            "whether the card was refunded; the money stays reserved and cannot be refunded twice. The worker "
+            f"asks the gateway again in about a minute, and so does the next refund of order {order_id}."
+        )
+    notes += [
+        f"NOT REFUNDED: {format_money(r.amount_minor, r.currency)} ({r.id}): {r.reason or 'refused by the gateway'}. "
+        "That money was not returned and can be refunded again once the cause is fixed."
+        for r in refunds
+        if r.status == "failed"
+    ]
+    return "\n".join(notes)
 
 
 def cancel_preview(value: Cancellation) -> str:
@@ -270,6 +291,8 @@ async def cancel(args: argparse.Namespace, call: Call) -> int:
     )
     refunded = format_money(done.refund_minor, order.currency) if done.refund_minor else "nothing (nothing was paid)"
     text = f"Cancelled order {order.id}: {done.restocked_units} unit(s) back into stock; refunded {refunded}."
+    if notes := card_refund_notes(done.refunds, order.id):
+        text += "\n" + notes
     return call.show(
         structured, lambda: text + (output.section("Refunds", payments_table(done.refunds)) if done.refunds else "")
     )

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, NoReturn, get_args, get_origin
 
 from pydantic import BaseModel
 
 from mcp_server.handlers.cli.common import (
     Call,
+    Exit,
     Subcommands,
     check,
     command,
+    fail,
     group,
     idempotency_key,
     idempotency_option,
@@ -21,10 +23,10 @@ from mcp_server.handlers.cli.common import (
     yes_option,
 )
 from mcp_server.handlers.cli.confirm import with_confirmation
-from mcp_server.handlers.cli.orders import money_back, order_text, payments_table
+from mcp_server.handlers.cli.orders import card_refund_notes, money_back, order_text, payments_table
 from mcp_server.models.orders import OrderRead
 from mcp_server.models.payments import PaymentCreate, PaymentPageRead, PaymentQuery, PaymentRead, RefundCreate
-from mcp_server.services.payments import RefundPlan
+from mcp_server.services.payments import CardNotCharged, RefundPlan
 from mcp_server.services.requests import Approval
 from mcp_server.utils.money import format_money
 
@@ -43,21 +45,50 @@ async def record(args: argparse.Namespace, call: Call) -> int:
     values = {"order_id": args.order, "amount": args.amount, "method": args.method, "reference": args.reference}
     values["payment_method"] = args.payment_method
     request = validated(PaymentCreate, values, {"order_id": "--order"})
-    recorded = check(
-        await call.services.payments.record(request, actor=call.actor, idempotency_key=idempotency_key(args))
-    )
+    result = await call.services.payments.record(request, actor=call.actor, idempotency_key=idempotency_key(args))
+    if isinstance(result, CardNotCharged):
+        not_charged(result)
+    recorded = check(result)
     order, payment = recorded.order, recorded.payment
     money = format_money(payment.amount_minor, payment.currency)
     structured: dict[str, Any] = PaymentRead.from_record(payment).model_dump(mode="json") | {
         "replayed": recorded.replayed,
+        "resumed": recorded.resumed,
         "order": OrderRead.from_record(order, next_commands(order)).model_dump(mode="json"),
     }
-    heading = (
-        f"Payment {payment.id} of {money} was already recorded with this idempotency key; nothing was changed now."
-        if recorded.replayed
-        else f"Recorded {money} ({payment.method}) for order {order.id} as {payment.id}."
-    )
+    if recorded.replayed:
+        heading = (
+            f"Payment {payment.id} of {money} was already recorded with this idempotency key; nothing was changed now."
+        )
+    elif recorded.resumed:
+        heading = (
+            f"Card payment {payment.id} of {money}, left pending earlier, is now complete: the card was charged once. "
+            "This command charged nothing else."
+        )
+    elif payment.method == "card":
+        heading = f"Charged {money} to card {payment.reference} for order {order.id} as {payment.id}."
+    else:
+        heading = f"Recorded {money} ({payment.method}) for order {order.id} as {payment.id}."
     return call.show(structured, lambda: order_text(order, heading=heading))
+
+
+def not_charged(result: CardNotCharged) -> NoReturn:
+    """A card payment the gateway did not complete: exit 6 while unknown (try again), 4 when refused."""
+    payment, order = result.payment, result.order
+    money = format_money(payment.amount_minor, payment.currency)
+    earlier = "the earlier card payment" if result.resumed else "card payment"
+    if result.pending:
+        fail(
+            f"{earlier} {payment.id} of {money} for order {order.id} is pending: {result.reason}. Whether the card "
+            f"was charged is not known yet; run 'shopkeeper payments record --order {order.id} ...' again in a "
+            "minute: it asks about this same payment and cannot charge twice",
+            Exit.UNAVAILABLE,
+        )
+    fail(
+        f"{result.reason}: {earlier} {payment.id} of {money} for order {order.id} is recorded as failed and nothing "
+        "was charged; try another card (--payment-method) or another --method",
+        Exit.REFUSED,
+    )
 
 
 async def list_(args: argparse.Namespace, call: Call) -> int:
@@ -105,11 +136,16 @@ async def refund(args: argparse.Namespace, call: Call) -> int:
         preview=plan.describe(),
     )
     amount = format_money(plan.amount_minor, order.currency)
-    heading = (
-        f"Refund of {amount} on order {order.id} was already made with this idempotency key; nothing was changed now."
-        if plan.replayed
-        else f"Refunded {amount} on order {order.id}; the customer will get an e-mail."
-    )
+    notes = card_refund_notes(plan.refunds, order.id)
+    if notes:
+        heading = f"Refund of {amount} on order {order.id}: not all of it is done.\n{notes}"
+    elif plan.replayed:
+        heading = (
+            f"Refund of {amount} on order {order.id} was already made with this idempotency key; "
+            "nothing was changed now."
+        )
+    else:
+        heading = f"Refunded {amount} on order {order.id}; the customer will get an e-mail."
     stock = f"\n{plan.restock_units} unit(s) went back into stock." if plan.restock_units else ""
     totals = (
         f"order status: {order.status}; refunded in total {format_money(order.refunded_minor, order.currency)} "

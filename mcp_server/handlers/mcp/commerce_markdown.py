@@ -223,6 +223,31 @@ def sales_summary(s: SalesSummary) -> str:
     elif s.group_by == "product":
         parts.append("No products sold in this period.")
     parts.append(
-        "Revenue counts orders placed in the period that are not cancelled; refunds count money returned in the period."
+        "Revenue counts orders placed in the period that are not cancelled; refunds count money returned in the "
+        "period on orders that are not cancelled; net is revenue minus refunds. A cancelled order counts only under "
+        "cancelled."
     )
     return "\n\n".join(parts)
+
+
+def card_refund_notes(refunds: list[Payment], order_id: str) -> str:
+    """What the agent must know about card refunds the gateway has not made (empty when all are done)."""
+    notes: list[str] = []
+    pending = [r for r in refunds if r.status == "pending"]
+    failed = [r for r in refunds if r.status == "failed"]
+    if pending:
+        ids = ", ".join(f"`{r.id}`" for r in pending)
+        money = format_money(sum(r.amount_minor for r in pending), pending[0].currency)
+        notes.append(
+            f"**Pending at the payment gateway:** {money} ({ids}). The gateway did not answer, so it is not known "
+            "yet whether the card was refunded; the money stays reserved and can never be refunded twice. The "
+            "server asks the gateway again in about a minute, and so does the next payments_refund for order "
+            f"`{order_id}` (or this call repeated with the same idempotency_key)."
+        )
+    for refund in failed:
+        notes.append(
+            f"**Not refunded:** {format_money(refund.amount_minor, refund.currency)} (`{refund.id}`): "
+            f"{escape(refund.reason or 'the payment gateway refused it')}. That money was not returned and can "
+            "be refunded again once the cause is fixed."
+        )
+    return "\n\n".join(notes)

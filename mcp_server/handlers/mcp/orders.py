@@ -43,7 +43,7 @@ from mcp_server.models.orders import (
     ShippingAddress,
     order_json,
 )
-from mcp_server.models.payments import MoneyBackRead, PaymentRead
+from mcp_server.models.payments import MoneyBackRead, PaymentRead, unfinished_refunds
 from mcp_server.services.orders import Cancellation
 from mcp_server.services.requests import NeedsConfirmation
 from mcp_server.services.results import (
@@ -157,6 +157,9 @@ def money_back(result: Success[Cancellation] | NeedsConfirmation[Cancellation], 
     text = f"## Cancelled order {order.id}\n\n{shown}"
     if value.refunds:
         text += "\n\n" + md.payments_table(list(value.refunds))
+        if notes := md.card_refund_notes(list(value.refunds), order.id):
+            text += "\n\n" + notes
+            structured.outcome = unfinished_refunds(list(value.refunds)) or structured.outcome
     return ok(text, structured)
 
 

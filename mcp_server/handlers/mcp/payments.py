@@ -37,6 +37,7 @@ from mcp_server.models.payments import (
     PaymentQuery,
     PaymentRead,
     RefundCreate,
+    unfinished_refunds,
 )
 from mcp_server.services.payments import CardNotCharged, Recorded, RefundPlan
 from mcp_server.services.requests import NeedsConfirmation
@@ -159,18 +160,26 @@ def refund_result(result: Success[RefundPlan] | NeedsConfirmation[RefundPlan]) -
         )
         return ok(text, structured)
     amount = format_money(plan.amount_minor, order.currency)
-    heading = (
-        f"Refund of {amount} on order {order.id} (already made with this idempotency_key; nothing was changed now)"
-        if plan.replayed
-        else f"Refunded {amount} on order {order.id}"
-    )
+    refunds = list(plan.refunds)
+    notes = md.card_refund_notes(refunds, order.id)
+    if notes:
+        structured.outcome = unfinished_refunds(refunds) or structured.outcome
+        heading = f"Refund of {amount} on order {order.id}: not all of it is done — read on"
+    elif plan.replayed:
+        heading = (
+            f"Refund of {amount} on order {order.id} (already made with this idempotency_key; nothing was changed now)"
+        )
+    else:
+        heading = f"Refunded {amount} on order {order.id}"
     stock = f"; {plan.restock_units} unit(s) went back into stock" if plan.restock_units else ""
     text = (
         f"## {heading}\n\n- **order status:** {order.status}\n- **refunded in total:** "
         f"{format_money(order.refunded_minor, order.currency)} of {format_money(order.paid_minor, order.currency)} "
         f"paid{stock}\n\n" + md.payments_table(list(plan.refunds))
     )
-    if not plan.replayed:
+    if notes:
+        text += "\n\n" + notes
+    elif not plan.replayed:
         text += "\n\nThe customer will get an e-mail."
     return ok(text, structured)
 
