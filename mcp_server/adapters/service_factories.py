@@ -148,9 +148,11 @@ class _Outside:
 def _sender(mail: MailOptions, outside: _Outside) -> EmailSender:
     if not mail.token:
         return FileEmailSender(mail.directory, sender=mail.sender)
-    from mcp_server.clients.email_provider import PostmarkEmailSender
+    from mcp_server.clients.email_provider import SEND_TIMEOUT, PostmarkEmailSender
 
-    return PostmarkEmailSender(outside.http(), base_url=mail.api_base, token=mail.token, sender=mail.sender)
+    return PostmarkEmailSender(
+        outside.http(), base_url=mail.api_base, token=mail.token, sender=mail.sender, timeout=SEND_TIMEOUT
+    )
 
 
 def _gateway(cards: CardOptions | None, outside: _Outside) -> PaymentGateway | None:

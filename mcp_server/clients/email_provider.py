@@ -14,14 +14,24 @@ from mcp_server.models.outbox import Delivered, Email, PermanentFailure, SendOut
 
 DEFAULT_API_BASE = "https://api.postmarkapp.com"
 MAX_DETAIL_LENGTH = 200
-# The shared HTTP client waits longer for a payment gateway; an e-mail send must stay well
-# inside the notification service's own send limit (30 s), so it sets its own.
 SEND_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+"""What the entrypoint gives this client: well inside the notification service's own 30 s limit
+per send, though the HTTP client it shares with the payment gateway waits longer by default."""
 
 
 class PostmarkEmailSender:
-    def __init__(self, http: httpx.AsyncClient, *, base_url: str, token: str, sender: str) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        token: str,
+        sender: str,
+        timeout: httpx.Timeout | None = None,
+    ) -> None:
+        """``timeout``: for each send; by default the injected client's own."""
         self._http = http
+        self._timeout = timeout
         self._url = base_url.rstrip("/") + "/email"
         self._token = token
         self._from = sender
@@ -37,7 +47,9 @@ class PostmarkEmailSender:
         }
         headers = {"X-Postmark-Server-Token": self._token, "Accept": "application/json"}
         try:
-            response = await self._http.post(self._url, json=body, headers=headers, timeout=SEND_TIMEOUT)
+            response = await self._http.post(
+                self._url, json=body, headers=headers, timeout=self._timeout or httpx.USE_CLIENT_DEFAULT
+            )
         except httpx.TimeoutException:
             return TemporaryFailure("the e-mail provider did not answer in time")
         except httpx.TransportError as exc:
