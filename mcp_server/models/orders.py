@@ -6,6 +6,7 @@ of the order's one currency.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
@@ -371,3 +372,34 @@ class PlaceOrderRead(BaseModel):
     total_minor: int
     lines: list[OrderLineRead]
     order: OrderRead | None = Field(description="The order placed; null for a dry run")
+
+    @classmethod
+    def dry_run_of(
+        cls, customer_id: str, currency: str | None, total_minor: int, lines: Sequence[OrderLine], problems: list[str]
+    ) -> PlaceOrderRead:
+        """A priced order that was not placed (``dry_run``)."""
+        return cls(
+            dry_run=True,
+            replayed=False,
+            can_place=not problems,
+            problems=problems,
+            customer_id=customer_id,
+            currency=currency,
+            total_minor=total_minor,
+            lines=[OrderLineRead.from_record(line) for line in lines],
+            order=None,
+        )
+
+    @classmethod
+    def placed(cls, order: Order, next_actions: list[str], *, replayed: bool) -> PlaceOrderRead:
+        return cls(
+            dry_run=False,
+            replayed=replayed,
+            can_place=True,
+            problems=[],
+            customer_id=order.customer_id,
+            currency=order.currency,
+            total_minor=order.total_minor,
+            lines=[OrderLineRead.from_record(line) for line in order.lines],
+            order=OrderRead.from_record(order, next_actions),
+        )

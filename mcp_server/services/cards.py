@@ -27,7 +27,7 @@ from mcp_server.models.payments_gateway import (
     RefundOutcome,
 )
 from mcp_server.services.audit import AuditRecorder
-from mcp_server.services.ledger import order_mail
+from mcp_server.services.ledger import book_payment, order_mail
 from mcp_server.services.ports import Clock, IdFactory, PaymentGateway, UnitOfWork, UnitOfWorkFactory
 
 NO_GATEWAY = (
@@ -176,25 +176,9 @@ class CardDesk:
             order = await self._order(uow, payment)
             if not await uow.payments.settle(payment.id, status="succeeded", gateway_reference=outcome.id, reason=None):
                 return await self._as_it_is(uow, payment)
-            now = self._clock.now()
-            paid = order.paid_minor + payment.amount_minor
-            status = order.status
-            if status == "placed" and paid >= order.total_minor:
-                status = "paid"
-            updated = replace(order, paid_minor=paid, status=status, updated_at=now)
-            await uow.orders.update(updated)
-            await self._audit.record(
-                uow,
-                actor=actor,
-                action="payment.recorded",
-                entity_type="order",
-                entity_id=order.id,
-                before=order.audit_state(),
-                after=updated.audit_state()
-                | {"payment_id": payment.id, "amount_minor": payment.amount_minor, "method": "card"},
-            )
+            row = replace(payment, status="succeeded", gateway_reference=outcome.id)
+            updated = await book_payment(uow, self._audit, order, row, actor=actor, at=self._clock.now())
             await uow.commit()
-        row = replace(payment, status="succeeded", gateway_reference=outcome.id)
         return Settled(row, updated)
 
     async def _refunded(self, refund: Payment, gateway_id: str, actor: str) -> Settled:

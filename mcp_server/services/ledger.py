@@ -10,6 +10,7 @@ from mcp_server.models.customers import Customer
 from mcp_server.models.orders import Order, OrderLine
 from mcp_server.models.outbox import OUTBOX_ID_PREFIX, NotificationKind, OutboxMessage
 from mcp_server.models.payments import REFUND_ID_PREFIX, Payment
+from mcp_server.services.audit import AuditRecorder
 from mcp_server.services.ports import IdFactory, UnitOfWork
 from mcp_server.utils.money import format_money
 
@@ -63,6 +64,27 @@ async def pay_back(
         await uow.payments.set_refunded(payment.id, payment.refunded_minor + amount)
         refunds.append(refund)
     return refunds
+
+
+async def book_payment(
+    uow: UnitOfWork, audit: AuditRecorder, order: Order, payment: Payment, *, actor: str, at: datetime
+) -> Order:
+    """Count a succeeded payment on its order (paid once payments cover the total), with its audit entry."""
+    paid = order.paid_minor + payment.amount_minor
+    status = "paid" if order.status == "placed" and paid >= order.total_minor else order.status
+    updated = replace(order, paid_minor=paid, status=status, updated_at=at)
+    await uow.orders.update(updated)
+    await audit.record(
+        uow,
+        actor=actor,
+        action="payment.recorded",
+        entity_type="order",
+        entity_id=order.id,
+        before=order.audit_state(),
+        after=updated.audit_state()
+        | {"payment_id": payment.id, "amount_minor": payment.amount_minor, "method": payment.method},
+    )
+    return updated
 
 
 def returned(refunds: list[Payment]) -> int:

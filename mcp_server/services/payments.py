@@ -26,6 +26,7 @@ from mcp_server.services.audit import AuditRecorder
 from mcp_server.services.cards import KEY_LIFETIME, NO_GATEWAY, CardDesk
 from mcp_server.services.ledger import (
     allocate,
+    book_payment,
     order_mail,
     pay_back,
     restock_all,
@@ -266,21 +267,7 @@ class PaymentService:
         self, uow: UnitOfWork, order: Order, payment: Payment, actor: str, idempotency_key: str | None, digest: str
     ) -> Success[Recorded]:
         now = payment.created_at
-        paid = order.paid_minor + payment.amount_minor
-        updated = replace(
-            order, paid_minor=paid, status="paid" if paid == order.total_minor else "placed", updated_at=now
-        )
-        await uow.orders.update(updated)
-        await self._audit.record(
-            uow,
-            actor=actor,
-            action="payment.recorded",
-            entity_type="order",
-            entity_id=order.id,
-            before=order.audit_state(),
-            after=updated.audit_state()
-            | {"payment_id": payment.id, "amount_minor": payment.amount_minor, "method": payment.method},
-        )
+        updated = await book_payment(uow, self._audit, order, payment, actor=actor, at=now)
         await remember(uow, RECORD, idempotency_key, digest, (payment.id,), now)
         await uow.commit()
         return Success(Recorded(payment, updated))

@@ -29,7 +29,6 @@ from mcp_server.models.orders import (
     OrderCancel,
     OrderCreate,
     OrderLine,
-    OrderLineRead,
     OrderQuery,
     OrderRead,
     OrderSummaryRead,
@@ -207,31 +206,13 @@ async def place(args: argparse.Namespace, call: Call) -> int:
     if args.dry_run:
         quote = check(await call.services.orders.quote(request))
         problems = [p.describe() for p in quote.problems]
-        structured = PlaceOrderRead(
-            dry_run=True,
-            replayed=False,
-            can_place=not problems,
-            problems=problems,
-            customer_id=quote.customer.id,
-            currency=quote.currency,
-            total_minor=quote.total_minor,
-            lines=[OrderLineRead.from_record(line) for line in quote.lines],
-            order=None,
+        structured = PlaceOrderRead.dry_run_of(
+            quote.customer.id, quote.currency, quote.total_minor, quote.lines, problems
         )
         return call.show(structured, lambda: quote_text(quote))
     placed = check(await call.services.orders.place(request, actor=call.actor, idempotency_key=idempotency_key(args)))
     order = placed.order
-    structured = PlaceOrderRead(
-        dry_run=False,
-        replayed=placed.replayed,
-        can_place=True,
-        problems=[],
-        customer_id=order.customer_id,
-        currency=order.currency,
-        total_minor=order.total_minor,
-        lines=[OrderLineRead.from_record(line) for line in order.lines],
-        order=OrderRead.from_record(order, next_commands(order)),
-    )
+    structured = PlaceOrderRead.placed(order, next_commands(order), replayed=placed.replayed)
     heading = (
         f"Order {order.id} was already placed with this idempotency key; nothing was changed now."
         if placed.replayed

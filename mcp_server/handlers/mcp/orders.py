@@ -31,7 +31,6 @@ from mcp_server.models.orders import (
     IdempotencyKey,
     OrderCancel,
     OrderCreate,
-    OrderLineRead,
     OrderLineRequest,
     OrderPageRead,
     OrderQuery,
@@ -234,16 +233,8 @@ def register(server: MCPServer[AppContext]) -> None:
                     text.append("Next: fix these lines, then call orders_place without dry_run.")
                 else:
                     text.append("Next: call orders_place with the same arguments and dry_run=false to place it.")
-                structured = PlaceOrderRead(
-                    dry_run=True,
-                    replayed=False,
-                    can_place=not problems,
-                    problems=problems,
-                    customer_id=quote.customer.id,
-                    currency=quote.currency,
-                    total_minor=quote.total_minor,
-                    lines=[OrderLineRead.from_record(line) for line in quote.lines],
-                    order=None,
+                structured = PlaceOrderRead.dry_run_of(
+                    quote.customer.id, quote.currency, quote.total_minor, quote.lines, problems
                 )
                 return ok("\n\n".join(text), structured)
             result = await services.orders.place(request, actor=actor(ctx), idempotency_key=idempotency_key)
@@ -261,17 +252,7 @@ def register(server: MCPServer[AppContext]) -> None:
                             f"\n\nNext: when the customer pays, call payments_record with order_id='{order.id}' "
                             f"and amount={order.outstanding_minor}."
                         )
-                    structured = PlaceOrderRead(
-                        dry_run=False,
-                        replayed=placed.replayed,
-                        can_place=True,
-                        problems=[],
-                        customer_id=order.customer_id,
-                        currency=order.currency,
-                        total_minor=order.total_minor,
-                        lines=[OrderLineRead.from_record(line) for line in order.lines],
-                        order=OrderRead.from_record(order, md.next_tools(order)),
-                    )
+                    structured = PlaceOrderRead.placed(order, md.next_tools(order), replayed=placed.replayed)
                     return ok(text, structured)
                 case Rejected(field="lines"):
                     return failure(
