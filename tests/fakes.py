@@ -340,10 +340,15 @@ class FakeReportRepository:
                     if o.currency == currency and window.start <= o.placed_at < window.end
                 ]
                 live = [o for o in placed if o.status != "cancelled"]
+                # money returned in the day (succeeded refunds) on orders that are not cancelled
                 refunds = sum(
                     p.amount_minor
                     for p in self._db.payments
-                    if p.kind == "refund" and p.currency == currency and window.start <= p.created_at < window.end
+                    if p.kind == "refund"
+                    and p.status == "succeeded"
+                    and self._db.orders[p.order_id].status != "cancelled"
+                    and p.currency == currency
+                    and window.start <= p.created_at < window.end
                 )
                 if placed or refunds:
                     out.append(

@@ -55,12 +55,18 @@ class SqlReportRepository:
             )
             .group_by(windows.c.day_no, _o.c.currency)
         )
+        # Money returned in the day (succeeded refunds only: a card refund pending or failed at the
+        # gateway returned nothing) on orders that still count as sales: a cancelled order's refunds
+        # leave with its revenue, so a cancellation nets to zero instead of going negative. The day's
+        # refunds come from the created_at index; each finds its order by primary key.
         refunds = (
             select(windows.c.day_no, _p.c.currency, func.sum(_p.c.amount_minor))
             .select_from(
-                windows.join(_p, and_(_p.c.created_at >= windows.c.day_start, _p.c.created_at < windows.c.day_end))
+                windows.join(
+                    _p, and_(_p.c.created_at >= windows.c.day_start, _p.c.created_at < windows.c.day_end)
+                ).join(_o, _o.c.id == _p.c.order_id)
             )
-            .where(_p.c.kind == "refund", _p.c.status == "succeeded")
+            .where(_p.c.kind == "refund", _p.c.status == "succeeded", live)
             .group_by(windows.c.day_no, _p.c.currency)
         )
         totals: dict[tuple[int, str], list[int]] = {}

@@ -230,7 +230,8 @@ class RequestLog(Protocol):
 
 class ReportRepository(Protocol):
     async def sales_by_day(self, days: Sequence[DayWindow]) -> list[DaySales]:
-        """Orders placed, units, revenue (cancelled orders excluded) and refunds, per day and currency."""
+        """Orders placed, units and revenue (cancelled orders excluded), and succeeded refunds made in the day
+        on orders that are not cancelled, per day and currency; ``cancelled`` counts the orders left out."""
         ...
 
     async def sales_by_product(self, start: datetime, end: datetime, limit: int) -> list[ProductSales]:

@@ -292,7 +292,7 @@ async def test_payment_pages_filter_by_local_days(seeded: SqlUnitOfWorkFactory) 
 
 
 def by_hand(first: date, last: date) -> list[DaySales]:
-    """The day rows, computed in Python from the fixtures: local days, cancelled orders apart."""
+    """The day rows, computed in Python from the fixtures: local days, cancelled orders (and their refunds) apart."""
     rows: dict[tuple[date, str], list[int]] = {}
     for order in ORDERS:
         day = order.placed_at.astimezone(NEW_YORK).date()
@@ -304,9 +304,11 @@ def by_hand(first: date, last: date) -> list[DaySales]:
                 figures[0] += 1
                 figures[1] += order.units
                 figures[2] += order.total_minor
+    cancelled = {order.id for order in ORDERS if order.status == "cancelled"}
     for payment in PAYMENTS:
         day = payment.created_at.astimezone(NEW_YORK).date()
-        if payment.kind == "refund" and first <= day <= last:
+        returned = payment.kind == "refund" and payment.status == "succeeded" and payment.order_id not in cancelled
+        if returned and first <= day <= last:
             rows.setdefault((day, payment.currency), [0, 0, 0, 0, 0])[3] += payment.amount_minor
     return [DaySales(day, currency, *figures) for (day, currency), figures in sorted(rows.items())]
 

@@ -43,7 +43,9 @@ def summary_text(s: SalesSummary) -> str:
     elif s.group_by == "product":
         parts.append("No products sold in this period.")
     parts.append(
-        "Revenue counts orders placed in the period that are not cancelled; refunds count money returned in it."
+        "Revenue counts orders placed in the period that are not cancelled; refunds count money returned in the "
+        "period on orders that are not cancelled; net is revenue minus refunds. A cancelled order counts only under "
+        "cancelled."
     )
     return "\n\n".join(parts)
 

@@ -36,7 +36,9 @@ def register(server: MCPServer[AppContext]) -> None:
         """Revenue, orders, units and refunds per day or per product over a date range, with top products.
 
         Days are calendar days in the shop's time zone (SHOPKEEPER_TIMEZONE). Revenue counts
-        orders placed in the range that were not cancelled; refunds count money returned in it.
+        orders placed in the range that were not cancelled; refunds count money returned in the range
+        (card refunds once the gateway has made them) on orders that were not cancelled; net is revenue
+        minus refunds. A cancelled order, with its payments and refunds, counts only under cancelled.
         """
         values = {"date_from": date_from, "date_to": date_to, "group_by": group_by, "top": top}
         query = validated(SalesQuery, values, TOOL_SALES)
