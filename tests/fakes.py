@@ -29,6 +29,7 @@ from mcp_server.models.payments_gateway import (
     GatewayUnavailable,
     PaymentOutcome,
     RefundOutcome,
+    RetrieveOutcome,
 )
 from mcp_server.models.reports import DaySales, DayWindow, ProductSales
 from mcp_server.models.requests import StoredRequest
@@ -502,6 +503,15 @@ class FakeGateway:
         if fault == "lost":
             return GatewayUnavailable("could not reach the payment gateway (ReadError)")
         return answer
+
+    async def retrieve_payment(self, intent_id: str) -> RetrieveOutcome:
+        fault = self._fault()
+        if fault == "down":
+            return GatewayUnavailable("the payment gateway did not answer in time")
+        for _, answer in self._answers.values():
+            if isinstance(answer, GatewayPayment) and answer.id == intent_id:
+                return answer
+        return GatewayRejected(404, "resource_missing", f"No such payment_intent: '{intent_id}'")
 
     async def refund(
         self,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from mcp_server.models.orders import Order
 from mcp_server.models.payments import Payment
@@ -38,6 +38,9 @@ NO_GATEWAY = (
 _CHARGE_DONE = frozenset({"succeeded"})
 _CHARGE_WAITING = frozenset({"processing"})
 _REFUND_DONE = frozenset({"succeeded", "pending"})  # "pending": accepted, the bank is paying it back
+_AUTH_REFUSALS = frozenset({401, 403})  # checked before the gateway looks at the idempotency key
+REST_FIRST = timedelta(minutes=1)
+REST_MAX = timedelta(hours=1)
 KEY_LIFETIME = timedelta(hours=23)
 """How long a row may be asked about again with its key. Stripe keeps idempotency keys for 24
 hours; after that the same request would be a new one and could charge twice."""
@@ -55,6 +58,7 @@ class Settled:
     row: Payment
     order: Order
     note: str | None = None  # why it failed, or why it is still pending
+    needs_person: bool = False  # pending, and asking the gateway again will not settle it
 
     @property
     def pending(self) -> bool:
@@ -70,6 +74,9 @@ class CardDesk:
         self._ids = ids
         self._gateway = gateway
         self._audit = AuditRecorder(clock, ids)
+        # Rows that stayed pending, and when to ask about them again (doubling): so rows the
+        # gateway keeps answering the same way do not crowd out newer ones.
+        self._quiet: dict[str, tuple[datetime, int]] = {}
 
     @property
     def available(self) -> bool:
@@ -78,52 +85,79 @@ class CardDesk:
     async def pending_for(self, uow: UnitOfWork, order_id: str) -> list[Payment]:
         return [p for p in await uow.payments.for_order(order_id) if p.status == "pending" and p.method == "card"]
 
+    def due(self, rows: Sequence[Payment]) -> list[Payment]:
+        """The rows not resting after staying pending (the background round asks only about these)."""
+        now = self._clock.now()
+        return [r for r in rows if r.id not in self._quiet or self._quiet[r.id][0] <= now]
+
     async def resume(self, rows: Sequence[Payment], *, actor: str) -> list[Settled]:
         """Ask the gateway again about each pending row, with its first key; settle what it answers."""
         settled: list[Settled] = []
         for row in rows:
             if row.kind == "payment":
-                settled.append(await self.charge(row, actor=actor))
+                done = await self.charge(row, actor=actor, resent=True)
             else:
-                settled.append(await self.refund(row, actor=actor))
+                done = await self.refund(row, actor=actor, resent=True)
+            self._rest(done)
+            settled.append(done)
         return settled
 
-    async def charge(self, payment: Payment, *, actor: str) -> Settled:
-        """Charge a pending card payment's saved payment method (its ``reference``)."""
+    def _rest(self, settled: Settled) -> None:
+        if not settled.pending:
+            self._quiet.pop(settled.row.id, None)
+            return
+        _, times = self._quiet.get(settled.row.id, (self._clock.now(), 0))
+        wait = min(REST_MAX, REST_FIRST * 2 ** min(times, 10))
+        self._quiet[settled.row.id] = (self._clock.now() + wait, times + 1)
+
+    async def charge(self, payment: Payment, *, actor: str, resent: bool = False) -> Settled:
+        """Charge a pending card payment's saved payment method (its ``reference``).
+
+        ``resent``: it may have been sent before (then an answer that is not the gateway's replay of
+        the first one, such as a 401 for a rolled key, says nothing about what the first one did).
+        A payment the gateway already named (``processing`` earlier) is looked up instead of resent.
+        """
         if self._gateway is None or payment.reference is None:
             return await self._unchanged(payment, NO_GATEWAY)
         if self._too_old(payment):
-            return await self._unchanged(payment, _too_old_note(payment))
-        outcome = await self._gateway.create_and_confirm_payment(
-            payment.amount_minor,
-            payment.currency,
-            payment.reference,
-            gateway_key(payment),
-            {"order_id": payment.order_id, "payment_id": payment.id},
-        )
-        return await self._settle_charge(payment, outcome, actor)
+            return await self._unchanged(payment, _too_old_note(payment), needs_person=True)
+        outcome: PaymentOutcome
+        if payment.gateway_reference is not None:
+            looked_up = await self._gateway.retrieve_payment(payment.gateway_reference)
+            outcome = looked_up if not isinstance(looked_up, GatewayRejected) else GatewayUnavailable(looked_up.message)
+        else:
+            outcome = await self._gateway.create_and_confirm_payment(
+                payment.amount_minor,
+                payment.currency,
+                payment.reference,
+                gateway_key(payment),
+                {"order_id": payment.order_id, "payment_id": payment.id},
+            )
+        return await self._settle_charge(payment, outcome, actor, resent)
 
-    async def refund(self, refund: Payment, *, actor: str) -> Settled:
+    async def refund(self, refund: Payment, *, actor: str, resent: bool = False) -> Settled:
         """Refund a pending card refund from its payment at the gateway (only id and amount are sent)."""
         if self._gateway is None:
             return await self._unchanged(refund, NO_GATEWAY)
         if self._too_old(refund):
-            return await self._unchanged(refund, _too_old_note(refund))
+            return await self._unchanged(refund, _too_old_note(refund), needs_person=True)
         async with self._uow(write=False) as uow:
             paid_by = await uow.payments.get(refund.payment_id) if refund.payment_id else None
         if paid_by is None or paid_by.gateway_reference is None:
             outcome: RefundOutcome = GatewayRejected(0, None, "the refunded payment has no gateway reference")
         else:
             outcome = await self._gateway.refund(paid_by.gateway_reference, refund.amount_minor, gateway_key(refund))
-        return await self._settle_refund(refund, outcome, actor)
+        return await self._settle_refund(refund, outcome, actor, resent)
 
     def _too_old(self, row: Payment) -> bool:
         return self._clock.now() - row.created_at > KEY_LIFETIME
 
     # -- settling -----------------------------------------------------------------------------------
 
-    async def _settle_charge(self, payment: Payment, outcome: PaymentOutcome, actor: str) -> Settled:
+    async def _settle_charge(self, payment: Payment, outcome: PaymentOutcome, actor: str, resent: bool) -> Settled:
         note: str | None
+        if resent and isinstance(outcome, GatewayRejected) and outcome.status in _AUTH_REFUSALS:
+            return await self._unchanged(payment, _auth_note(outcome))
         match outcome:
             case GatewayPayment(status=status) if status in _CHARGE_DONE:
                 if outcome.amount_minor != payment.amount_minor or outcome.currency != payment.currency:
@@ -132,9 +166,14 @@ class CardDesk:
                         payment,
                         f"the gateway charged {outcome.amount_minor} {outcome.currency} for payment {payment.id}, "
                         f"not {payment.amount_minor} {payment.currency}; it stays pending for a person to check",
+                        needs_person=True,
                     )
                 return await self._charged(payment, outcome, actor)
             case GatewayPayment(status=status) if status in _CHARGE_WAITING:
+                # Resending would replay this first answer for ever: keep the id and look it up next time.
+                async with self._uow(write=True) as uow:
+                    await uow.payments.settle(payment.id, status="pending", gateway_reference=outcome.id, reason=None)
+                    await uow.commit()
                 return await self._unchanged(payment, "the gateway is still processing the card payment")
             case GatewayPayment(status=status):
                 note = f"the card payment was not completed: the gateway says {status}"
@@ -146,7 +185,9 @@ class CardDesk:
                 ref = outcome.payment_id
             case GatewayRejected(code="idempotency_error"):
                 # The key was used for a different request: what happened to this one is unknown.
-                return await self._unchanged(payment, f"the payment gateway refused the key ({outcome.message})")
+                return await self._unchanged(
+                    payment, f"the payment gateway refused the key ({outcome.message})", needs_person=True
+                )
             case GatewayRejected():
                 note = f"the payment gateway refused the request: {outcome.code or outcome.status} ({outcome.message})"
                 ref = None
@@ -154,15 +195,26 @@ class CardDesk:
                 return await self._unchanged(payment, outcome.reason)
         return await self._failed(payment, note, ref, actor, action="payment.failed")
 
-    async def _settle_refund(self, refund: Payment, outcome: RefundOutcome, actor: str) -> Settled:
+    async def _settle_refund(self, refund: Payment, outcome: RefundOutcome, actor: str, resent: bool) -> Settled:
+        if resent and isinstance(outcome, GatewayRejected) and outcome.status in _AUTH_REFUSALS:
+            return await self._unchanged(refund, _auth_note(outcome))
         match outcome:
             case GatewayRefund(status=status) if status in _REFUND_DONE:
+                if outcome.amount_minor != refund.amount_minor:
+                    return await self._unchanged(
+                        refund,
+                        f"the gateway refunded {outcome.amount_minor}, not {refund.amount_minor} (minor units), for "
+                        f"refund {refund.id}; it stays pending for a person to check",
+                        needs_person=True,
+                    )
                 return await self._refunded(refund, outcome.id, actor)
             case GatewayRefund(status=status):
                 note = f"the gateway did not refund: it says {status}"
                 ref = outcome.id
             case GatewayRejected(code="idempotency_error"):
-                return await self._unchanged(refund, f"the payment gateway refused the key ({outcome.message})")
+                return await self._unchanged(
+                    refund, f"the payment gateway refused the key ({outcome.message})", needs_person=True
+                )
             case CardDeclined() | GatewayRejected():
                 code = outcome.code or (outcome.status if isinstance(outcome, GatewayRejected) else None)
                 note = f"the payment gateway refused the refund: {code or 'refused'} ({outcome.message})"
@@ -184,7 +236,9 @@ class CardDesk:
     async def _refunded(self, refund: Payment, gateway_id: str, actor: str) -> Settled:
         async with self._uow(write=True) as uow:
             order = await self._order(uow, refund)
-            if not await uow.payments.settle(refund.id, status="succeeded", gateway_reference=gateway_id, reason=None):
+            if not await uow.payments.settle(
+                refund.id, status="succeeded", gateway_reference=gateway_id, reason=refund.reason
+            ):
                 return await self._as_it_is(uow, refund)
             now = self._clock.now()
             refunded = order.refunded_minor + refund.amount_minor
@@ -217,9 +271,11 @@ class CardDesk:
         return Settled(replace(refund, status="succeeded", gateway_reference=gateway_id), updated)
 
     async def _failed(self, row: Payment, note: str, gateway_ref: str | None, actor: str, *, action: str) -> Settled:
+        # A refund keeps the shop's own reason, with why it failed after it.
+        stored = f"{row.reason} — not refunded: {note}"[:500] if row.kind == "refund" and row.reason else note
         async with self._uow(write=True) as uow:
             order = await self._order(uow, row)
-            if not await uow.payments.settle(row.id, status="failed", gateway_reference=gateway_ref, reason=note):
+            if not await uow.payments.settle(row.id, status="failed", gateway_reference=gateway_ref, reason=stored):
                 return await self._as_it_is(uow, row)
             if row.kind == "refund" and row.payment_id is not None:
                 paid_by = await uow.payments.get(row.payment_id)
@@ -236,12 +292,12 @@ class CardDesk:
                 | {"payment_id": row.id, "amount_minor": row.amount_minor, "method": "card", "reason": note},
             )
             await uow.commit()
-        return Settled(replace(row, status="failed", gateway_reference=gateway_ref, reason=note), order, note)
+        return Settled(replace(row, status="failed", gateway_reference=gateway_ref, reason=stored), order, note)
 
-    async def _unchanged(self, row: Payment, note: str) -> Settled:
+    async def _unchanged(self, row: Payment, note: str, *, needs_person: bool = False) -> Settled:
         async with self._uow(write=False) as uow:
             settled = await self._as_it_is(uow, row)
-        return replace(settled, note=note) if settled.pending else settled
+        return replace(settled, note=note, needs_person=needs_person) if settled.pending else settled
 
     async def _as_it_is(self, uow: UnitOfWork, row: Payment) -> Settled:
         """Someone else settled the row first (or nothing changed): report it as stored."""
@@ -262,4 +318,11 @@ def _too_old_note(row: Payment) -> str:
         f"card {what} {row.id} has been pending since {row.created_at:%Y-%m-%d %H:%M} UTC, longer than the gateway "
         "remembers its idempotency key, so asking again could move the money twice; a person must look it up in "
         f"the gateway's dashboard ({look_for}idempotency key {gateway_key(row)})"
+    )
+
+
+def _auth_note(refused: GatewayRejected) -> str:
+    return (
+        f"the payment gateway refused the shop's credentials ({refused.status}) when asked again, which says "
+        "nothing about the first attempt; it stays pending until SHOPKEEPER_STRIPE_SECRET_KEY works again"
     )

@@ -335,11 +335,12 @@ class OrderService:
             settled = await self._cards.resume(waiting, actor=actor)
             if any(s.pending for s in settled):
                 first = next(s for s in settled if s.pending)
+                later = "a person must settle it first" if first.needs_person else "try again in a minute"
                 return Rejected(
                     f"card payment {first.row.id} of order {first.order.id} is still pending at the payment "
                     f"gateway ({first.note or 'no answer yet'}), so the order cannot be cancelled yet; "
-                    "nothing was changed. Try again in a minute",
-                    field="order_id",
+                    f"nothing was changed: {later}",
+                    field="pending_payment",
                 )
         else:  # pragma: no cover - a settled payment cannot be pending again
             return Rejected("the order's card payments keep changing; try again", field="order_id")

@@ -82,6 +82,7 @@ class CardNotCharged:
     order: Order
     reason: str
     resumed: bool = False
+    needs_person: bool = False  # pending, and asking the gateway again will not settle it
 
     @property
     def pending(self) -> bool:
@@ -95,6 +96,7 @@ class SettleRound:
     succeeded: int = 0
     failed: int = 0
     pending: int = 0
+    for_a_person: tuple[str, ...] = ()  # why rows that asking again will not settle are stuck
 
     @property
     def handled(self) -> int:
@@ -186,10 +188,12 @@ class PaymentService:
             step = await self._begin(uow, request, order_id, digest, actor, idempotency_key)
         if not isinstance(step, _Charge):
             return step
-        settled = await self._cards.charge(step.payment, actor=actor)
+        settled = await self._cards.charge(step.payment, actor=actor, resent=step.resumed)
         if settled.row.status == "succeeded":
             return Success(Recorded(settled.row, settled.order, resumed=step.resumed))
-        return CardNotCharged(settled.row, settled.order, settled.note or "", resumed=step.resumed)
+        return CardNotCharged(
+            settled.row, settled.order, settled.note or "", resumed=step.resumed, needs_person=settled.needs_person
+        )
 
     async def _begin(
         self,
@@ -291,10 +295,12 @@ class PaymentService:
             return SettleRound()
         now = self._clock.now()
         async with self._uow(write=False) as uow:
-            rows = await uow.payments.pending_between(now - KEY_LIFETIME, now - min_age, limit)
-        settled = await self._cards.resume([r for r in rows if r.method == "card"], actor=actor)
+            rows = await uow.payments.pending_between(now - KEY_LIFETIME, now - min_age, limit * 5)
+        due = self._cards.due([r for r in rows if r.method == "card"])[:limit]
+        settled = await self._cards.resume(due, actor=actor)
         statuses = [s.row.status for s in settled]
-        return SettleRound(statuses.count("succeeded"), statuses.count("failed"), statuses.count("pending"))
+        stuck = tuple(s.note or "" for s in settled if s.needs_person)
+        return SettleRound(statuses.count("succeeded"), statuses.count("failed"), statuses.count("pending"), stuck)
 
     @unavailable_when_busy
     async def list(self, query: PaymentQuery) -> Success[Page[Payment]] | Rejected:
@@ -354,11 +360,31 @@ class PaymentService:
         pending (its money stays reserved) and is sent again, with the same key, by the next
         refund for the order (or a retry with the same ``idempotency_key``).
         """
+        # First settle what earlier refunds of the order left pending at the gateway.
+        moved = await self._resume_refunds_of(request, actor) if approval is not None else set[str]()
         async with self._uow(write=True) as uow:
             done = await self._refund_in(uow, request, actor, approval, idempotency_key)
         if not isinstance(done, Success):
             return done
-        return Success(await self._send_card_refunds(done.value, actor))
+        plan = done.value
+        if plan.replayed and any(r.id in moved for r in plan.refunds):
+            plan = replace(plan, replayed=False)  # this retry completed the first call's card refund
+        return Success(await self._send_card_refunds(plan, actor))
+
+    async def _resume_refunds_of(self, request: RefundCreate, actor: str) -> set[str]:
+        """Resume the order's pending card refunds; the ids of those that settled."""
+        if not self._cards.available:
+            return set()
+        async with self._uow(write=False) as uow:
+            order_id = canonical_id(request.order_id, ORDER_ID_PREFIX) if request.order_id else None
+            if request.payment_id is not None:
+                payment_id = canonical_id(request.payment_id, PAYMENT_ID_PREFIX)
+                paid = await uow.payments.get(payment_id) if payment_id else None
+                order_id = paid.order_id if paid else None
+            pending = (
+                [r for r in await self._cards.pending_for(uow, order_id) if r.kind == "refund"] if order_id else []
+            )
+        return {s.row.id for s in await self._cards.resume(pending, actor=actor) if not s.pending}
 
     async def _refund_in(
         self,
@@ -410,7 +436,7 @@ class PaymentService:
         updated = replace(
             order,
             refunded_minor=refunded,
-            status="refunded" if refunded == order.paid_minor else order.status,
+            status="refunded" if refunded == order.paid_minor and order.status != "cancelled" else order.status,
             updated_at=now,
         )
         await uow.orders.update(updated)
@@ -456,7 +482,10 @@ class PaymentService:
         settled = {s.row.id: s.row for s in await self._cards.resume(pending, actor=actor)}
         async with self._uow(write=False) as uow:
             order = await uow.orders.get(plan.order.id) or plan.order
-        return replace(plan, order=order, refunds=tuple(settled.get(r.id, r) for r in plan.refunds))
+        refunds = tuple(settled.get(r.id, r) for r in plan.refunds)
+        # A retry with the key that completed this refund's pending part did change something.
+        moved = any(r.status != s.status for r, s in zip(plan.refunds, refunds, strict=True))
+        return replace(plan, order=order, refunds=refunds, replayed=plan.replayed and not moved)
 
     async def _plan(
         self, uow: UnitOfWork, request: RefundCreate
@@ -484,16 +513,23 @@ class PaymentService:
         order = await uow.orders.get(order_id)
         if order is None:
             return NotFound("order", f"id {order_id}")
-        if "refund" not in ALLOWED_ACTIONS[order.status]:
+        payments = [only] if only is not None else await uow.payments.for_order(order.id)
+        refundable = sum(p.refundable_minor for p in payments)
+        # A cancelled order still owes money back when the gateway refused the cancellation's card refund.
+        still_owed = order.status == "cancelled" and refundable > 0
+        if "refund" not in ALLOWED_ACTIONS[order.status] and not still_owed:
             return IllegalTransition(order.id, order.status, "be refunded", order.allowed)
+        if request.restock and order.status == "cancelled":
+            return Rejected(
+                f"order {order.id} is cancelled: its stock went back when it was cancelled; refund with restock=false",
+                field="restock",
+            )
         if request.restock and order.status == "paid":
             return Rejected(
                 f"order {order.id} has not shipped, so nothing can come back into stock: to take it all back, "
                 "cancel the order (it restocks and refunds); otherwise refund with restock=false",
                 field="restock",
             )
-        payments = [only] if only is not None else await uow.payments.for_order(order.id)
-        refundable = sum(p.refundable_minor for p in payments)
         if request.amount > refundable:
             scope = f"payment {only.id}" if only else f"order {order.id}"
             return Rejected(

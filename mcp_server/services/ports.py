@@ -13,7 +13,7 @@ from mcp_server.models.customers import Customer
 from mcp_server.models.orders import Order
 from mcp_server.models.outbox import Email, OutboxMessage, SendOutcome
 from mcp_server.models.payments import Payment, PaymentStatus
-from mcp_server.models.payments_gateway import PaymentOutcome, RefundOutcome
+from mcp_server.models.payments_gateway import PaymentOutcome, RefundOutcome, RetrieveOutcome
 from mcp_server.models.reports import DaySales, DayWindow, ProductSales
 from mcp_server.models.requests import StoredRequest
 
@@ -204,6 +204,10 @@ class PaymentGateway(Protocol):
         idempotency_key: str,
         metadata: Mapping[str, str] | None = None,
     ) -> PaymentOutcome: ...
+
+    async def retrieve_payment(self, intent_id: str) -> RetrieveOutcome:
+        """The payment as the gateway holds it now (a GET: safe to repeat)."""
+        ...
 
     async def refund(
         self,

@@ -167,6 +167,10 @@ class FaultProxy:
     def inject(self, *faults: Fault) -> None:
         self._faults.extend(faults)
 
+    def heal(self) -> None:
+        """Drop the faults not yet used: from now on every request goes through."""
+        self._faults.clear()
+
     @property
     def pending_faults(self) -> int:
         return len(self._faults)

@@ -26,7 +26,7 @@ from mcp_server.services.customers import CustomerService
 from mcp_server.services.orders import OrderService
 from mcp_server.services.payments import CardNotCharged, PaymentService
 from mcp_server.services.requests import ConfirmationTokens, PersonConfirmed
-from mcp_server.services.results import Rejected, Success
+from mcp_server.services.results import IllegalTransition, Rejected, Success
 from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
 from tests.integration.stripe_standin import BASE_DELAY_S, SECRET, Fault, FaultProxy, LocalStripe, Sleeps
@@ -197,7 +197,9 @@ async def test_two_calls_racing_to_pay_one_order_charge_it_once(shop: Shop) -> N
             tasks.start_soon(pay)
 
     assert shop.charged(order_id) == [2 * PRICE]
-    assert all(isinstance(r, Success) for r in results), results
+    # Each caller either completed the one payment or, arriving once the order was paid, was told so.
+    assert any(isinstance(r, Success) for r in results), results
+    assert all(isinstance(r, Success) or (isinstance(r, IllegalTransition) and r.status == "paid") for r in results)
     assert (await shop.order(order_id)).paid_minor == 2 * PRICE
     assert len(await shop.rows(order_id)) == 1
 
@@ -233,6 +235,7 @@ async def test_refunds_never_exceed_the_charge_through_a_storm_of_faults(shop: S
         await shop.refund(order_id, 1500, key=f"storm-{n % 3}")
         assert shop.refunded(order_id) <= 4 * PRICE
     # The network heals: the next refund settles everything left pending.
+    shop.proxy.heal()
     await shop.refund(order_id, 1)
     rows = await shop.rows(order_id)
     assert not [r for r in rows if r.status == "pending"]

@@ -202,7 +202,9 @@ async def test_a_pending_refund_holds_its_money_and_a_retry_with_the_key_complet
     assert isinstance(first, Success)
     assert [r.status for r in first.value.refunds] == ["pending"]
     assert order(world, order_id).refunded_minor == 0  # not counted until the gateway confirms
-    # The pending refund holds the money: nothing more can be refunded meanwhile.
+    # The pending refund holds the money: nothing more can be refunded meanwhile (the gateway is
+    # still down when this refund first asks it about the pending one).
+    world.gateway.faults.append("down")
     other = await world.shop.payments.refund(
         RefundCreate(order_id=order_id, amount=1, reason="again"), actor=ACTOR, approval=PersonConfirmed()
     )

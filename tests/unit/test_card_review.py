@@ -1,8 +1,6 @@
 """Adversarial review of card payments (money safety), on the in-memory fakes.
 
-Every test here pins a bug found in review and is marked ``xfail(strict=True)``: it fails today
-for the stated reason, and will turn into an XPASS (so a strict failure) once the bug is fixed,
-at which point the marker should be removed.
+Every test here pinned a bug found in review (each failed before its fix).
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ import pytest
 from mcp_types import CallToolResult, TextContent
 
 from mcp_server.handlers.mcp.orders import order_failure
-from mcp_server.handlers.mcp.payments import not_charged_result, refund_result
+from mcp_server.handlers.mcp.payments import not_charged_result, recorded_result, refund_result
 from mcp_server.models.payments import PaymentCreate, RefundCreate
 from mcp_server.models.payments_gateway import (
     GatewayPayment,
@@ -149,11 +147,6 @@ def text_of(result: CallToolResult) -> str:
 # -- P1: a 401 on a resend fails a row the gateway may already have done ------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: CardDesk._settle_charge marks a resumed payment failed on any 4xx (here 401); the first "
-    "attempt had charged the card, so the next payments_record charges it a second time",
-)
 async def test_a_401_when_resuming_a_charge_does_not_fail_it_so_the_card_is_not_charged_twice() -> None:
     world = await world_with(AuthFailingGateway())
     order_id = await placed(world)
@@ -173,11 +166,6 @@ async def test_a_401_when_resuming_a_charge_does_not_fail_it_so_the_card_is_not_
     assert sum(world.gateway.charged.values()) == 3000  # today: 6000, the customer paid twice
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: CardDesk._settle_refund marks a resumed refund failed on a 401 and releases its money; "
-    "the gateway had made it, so the next refund gives the same money back again",
-)
 async def test_a_401_when_resuming_a_refund_does_not_release_money_the_gateway_gave_back() -> None:
     world = await world_with(AuthFailingGateway())
     order_id = await placed(world)
@@ -199,11 +187,6 @@ async def test_a_401_when_resuming_a_refund_does_not_release_money_the_gateway_g
 # -- P2: money stranded on a cancelled order ---------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a cancelled order allows no refund (ALLOWED_ACTIONS['cancelled'] == ()), so when the "
-    "cancellation's card refund fails nothing can ever give the customer's money back",
-)
 async def test_a_cancelled_orders_failed_card_refund_can_be_refunded_again() -> None:
     world = await world_with(FakeGateway())
     order_id = await placed(world)
@@ -223,12 +206,6 @@ async def test_a_cancelled_orders_failed_card_refund_can_be_refunded_again() -> 
 # -- P2: Stripe replays the first answer, so "processing" never settles ------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a 'processing' charge is resent with the same key, and the gateway replays 'processing' "
-    "forever; the pi_ id is not kept and retrieve_payment is never used, so a charge that succeeded is "
-    "never booked and the order stays unpaid and blocked",
-)
 async def test_a_charge_first_answered_processing_is_booked_once_the_gateway_completes_it() -> None:
     world = await world_with(ProcessingGateway())
     order_id = await placed(world)
@@ -248,11 +225,6 @@ async def test_a_charge_first_answered_processing_is_booked_once_the_gateway_com
 # -- P2: a refund's amount is never checked against the gateway's answer -----------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: CardDesk._settle_refund books refund.amount_minor without comparing it with the "
-    "gateway's GatewayRefund.amount_minor (charges are checked, refunds are not)",
-)
 async def test_a_refund_the_gateway_made_for_another_amount_is_not_booked_as_asked() -> None:
     world = await world_with(ShortRefundGateway())
     order_id = await placed(world)
@@ -267,12 +239,6 @@ async def test_a_refund_the_gateway_made_for_another_amount_is_not_booked_as_ask
 # -- P3: rows that never settle starve the background settler ----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: settle_pending takes the oldest `limit` pending rows every round; rows the gateway keeps "
-    "answering the same way (idempotency_error, amount mismatch, processing) fill every batch, so newer "
-    "rows are never settled",
-)
 async def test_rows_that_stay_pending_do_not_starve_the_background_settler() -> None:
     world = await world_with(FakeGateway())
     stuck_order, later_order = await placed(world), await placed(world)
@@ -296,11 +262,6 @@ async def test_rows_that_stay_pending_do_not_starve_the_background_settler() -> 
 # -- P3: the ledger loses a card refund's reason --------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: CardDesk._refunded settles with reason=None, and payments.settle overwrites the "
-    "refund's own reason (the README: 'the shop's reason stays in the shop')",
-)
 async def test_a_settled_card_refund_keeps_its_reason_in_the_ledger() -> None:
     world = await world_with(FakeGateway())
     order_id = await placed(world)
@@ -316,11 +277,6 @@ async def test_a_settled_card_refund_keeps_its_reason_in_the_ledger() -> None:
 # -- P3: what the agent is told ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: not_charged_result tells the agent to call payments_record again in a minute even when the "
-    "row is past the 23-hour key lifetime and will never be sent again (only a person can settle it)",
-)
 async def test_a_row_past_the_key_lifetime_does_not_tell_the_agent_to_try_again_in_a_minute() -> None:
     world = await world_with(FakeGateway())
     order_id = await placed(world)
@@ -336,11 +292,6 @@ async def test_a_row_past_the_key_lifetime_does_not_tell_the_agent_to_try_again_
     assert "again in a minute" not in text_of(not_charged_result(again))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a retry with the refund's idempotency_key that completes the pending card refund is "
-    "reported as 'nothing was changed now' (and the e-mail it queued is not mentioned)",
-)
 async def test_a_key_retry_that_completes_a_pending_refund_does_not_say_nothing_changed() -> None:
     world = await world_with(FakeGateway())
     order_id = await placed(world)
@@ -358,11 +309,6 @@ async def test_a_key_retry_that_completes_a_pending_refund_does_not_say_nothing_
     assert "nothing was changed now" not in text_of(refund_result(again))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: cancel's 'card payment still pending' Rejected has field='order_id', so order_failure tells "
-    "the agent to look up the order id with orders_list instead of waiting and retrying",
-)
 async def test_cancel_blocked_by_a_pending_card_payment_says_to_wait_not_to_find_the_order() -> None:
     world = await world_with(FakeGateway())
     order_id = await placed(world)
@@ -373,3 +319,19 @@ async def test_cancel_blocked_by_a_pending_card_payment_says_to_wait_not_to_find
     assert isinstance(refused, Rejected)
 
     assert "orders_list" not in text_of(order_failure(refused, tool_name="orders_cancel"))
+
+
+async def test_a_cash_payment_that_only_completed_a_pending_card_payment_says_the_cash_was_not_recorded() -> None:
+    world = await world_with(FakeGateway())
+    order_id = await placed(world)
+    world.gateway.faults.append("down")
+    assert isinstance(await charge(world, order_id), CardNotCharged)
+    cash = PaymentCreate(order_id=order_id, method="cash", amount=500)
+
+    result = await world.shop.payments.record(cash, actor=ACTOR)
+
+    assert isinstance(result, Success)
+    assert result.value.resumed
+    text = text_of(recorded_result(result.value, cash))
+    assert "What this call asked for (cash, 5.00 EUR) was not recorded" in text
+    assert [p.method for p in rows(world, order_id)] == ["card"]

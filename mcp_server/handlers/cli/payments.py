@@ -77,6 +77,12 @@ def not_charged(result: CardNotCharged) -> NoReturn:
     payment, order = result.payment, result.order
     money = format_money(payment.amount_minor, payment.currency)
     earlier = "the earlier card payment" if result.resumed else "card payment"
+    if result.pending and result.needs_person:
+        fail(
+            f"{earlier} {payment.id} of {money} for order {order.id} is pending and asking the gateway again will "
+            f"not settle it: {result.reason}",
+            Exit.REFUSED,
+        )
     if result.pending:
         fail(
             f"{earlier} {payment.id} of {money} for order {order.id} is pending: {result.reason}. Whether the card "

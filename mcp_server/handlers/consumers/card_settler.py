@@ -48,6 +48,9 @@ async def run_card_settler(
             logger.exception("settling pending card payments failed; trying again in %s s", ERROR_SECONDS)
             await anyio.sleep(ERROR_SECONDS)
             continue
+        if isinstance(outcome, SettleRound):
+            for why in outcome.for_a_person:
+                logger.warning("card payments: needs a person: %s", why)
         if isinstance(outcome, SettleRound) and (outcome.handled or outcome.pending):
             logger.info(
                 "card payments: %s settled, %s failed, %s still pending at the gateway",

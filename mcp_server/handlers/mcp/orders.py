@@ -95,6 +95,10 @@ def order_failure(result: Failure, *, tool_name: str) -> CallToolResult:
             return failure(result, next_step=f"{FIND_ORDER} {UNCHANGED}")
         case Rejected(field="order_id"):
             return failure(result, next_step=f"{FIND_ORDER} {UNCHANGED}")
+        case Rejected(field="pending_payment"):
+            return failure(
+                result, next_step=f"wait, then call {tool_name} again; payments_list shows the payment's status."
+            )
         case Rejected(field="customer_id"):
             return failure(result, next_step=f"call customers_list to find the customer id. {UNCHANGED}")
         case Rejected(field="cursor"):

@@ -59,7 +59,7 @@ class RecordedRead(PaymentRead):
     order: OrderRead
 
 
-def recorded_result(recorded: Recorded) -> CallToolResult:
+def recorded_result(recorded: Recorded, asked: PaymentCreate | None = None) -> CallToolResult:
     order, payment = recorded.order, recorded.payment
     money = format_money(payment.amount_minor, payment.currency)
     if recorded.replayed:
@@ -76,6 +76,12 @@ def recorded_result(recorded: Recorded) -> CallToolResult:
     else:
         heading = f"Recorded {money} ({payment.method}) for order {order.id}"
     text = md.order(order, heading=heading)
+    if recorded.resumed and asked is not None and (asked.method, asked.amount) != ("card", None):
+        text += (
+            f"\n\nWhat this call asked for ({asked.method}"
+            + (f", {format_money(asked.amount, order.currency)}" if asked.amount else "")
+            + ") was not recorded: it only completed the earlier card payment."
+        )
     if order.status == "paid":
         text += f"\n\nThe order is paid. Next: orders_mark_shipped with order_id='{order.id}'."
     elif order.outstanding_minor:
@@ -94,6 +100,13 @@ def not_charged_result(result: CardNotCharged) -> CallToolResult:
     money = format_money(payment.amount_minor, payment.currency)
     owed = format_money(order.outstanding_minor, order.currency)
     earlier = "The earlier card payment" if result.resumed else "Card payment"
+    if result.pending and result.needs_person:
+        return error(
+            f"{earlier} {payment.id} of {money} for order {order.id} is pending and cannot be settled by asking the "
+            f"gateway again: {sentence(result.reason)} The order is not paid and must not be shipped.\n\n"
+            "Next: tell the person; someone with access to the payment gateway's dashboard must check what "
+            "happened to this payment. Until then the order takes no other payment and cannot be cancelled."
+        )
     if result.pending:
         return error(
             f"{earlier} {payment.id} of {money} for order {order.id} is pending: {sentence(result.reason)} "
@@ -259,7 +272,7 @@ def register(server: MCPServer[AppContext]) -> None:
             result = await services.payments.record(request, actor=actor(ctx), idempotency_key=idempotency_key)
             match result:
                 case Success(value=recorded):
-                    return recorded_result(recorded)
+                    return recorded_result(recorded, request)
                 case CardNotCharged():
                     return not_charged_result(result)
                 case Rejected(field="amount"):
