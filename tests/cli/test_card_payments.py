@@ -36,12 +36,16 @@ def test_a_card_is_charged_from_the_command_line(make_cli: Callable[..., Cli], l
 
     assert f"Charged 25.00 EUR to card pm_card_visa for order {order_id}" in out.out
     assert charged(localstripe, order_id) == [2500]
+    declined_order = placed(cli)
     declined = cli.fail(
-        4, "payments", "record", "--order", placed(cli), "--method", "card",
+        4, "payments", "record", "--order", declined_order, "--method", "card",
         "--payment-method", "pm_card_chargeCustomerFail",
     )  # fmt: skip
     assert "card declined: card_declined" in declined
     assert "nothing was charged" in declined
+    listed = cli.ok("payments", "list", "--order", declined_order).out
+    assert "failed" in listed
+    assert "card declined: card_declined" in listed  # the reason, not the card it tried
 
 
 def test_an_unreachable_gateway_leaves_the_payment_pending_and_a_rerun_completes_it(

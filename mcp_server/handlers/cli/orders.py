@@ -77,7 +77,7 @@ def payments_table(payments: Sequence[Payment]) -> str:
             format_money(p.amount_minor if p.kind == "payment" else -p.amount_minor, p.currency),
             p.method,
             p.status,
-            p.reference or p.reason,
+            (p.reason if p.status == "failed" else p.reference or p.reason),
         ]
         for p in payments
     ]
