@@ -92,6 +92,24 @@ class RefundCreate(BaseModel):
     restock: bool = False
 
 
+GatewayReference = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^(pi|re|pyr)_[A-Za-z0-9_]{1,100}$")
+]
+"""The gateway's id of a payment intent (``pi_…``) or of a refund (``re_…``, ``pyr_…``)."""
+
+
+class PaymentSettle(BaseModel):
+    """A person's word on a card payment or card refund left pending (``pay_…`` or ``ref_…``), read
+    in the payment gateway's dashboard: it ``succeeded`` (with the gateway's id) or ``failed``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    payment_id: EntityRef
+    outcome: Literal["succeeded", "failed"]
+    gateway_reference: GatewayReference | None = None
+    note: Reason
+
+
 class PaymentQuery(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -11,10 +11,11 @@ card is charged (or refunded) at most once per row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from mcp_server.models.audit import JsonScalar
 from mcp_server.models.orders import Order
 from mcp_server.models.payments import Payment
 from mcp_server.models.payments_gateway import (
@@ -44,6 +45,9 @@ REST_MAX = timedelta(hours=1)
 KEY_LIFETIME = timedelta(hours=23)
 """How long a row may be asked about again with its key. Stripe keeps idempotency keys for 24
 hours; after that the same request would be a new one and could charge twice."""
+
+
+AuditDetails = Mapping[str, JsonScalar]
 
 
 def gateway_key(row: Payment) -> str:
@@ -165,7 +169,7 @@ class CardDesk:
                     return await self._unchanged(
                         payment,
                         f"the gateway charged {outcome.amount_minor} {outcome.currency} for payment {payment.id}, "
-                        f"not {payment.amount_minor} {payment.currency}; it stays pending for a person to check",
+                        f"not {payment.amount_minor} {payment.currency}; it stays pending: {for_a_person(payment)}",
                         needs_person=True,
                     )
                 return await self._charged(payment, outcome, actor)
@@ -186,7 +190,9 @@ class CardDesk:
             case GatewayRejected(code="idempotency_error"):
                 # The key was used for a different request: what happened to this one is unknown.
                 return await self._unchanged(
-                    payment, f"the payment gateway refused the key ({outcome.message})", needs_person=True
+                    payment,
+                    f"the payment gateway refused the key ({outcome.message}): {for_a_person(payment)}",
+                    needs_person=True,
                 )
             case GatewayRejected():
                 note = f"the payment gateway refused the request: {outcome.code or outcome.status} ({outcome.message})"
@@ -204,7 +210,7 @@ class CardDesk:
                     return await self._unchanged(
                         refund,
                         f"the gateway refunded {outcome.amount_minor}, not {refund.amount_minor} (minor units), for "
-                        f"refund {refund.id}; it stays pending for a person to check",
+                        f"refund {refund.id}; it stays pending: {for_a_person(refund)}",
                         needs_person=True,
                     )
                 return await self._refunded(refund, outcome.id, actor)
@@ -213,7 +219,9 @@ class CardDesk:
                 ref = outcome.id
             case GatewayRejected(code="idempotency_error"):
                 return await self._unchanged(
-                    refund, f"the payment gateway refused the key ({outcome.message})", needs_person=True
+                    refund,
+                    f"the payment gateway refused the key ({outcome.message}): {for_a_person(refund)}",
+                    needs_person=True,
                 )
             case CardDeclined() | GatewayRejected():
                 code = outcome.code or (outcome.status if isinstance(outcome, GatewayRejected) else None)
@@ -225,74 +233,143 @@ class CardDesk:
 
     async def _charged(self, payment: Payment, outcome: GatewayPayment, actor: str) -> Settled:
         async with self._uow(write=True) as uow:
-            order = await self._order(uow, payment)
-            if not await uow.payments.settle(payment.id, status="succeeded", gateway_reference=outcome.id, reason=None):
+            done = await self._charged_in(uow, payment, outcome.id, actor)
+            if done is None:
                 return await self._as_it_is(uow, payment)
-            row = replace(payment, status="succeeded", gateway_reference=outcome.id)
-            updated = await book_payment(uow, self._audit, order, row, actor=actor, at=self._clock.now())
             await uow.commit()
-        return Settled(row, updated)
+        return done
 
     async def _refunded(self, refund: Payment, gateway_id: str, actor: str) -> Settled:
         async with self._uow(write=True) as uow:
-            order = await self._order(uow, refund)
-            if not await uow.payments.settle(
-                refund.id, status="succeeded", gateway_reference=gateway_id, reason=refund.reason
-            ):
+            done = await self._refunded_in(uow, refund, gateway_id, actor)
+            if done is None:
                 return await self._as_it_is(uow, refund)
-            now = self._clock.now()
-            refunded = order.refunded_minor + refund.amount_minor
-            status = order.status
-            if status != "cancelled" and refunded >= order.paid_minor:
-                status = "refunded"
-            updated = replace(order, refunded_minor=refunded, status=status, updated_at=now)
-            await uow.orders.update(updated)
-            await self._audit.record(
-                uow,
-                actor=actor,
-                action="payment.refunded",
-                entity_type="order",
-                entity_id=order.id,
-                before=order.audit_state(),
-                after=updated.audit_state()
-                | {
-                    "refund_ids": refund.id,
-                    "amount_minor": refund.amount_minor,
-                    "reason": refund.reason,
-                    "method": "card",
-                },
-            )
-            customer = await uow.customers.get(order.customer_id)
-            if customer is not None and order.status != "cancelled":  # a cancellation's own e-mail covers it
-                await uow.outbox.add(
-                    order_mail(self._ids, "order_refunded", customer, updated, now, refund_minor=refund.amount_minor)
-                )
             await uow.commit()
-        return Settled(replace(refund, status="succeeded", gateway_reference=gateway_id), updated)
+        return done
 
     async def _failed(self, row: Payment, note: str, gateway_ref: str | None, actor: str, *, action: str) -> Settled:
+        async with self._uow(write=True) as uow:
+            done = await self._failed_in(uow, row, note, gateway_ref, actor, action=action)
+            if done is None:
+                return await self._as_it_is(uow, row)
+            await uow.commit()
+        return done
+
+    # Each ``_…_in`` settles the row inside the caller's unit of work (the caller commits); None when
+    # the conditional settle found the row no longer pending (someone else settled it first).
+
+    async def _charged_in(
+        self, uow: UnitOfWork, payment: Payment, gateway_id: str, actor: str, extra: AuditDetails | None = None
+    ) -> Settled | None:
+        order = await self._order(uow, payment)
+        if not await uow.payments.settle(payment.id, status="succeeded", gateway_reference=gateway_id, reason=None):
+            return None
+        row = replace(payment, status="succeeded", gateway_reference=gateway_id)
+        updated = await book_payment(uow, self._audit, order, row, actor=actor, at=self._clock.now(), extra=extra)
+        return Settled(row, updated)
+
+    async def _refunded_in(
+        self, uow: UnitOfWork, refund: Payment, gateway_id: str | None, actor: str, extra: AuditDetails | None = None
+    ) -> Settled | None:
+        order = await self._order(uow, refund)
+        if not await uow.payments.settle(
+            refund.id, status="succeeded", gateway_reference=gateway_id, reason=refund.reason
+        ):
+            return None
+        now = self._clock.now()
+        refunded = order.refunded_minor + refund.amount_minor
+        status = order.status
+        if status != "cancelled" and refunded >= order.paid_minor:
+            status = "refunded"
+        updated = replace(order, refunded_minor=refunded, status=status, updated_at=now)
+        await uow.orders.update(updated)
+        await self._audit.record(
+            uow,
+            actor=actor,
+            action="payment.refunded",
+            entity_type="order",
+            entity_id=order.id,
+            before=order.audit_state(),
+            after=updated.audit_state()
+            | {
+                "refund_ids": refund.id,
+                "amount_minor": refund.amount_minor,
+                "reason": refund.reason,
+                "method": "card",
+            }
+            | dict(extra or {}),
+        )
+        customer = await uow.customers.get(order.customer_id)
+        if customer is not None and order.status != "cancelled":  # a cancellation's own e-mail covers it
+            await uow.outbox.add(
+                order_mail(self._ids, "order_refunded", customer, updated, now, refund_minor=refund.amount_minor)
+            )
+        return Settled(replace(refund, status="succeeded", gateway_reference=gateway_id), updated)
+
+    async def _failed_in(
+        self,
+        uow: UnitOfWork,
+        row: Payment,
+        note: str,
+        gateway_ref: str | None,
+        actor: str,
+        *,
+        action: str,
+        extra: AuditDetails | None = None,
+    ) -> Settled | None:
         # A refund keeps the shop's own reason, with why it failed after it.
         stored = f"{row.reason} — not refunded: {note}"[:500] if row.kind == "refund" and row.reason else note
-        async with self._uow(write=True) as uow:
-            order = await self._order(uow, row)
-            if not await uow.payments.settle(row.id, status="failed", gateway_reference=gateway_ref, reason=stored):
-                return await self._as_it_is(uow, row)
-            if row.kind == "refund" and row.payment_id is not None:
-                paid_by = await uow.payments.get(row.payment_id)
-                if paid_by is not None:  # give back the room the refund had reserved on its payment
-                    await uow.payments.set_refunded(paid_by.id, max(0, paid_by.refunded_minor - row.amount_minor))
-            await self._audit.record(
-                uow,
-                actor=actor,
-                action=action,
-                entity_type="order",
-                entity_id=order.id,
-                before=order.audit_state(),
-                after=order.audit_state()
-                | {"payment_id": row.id, "amount_minor": row.amount_minor, "method": "card", "reason": note},
-            )
-            await uow.commit()
+        order = await self._order(uow, row)
+        if not await uow.payments.settle(row.id, status="failed", gateway_reference=gateway_ref, reason=stored):
+            return None
+        if row.kind == "refund" and row.payment_id is not None:
+            paid_by = await uow.payments.get(row.payment_id)
+            if paid_by is not None:  # give back the room the refund had reserved on its payment
+                await uow.payments.set_refunded(paid_by.id, max(0, paid_by.refunded_minor - row.amount_minor))
+        await self._audit.record(
+            uow,
+            actor=actor,
+            action=action,
+            entity_type="order",
+            entity_id=order.id,
+            before=order.audit_state(),
+            after=order.audit_state()
+            | {"payment_id": row.id, "amount_minor": row.amount_minor, "method": "card", "reason": note}
+            | dict(extra or {}),
+        )
         return Settled(replace(row, status="failed", gateway_reference=gateway_ref, reason=stored), order, note)
+
+    # -- settled by a person ------------------------------------------------------------------------
+
+    async def settle_by_hand(
+        self,
+        uow: UnitOfWork,
+        row: Payment,
+        *,
+        succeeded: bool,
+        gateway_reference: str | None,
+        note: str,
+        actor: str,
+    ) -> Settled | None:
+        """Book what a person read in the gateway's dashboard about a pending card row, exactly as
+        if the gateway had answered so, inside the caller's unit of work (the caller commits).
+
+        A payment that succeeded pays the order; a refund that succeeded counts on the order (and
+        the customer gets the e-mail); a failed one is marked failed (a refund frees its money on
+        its payment). The audit entry says it was settled by hand, and why. None when the row is no
+        longer pending: nothing was changed.
+        """
+        self._quiet.pop(row.id, None)
+        by_hand: AuditDetails = {"settled_by_hand": note}
+        if row.kind == "payment" and succeeded:
+            if gateway_reference is None:
+                raise ValueError("a card payment settled as succeeded needs the gateway's id (pi_…)")
+            return await self._charged_in(uow, row, gateway_reference, actor, by_hand)
+        if succeeded:
+            return await self._refunded_in(uow, row, gateway_reference, actor, by_hand)
+        action = "payment.failed" if row.kind == "payment" else "payment.refund_failed"
+        why = f"marked failed by hand: {note}"
+        return await self._failed_in(uow, row, why, gateway_reference, actor, action=action, extra=by_hand)
 
     async def _unchanged(self, row: Payment, note: str, *, needs_person: bool = False) -> Settled:
         async with self._uow(write=False) as uow:
@@ -317,7 +394,24 @@ def _too_old_note(row: Payment) -> str:
     return (
         f"card {what} {row.id} has been pending since {row.created_at:%Y-%m-%d %H:%M} UTC, longer than the gateway "
         "remembers its idempotency key, so asking again could move the money twice; a person must look it up in "
-        f"the gateway's dashboard ({look_for}idempotency key {gateway_key(row)})"
+        f"the gateway's dashboard ({look_for}idempotency key {gateway_key(row)}), {settle_command(row)}"
+    )
+
+
+def settle_command(row: Payment) -> str:
+    """What a person runs once the gateway's dashboard has shown what happened to a pending row."""
+    reference = "pi_…" if row.kind == "payment" else "re_…"
+    return (
+        f'then run `shopkeeper payments settle {row.id} --note "…" --succeeded --gateway-reference {reference} '
+        "| --failed`"
+    )
+
+
+def for_a_person(row: Payment) -> str:
+    what = "payment" if row.kind == "payment" else "refund"
+    return (
+        f"a person must check card {what} {row.id} in the gateway's dashboard (idempotency key {gateway_key(row)}), "
+        + settle_command(row)
     )
 
 

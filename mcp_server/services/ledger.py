@@ -3,9 +3,11 @@ refunds, cancellations and card settlements share."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
+from mcp_server.models.audit import JsonScalar
 from mcp_server.models.customers import Customer
 from mcp_server.models.orders import Order, OrderLine
 from mcp_server.models.outbox import OUTBOX_ID_PREFIX, NotificationKind, OutboxMessage
@@ -67,9 +69,17 @@ async def pay_back(
 
 
 async def book_payment(
-    uow: UnitOfWork, audit: AuditRecorder, order: Order, payment: Payment, *, actor: str, at: datetime
+    uow: UnitOfWork,
+    audit: AuditRecorder,
+    order: Order,
+    payment: Payment,
+    *,
+    actor: str,
+    at: datetime,
+    extra: Mapping[str, JsonScalar] | None = None,
 ) -> Order:
-    """Count a succeeded payment on its order (paid once payments cover the total), with its audit entry."""
+    """Count a succeeded payment on its order (paid once payments cover the total), with its audit entry
+    (``extra``: more for the entry to say, e.g. that a person settled it by hand)."""
     paid = order.paid_minor + payment.amount_minor
     status = "paid" if order.status == "placed" and paid >= order.total_minor else order.status
     updated = replace(order, paid_minor=paid, status=status, updated_at=at)
@@ -82,7 +92,8 @@ async def book_payment(
         entity_id=order.id,
         before=order.audit_state(),
         after=updated.audit_state()
-        | {"payment_id": payment.id, "amount_minor": payment.amount_minor, "method": payment.method},
+        | {"payment_id": payment.id, "amount_minor": payment.amount_minor, "method": payment.method}
+        | dict(extra or {}),
     )
     return updated
 

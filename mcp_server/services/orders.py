@@ -335,7 +335,11 @@ class OrderService:
             settled = await self._cards.resume(waiting, actor=actor)
             if any(s.pending for s in settled):
                 first = next(s for s in settled if s.pending)
-                later = "a person must settle it first" if first.needs_person else "try again in a minute"
+                later = (
+                    f"a person must settle it first (shopkeeper payments settle {first.row.id})"
+                    if first.needs_person
+                    else "try again in a minute"
+                )
                 return Rejected(
                     f"card payment {first.row.id} of order {first.order.id} is still pending at the payment "
                     f"gateway ({first.note or 'no answer yet'}), so the order cannot be cancelled yet; "

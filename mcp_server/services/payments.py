@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import timedelta, tzinfo
+from typing import Literal
 
 from mcp_server.models.common import Page
 from mcp_server.models.customers import Customer
 from mcp_server.models.orders import ALLOWED_ACTIONS, ORDER_ID_PREFIX, Order
 from mcp_server.models.payments import (
     PAYMENT_ID_PREFIX,
+    REFUND_ID_PREFIX,
     Payment,
     PaymentCreate,
     PaymentQuery,
+    PaymentSettle,
     RefundCreate,
 )
 from mcp_server.services.audit import AuditRecorder
@@ -62,6 +65,7 @@ SETTLE_AFTER = timedelta(minutes=1)
 SETTLE_BATCH = 20
 RECORD = "payments_record"
 REFUND = "payments_refund"
+SETTLE = "payments_settle"
 _CURSOR_KIND = "payments"
 
 
@@ -143,6 +147,46 @@ class RefundPlan:
             f"paid {format_money(self.order.paid_minor, self.order.currency)}, "
             f"already refunded {format_money(self.earlier_refunds, self.order.currency)}) "
             f"to {who}; reason: {self.reason}; {stock}."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HandSettlement:
+    """A pending card payment or refund a person settles by hand: the preview, or (``done``) what was booked."""
+
+    row: Payment  # pending in a preview; as settled once done
+    order: Order
+    outcome: Literal["succeeded", "failed"]
+    gateway_reference: str | None
+    note: str
+    gateway_may_answer: bool = False  # young enough that the gateway could still settle it by itself
+    done: bool = False
+
+    def describe(self) -> str:
+        """One sentence a person can say yes or no to."""
+        row, order = self.row, self.order
+        money = format_money(row.amount_minor, row.currency)
+        what = "card payment" if row.kind == "payment" else "card refund"
+        reference = f" (gateway reference {self.gateway_reference})" if self.gateway_reference else ""
+        if row.kind == "payment" and self.outcome == "succeeded":
+            effect = f"order {order.id} counts {money} more as paid"
+        elif row.kind == "payment":
+            effect = f"nothing is counted as paid, and order {order.id} can take another payment or be cancelled"
+        elif self.outcome == "succeeded":
+            mail = " and the customer gets an e-mail" if order.status != "cancelled" else ""
+            effect = f"order {order.id} counts {money} more as refunded{mail}"
+        else:
+            effect = f"nothing is counted as refunded, and the {money} can be refunded again"
+        warning = (
+            f" It was sent to the gateway less than {int(KEY_LIFETIME.total_seconds() // 3600)} hours ago, so the "
+            "gateway may still settle it by itself: be sure of what its dashboard shows."
+            if self.gateway_may_answer
+            else ""
+        )
+        return (
+            f"Settle {what} {row.id} of {money} for order {order.id} (pending since "
+            f"{row.created_at:%Y-%m-%d %H:%M} UTC) by hand as {self.outcome}{reference}: {effect}; "
+            f"note: {self.note}.{warning}"
         )
 
 
@@ -301,6 +345,107 @@ class PaymentService:
         statuses = [s.row.status for s in settled]
         stuck = tuple(s.note or "" for s in settled if s.needs_person)
         return SettleRound(statuses.count("succeeded"), statuses.count("failed"), statuses.count("pending"), stuck)
+
+    @unavailable_when_busy
+    async def settle_by_hand(
+        self, request: PaymentSettle, *, actor: str, approval: Approval
+    ) -> Success[HandSettlement] | NeedsConfirmation[HandSettlement] | NotFound | Rejected:
+        """Settle a card payment or refund left pending, as a person found it in the gateway's dashboard.
+
+        For the rows the gateway cannot settle by being asked again (pending for longer than it keeps
+        idempotency keys, answered for another amount, a key it says was used elsewhere). The effect
+        is that of the gateway's own answer: a payment that succeeded pays the order, a refund that
+        succeeded counts as refunded (the customer gets the e-mail), a failed one is marked failed (a
+        refund's money is freed for a later refund). The audit entry names the person and the note.
+
+        Moves money in the books, so it needs ``approval``: without it nothing changes and the result
+        is a preview with a single-use token. A row that is no longer pending (the gateway settled it
+        meanwhile) is reported as it is, and nothing changes.
+        """
+        row_id = canonical_id(request.payment_id, PAYMENT_ID_PREFIX) or canonical_id(
+            request.payment_id, REFUND_ID_PREFIX
+        )
+        if row_id is None:
+            return Rejected(
+                f"'{request.payment_id[:80]}' is not a payment or refund id (pay_… or ref_… followed by 26 letters "
+                "and digits)",
+                field="payment_id",
+            )
+        async with self._uow(write=approval is not None) as uow:
+            found = await self._settleable(uow, row_id, request)
+            if not isinstance(found, HandSettlement):
+                return found
+            row = found.row
+            bound = request_hash(
+                request.model_dump(mode="json")
+                | {"payment_id": row.id, "status": row.status, "stored_reference": row.gateway_reference}
+            )
+            if approval is None:
+                token, expires = self._tokens.issue(SETTLE, bound)
+                return NeedsConfirmation(found, token, expires)
+            if refused := await redeem(uow, self._tokens, approval, SETTLE, bound):
+                return refused
+            settled = await self._cards.settle_by_hand(
+                uow,
+                row,
+                succeeded=request.outcome == "succeeded",
+                gateway_reference=found.gateway_reference,
+                note=request.note,
+                actor=actor,
+            )
+            if settled is not None:
+                await uow.commit()
+                return Success(replace(found, row=settled.row, order=settled.order, done=True))
+        # Settled by someone else between the check and the change: report it as it is.
+        async with self._uow(write=False) as uow:
+            stored = await uow.payments.get(row.id)
+        return _not_pending(stored or row)
+
+    async def _settleable(
+        self, uow: UnitOfWork, row_id: str, request: PaymentSettle
+    ) -> HandSettlement | NotFound | Rejected:
+        """The preview of settling ``row_id`` by hand, or why it cannot be."""
+        row = await uow.payments.get(row_id)
+        order = await uow.orders.get(row.order_id) if row is not None else None
+        if row is None or order is None:
+            return NotFound("payment" if row_id.startswith(PAYMENT_ID_PREFIX) else "refund", f"id {row_id}")
+        what = "payment" if row.kind == "payment" else "refund"
+        if row.method != "card":
+            return Rejected(
+                f"{what} {row.id} is a {row.method} {what}, not a card one: only card payments and card refunds left "
+                "pending at the payment gateway are settled by hand. Nothing was changed",
+                field="payment_id",
+            )
+        if row.status != "pending":
+            return _not_pending(row)
+        given = request.gateway_reference
+        if given is not None and given.startswith("pi_") != (row.kind == "payment"):
+            expected = "the payment intent's id (pi_…)" if row.kind == "payment" else "the refund's id (re_…)"
+            return Rejected(
+                f"'{given}' cannot be the gateway reference of card {what} {row.id}: that is {expected}, as the "
+                "gateway's dashboard shows it",
+                field="gateway_reference",
+            )
+        if given is not None and row.gateway_reference is not None and given != row.gateway_reference:
+            return Rejected(
+                f"card {what} {row.id} is {row.gateway_reference} at the gateway, not {given}: check the gateway's "
+                "dashboard again. Nothing was changed",
+                field="gateway_reference",
+            )
+        if row.kind == "payment" and request.outcome == "succeeded" and given is None:
+            return Rejected(
+                f"to settle card payment {row.id} as succeeded, give its gateway reference: the payment intent's id "
+                "(pi_…) as the gateway's dashboard shows it",
+                field="gateway_reference",
+            )
+        return HandSettlement(
+            row=row,
+            order=order,
+            outcome=request.outcome,
+            gateway_reference=given or row.gateway_reference,
+            note=request.note,
+            gateway_may_answer=self._clock.now() - row.created_at <= KEY_LIFETIME,
+        )
 
     @unavailable_when_busy
     async def list(self, query: PaymentQuery) -> Success[Page[Payment]] | Rejected:
@@ -571,6 +716,18 @@ class PaymentService:
                 refunded_before=None,
             )
         )
+
+
+def _not_pending(row: Payment) -> Rejected:
+    """A row that is settled already, as it is: nothing to settle by hand."""
+    what = "card payment" if row.kind == "payment" else "card refund"
+    reference = f" (gateway reference {row.gateway_reference})" if row.gateway_reference else ""
+    why = f": {row.reason}" if row.status == "failed" and row.reason else ""
+    return Rejected(
+        f"{what} {row.id} is not pending any more: it {row.status}{reference}{why}. There is nothing to settle "
+        "by hand; nothing was changed",
+        field="payment_id",
+    )
 
 
 def _normalised(request: RefundCreate) -> dict[str, object]:

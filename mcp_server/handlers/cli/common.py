@@ -48,7 +48,7 @@ EXIT_CODES = """exit codes:
   3    not found: no such customer, product, order, payment or notification
   4    refused by the shop's rules: e.g. a duplicate e-mail or SKU, not enough stock, an order
        status that does not allow it, an idempotency key reused with other arguments
-  5    not confirmed: a refund or cancel needs a yes (answered no, or stdin is not a terminal
+  5    not confirmed: a refund, cancel or settle needs a yes (answered no, or stdin is not a terminal
        and --yes was not given); nothing was changed
   6    unavailable: the database is busy with another writer; nothing was changed, retry shortly
   130  interrupted (Ctrl-C)"""

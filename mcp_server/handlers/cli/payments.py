@@ -1,4 +1,4 @@
-"""``shopkeeper payments record|list|refund`` and ``shopkeeper refunds create``."""
+"""``shopkeeper payments record|list|refund|settle`` and ``shopkeeper refunds create``."""
 
 from __future__ import annotations
 
@@ -25,8 +25,15 @@ from mcp_server.handlers.cli.common import (
 from mcp_server.handlers.cli.confirm import with_confirmation
 from mcp_server.handlers.cli.orders import card_refund_notes, money_back, order_text, payments_table
 from mcp_server.models.orders import OrderRead
-from mcp_server.models.payments import PaymentCreate, PaymentPageRead, PaymentQuery, PaymentRead, RefundCreate
-from mcp_server.services.payments import CardNotCharged, RefundPlan
+from mcp_server.models.payments import (
+    PaymentCreate,
+    PaymentPageRead,
+    PaymentQuery,
+    PaymentRead,
+    PaymentSettle,
+    RefundCreate,
+)
+from mcp_server.services.payments import CardNotCharged, HandSettlement, RefundPlan
 from mcp_server.services.requests import Approval
 from mcp_server.utils.money import format_money
 
@@ -78,7 +85,7 @@ def not_charged(result: CardNotCharged) -> NoReturn:
     money = format_money(payment.amount_minor, payment.currency)
     earlier = "the earlier card payment" if result.resumed else "card payment"
     if result.pending and result.needs_person:
-        fail(
+        fail(  # the reason names what to look up and the command that settles it (shopkeeper payments settle)
             f"{earlier} {payment.id} of {money} for order {order.id} is pending and asking the gateway again will "
             f"not settle it: {result.reason}",
             Exit.REFUSED,
@@ -160,6 +167,58 @@ async def refund(args: argparse.Namespace, call: Call) -> int:
     return call.show(structured, lambda: f"{heading}\n{totals}\n\n{payments_table(plan.refunds)}")
 
 
+async def settle(args: argparse.Namespace, call: Call) -> int:
+    outcome = "succeeded" if args.succeeded else "failed"
+    values = {
+        "payment_id": args.payment_id,
+        "outcome": outcome,
+        "gateway_reference": args.gateway_reference,
+        "note": args.note,
+    }
+    request = validated(PaymentSettle, values, {"payment_id": "PAYMENT_ID"})
+    if outcome == "succeeded" and request.payment_id.lower().startswith("pay_") and not request.gateway_reference:
+        fail(
+            "--gateway-reference: required with --succeeded for a card payment: the payment intent's id (pi_...) "
+            "as the gateway's dashboard shows it",
+            Exit.USAGE,
+        )
+
+    async def attempt(approval: Approval):  # the service's own union of results
+        return await call.services.payments.settle_by_hand(request, actor=call.actor, approval=approval)
+
+    done = check(await with_confirmation(call, attempt, HandSettlement.describe, yes=args.yes))
+    row, order = done.row, done.order
+    structured: dict[str, Any] = {
+        "outcome": row.status,
+        "settled_by_hand": True,
+        "note": done.note,
+        "payment": PaymentRead.from_record(row).model_dump(mode="json"),
+        "order": OrderRead.from_record(order, next_commands(order)).model_dump(mode="json"),
+        "preview": done.describe(),
+    }
+    return call.show(structured, lambda: order_text(order, heading=settled_heading(done)))
+
+
+def settled_heading(done: HandSettlement) -> str:
+    row, order = done.row, done.order
+    money = format_money(row.amount_minor, row.currency)
+    reference = f" ({row.gateway_reference})" if row.gateway_reference else ""
+    if row.kind == "payment" and row.status == "succeeded":
+        return f"Card payment {row.id} of {money}{reference} settled by hand as succeeded: it counts as paid."
+    if row.kind == "payment":
+        return (
+            f"Card payment {row.id} of {money} settled by hand as failed: nothing was counted as paid. The order "
+            "can take another payment or be cancelled."
+        )
+    if row.status == "succeeded":
+        mail = "; the customer will get an e-mail" if order.status != "cancelled" else ""
+        return f"Card refund {row.id} of {money}{reference} settled by hand as made: it counts as refunded{mail}."
+    return (
+        f"Card refund {row.id} of {money} settled by hand as failed: nothing was counted as refunded, and the "
+        f"money can be refunded again ('shopkeeper payments refund --order {order.id} ...')."
+    )
+
+
 def refund_options(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--order", metavar="ID", help="refund this order (its newest payments first)")
@@ -178,6 +237,37 @@ REFUND_DESCRIPTION = (
     "reach the amount paid the order becomes refunded. For a return of only some items, refund without "
     "--restock and use 'catalog adjust-stock --reason restock' for the returned units."
 )
+
+
+SETTLE_DESCRIPTION = (
+    "For a card payment (pay_...) or card refund (ref_...) left pending that the gateway cannot settle by being "
+    "asked again: pending for longer than the gateway keeps its idempotency key, charged or refunded for another "
+    "amount, or a key the gateway says was used for something else. First look it up in the payment gateway's "
+    "dashboard (by its idempotency key, shopkeeper-<id>), then say what happened: --succeeded (with the pi_... or "
+    "re_... id the dashboard shows; required for a payment) or --failed. It is booked as if the gateway had "
+    "answered so: a payment pays the order, a refund counts as refunded and the customer gets the e-mail; a "
+    "failed one is marked failed and the order can take another payment, be cancelled, or be refunded again. "
+    "The audit log keeps who did it and --note. You are shown what will happen and asked to confirm; scripts "
+    "pass --yes. Without a terminal and without --yes nothing changes (exit 5). A row that is no longer pending "
+    "is reported as it is and nothing changes (exit 4)."
+)
+
+
+def settle_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "payment_id", metavar="PAYMENT_ID", help="the pending card payment (pay_...) or refund (ref_...)"
+    )
+    outcome = parser.add_mutually_exclusive_group(required=True)
+    outcome.add_argument("--succeeded", action="store_true", help="the gateway's dashboard shows the money moved")
+    outcome.add_argument("--failed", action="store_true", help="the dashboard shows it did not (or it is not there)")
+    parser.add_argument(
+        "--gateway-reference",
+        metavar="ID",
+        help="the gateway's id from its dashboard: pi_... for a payment (required with --succeeded), re_... for a "
+        "refund",
+    )
+    parser.add_argument("--note", required=True, help="what you saw in the dashboard, kept in the audit log")
+    yes_option(parser)
 
 
 def register(groups: Subcommands) -> None:
@@ -215,5 +305,14 @@ def register(groups: Subcommands) -> None:
     paging(list_parser)
 
     refund_options(command(commands, "refund", refund, summary=REFUND_SUMMARY, description=REFUND_DESCRIPTION))
+    settle_options(
+        command(
+            commands,
+            "settle",
+            settle,
+            summary="settle a stuck card payment or refund by hand (asks you to confirm)",
+            description=SETTLE_DESCRIPTION,
+        )
+    )
     refunds = group(groups, "refunds", summary="refund a payment or order", description="Money going back.")
     refund_options(command(refunds, "create", refund, summary=REFUND_SUMMARY, description=REFUND_DESCRIPTION))

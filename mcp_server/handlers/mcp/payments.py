@@ -105,7 +105,9 @@ def not_charged_result(result: CardNotCharged) -> CallToolResult:
             f"{earlier} {payment.id} of {money} for order {order.id} is pending and cannot be settled by asking the "
             f"gateway again: {sentence(result.reason)} The order is not paid and must not be shipped.\n\n"
             "Next: tell the person; someone with access to the payment gateway's dashboard must check what "
-            "happened to this payment. Until then the order takes no other payment and cannot be cancelled."
+            f'happened to this payment, then run `shopkeeper payments settle {payment.id} --note "…" --succeeded '
+            "--gateway-reference pi_… | --failed` (it asks them to confirm). Until then the order takes no other "
+            "payment and cannot be cancelled."
         )
     if result.pending:
         return error(
