@@ -185,6 +185,13 @@ class StripePaymentGateway:
                 if not transient:
                     return response
                 retry_after = _retry_after(response)
+                if response.status_code >= 500 and response.headers.get("Idempotent-Replayed", "").lower() == "true":
+                    # Stripe keeps a request's 500 for its key: every retry would get the same answer.
+                    return GatewayUnavailable(
+                        f"the payment gateway answered {response.status_code} to this request and repeats that "
+                        "answer for its idempotency key",
+                        stored_failure=True,
+                    )
                 outcome = GatewayUnavailable(f"the payment gateway answered {response.status_code}", retry_after)
                 if should_retry == "false" or (retry_after is not None and retry_after > policy.max_delay_s):
                     return outcome

@@ -59,6 +59,8 @@ class GatewayUnavailable:
 
     reason: str
     retry_after_s: float | None = None
+    stored_failure: bool = False
+    """The gateway replays a server error it keeps for this key: asking again will never tell more."""
 
 
 PaymentOutcome = GatewayPayment | CardDeclined | GatewayRejected | GatewayUnavailable

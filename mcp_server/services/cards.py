@@ -197,6 +197,8 @@ class CardDesk:
             case GatewayRejected():
                 note = f"the payment gateway refused the request: {outcome.code or outcome.status} ({outcome.message})"
                 ref = None
+            case GatewayUnavailable(stored_failure=True):
+                return await self._unchanged(payment, _stored_failure_note(payment, outcome), needs_person=True)
             case GatewayUnavailable():
                 return await self._unchanged(payment, outcome.reason)
         return await self._failed(payment, note, ref, actor, action="payment.failed")
@@ -227,6 +229,8 @@ class CardDesk:
                 code = outcome.code or (outcome.status if isinstance(outcome, GatewayRejected) else None)
                 note = f"the payment gateway refused the refund: {code or 'refused'} ({outcome.message})"
                 ref = None
+            case GatewayUnavailable(stored_failure=True):
+                return await self._unchanged(refund, _stored_failure_note(refund, outcome), needs_person=True)
             case GatewayUnavailable():
                 return await self._unchanged(refund, outcome.reason)
         return await self._failed(refund, note, ref, actor, action="payment.refund_failed")
@@ -419,4 +423,12 @@ def _auth_note(refused: GatewayRejected) -> str:
     return (
         f"the payment gateway refused the shop's credentials ({refused.status}) when asked again, which says "
         "nothing about the first attempt; it stays pending until SHOPKEEPER_STRIPE_SECRET_KEY works again"
+    )
+
+
+def _stored_failure_note(row: Payment, outcome: GatewayUnavailable) -> str:
+    what = "payment" if row.kind == "payment" else "refund"
+    return (
+        f"{outcome.reason}, so whether card {what} {row.id} went through is unknown and asking again will not tell; "
+        + for_a_person(row)
     )

@@ -16,7 +16,8 @@ lacks or what a real network does:
   ``reset`` (the connection is reset before the request is read), ``timeout`` (the request is
   processed upstream, but the answer is held for ``hold_s``), ``429`` (with ``Retry-After``),
   ``500``/``503`` (answered by the proxy, nothing reaches localstripe), ``409`` (Stripe's
-  answer while another request with the same key is in progress), ``lost`` (the request is
+  answer while another request with the same key is in progress), ``stored_500`` (the request
+  runs upstream, but the answer is a 500 that Stripe then keeps, and replays, for that key), ``lost`` (the request is
   processed upstream, then the connection is closed without an answer) and ``echo_401`` (a 401
   whose message repeats the presented API key, as a careless gateway might).
 
@@ -42,7 +43,7 @@ from typing import Literal
 
 import httpx
 
-Fault = Literal["reset", "timeout", "409", "429", "500", "503", "lost", "echo_401"]
+Fault = Literal["reset", "timeout", "409", "429", "500", "503", "lost", "echo_401", "stored_500"]
 
 SECRET = "sk_test_51Shopkeeper0SuperSecret0Value"
 READ_TIMEOUT_S = 0.6  # the tests' client gives up reading after this; the proxy's "timeout" holds longer
@@ -247,6 +248,9 @@ class FaultProxy:
             return
 
         status, answer, replayed = await self._forward(method, target, headers, body, key)
+        if fault == "stored_500" and key is not None and not replayed:
+            status, answer = 500, json.dumps({"error": {"type": "api_error", "message": "injected 500"}}).encode()
+            self._stored[key] = _Stored((method, target, body), status, answer)
         self.seen.append(Seen(method, target, key, headers.get("authorization"), body, fault, replayed))
         if fault == "lost":
             writer.transport.abort()  # processed upstream (or replayed), but the answer never arrives

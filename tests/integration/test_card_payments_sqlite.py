@@ -268,3 +268,26 @@ async def test_a_shipped_card_order_refunded_with_restock_returns_money_and_stoc
     assert done.value.restock_units == 2
     assert done.value.order.status == "refunded"
     assert shop.refunded(order_id) == 2 * PRICE
+
+
+async def test_a_500_the_gateway_keeps_for_the_key_is_left_for_a_person_not_retried_for_a_day(shop: Shop) -> None:
+    order_id = await shop.place()
+    shop.proxy.inject("stored_500")
+
+    first = await shop.charge(order_id)
+
+    assert isinstance(first, CardNotCharged)
+    assert first.pending
+    assert first.needs_person
+    assert "repeats that answer" in first.reason
+    assert "shopkeeper payments settle" in first.reason
+    assert shop.charged(order_id) == [2 * PRICE]  # it ran upstream: only the dashboard can tell
+    assert [s.replayed for s in shop.proxy.seen] == [False, True]  # one retry, then the client stopped
+
+    again = await shop.charge(order_id)
+
+    assert isinstance(again, CardNotCharged)
+    assert again.needs_person
+    assert shop.charged(order_id) == [2 * PRICE]
+    assert set(shop.proxy.upstream_posts.values()) == {1}
+    assert (await shop.order(order_id)).paid_minor == 0
