@@ -197,7 +197,9 @@ def cli_main(argv: Sequence[str] | None = None) -> None:
     settings = _settings_or_exit("shopkeeper")
     logging.basicConfig(level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     if settings.log_level != "DEBUG":
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        # A person reads stderr: one line per problem, not every HTTP request or migration step.
+        for noisy in ("alembic", "httpx", "httpcore"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     raise SystemExit(run(sys.argv[1:] if argv is None else argv, cli_actions(settings)))
 
 

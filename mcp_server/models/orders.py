@@ -174,6 +174,8 @@ class Order:
 
     @property
     def allowed(self) -> tuple[OrderAction, ...]:
+        if self.status == "cancelled" and self.paid_minor > self.refunded_minor:
+            return ("refund",)  # a card refund of the cancellation is pending or was refused: money is owed
         return ALLOWED_ACTIONS[self.status]
 
     def audit_state(self) -> dict[str, str | int | None]:

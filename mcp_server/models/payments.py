@@ -143,6 +143,21 @@ class Payment:
         return self.amount_minor - self.refunded_minor if self.kind == "payment" and self.status == "succeeded" else 0
 
 
+def refunds_in_words(refunds: Sequence[Payment], planned_minor: int, currency: str) -> str:
+    """What went back to the customer, split when card refunds are not done: "12.50 EUR", or
+    "0.00 EUR so far (12.50 EUR pending at the payment gateway)"."""
+    if not planned_minor:
+        return "nothing (nothing was paid)"
+    pending = sum(r.amount_minor for r in refunds if r.status == "pending")
+    refused = sum(r.amount_minor for r in refunds if r.status == "failed")
+    if not refunds or not (pending or refused):
+        return format_money(planned_minor, currency)
+    made = sum(r.amount_minor for r in refunds if r.status == "succeeded")
+    parts = [f"{format_money(pending, currency)} pending at the payment gateway"] if pending else []
+    parts += [f"{format_money(refused, currency)} refused by the gateway and still owed"] if refused else []
+    return f"{format_money(made, currency)} so far ({', '.join(parts)})"
+
+
 def unfinished_refunds(refunds: Sequence[Payment]) -> Literal["pending", "refused"] | None:
     """``pending`` when a card refund awaits the gateway, ``refused`` when the gateway refused one."""
     if any(r.status == "pending" for r in refunds):

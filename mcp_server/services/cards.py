@@ -304,7 +304,7 @@ class CardDesk:
             | dict(extra or {}),
         )
         customer = await uow.customers.get(order.customer_id)
-        if customer is not None and order.status != "cancelled":  # a cancellation's own e-mail covers it
+        if customer is not None:  # a cancellation's e-mail names only what was returned at once
             await uow.outbox.add(
                 order_mail(self._ids, "order_refunded", customer, updated, now, refund_minor=refund.amount_minor)
             )

@@ -402,7 +402,8 @@ class OrderService:
             | ({"reason": reason} if reason else {}),
         )
         if customer is not None:
-            await uow.outbox.add(self._mail("order_cancelled", customer, cancelled, refund_minor=refund))
+            # Only money already returned: a card refund gets its own e-mail once the gateway makes it.
+            await uow.outbox.add(self._mail("order_cancelled", customer, cancelled, refund_minor=returned(refunds)))
         await uow.commit()
         return Success(Cancellation(cancelled, customer, refund, units, tuple(refunds)))
 

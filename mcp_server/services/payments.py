@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import timedelta, tzinfo
+from functools import partial
 from typing import Literal
 
 from mcp_server.models.common import Page
@@ -660,9 +661,8 @@ class PaymentService:
             return NotFound("order", f"id {order_id}")
         payments = [only] if only is not None else await uow.payments.for_order(order.id)
         refundable = sum(p.refundable_minor for p in payments)
-        # A cancelled order still owes money back when the gateway refused the cancellation's card refund.
-        still_owed = order.status == "cancelled" and refundable > 0
-        if "refund" not in ALLOWED_ACTIONS[order.status] and not still_owed:
+        # A cancelled order still owes money back while its card refund is pending or was refused.
+        if "refund" not in order.allowed:
             return IllegalTransition(order.id, order.status, "be refunded", order.allowed)
         if request.restock and order.status == "cancelled":
             return Rejected(
@@ -676,12 +676,18 @@ class PaymentService:
                 field="restock",
             )
         if request.amount > refundable:
-            scope = f"payment {only.id}" if only else f"order {order.id}"
+            money = partial(format_money, currency=order.currency)
+            if only is not None:
+                detail = f"paid {money(only.amount_minor)}, refunded or being refunded {money(only.refunded_minor)}"
+                scope = f"payment {only.id}"
+            else:
+                held = sum(p.refunded_minor for p in payments) - order.refunded_minor  # card refunds not made yet
+                waiting = f", {money(held)} pending at the payment gateway" if held > 0 else ""
+                detail = f"paid {money(order.paid_minor)}, refunded {money(order.refunded_minor)}{waiting}"
+                scope = f"order {order.id}"
             return Rejected(
-                f"{format_money(request.amount, order.currency)} is more than can be refunded on {scope}: "
-                f"at most {format_money(refundable, order.currency)} "
-                f"(paid {format_money(order.paid_minor, order.currency)}, "
-                f"refunded {format_money(order.refunded_minor, order.currency)})",
+                f"{money(request.amount)} is more than can be refunded on {scope}: at most {money(refundable)} "
+                f"({detail})",
                 field="amount",
             )
         customer = await uow.customers.get(order.customer_id)

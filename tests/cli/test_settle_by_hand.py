@@ -167,14 +167,16 @@ def test_a_pending_card_refund_settled_as_failed_can_be_refunded_again(
     order_id = placed(up)
     up.ok("payments", "record", "--order", order_id, "--method", "card", "--payment-method", "pm_card_visa")
     down = make_cli(SHOPKEEPER_STRIPE_SECRET_KEY=SECRET, SHOPKEEPER_STRIPE_API_BASE=f"http://127.0.0.1:{free_port()}")
-    refund = down.json("payments", "refund", "--order", order_id, "--amount", "2500", "--reason", "broken", "--yes")
+    pending = down("--json", "payments", "refund", "--order", order_id, "--amount", "2500", "--reason", "x", "--yes")
+    assert pending.code == 6  # not done yet: the gateway has not answered
+    refund = pending.data()
     assert refund["outcome"] == "pending"
     refund_id = string(objects(refund, "refunds")[0], "id")
 
     settled = down.json("payments", "settle", refund_id, "--failed", "--note", "no refund in the dashboard", "--yes")
 
     assert settled["outcome"] == "failed"
-    assert string(as_object(settled["payment"]), "reason").startswith("broken — not refunded: marked failed by hand")
+    assert string(as_object(settled["payment"]), "reason").startswith("x — not refunded: marked failed by hand")
     again = up.json("payments", "refund", "--order", order_id, "--amount", "2500", "--reason", "broken", "--yes")
     assert again["outcome"] == "done"
     assert string(as_object(again), "order_status") == "refunded"

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from mcp_types import CallToolResult, TextContent
 
+from mcp_server.handlers.mcp.orders import money_back
 from mcp_server.models.orders import Shipment
 from mcp_server.models.payments import PaymentCreate, RefundCreate
 from mcp_server.services.payments import CardNotCharged, SettleRound
@@ -390,3 +392,34 @@ async def test_a_key_the_gateway_says_was_used_for_other_parameters_leaves_the_p
     assert isinstance(again, CardNotCharged)
     assert again.pending  # unknown, so neither booked nor failed
     assert order(world, order_id).paid_minor == 0
+
+
+async def test_a_cancellation_during_an_outage_promises_no_refund_until_the_gateway_makes_it(world: World) -> None:
+    order_id = await placed(world)
+    assert isinstance(await charge(world, order_id), Success)
+    world.gateway.faults.append("down")
+
+    done = await world.shop.orders.cancel(order_id, reason=None, actor=ACTOR, approval=PersonConfirmed())
+
+    assert isinstance(done, Success)
+    assert [r.status for r in done.value.refunds] == ["pending"]
+    cancelled_mail = next(m for m in world.shop.db.outbox if m.kind == "order_cancelled")
+    assert "refund" not in cancelled_mail.payload  # the e-mail does not claim money not yet returned
+    assert order(world, order_id).allowed == ("refund",)  # money is still owed on the cancelled order
+    text = text_of(money_back(done, "orders_cancel"))
+    assert "0.00 EUR so far (30.00 EUR pending at the payment gateway)" in text
+    assert not any(m.kind == "order_refunded" for m in world.shop.db.outbox)
+
+    world.shop.clock.advance(61)
+    settled = await world.shop.payments.settle_pending(actor="worker")
+
+    assert isinstance(settled, SettleRound)
+    assert settled.succeeded == 1
+    refunded_mail = next(m for m in world.shop.db.outbox if m.kind == "order_refunded")
+    assert refunded_mail.payload["refund"] == "30.00 EUR"
+    assert order(world, order_id).status == "cancelled"
+    assert order(world, order_id).allowed == ()
+
+
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(c.text for c in result.content if isinstance(c, TextContent))

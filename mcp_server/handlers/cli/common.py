@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, NoReturn, TypeVar, cast
@@ -19,6 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from mcp_server.handlers.mcp.context import ServiceRegistry
 from mcp_server.models.orders import IdempotencyKey, Order
+from mcp_server.models.payments import Payment, unfinished_refunds
 from mcp_server.services.results import (
     Conflict,
     Failure,
@@ -50,12 +51,14 @@ EXIT_CODES = """exit codes:
        status that does not allow it, an idempotency key reused with other arguments
   5    not confirmed: a refund, cancel or settle needs a yes (answered no, or stdin is not a terminal
        and --yes was not given); nothing was changed
-  6    unavailable: the database is busy with another writer; nothing was changed, retry shortly
+  6    not done yet: the database is busy with another writer (nothing was changed, retry shortly),
+       or a card payment or refund is pending at the payment gateway (its outcome is not known yet;
+       the worker, or the same command again later, settles it without charging or refunding twice)
   130  interrupted (Ctrl-C)"""
 
 EXIT_CODES_SHORT = (
     "exit codes: 0 done, 1 unexpected error, 2 bad command line, 3 not found, 4 refused by the shop's rules, "
-    "5 not confirmed, 6 database busy (details: shopkeeper --help)"
+    "5 not confirmed, 6 not done yet: database busy or a card payment pending (details: shopkeeper --help)"
 )
 
 # The order's next actions (the domain's verbs) as this door's commands.
@@ -276,6 +279,17 @@ def changed(name: str, fields: tuple[str, ...]) -> str:
     if fields:
         return f"Updated {name}: changed {', '.join(fields)}."
     return f"Nothing changed for {name}: the values given are the current ones."
+
+
+def money_back_exit(refunds: Sequence[Payment]) -> Exit:
+    """A refund or cancel whose card refunds are not all made: 6 while pending, 4 when refused."""
+    match unfinished_refunds(refunds):
+        case "pending":
+            return Exit.UNAVAILABLE
+        case "refused":
+            return Exit.REFUSED
+        case None:
+            return Exit.OK
 
 
 def next_commands(order: Order) -> list[str]:

@@ -85,11 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("path", type=Path, help="where to write the copy (a new file)")
     worker = groups.add_parser(
         "worker",
-        help="deliver queued e-mails (the MCP server does this too, unless SHOPKEEPER_WORKER=off)",
-        description="Deliver queued e-mails from the outbox until interrupted (Ctrl-C), or once with --once. "
-        "Safe to run beside the MCP server: two workers never send the same message at the same time.",
+        help="deliver queued e-mails and settle card payments left pending (the MCP server does this too, "
+        "unless SHOPKEEPER_WORKER=off)",
+        description="Deliver queued e-mails from the outbox, and ask the payment gateway again about card payments "
+        "and refunds left pending for over a minute, until interrupted (Ctrl-C), or once with --once. Safe to run "
+        "beside the MCP server: two workers never send the same message at the same time, and a card is never "
+        "charged or refunded twice.",
     )
-    worker.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
+    worker.add_argument("--once", action="store_true", help="do what is due now, then exit")
     return parser
 
 

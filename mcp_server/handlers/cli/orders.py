@@ -17,6 +17,7 @@ from mcp_server.handlers.cli.common import (
     group,
     idempotency_key,
     idempotency_option,
+    money_back_exit,
     next_commands,
     paging,
     validated,
@@ -36,7 +37,7 @@ from mcp_server.models.orders import (
     Shipment,
     order_json,
 )
-from mcp_server.models.payments import MoneyBackRead, Payment, PaymentRead, unfinished_refunds
+from mcp_server.models.payments import MoneyBackRead, Payment, PaymentRead, refunds_in_words, unfinished_refunds
 from mcp_server.services.orders import Cancellation, OrderDetail, Quote
 from mcp_server.services.requests import Approval
 from mcp_server.utils.money import format_money
@@ -158,7 +159,8 @@ def card_refund_notes(refunds: Sequence[Payment], order_id: str) -> str:
         notes.append(
             f"PENDING at the payment gateway: {money} ({', '.join(r.id for r in pending)}). It is not known yet "
             "whether the card was refunded; the money stays reserved and cannot be refunded twice. The worker "
-            f"asks the gateway again in about a minute, and so does the next refund of order {order_id}."
+            "(in the MCP server, or 'shopkeeper worker') asks the gateway again within a few minutes, and so does "
+            f"the next confirmed refund of order {order_id}; 'shopkeeper payments list --order {order_id}' shows it."
         )
     notes += [
         f"NOT REFUNDED: {format_money(r.amount_minor, r.currency)} ({r.id}): {r.reason or 'refused by the gateway'}. "
@@ -270,13 +272,14 @@ async def cancel(args: argparse.Namespace, call: Call) -> int:
         refunds=done.refunds,
         preview=cancel_preview(done),
     )
-    refunded = format_money(done.refund_minor, order.currency) if done.refund_minor else "nothing (nothing was paid)"
+    refunded = refunds_in_words(done.refunds, done.refund_minor, order.currency)
     text = f"Cancelled order {order.id}: {done.restocked_units} unit(s) back into stock; refunded {refunded}."
     if notes := card_refund_notes(done.refunds, order.id):
         text += "\n" + notes
-    return call.show(
+    call.show(
         structured, lambda: text + (output.section("Refunds", payments_table(done.refunds)) if done.refunds else "")
     )
+    return money_back_exit(done.refunds)
 
 
 async def ship(args: argparse.Namespace, call: Call) -> int:

@@ -17,6 +17,7 @@ from mcp_server.handlers.cli.common import (
     group,
     idempotency_key,
     idempotency_option,
+    money_back_exit,
     next_commands,
     paging,
     validated,
@@ -164,7 +165,8 @@ async def refund(args: argparse.Namespace, call: Call) -> int:
         f"order status: {order.status}; refunded in total {format_money(order.refunded_minor, order.currency)} "
         f"of {format_money(order.paid_minor, order.currency)} paid.{stock}"
     )
-    return call.show(structured, lambda: f"{heading}\n{totals}\n\n{payments_table(plan.refunds)}")
+    call.show(structured, lambda: f"{heading}\n{totals}\n\n{payments_table(plan.refunds)}")
+    return money_back_exit(plan.refunds)
 
 
 async def settle(args: argparse.Namespace, call: Call) -> int:

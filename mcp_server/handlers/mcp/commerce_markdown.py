@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mcp_server.models.common import Page
-from mcp_server.models.orders import ALLOWED_ACTIONS, Order, OrderAction, OrderLine
+from mcp_server.models.orders import Order, OrderAction, OrderLine
 from mcp_server.models.payments import Payment
 from mcp_server.models.reports import SalesSummary
 from mcp_server.services.orders import OrderDetail
@@ -21,7 +21,7 @@ ACTION_TOOLS: dict[OrderAction, str] = {
 
 
 def next_tools(order: Order) -> list[str]:
-    return [ACTION_TOOLS[action] for action in ALLOWED_ACTIONS[order.status]]
+    return [ACTION_TOOLS[action] for action in order.allowed]
 
 
 def tools_for(actions: tuple[str, ...]) -> str:
@@ -241,8 +241,9 @@ def card_refund_notes(refunds: list[Payment], order_id: str) -> str:
         notes.append(
             f"**Pending at the payment gateway:** {money} ({ids}). The gateway did not answer, so it is not known "
             "yet whether the card was refunded; the money stays reserved and can never be refunded twice. The "
-            "server asks the gateway again in about a minute, and so does the next payments_refund for order "
-            f"`{order_id}` (or this call repeated with the same idempotency_key)."
+            "server's worker asks the gateway again, with the same key, within a few minutes (with "
+            "SHOPKEEPER_WORKER=off, `shopkeeper worker` does), and so does the next confirmed payments_refund for "
+            f"order `{order_id}`; payments_list shows when it is done."
         )
     for refund in failed:
         notes.append(

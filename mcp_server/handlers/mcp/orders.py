@@ -42,7 +42,7 @@ from mcp_server.models.orders import (
     ShippingAddress,
     order_json,
 )
-from mcp_server.models.payments import MoneyBackRead, PaymentRead, unfinished_refunds
+from mcp_server.models.payments import MoneyBackRead, PaymentRead, refunds_in_words, unfinished_refunds
 from mcp_server.services.orders import Cancellation
 from mcp_server.services.requests import NeedsConfirmation
 from mcp_server.services.results import (
@@ -134,7 +134,7 @@ def money_back(result: Success[Cancellation] | NeedsConfirmation[Cancellation], 
             + (f"{escape(value.customer.name)} ({escape(value.customer.email)})" if value.customer else "")
             + (f"`{order.customer_id}`" if value.customer is None else ""),
             f"- **back into stock:** {value.restocked_units} unit(s)",
-            f"- **refunded to the customer:** {refund if value.refund_minor else 'nothing (nothing was paid)'}",
+            f"- **refunded to the customer:** {refunds_in_words(value.refunds, value.refund_minor, order.currency)}",
         ]
     )
     structured = MoneyBackRead(
