@@ -87,5 +87,5 @@ def test_the_command_says_what_it_did_and_refuses_an_existing_file(tmp_path: Pat
     assert f"backed up to {copy}" in first.stdout
     with closing(sqlite3.connect(copy)) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() is not None
-    assert again.returncode == 1
+    assert again.returncode == 4  # refused: the copy never overwrites
     assert again.stderr.strip() == f"shopkeeper: {copy} already exists; choose a new file name"

@@ -173,7 +173,7 @@ def _maintenance(args: argparse.Namespace, actions: CliActions) -> int:
         try:
             pages = actions.backup_database(target)
         except FileExistsError:
-            return _say(f"{target} already exists; choose a new file name", Exit.ERROR)
+            return _say(f"{target} already exists; choose a new file name", Exit.REFUSED)
         except Exception as exc:  # one clear line for a person
             sys.stderr.write(f"shopkeeper: could not back up {actions.database_label}: {type(exc).__name__}\n")
             return 1
