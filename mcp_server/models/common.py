@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from mcp_server.utils.time import supported_day
 
 T = TypeVar("T")
 
@@ -23,6 +26,8 @@ def not_a_bool(value: object) -> object:
 
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT), BeforeValidator(not_a_bool)]
 Cursor = Annotated[str, Field(min_length=1, max_length=512)]
+Day = Annotated[date, AfterValidator(supported_day)]
+"""A calendar day a query names (YYYY-MM-DD), from 1970-01-01 to 9998-12-31: every date argument."""
 
 
 @dataclass(frozen=True, slots=True)

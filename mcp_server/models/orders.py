@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from mcp_server.models.catalog import Sku
-from mcp_server.models.common import DEFAULT_LIMIT, Cursor, Limit, not_a_bool
+from mcp_server.models.common import DEFAULT_LIMIT, Cursor, Day, Limit, not_a_bool
 from mcp_server.utils.money import format_money
 from mcp_server.utils.text import clean_line
 
@@ -124,8 +124,8 @@ class OrderQuery(BaseModel):
 
     status: OrderStatus | None = None
     customer_id: EntityRef | None = None
-    placed_from: date | None = None
-    placed_to: date | None = None
+    placed_from: Day | None = None
+    placed_to: Day | None = None
     limit: Limit = DEFAULT_LIMIT
     cursor: Cursor | None = None
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -27,7 +27,7 @@ from pydantic import (
     field_validator,
 )
 
-from mcp_server.models.common import DEFAULT_LIMIT, Cursor, Limit, not_a_bool
+from mcp_server.models.common import DEFAULT_LIMIT, Cursor, Day, Limit, not_a_bool
 from mcp_server.models.orders import EntityRef, Reason
 from mcp_server.utils.money import MAX_MINOR_UNITS, format_money
 from mcp_server.utils.text import clean_line
@@ -114,8 +114,8 @@ class PaymentQuery(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     order_id: EntityRef | None = None
-    date_from: date | None = None
-    date_to: date | None = None
+    date_from: Day | None = None
+    date_to: Day | None = None
     limit: Limit = DEFAULT_LIMIT
     cursor: Cursor | None = None
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from mcp_server.models.common import not_a_bool
+from mcp_server.models.common import Day, not_a_bool
 
 MAX_REPORT_DAYS = 366
 MAX_DAILY_ROWS_DAYS = 186  # one table row per day (and currency) keeps the answer well under 25,000 tokens
@@ -18,8 +18,8 @@ GroupBy = Literal["day", "product"]
 class SalesQuery(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    date_from: date
-    date_to: date
+    date_from: Day
+    date_to: Day
     group_by: GroupBy = "day"
     top: Annotated[int, Field(ge=1, le=100), BeforeValidator(not_a_bool)] = 5
 
