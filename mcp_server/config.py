@@ -50,6 +50,12 @@ class Settings(BaseModel):
     email_from: str = Field(default="shop@localhost", min_length=3, max_length=254)
     stripe_api_base: str = Field(default="https://api.stripe.com", min_length=8, max_length=300)
     stripe_secret_key: SecretStr | None = None
+    max_message_bytes: int = Field(
+        default=4_194_304,  # 4 MiB, the MCP SDK's default for an HTTP request body
+        ge=65_536,
+        le=268_435_456,
+        description="largest MCP message accepted, in bytes; a larger one is refused without being kept in memory",
+    )
 
     @field_validator("database_url")
     @classmethod

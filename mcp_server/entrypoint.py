@@ -8,6 +8,7 @@ and started in a background task that the first tool call waits for.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 from collections.abc import AsyncGenerator, Sequence
@@ -184,10 +185,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger("mcp_server").setLevel(settings.log_level)
     if settings.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    from mcp_server.handlers.mcp.stdio import serve_stdio
+
     try:
-        server.run()
-    except KeyboardInterrupt:  # Ctrl-C in a terminal: stop quietly
-        raise SystemExit(130) from None
+        stopped_by = anyio.run(serve_stdio, server, settings.max_message_bytes)
+    except KeyboardInterrupt:  # a Ctrl-C before serving began, or a second one during the cleanup
+        stopped_by = signal.SIGINT
+    if stopped_by == signal.SIGINT:  # Ctrl-C in a terminal: stopped (cleanup done), exit as shells expect
+        raise SystemExit(130)
+    # stdin closed, or SIGTERM (a desktop app quitting, a service manager): a clean stop, exit 0
 
 
 def cli_main(argv: Sequence[str] | None = None) -> None:

@@ -11,7 +11,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mcp_server.adapters.database import create_engine, ensure_schema, server_secret, writer
+from mcp_server.adapters.database import (
+    Creation,
+    create_engine,
+    current_revision,
+    provide_database_file,
+    server_secret,
+    sqlite_file,
+    upgrade,
+    writer,
+)
 from mcp_server.adapters.migrations import HEAD_REVISION
 from mcp_server.clients.mail_files import FileEmailSender
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
@@ -77,6 +86,8 @@ class Backend:
         self.engine = engine
         self.services = services
         self._closers = closers
+        self.is_new = False
+        """True when this start made the shop: the file was created, or had no schema yet."""
 
     @classmethod
     async def start(
@@ -87,13 +98,21 @@ class Backend:
         secret: bytes | None = None,
         mail: MailOptions | None = None,
         cards: CardOptions | None = None,
+        create: Creation = "never",
     ) -> Backend:
         """``secret`` signs confirmation tokens; by default the one kept in the database, so a token
-        from one server process works in another (e.g. MCP Inspector's one process per call)."""
+        from one server process works in another (e.g. MCP Inspector's one process per call).
+
+        A missing database file is created only as ``create`` allows (DatabaseMissingError otherwise).
+        """
+        path = sqlite_file(database_url)
+        created = path is not None and provide_database_file(path, create)
         engine = create_engine(database_url)
         closers: list[Callable[[], Awaitable[None]]] = []
         try:
-            if await ensure_schema(engine):
+            before = await current_revision(engine)  # what ensure_schema() would read first
+            is_new = created or before is None
+            if before != HEAD_REVISION and await upgrade(engine):
                 logger.info("database at revision %s", HEAD_REVISION)
             uow = SqlUnitOfWorkFactory(engine, writer(engine))
             clock, ids, zone = SystemClock(), IdGenerator(), ZoneInfo(timezone)
@@ -116,7 +135,9 @@ class Backend:
                 await close()
             await engine.dispose()
             raise
-        return cls(engine, services, closers)
+        backend = cls(engine, services, closers)
+        backend.is_new = is_new
+        return backend
 
     async def close(self) -> None:
         for close in self._closers:
@@ -125,7 +146,8 @@ class Backend:
 
 
 def _beside(database_url: str) -> Path:
-    return Path(database_url.split(":///", 1)[1].split("?", 1)[0]).parent / "mail"
+    path = sqlite_file(database_url)
+    return (path.parent if path is not None else Path.cwd()) / "mail"
 
 
 class _Outside:

@@ -75,16 +75,36 @@ class RawStdioServer:
         if params is not None:
             message["params"] = params
         self._write(message)
+        return self.replies_until(request_id, method)[-1]
+
+    def replies_until(self, request_id: object, what: str = "the request") -> list[JsonObject]:
+        """Every message the server writes from now on, up to and including the reply to ``request_id``."""
+        replies: list[JsonObject] = []
         while True:
             try:
                 line = self._inbox.get(timeout=REPLY_TIMEOUT)
             except queue.Empty:
-                raise AssertionError(f"no answer to {method} within {REPLY_TIMEOUT}s; stderr:\n{self.stderr}") from None
+                raise AssertionError(f"no answer to {what} within {REPLY_TIMEOUT}s; stderr:\n{self.stderr}") from None
             if line is None:
-                raise AssertionError(f"the server closed stdout before answering {method}; stderr:\n{self.stderr}")
+                raise AssertionError(f"the server closed stdout before answering {what}; stderr:\n{self.stderr}")
             reply = as_object(json.loads(line))
-            if reply.get("id") == request_id:
-                return reply
+            replies.append(reply)
+            if reply.get("id") == request_id and ("result" in reply or "error" in reply):
+                return replies
+
+    def send_raw(self, data: bytes) -> None:
+        """Write bytes as they are (a test's malformed or oversized line; add the newline yourself)."""
+        stdin = self._process.stdin
+        assert stdin is not None
+        stdin.write(data)
+        stdin.flush()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def send_signal(self, signum: int) -> None:
+        self._process.send_signal(signum)
 
     def result(self, method: str, params: JsonObject | None = None) -> JsonObject:
         reply = self.request(method, params)
@@ -119,7 +139,7 @@ class RawStdioServer:
             self._process.kill()
             self._process.wait()
             raise ServerDidNotExitError(
-                f"the server did not exit within {timeout}s of its stdin closing; stderr:\n{self.stderr}"
+                f"the server did not exit within {timeout}s; stderr:\n{self.stderr}"
             ) from None
         self._reader.join(timeout)
         return code
