@@ -10,6 +10,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -35,6 +36,11 @@ def default_data_dir(env: Mapping[str, str] | None = None, platform: str | None 
         return home / "Library" / "Application Support" / "Shopkeeper"
     xdg = env.get("XDG_DATA_HOME")
     return (Path(xdg) if xdg else home / ".local" / "share") / "shopkeeper"
+
+
+def default_database_path(env: Mapping[str, str] | None = None) -> Path:
+    """Where the database lives when SHOPKEEPER_DATABASE_URL is not set."""
+    return default_data_dir(env) / "shopkeeper.db"
 
 
 class Settings(BaseModel):
@@ -63,7 +69,7 @@ class Settings(BaseModel):
         example = "e.g. sqlite+aiosqlite:////home/me/shop.db (four slashes before an absolute path)"
         if not value.startswith(_SUPPORTED_SCHEMES):
             raise ValueError(f"must start with one of {', '.join(_SUPPORTED_SCHEMES)} ({example})")
-        path = value.split(":///", 1)[1].split("?", 1)[0] if ":///" in value else ""
+        path = unquote(value.split(":///", 1)[1].split("?", 1)[0]) if ":///" in value else ""
         if path in ("", ":memory:") or "mode=memory" in value:
             # Every unit of work would share one connection: no isolation, no concurrent writers.
             raise ValueError(f"an in-memory database is not supported; give a file ({example})")
@@ -119,8 +125,8 @@ class Settings(BaseModel):
 
     @property
     def sqlite_path(self) -> Path:
-        """The database file (validated absolute)."""
-        return Path(self.database_url.split(":///", 1)[1].split("?", 1)[0])
+        """The database file (validated absolute); %-escapes decoded as SQLAlchemy decodes them (%3F is '?')."""
+        return Path(unquote(self.database_url.split(":///", 1)[1].split("?", 1)[0]))
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -135,7 +141,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     for name in unknown:
         raw.pop(name)  # later issues add variables; an unknown one is not fatal
     if "database_url" not in raw:
-        raw["database_url"] = f"sqlite+aiosqlite:///{default_data_dir(env) / 'shopkeeper.db'}"
+        default = quote(str(default_database_path(env)), safe="/\\:")  # a '#', '?' or '%' in HOME stays in the path
+        raw["database_url"] = f"sqlite+aiosqlite:///{default}"
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:

@@ -14,12 +14,11 @@ import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from mcp_server.config import ConfigError, Settings, load_settings
+from mcp_server.config import ConfigError, Settings, default_database_path, load_settings
 from mcp_server.handlers.consumers.card_settler import run_card_settler
 from mcp_server.handlers.consumers.outbox_worker import run_outbox_worker
 from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
@@ -27,6 +26,7 @@ from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError,
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
+    from mcp_server.adapters.database import Creation
     from mcp_server.adapters.service_factories import Backend, CardOptions, MailOptions
     from mcp_server.handlers.cli.main import CliActions
 
@@ -37,10 +37,12 @@ class Warmup:
     """Opens the database in the background; ``services()`` waits for it.
 
     If opening fails (a locked or unwritable file), the next tool call tries again, so a
-    passing problem does not leave the server useless until it is restarted.
+    passing problem does not leave the server useless until it is restarted. A missing
+    database is created only as ``creation`` allows (see ``server_creation``).
     """
 
     RETRY_AFTER_S = 5.0
+    UNAVAILABLE = "it could not be opened or migrated at the configured location."
 
     def __init__(
         self,
@@ -48,14 +50,18 @@ class Warmup:
         timezone: str = "UTC",
         mail: dict[str, Any] | None = None,
         cards: dict[str, Any] | None = None,
+        creation: Creation = "new-file",
     ) -> None:
         self._url = database_url
         self._timezone = timezone
         self._mail = mail
         self._cards = cards
+        self._creation: Creation = creation
         self._lock = anyio.Lock()
         self._backend: Backend | None = None
         self._failed_at: float | None = None
+        self._problem = self.UNAVAILABLE
+        self._announce_new_shop = False
 
     async def run(self) -> None:
         await self._start()
@@ -73,19 +79,27 @@ class Warmup:
                     mail = mail_class(**self._mail) if self._mail else None
                     cards = card_class(**self._cards) if self._cards else None
                     self._backend = await backend_class.start(
-                        self._url, timezone=self._timezone, mail=mail, cards=cards
+                        self._url, timezone=self._timezone, mail=mail, cards=cards, create=self._creation
                     )
+                    self._announce_new_shop = self._backend.is_new
             except Exception as exc:
                 self._failed_at = time.monotonic()
-                logger.error("could not open or migrate the database: %s", _one_line(exc))
+                log_line, self._problem = _server_problem(exc)
+                logger.error("%s", log_line)
                 logger.debug("details of the failed start", exc_info=True)
 
     async def services(self) -> ServiceRegistry:
         if self._backend is None and not self._failed_recently():
             await self._start()  # waits for the start in progress, or tries again after a failure
         if self._backend is None:
-            raise BackendUnavailableError("it could not be opened or migrated at the configured location.")
+            raise BackendUnavailableError(self._problem)
         return self._backend.services
+
+    def new_shop(self) -> bool:
+        """True once, for the first answer after this server made the shop (created its file, or found it
+        without a schema): the assistant is told, so a mistyped location shows at once."""
+        announce, self._announce_new_shop = self._announce_new_shop, False
+        return announce
 
     def _failed_recently(self) -> bool:
         """After a failure, answer at once for a few seconds instead of queueing behind retries."""
@@ -97,6 +111,28 @@ class Warmup:
         if self._backend is not None:
             await self._backend.close()
             self._backend = None
+
+
+def _server_problem(exc: BaseException) -> tuple[str, str]:
+    """(one line for the server's log, the words an agent gets) for a failed start."""
+    try:
+        from mcp_server.adapters.database import DatabaseMissingError, describe_failure
+    except Exception:  # the database half could not even be imported
+        return f"could not open or migrate the database: {_one_line(exc)}", Warmup.UNAVAILABLE
+    if isinstance(exc, DatabaseMissingError):
+        return (
+            f"{exc}; {CREATE_IT} (the server creates a database by itself only at the default location, "
+            "or as a new file in a directory that exists)",
+            "there is no shop database at the configured location (SHOPKEEPER_DATABASE_URL); the person running "
+            "Shopkeeper can create it with 'shopkeeper db init', or correct the setting.",
+        )
+    return f"could not open or migrate the database: {describe_failure(exc)}", Warmup.UNAVAILABLE
+
+
+def server_creation(settings: Settings) -> Creation:
+    """Where the MCP server may create a missing database: at the default location (its directories
+    too), else only as a new file in a directory that already exists."""
+    return "anywhere" if settings.sqlite_path == default_database_path() else "new-file"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -136,7 +172,13 @@ def _import_backend() -> type[Backend]:
 def make_lifespan(settings: Settings):
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppContext]) -> AsyncGenerator[AppContext]:
-        warmup = Warmup(settings.database_url, settings.timezone, mail_options(settings), card_options(settings))
+        warmup = Warmup(
+            settings.database_url,
+            settings.timezone,
+            mail_options(settings),
+            card_options(settings),
+            creation=server_creation(settings),
+        )
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(warmup.run)
@@ -144,7 +186,7 @@ def make_lifespan(settings: Settings):
                     tasks.start_soon(run_outbox_worker, warmup.services)
                     tasks.start_soon(run_card_settler, warmup.services)
                 try:
-                    yield AppContext(services=warmup.services, actor=settings.actor)
+                    yield AppContext(services=warmup.services, actor=settings.actor, new_shop=warmup.new_shop)
                 finally:
                     tasks.cancel_scope.cancel()
         finally:
@@ -210,21 +252,52 @@ def cli_main(argv: Sequence[str] | None = None) -> None:
 
 
 def cli_actions(settings: Settings) -> CliActions:
-    """What the command line can do, on the database and settings given (tests call it too)."""
-    from mcp_server.handlers.cli.main import CliActions
+    """What the command line can do, on the database and settings given (tests call it too).
+
+    Only ``db init`` and ``db upgrade`` create a missing database; every other command refuses it in
+    one line that names the path and ``shopkeeper db init`` (a mistyped location is not a new shop).
+    """
+    from mcp_server.handlers.cli.common import CommandError, Exit
+    from mcp_server.handlers.cli.main import BackupMade, CliActions, SchemaState
 
     label = str(settings.sqlite_path)
 
-    async def upgrade_database() -> tuple[str, bool]:
-        from mcp_server.adapters.database import create_engine, ensure_schema
+    async def prepare_schema(*, only_new: bool) -> SchemaState:
+        from mcp_server.adapters.database import (
+            create_engine,
+            current_revision,
+            describe_failure,
+            provide_database_file,
+            upgrade,
+        )
         from mcp_server.adapters.migrations import HEAD_REVISION
 
-        engine = create_engine(settings.database_url)
         try:
-            upgraded = await ensure_schema(engine)
-        finally:
-            await engine.dispose()
-        return HEAD_REVISION, upgraded
+            created = provide_database_file(settings.sqlite_path, "anywhere")
+            engine = create_engine(settings.database_url)
+            try:
+                before = await current_revision(engine)
+                if only_new and before is not None:
+                    raise CommandError(
+                        f"{label} already exists (revision {before}); 'shopkeeper db upgrade' upgrades its schema",
+                        Exit.REFUSED,
+                    )
+                upgraded = before != HEAD_REVISION and await upgrade(engine)
+            finally:
+                await engine.dispose()
+        except CommandError:
+            raise
+        except Exception as exc:
+            logger.debug("could not create or upgrade the database", exc_info=True)
+            verb = "create" if only_new else "upgrade"
+            raise CommandError(f"could not {verb} {label}: {describe_failure(exc)}", Exit.ERROR) from None
+        return SchemaState(HEAD_REVISION, upgraded, new=created or before is None)
+
+    async def init_database() -> SchemaState:
+        return await prepare_schema(only_new=True)
+
+    async def upgrade_database() -> SchemaState:
+        return await prepare_schema(only_new=False)
 
     @asynccontextmanager
     async def open_services() -> AsyncGenerator[ServiceRegistry]:
@@ -239,10 +312,11 @@ def cli_actions(settings: Settings) -> CliActions:
                 timezone=settings.timezone,
                 mail=mail_class(**mail_options(settings)),
                 cards=card_class(**cards) if cards else None,
+                create="never",
             )
         except Exception as exc:
             logger.debug("could not open the database", exc_info=True)
-            raise BackendUnavailableError(f"could not open or migrate {label} ({type(exc).__name__})") from None
+            raise BackendUnavailableError(_cli_problem(exc, label)) from None
         try:
             yield backend.services
         finally:
@@ -259,9 +333,38 @@ def cli_actions(settings: Settings) -> CliActions:
                 tasks.start_soon(partial(run_card_settler, services, once=once))
                 await run_outbox_worker(services, stop_when_idle=once)
 
-    def backup_database(target: Path) -> int:
-        from mcp_server.adapters.database import backup_sqlite
+    def backup_database(target: str) -> BackupMade:
+        from mcp_server.adapters.database import BackupError, backup_sqlite
 
-        return backup_sqlite(settings.sqlite_path, target)
+        try:
+            made = backup_sqlite(settings.sqlite_path, target)
+        except BackupError as exc:
+            if exc.refused:
+                raise CommandError(str(exc), Exit.REFUSED) from None
+            raise CommandError(f"could not back up {label}: {exc}", Exit.ERROR) from None
+        except Exception as exc:
+            logger.debug("could not back up the database", exc_info=True)
+            raise CommandError(_cli_problem(exc, label, doing="back up"), Exit.ERROR) from None
+        return BackupMade(made.path, made.pages, made.tables)
 
-    return CliActions(upgrade_database, label, run_worker, backup_database, open_services, settings.actor)
+    return CliActions(
+        upgrade_database=upgrade_database,
+        database_label=label,
+        run_worker=run_worker,
+        backup_database=backup_database,
+        open_services=open_services,
+        actor=settings.actor,
+        init_database=init_database,
+    )
+
+
+CREATE_IT = "create it with 'shopkeeper db init', or correct SHOPKEEPER_DATABASE_URL"
+
+
+def _cli_problem(exc: BaseException, label: str, doing: str = "open or migrate") -> str:
+    """One line for a person at the terminal: what is wrong with the database, and for a missing one, the fix."""
+    from mcp_server.adapters.database import DatabaseMissingError, describe_failure
+
+    if isinstance(exc, DatabaseMissingError):
+        return f"{exc}; {CREATE_IT}"
+    return f"could not {doing} {label}: {describe_failure(exc)}"

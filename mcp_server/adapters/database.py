@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import secrets
+import sqlite3
+import tempfile
 from contextlib import closing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from mcp_server.adapters.migrations import HEAD_REVISION
@@ -25,11 +30,7 @@ _BEGIN_OPTION = "shopkeeper_begin"
 
 def create_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> AsyncEngine:
     """An engine for ``url``; for SQLite with WAL, synchronous=NORMAL, foreign keys and a busy timeout."""
-    is_sqlite = url.startswith("sqlite")
-    if is_sqlite:
-        path = _sqlite_file(url)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+    is_sqlite = url.startswith("sqlite")  # the file is there: provide_database_file() decides who creates it
     extra: dict[str, Any] = {"module": OneTripAiosqliteDBAPI()} if url.startswith("sqlite+aiosqlite") else {}
     engine = create_async_engine(
         url,
@@ -50,12 +51,6 @@ def writer(engine: AsyncEngine) -> AsyncEngine:
     if engine.dialect.name != "sqlite":
         return engine
     return engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
-
-
-def _sqlite_file(url: str) -> Path | None:
-    rest = url.split(":///", 1)[1] if ":///" in url else ""
-    rest = rest.split("?", 1)[0]
-    return None if rest in ("", ":memory:") else Path(rest)
 
 
 def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
@@ -178,20 +173,198 @@ def _upgrade_sync(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-def backup_sqlite(source: Path, target: Path) -> int:
-    """A consistent copy of a live SQLite database (the online backup API); the pages copied.
+# -- where the database file is, and who may create it ---------------------------------------------
 
-    Runs while servers keep reading and writing: the copy is the database as of one moment.
-    The target must not exist yet, so a typo never overwrites something.
+Creation = Literal["never", "new-file", "anywhere"]
+"""Who may create a missing database: ``never`` (commands on a shop that must exist), ``new-file`` (a new
+file in a directory that exists: the MCP server), ``anywhere`` (missing directories too: ``db init``,
+``db upgrade``, and the MCP server at the default location)."""
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+class DatabaseMissingError(Exception):
+    """There is no database file at ``path``, and it may not be created there; ``reason`` says why."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"no database at {path} ({reason})")
+        self.path = path
+        self.reason = reason
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names, its %-escapes decoded as SQLAlchemy decodes them; None for others."""
+    parsed = make_url(url)
+    database = parsed.database
+    if not parsed.drivername.startswith("sqlite") or database in (None, "", ":memory:"):
+        return None
+    return Path(database)
+
+
+def provide_database_file(path: Path, creation: Creation) -> bool:
+    """Make sure the database file exists, creating it (empty, 0600) only as ``creation`` allows.
+
+    True when this call created it. A mistyped location is refused instead of becoming a new shop.
     """
-    import sqlite3
+    if path.is_dir():
+        raise DatabaseMissingError(path, "that is a directory, not a database file")
+    if os.path.lexists(path):
+        return False
+    if creation == "never":
+        raise DatabaseMissingError(path, "there is no file there")
+    if not path.parent.is_dir():
+        if creation != "anywhere":
+            reason = "not a directory" if path.parent.exists() else "does not exist"
+            raise DatabaseMissingError(path, f"its directory {path.parent} {reason}")
+        make_private_directories(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600)
+    except FileExistsError:
+        return False  # another process created it a moment ago
+    try:
+        _private(fd)
+    finally:
+        os.close(fd)
+    return True
 
-    if target.exists():
-        raise FileExistsError(f"{target} already exists")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src, closing(sqlite3.connect(partial)) as dst:
+
+def make_private_directories(directory: Path) -> None:
+    """Create ``directory`` and its missing parents, each 0700 whatever the umask."""
+    missing: list[Path] = []
+    while not directory.exists() and directory != directory.parent:
+        missing.append(directory)
+        directory = directory.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made by someone else meanwhile: theirs to keep as it is
+        folder.chmod(0o700)
+
+
+def _private(fd: int) -> None:
+    """A file this process just created: 0600 exactly, whatever the umask (SQLite gives WAL and SHM the same)."""
+    if hasattr(os, "fchmod"):  # not on Windows, where files are private to their user by default
+        os.fchmod(fd, 0o600)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """Why a database could not be opened, migrated or copied, in words for a person: no SQL, no class names."""
+    if isinstance(exc, DatabaseMissingError | BackupError):
+        return str(exc)
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    if isinstance(exc, sqlite3.Error):
+        if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return "the disk is full"
+        return " ".join(str(exc).split())[:200] or "SQLite could not use the file"
+    if isinstance(exc, OSError):
+        words = (exc.strerror or "the operating system refused").lower()
+        return f"{words}: {exc.filename}" if exc.filename else words
+    if type(exc).__module__.startswith("alembic"):
+        return "its schema is not one this version of Shopkeeper knows (was it made by a newer version?)"
+    return "an unexpected problem (SHOPKEEPER_LOG_LEVEL=DEBUG shows the details)"
+
+
+# -- backups ---------------------------------------------------------------------------------------
+
+_SQLITE_FULL = 13
+
+
+class BackupError(Exception):
+    """A backup that was not made, in words for a person; ``refused``: the request, not the machine, was at fault."""
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
+
+
+@dataclass(frozen=True, slots=True)
+class Backup:
+    """A checked copy: where it is, its pages, and its tables (as many as the source has)."""
+
+    path: Path
+    pages: int
+    tables: int
+
+
+def backup_sqlite(source: Path, target: Path | str) -> Backup:
+    """A consistent, checked copy of a live SQLite database (the online backup API), private to its user.
+
+    Runs while servers keep reading and writing: the copy is the database as of one moment. It is
+    written to a new file with an unguessable name beside the target (created exclusively, never through
+    a link), checked (integrity and table count), then linked to the target, which must not exist yet:
+    a typo never overwrites something. A directory as the target gets a dated file inside it.
+    """
+    named = str(target)
+    target = Path(target)
+    if not source.is_file():
+        raise DatabaseMissingError(source, "that is a directory" if source.is_dir() else "there is no file there")
+    if target.is_dir():
+        target = target / f"{source.stem}-{datetime.now(UTC):%Y%m%d-%H%M%S}.db"
+    elif named.endswith(("/", os.sep)):
+        raise BackupError(f"there is no directory {named}; create it first, or name a new file", refused=True)
+    if os.path.lexists(target):
+        raise BackupError(f"{target} already exists; choose a new file name", refused=True)
+    try:
+        make_private_directories(target.parent)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as exc:
+        raise BackupError(describe_failure(exc)) from exc
+    partial = Path(name)
+    try:
+        _private(fd)
+        done = _copy_into(source, partial, fd)
+        _publish(partial, target)
+    except (sqlite3.Error, OSError) as exc:
+        if describe_failure(exc) == "the disk is full" or getattr(exc, "errno", None) == errno.ENOSPC:
+            raise BackupError(f"the disk is full at {target.parent}; the partial copy was removed") from exc
+        raise BackupError(describe_failure(exc)) from exc
+    finally:
+        os.close(fd)
+        for leftover in (partial, *(partial.with_name(partial.name + end) for end in ("-journal", "-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
+    return Backup(target, *done)
+
+
+def _copy_into(source: Path, partial: Path, fd: int) -> tuple[int, int]:
+    """Copy ``source`` into ``partial`` (the file open as ``fd``), check it; (pages, tables)."""
+    read_only = f"{source.absolute().as_uri()}?mode=ro"  # the path %-escaped: '#', '?' and '%' stay in it
+    with closing(sqlite3.connect(read_only, uri=True)) as src, closing(sqlite3.connect(partial)) as dst:
         src.backup(dst)
         pages = int(dst.execute("PRAGMA page_count").fetchone()[0])
-    partial.replace(target)
-    return pages
+        tables = check_copy(src, dst)
+    written, there = os.fstat(fd), os.lstat(partial)
+    if (written.st_dev, written.st_ino) != (there.st_dev, there.st_ino):
+        raise BackupError("the partial copy was replaced while it was written; nothing was published")
+    os.fsync(fd)
+    return pages, tables
+
+
+def check_copy(source: sqlite3.Connection, copy: sqlite3.Connection) -> int:
+    """The copy passes SQLite's integrity check and has as many tables as the source; how many."""
+    verdict = [str(row[0]) for row in copy.execute("PRAGMA integrity_check")]
+    if verdict != ["ok"]:
+        raise BackupError(f"the copy failed SQLite's integrity check ({verdict[0][:100]}); nothing was published")
+    count = "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+    copied, expected = int(copy.execute(count).fetchone()[0]), int(source.execute(count).fetchone()[0])
+    if copied != expected:
+        raise BackupError(f"the copy has {copied} of {expected} tables; nothing was published")
+    return copied
+
+
+def _publish(partial: Path, target: Path) -> None:
+    """Give the checked copy its name without ever replacing a file (or a link) that got there first."""
+    try:
+        os.link(partial, target, follow_symlinks=False)
+    except FileExistsError:
+        raise BackupError(f"{target} already exists; choose a new file name", refused=True) from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            raise
+        # No hard links on this file system: a rename, after one more look (a race here would need a
+        # second backup to the same new name at the same moment).
+        if os.path.lexists(target):
+            raise BackupError(f"{target} already exists; choose a new file name", refused=True) from None
+        os.replace(partial, target)

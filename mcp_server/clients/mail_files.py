@@ -1,12 +1,14 @@
 """The sender used when no e-mail provider is configured: each message becomes a file.
 
 Nothing is lost and everything stays visible: ``<directory>/<notification id>.eml`` holds the
-headers and the text, written atomically (a temporary file, then a rename).
+headers and the text, written atomically (a temporary file, then a rename). The files hold
+customers' names and addresses: they are 0600, their directory 0700, whatever the umask.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import anyio
@@ -28,9 +30,31 @@ class FileEmailSender:
             return TemporaryFailure(f"could not write the message file ({exc.strerror or type(exc).__name__})")
 
     def _write(self, message_id: str, text: str) -> SendOutcome:
-        self._directory.mkdir(parents=True, exist_ok=True)
+        _private_directories(self._directory)
         target = self._directory / f"{message_id}.eml"
-        partial = target.with_suffix(".eml.part")
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, target)
+        # mkstemp: a new file (never through a link) with an unguessable name, 0600
+        fd, partial = tempfile.mkstemp(prefix=f".{message_id}.", suffix=".eml.part", dir=self._directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                if hasattr(os, "fchmod"):  # exactly 0600, whatever the umask (Windows: private by default)
+                    os.fchmod(file.fileno(), 0o600)
+                file.write(text)
+            os.replace(partial, target)
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
         return Delivered(f"file:{target.name}")
+
+
+def _private_directories(directory: Path) -> None:
+    """Create ``directory`` and its missing parents, each 0700 whatever the umask."""
+    missing: list[Path] = []
+    while not directory.exists() and directory != directory.parent:
+        missing.append(directory)
+        directory = directory.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        folder.chmod(0o700)

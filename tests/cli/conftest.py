@@ -13,7 +13,8 @@ from mcp_server.config import load_settings
 from mcp_server.entrypoint import cli_actions
 from mcp_server.handlers.cli.common import Terminal
 from mcp_server.handlers.cli.main import CliActions, run
-from tests.e2e.support import JsonObject, as_object, assert_no_internals, sqlite_url, string
+from tests.databases import new_database, sqlite_url
+from tests.e2e.support import JsonObject, as_object, assert_no_internals, string
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +99,11 @@ class Cli:
 
 @pytest.fixture
 def make_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., Cli]:
-    def make(**env: str) -> Cli:
+    def make(*, database: bool = True, **env: str) -> Cli:
+        """The CLI on ``tmp_path / 'shop.db'``, made first as ``shopkeeper db init`` makes it (unless told not to)."""
         db_path = tmp_path / "shop.db"
+        if database and not db_path.exists():
+            new_database(db_path)
         settings = load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db_path), **env})
         return Cli(cli_actions(settings), db_path, capsys)
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.support import as_object, assert_no_internals, dump_tables, sqlite_url, string
+from tests.databases import new_database, sqlite_url
+from tests.e2e.support import as_object, assert_no_internals, dump_tables, string
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +37,7 @@ def shopkeeper(
 
 def test_a_script_runs_the_shop_through_the_console_script(tmp_path: Path) -> None:
     db = tmp_path / "shop.db"
+    new_database(db)
     customer = shopkeeper(db, "customers", "create", "--name", "Ada", "--email", "ada@example.com", "--json")
     assert customer.returncode == 0, customer.stderr
     ada = string(as_object(json.loads(customer.stdout)), "id")

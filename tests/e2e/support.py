@@ -22,6 +22,7 @@ from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult, Impleme
 
 from mcp_server.config import load_settings
 from mcp_server.entrypoint import build_app
+from tests.databases import sqlite_url
 
 Mode = Literal["auto", "legacy"]
 """``auto`` negotiates protocol 2026-07-28; ``legacy`` speaks 2025-11-25 with the initialize handshake."""
@@ -64,10 +65,6 @@ TOOLS = frozenset(
 # Text that must never reach a client: stack traces, driver and ORM names, SQL.
 _INTERNALS_ANY_CASE = ("traceback", "sqlalchemy", "aiosqlite", "operationalerror", "integrityerror")
 _INTERNALS_EXACT = ("SELECT", "INSERT", "UPDATE ", 'File "')
-
-
-def sqlite_url(db_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{db_path}"
 
 
 # --- typed readers for JSON values -----------------------------------------------------------

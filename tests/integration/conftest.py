@@ -8,11 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mcp_server.adapters.database import create_engine, ensure_schema, writer
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
+from tests.databases import new_database
 
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"
+    """A new, migrated shop database at ``tmp_path / 'shop.db'``."""
+    return new_database(tmp_path / "shop.db")
 
 
 @pytest.fixture

@@ -17,8 +17,9 @@ from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mcp_server.adapters import migrations
-from mcp_server.adapters.database import create_engine, current_revision, ensure_schema, writer
+from mcp_server.adapters.database import DatabaseMissingError, create_engine, current_revision, ensure_schema, writer
 from mcp_server.adapters.migrations import HEAD_REVISION
+from mcp_server.adapters.service_factories import Backend
 from mcp_server.models.audit import AuditEntry, AuditQuery
 from mcp_server.models.catalog import Product, ProductCreate, StockAdjustment
 from mcp_server.models.customers import Customer, CustomerCreate, CustomerQuery
@@ -229,13 +230,14 @@ async def test_start_on_current_database_does_not_migrate_again(database_url: st
         await again.dispose()
 
 
-async def test_first_start_creates_missing_directories(tmp_path: Path):
+async def test_first_start_creates_missing_directories_where_allowed(tmp_path: Path):
     url = f"sqlite+aiosqlite:///{tmp_path / 'deep' / 'er' / 'shop.db'}"
-    engine = create_engine(url)
-    try:
-        assert await ensure_schema(engine) is True
-    finally:
-        await engine.dispose()
+    with pytest.raises(DatabaseMissingError, match="does not exist"):
+        await Backend.start(url, create="new-file")
+    assert not (tmp_path / "deep").exists()
+    backend = await Backend.start(url, create="anywhere")
+    await backend.close()
+    assert backend.is_new
     assert (tmp_path / "deep" / "er" / "shop.db").exists()
 
 

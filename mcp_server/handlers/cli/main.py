@@ -38,19 +38,41 @@ logger = logging.getLogger("mcp_server.cli")
 
 
 @dataclass(frozen=True, slots=True)
-class CliActions:
-    """What the CLI can do, wired by the entrypoint. ``upgrade_database`` returns (revision, upgraded)."""
+class SchemaState:
+    """What ``db init`` / ``db upgrade`` did: the revision now, whether a migration ran, whether the shop is new."""
 
-    upgrade_database: Callable[[], Awaitable[tuple[str, bool]]]
+    revision: str
+    upgraded: bool
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BackupMade:
+    """A checked copy: where it went, its pages and tables."""
+
+    path: Path
+    pages: int
+    tables: int
+
+
+@dataclass(frozen=True, slots=True)
+class CliActions:
+    """What the CLI can do, wired by the entrypoint. The database commands raise CommandError (one line, a code)."""
+
+    upgrade_database: Callable[[], Awaitable[SchemaState]]
+    """Create the database if it is missing (directories too), then upgrade its schema."""
     database_label: str
     run_worker: Callable[[bool], Awaitable[None]] | None = None
     """Deliver queued e-mails; True: one round and stop, False: until interrupted."""
-    backup_database: Callable[[Path], int] | None = None
-    """Copy the database to a new file; returns the pages copied."""
+    backup_database: Callable[[str], BackupMade] | None = None
+    """Copy the database to a new file (or into a directory); what was written."""
     open_services: Callable[[], AbstractAsyncContextManager[ServiceRegistry]] | None = None
-    """The services for one command, opened (and the database migrated) on entry, closed on exit."""
+    """The services for one command, opened (and the database migrated) on entry, closed on exit.
+    A missing database is never created here: BackendUnavailableError names it and ``db init``."""
     actor: str | None = None
     """SHOPKEEPER_ACTOR; the audit log names ``cli:<login name>`` when it is not set."""
+    init_database: Callable[[], Awaitable[SchemaState]] | None = None
+    """Create a new, empty shop; refuses (CommandError, REFUSED) when one is already there."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="command", metavar="<command>")
     db_commands.required = True
     db_commands.add_parser(
+        "init",
+        help="create a new, empty shop database (the other commands never create one)",
+        description="Create a new, empty shop database at SHOPKEEPER_DATABASE_URL (or the default in your data "
+        "directory), with any missing directories, private to you. Refuses if one is already there.",
+    )
+    db_commands.add_parser(
         "upgrade",
         help="create the database or upgrade its schema to the newest revision",
         description="Create the database (SHOPKEEPER_DATABASE_URL, or the default in your data directory) "
@@ -79,10 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     backup = db_commands.add_parser(
         "backup",
         help="copy the database to a new file, consistently, while servers keep running",
-        description="Write a consistent copy of the database (SQLite's online backup) to PATH, "
-        "which must not exist yet.",
+        description="Write a consistent copy of the database (SQLite's online backup) to PATH, which must not "
+        "exist yet, or into the directory PATH under a dated name. The copy is checked (integrity, tables) "
+        "before it gets its name, and is private to you.",
     )
-    backup.add_argument("path", type=Path, help="where to write the copy (a new file)")
+    backup.add_argument("path", help="where to write the copy: a new file, or an existing directory")
     worker = groups.add_parser(
         "worker",
         help="deliver queued e-mails and settle card payments left pending (the MCP server does this too, "
@@ -125,8 +154,13 @@ def _run_command(handler: Handler, args: argparse.Namespace, actions: CliActions
             call = Call(services, actions.actor or default_actor(), bool(args.json), terminal)
             return await handler(args, call)
 
+    return _one_line(lambda: anyio.run(go))
+
+
+def _one_line(command: Callable[[], int]) -> int:
+    """Run a command; whatever goes wrong becomes one line on stderr and an exit status."""
     try:
-        return anyio.run(go)
+        return command()
     except CommandError as exc:
         return _say(exc.message, exc.code)
     except BackendUnavailableError as exc:
@@ -157,35 +191,36 @@ def _discard_stdout() -> None:
 
 
 def _maintenance(args: argparse.Namespace, actions: CliActions) -> int:
-    """``worker``, ``db backup`` and ``db upgrade``."""
-    if args.group == "worker":
-        if actions.run_worker is None:  # pragma: no cover - the entrypoint always wires it
-            return 2
-        try:
-            anyio.run(actions.run_worker, bool(args.once))
-        except KeyboardInterrupt:
-            return 130
-        return 0
-    if (args.group, getattr(args, "command", None)) == ("db", "backup"):
-        if actions.backup_database is None:  # pragma: no cover - the entrypoint always wires it
-            return 2
-        target: Path = args.path
-        try:
-            pages = actions.backup_database(target)
-        except FileExistsError:
-            return _say(f"{target} already exists; choose a new file name", Exit.REFUSED)
-        except Exception as exc:  # one clear line for a person
-            sys.stderr.write(f"shopkeeper: could not back up {actions.database_label}: {type(exc).__name__}\n")
-            return 1
-        print(f"{actions.database_label}: backed up to {target} ({pages:,} pages)")
-        return 0
-    if (args.group, getattr(args, "command", None)) == ("db", "upgrade"):
-        try:
-            revision, upgraded = anyio.run(actions.upgrade_database)
-        except Exception as exc:  # one clear line for a person; details are not theirs to debug here
-            sys.stderr.write(f"shopkeeper: could not upgrade {actions.database_label}: {type(exc).__name__}\n")
-            return 1
-        state = "upgraded to" if upgraded else "already at"
-        print(f"{actions.database_label}: schema {state} revision {revision}")
-        return 0
+    """``worker``, ``db init``, ``db upgrade`` and ``db backup``."""
+    command = (args.group, getattr(args, "command", None))
+    label = actions.database_label
+    run_worker, backup, init = actions.run_worker, actions.backup_database, actions.init_database
+    if args.group == "worker" and run_worker is not None:
+
+        def work() -> int:
+            anyio.run(run_worker, bool(args.once))
+            return Exit.OK
+
+        return _one_line(work)
+    if command == ("db", "backup") and backup is not None:
+
+        def copy() -> int:
+            made = backup(str(args.path))
+            print(f"{label}: backed up to {made.path} ({made.pages:,} pages, {made.tables} tables, checked)")
+            return Exit.OK
+
+        return _one_line(copy)
+    if command in (("db", "upgrade"), ("db", "init")):
+        prepare = actions.upgrade_database if command == ("db", "upgrade") else init
+
+        def schema() -> int:
+            assert prepare is not None
+            state = anyio.run(prepare)
+            if state.new:
+                print(f"{label}: created a new, empty database; schema upgraded to revision {state.revision}")
+            else:
+                print(f"{label}: schema {'upgraded to' if state.upgraded else 'already at'} revision {state.revision}")
+            return Exit.OK
+
+        return _say("this command is not available here", Exit.ERROR) if prepare is None else _one_line(schema)
     return Exit.USAGE  # pragma: no cover - argparse rejects unknown commands before this

@@ -12,7 +12,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
-from mcp_server.handlers.mcp.argument_errors import RAW_ARGUMENTS, invalid_arguments_message, unknown_arguments_message
+from mcp_server.handlers.mcp.argument_errors import RAW_ARGUMENTS, arguments_error, unknown_arguments_message
 from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
 from mcp_server.services.results import Failure
 
@@ -134,8 +134,7 @@ def validated(model: type[Model], values: dict[str, Any], tool: str) -> Model | 
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        problems = [(".".join(str(part) for part in p["loc"]), str(p["msg"])) for p in exc.errors()]
-        return error(invalid_arguments_message(tool, problems))
+        return error(arguments_error(tool, exc))
 
 
 _ARGUMENT_NAMES: dict[str, frozenset[str]] = {}

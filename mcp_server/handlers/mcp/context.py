@@ -50,9 +50,17 @@ class BackendUnavailableError(Exception):
         self.public_message = public_message
 
 
+def _not_new() -> bool:
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class AppContext:
-    """``services()`` waits for start-up work (imports, migrations) to finish, then returns the services."""
+    """``services()`` waits for start-up work (imports, migrations) to finish, then returns the services.
+
+    ``new_shop()`` is True once, for the first answer after the server created the shop's database.
+    """
 
     services: Callable[[], Awaitable[ServiceRegistry]]
     actor: str | None = None
+    new_shop: Callable[[], bool] = _not_new

@@ -19,7 +19,7 @@ from mcp_server.handlers.mcp import (
     reports,
     resources,
 )
-from mcp_server.handlers.mcp.argument_errors import FriendlyArgumentErrors
+from mcp_server.handlers.mcp.argument_errors import FreeTextAsSent, ShopServer
 from mcp_server.handlers.mcp.context import AppContext
 
 INSTRUCTIONS = """\
@@ -37,13 +37,13 @@ Lifespan = Callable[[MCPServer[AppContext]], AbstractAsyncContextManager[AppCont
 
 
 def build_server(lifespan: Lifespan, *, log_level: str = "INFO") -> MCPServer[AppContext]:
-    server: MCPServer[AppContext] = MCPServer(
+    server: MCPServer[AppContext] = ShopServer(
         "shopkeeper",
         title="Shopkeeper",
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
-        middleware=[FriendlyArgumentErrors()],
+        middleware=[FreeTextAsSent()],
         log_level=log_level,  # pyright: ignore[reportArgumentType] - validated by config.Settings
     )
     customers.register(server)
