@@ -151,6 +151,21 @@ async def _argument_names(ctx: ToolContext, tool: str) -> frozenset[str] | None:
     return _ARGUMENT_NAMES.get(tool)
 
 
+NEW_SHOP_NOTE = (
+    "Note: this is a new, empty shop: the server created its database just now. If you expected existing "
+    "customers, products or orders, SHOPKEEPER_DATABASE_URL names the wrong file: tell the person running "
+    "Shopkeeper before you add anything."
+)
+
+
+def noting_a_new_shop(ctx: ToolContext, result: CallToolResult) -> CallToolResult:
+    """The first answer after the server created the shop's database says so, once (a mistyped
+    location would otherwise look like a shop that lost everything)."""
+    if ctx.request_context.lifespan_context.new_shop():
+        result.content.insert(0, TextContent(type="text", text=NEW_SHOP_NOTE))
+    return result
+
+
 async def run(
     ctx: ToolContext, tool: str, use: Callable[[ServiceRegistry], Awaitable[CallToolResult]]
 ) -> CallToolResult:
@@ -167,7 +182,7 @@ async def run(
         return error(unknown_arguments_message(tool, unknown, set(allowed)) + "".join(f" {h}" for h in hints))
     try:
         services = await ctx.request_context.lifespan_context.services()
-        return await use(services)
+        return noting_a_new_shop(ctx, await use(services))
     except BackendUnavailableError as exc:
         return error(
             f"The shop's database is not available: {exc.public_message}\n\n"
