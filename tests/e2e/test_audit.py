@@ -65,7 +65,7 @@ async def test_every_change_is_one_entry_newest_first(shop: Shop) -> None:
 
     assert reply.text.startswith("**5 audit entries, newest first**")
     assert "| when | actor | action | entity | change |" in reply.text
-    assert f"| mcp | `customer.updated` | `{ada}` | name: Ada Lovelace → Ada King |" in reply.text
+    assert f"| `mcp` | `customer.updated` | `{ada}` | name: `Ada Lovelace` → `Ada King` |" in reply.text
     assert reply.text.endswith("That is the whole list.")
 
 
@@ -165,4 +165,4 @@ async def test_entries_name_who_made_the_change(
         reply = await shop.ok("audit_log_list")
 
     assert [string(e, "actor") for e in objects(reply.data, "entries")] == [actor, actor]
-    assert f"| {actor} | `customer.updated` |" in reply.text
+    assert f"| `{actor}` | `customer.updated` |" in reply.text

@@ -85,14 +85,14 @@ async def test_create_answers_with_the_new_product(shop: Shop) -> None:
     assert timestamp(product, "created_at") == timestamp(product, "updated_at")
 
     lines = reply.text.splitlines()
-    assert lines[0] == "## Added Blue Mug"
+    assert lines[0] == "## Added `Blue Mug`"
     for line in (
         f"- **id:** `{product_id}`",
         "- **SKU:** `Mug-Blue-01`",
         "- **price:** 12.50 EUR",
         "- **in stock:** 3",
         "- **active:** yes",
-        "- **description:** Holds 350 ml",
+        "- **description:** `Holds 350 ml`",
     ):
         assert line in lines, f"{line!r} missing from:\n{reply.text}"
 
@@ -191,7 +191,7 @@ async def test_get_by_id_in_any_case_and_by_sku_in_another_case(shop: Shop) -> N
     for reply in (by_id, by_lower_case_id, by_sku):
         assert reply.data == created
         assert reply.text == by_id.text
-    assert by_id.text.startswith("## Blue Mug\n")
+    assert by_id.text.startswith("## `Blue Mug`\n")
     assert f"- **id:** `{product_id}`" in by_id.text
     assert "- **SKU:** `Mug-Blue-01`" in by_id.text
     assert "- **price:** 12.50 EUR" in by_id.text
@@ -208,7 +208,7 @@ async def test_get_detailed_adds_description_and_times(shop: Shop) -> None:
         assert label not in concise.text
     for label in ("**id:**", "**SKU:**", "**price:**", "**in stock:**", "**active:**", "**description:**"):
         assert label in detailed.text
-    assert "Holds 350 ml" in detailed.text
+    assert "- **description:** `Holds 350 ml`" in detailed.text
     assert detailed.data == concise.data, "the structure is the same; only the Markdown is shorter"
 
 
@@ -234,7 +234,7 @@ async def test_update_changes_only_the_fields_given(shop: Shop) -> None:
         assert updated[unchanged] == created[unchanged], f"{unchanged} should not change"
     assert timestamp(updated, "updated_at") > timestamp(created, "updated_at")
 
-    assert reply.text.startswith("## Updated Blue Mug XL: changed name, price_minor, active\n")
+    assert reply.text.startswith("## Updated `Blue Mug XL`: changed name, price_minor, active\n")
     assert "- **price:** 14.99 EUR" in reply.text
     assert "- **active:** no" in reply.text
     assert (await shop.ok("catalog_get", {"product_id": product_id})).data == updated
@@ -272,7 +272,7 @@ async def test_update_with_explicit_null_clears_the_description(shop: Shop) -> N
 
     assert optional_string(reply.data, "description") is None
     assert string(reply.data, "name") == "Blue Mug"
-    assert reply.text.startswith("## Updated Blue Mug: changed description\n")
+    assert reply.text.startswith("## Updated `Blue Mug`: changed description\n")
     assert "- **description:** —" in reply.text
     fetched = await shop.ok("catalog_get", {"product_id": product_id})
     assert optional_string(fetched.data, "description") is None
@@ -294,7 +294,7 @@ async def test_update_to_the_current_values_changes_nothing_and_records_nothing(
         },
     )
 
-    assert reply.text.startswith("## Nothing changed for Blue Mug: the values given are the current ones")
+    assert reply.text.startswith("## Nothing changed for `Blue Mug`: the values given are the current ones")
     assert reply.data == created
     assert await shop.state() == before, "no audit entry, and updated_at is left alone"
 
@@ -308,8 +308,8 @@ async def test_repeating_an_update_changes_nothing_the_second_time(shop: Shop) -
     before = await shop.state()
     second = await shop.ok("catalog_update_product", change)
 
-    assert first.text.startswith("## Updated Blue Mug: changed description, price_minor")
-    assert second.text.startswith("## Nothing changed for Blue Mug")
+    assert first.text.startswith("## Updated `Blue Mug`: changed description, price_minor")
+    assert second.text.startswith("## Nothing changed for `Blue Mug`")
     assert second.data == first.data
     assert await shop.state() == before
 
@@ -332,7 +332,7 @@ async def test_adjust_stock_shows_before_and_after_and_records_each_change(shop:
             arguments["note"] = "annual count"
         reply = await shop.ok("catalog_adjust_stock", arguments)
 
-        assert reply.text.startswith(f"## Stock of Blue Mug: {was} → {now} ({reason})\n"), reply.text
+        assert reply.text.startswith(f"## Stock of `Blue Mug`: {was} → {now} ({reason})\n"), reply.text
         assert f"- **in stock:** {now}" in reply.text
         assert integer(reply.data, "stock") == now
         assert rows_added(rows_before, dump_tables(shop.db_path)) == {"audit_log": 1}, f"one entry for {reason}"
@@ -352,7 +352,7 @@ async def test_adjust_stock_formats_large_levels_with_separators(shop: Shop) -> 
 
     reply = await shop.ok("catalog_adjust_stock", {"product_id": product_id, "delta": 2500, "reason": "restock"})
 
-    assert reply.text.startswith("## Stock of M4 bolt: 1,500 → 4,000 (restock)\n")
+    assert reply.text.startswith("## Stock of `M4 bolt`: 1,500 → 4,000 (restock)\n")
     assert integer(reply.data, "stock") == 4000
 
 
@@ -376,7 +376,7 @@ async def test_concurrent_removals_never_take_stock_below_zero(shop: Shop) -> No
         assert "cannot go below zero" in message
         assert "Mug-Blue-01 has 0 in stock" in message
     headings = sorted(text_of(r).splitlines()[0] for r in succeeded)
-    assert headings == sorted(f"## Stock of Blue Mug: {n} → {n - 1} (damage)" for n in range(1, 11)), (
+    assert headings == sorted(f"## Stock of `Blue Mug`: {n} → {n - 1} (damage)" for n in range(1, 11)), (
         "each removal saw the stock the one before it left"
     )
     assert integer((await shop.ok("catalog_get", {"product_id": product_id})).data, "stock") == 0
@@ -408,12 +408,12 @@ async def test_search_finds_part_of_a_name_or_sku_in_any_case(shop: Shop) -> Non
         assert await search(shop, text=text) == expected, f"text={text!r}"
 
     page = await shop.ok("catalog_search", {"text": "Crème"})
-    assert page.text.startswith("**2 products matching “Crème”**")
+    assert page.text.startswith("**2 products matching `Crème`**")
     assert "| id | SKU | name | price | stock |" in page.text
-    assert f"| `{tea['id']}` | `TEA-CB-1` | Crème Brûlée Tea | 500 JPY | 0 |" in page.text
+    assert f"| `{tea['id']}` | `TEA-CB-1` | `Crème Brûlée Tea` | 500 JPY | 0 |" in page.text
     assert "That is the whole list." in page.text
     nothing = await shop.ok("catalog_search", {"text": "nothing-like-this"})
-    assert nothing.text.startswith("No products matching “nothing-like-this”")
+    assert nothing.text.startswith("No products matching `nothing-like-this`")
 
 
 async def test_search_text_is_matched_literally(shop: Shop) -> None:
@@ -441,7 +441,7 @@ async def test_retired_products_are_hidden_unless_include_inactive(shop: Shop) -
     everything = await shop.ok("catalog_search", {"include_inactive": True, "response_format": "detailed"})
     assert everything.text.startswith("**3 products including inactive**")
     assert "| id | SKU | name | price | stock | active | description |" in everything.text
-    assert f"| `{red}` | `MUG-RED-01` | Red Mug | 12.50 EUR | 0 | no | — |" in everything.text
+    assert f"| `{red}` | `MUG-RED-01` | `Red Mug` | 12.50 EUR | 0 | no | — |" in everything.text
 
     retired = await shop.ok("catalog_get", {"product_id": red})
     assert boolean(retired.data, "active") is False, "catalog_get still finds a retired product"
@@ -677,11 +677,11 @@ async def test_names_with_markdown_characters_render_as_themselves(shop: Shop) -
     adjusted = await shop.ok("catalog_adjust_stock", {"product_id": product_id, "delta": 1, "reason": "restock"})
     listed = await shop.ok("catalog_search", {"text": "mug"})
 
-    assert created.text.startswith("## Added Mug \\*Limited\\*\n")
-    assert fetched.text.startswith("## Mug \\*Limited\\*\n")
-    assert "- **description:** Say \\[hi\\]" in fetched.text
-    assert adjusted.text.startswith("## Stock of Mug \\*Limited\\*: 0 → 1 (restock)")
-    assert "| Mug \\*Limited\\* |" in listed.text
+    assert created.text.startswith("## Added `Mug *Limited*`\n")
+    assert fetched.text.startswith("## `Mug *Limited*`\n")
+    assert "- **description:** `Say [hi]`" in fetched.text
+    assert adjusted.text.startswith("## Stock of `Mug *Limited*`: 0 → 1 (restock)")
+    assert "| `Mug *Limited*` |" in listed.text
     assert string(created.data, "name") == "Mug *Limited*", "the structure keeps the name as typed"
 
 
@@ -704,16 +704,16 @@ async def test_skus_show_as_typed_in_code_spans(shop: Shop) -> None:
     assert not wrong, "\n\n".join(f"{tool} shows the SKU as:\n{text}" for tool, text in wrong.items())
 
 
-async def test_search_echoes_its_text_escaped(shop: Shop) -> None:
-    """The search text is user text too: `*Limited*` in the heading must not turn into emphasis
-    (customers_list escapes its query the same way)."""
+async def test_search_echoes_its_text_quoted(shop: Shop) -> None:
+    """The search text is user text too: `*Limited*` in the heading is a code span, never emphasis
+    (customers_list quotes its query the same way)."""
     await shop.add_product("MUG-LTD", "Mug *Limited*")
 
     found = await shop.ok("catalog_search", {"text": "*Limited*"})
     nothing = await shop.ok("catalog_search", {"text": "**bold**"})
 
-    assert found.text.startswith("**1 product matching “\\*Limited\\*”**"), found.text
-    assert nothing.text.startswith("No products matching “\\*\\*bold\\*\\*”"), nothing.text
+    assert found.text.startswith("**1 product matching `*Limited*`**"), found.text
+    assert nothing.text.startswith("No products matching `**bold**`"), nothing.text
 
 
 @pytest.mark.parametrize("text", ["null", "true", '["gift", "mug"]', '{"colour": "blue"}'])

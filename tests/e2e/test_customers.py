@@ -37,10 +37,10 @@ async def test_register_answers_with_the_new_customer(shop: Shop) -> None:
     assert optional_string(customer, "notes") is None
     assert timestamp(customer, "created_at") == timestamp(customer, "updated_at")
 
-    assert reply.text.startswith("## Registered Ada Lovelace")
+    assert reply.text.startswith("## Registered `Ada Lovelace`")
     assert f"`{customer_id}`" in reply.text
-    assert "ada.lovelace@example.com" in reply.text
-    assert "+44 20 7946 0018" in reply.text
+    assert "- **email:** `ada.lovelace@example.com`" in reply.text
+    assert "- **phone:** `+44 20 7946 0018`" in reply.text
     assert "customers_update or customers_get" in reply.text, "says what to do with the new id"
 
 
@@ -68,10 +68,10 @@ async def test_get_by_id_and_by_email_in_another_letter_case(shop: Shop) -> None
     assert by_id.data == registered
     assert by_email.data == registered
     assert by_id.text == by_email.text
-    assert by_id.text.startswith("## Grace Hopper")
+    assert by_id.text.startswith("## `Grace Hopper`")
     assert f"`{customer_id}`" in by_id.text
-    assert "grace@navy.example" in by_id.text
-    assert "Prefers COBOL" in by_id.text
+    assert "- **email:** `grace@navy.example`" in by_id.text
+    assert "- **notes:** `Prefers COBOL`" in by_id.text
 
 
 async def test_get_detailed_shows_every_field_and_concise_only_the_essentials(shop: Shop) -> None:
@@ -97,8 +97,8 @@ async def test_list_filters_by_part_of_a_name_or_email_in_any_case(shop: Shop) -
 
     assert objects(by_name.data, "customers") == [grace]
     assert optional_string(by_name.data, "next_cursor") is None
-    assert "**1 customer matching “HOPPER”**" in by_name.text
-    assert f"| `{string(grace, 'id')}` | Grace Hopper | grace@navy.example |" in by_name.text
+    assert "**1 customer matching `HOPPER`**" in by_name.text
+    assert f"| `{string(grace, 'id')}` | `Grace Hopper` | `grace@navy.example` |" in by_name.text
     assert "That is the whole list." in by_name.text
     assert "Ada" not in by_name.text
 
@@ -106,7 +106,7 @@ async def test_list_filters_by_part_of_a_name_or_email_in_any_case(shop: Shop) -
 
     assert objects(nobody.data, "customers") == []
     assert optional_string(nobody.data, "next_cursor") is None
-    assert "No customers matching “nobody-like-this”" in nobody.text
+    assert "No customers matching `nobody-like-this`" in nobody.text
 
 
 @pytest.mark.parametrize("query", [None, "example"])
@@ -163,7 +163,7 @@ async def test_update_changes_only_the_fields_given(shop: Shop) -> None:
     assert optional_string(updated, "notes") == "VIP"
     assert string(updated, "created_at") == string(registered, "created_at")
     assert timestamp(updated, "updated_at") > timestamp(registered, "updated_at")
-    assert reply.text.startswith("## Updated Ada King: changed name, phone")
+    assert reply.text.startswith("## Updated `Ada King`: changed name, phone")
     assert (await shop.ok("customers_get", {"customer_id": customer_id})).data == updated
 
 
@@ -204,7 +204,7 @@ async def test_repeating_an_update_changes_nothing_and_records_nothing(shop: Sho
 
     assert "changed name" in first.text
     assert "email" not in first.text.splitlines()[0], "the same address in another case is not a change"
-    assert second.text.startswith("## Nothing changed for Ada King")
+    assert second.text.startswith("## Nothing changed for `Ada King`")
     assert second.data == first.data
     assert await shop.state() == before
 
@@ -230,15 +230,16 @@ async def test_concurrent_registrations_of_one_address_create_one_customer(shop:
 
 
 async def test_names_with_markdown_characters_render_as_themselves(shop: Shop) -> None:
-    """A name is user text: every tool escapes it, headings included, so `*VIP*` is not emphasis."""
+    """A name is user text: every tool quotes it as a code span, headings included, so `*VIP*` is not emphasis
+    and reads exactly as written (no backslashes)."""
     registered = await shop.ok("customers_register", {"name": "Ada *VIP* Lovelace", "email": "ada@engines.example"})
     customer_id = string(registered.data, "id")
     fetched = await shop.ok("customers_get", {"customer_id": customer_id})
     updated = await shop.ok("customers_update", {"customer_id": customer_id, "name": "Ada *VIP* King"})
 
-    assert fetched.text.startswith("## Ada \\*VIP\\* Lovelace")
-    assert registered.text.startswith("## Registered Ada \\*VIP\\* Lovelace")
-    assert updated.text.startswith("## Updated Ada \\*VIP\\* King")
+    assert fetched.text.startswith("## `Ada *VIP* Lovelace`\n")
+    assert registered.text.startswith("## Registered `Ada *VIP* Lovelace`\n")
+    assert updated.text.startswith("## Updated `Ada *VIP* King`: changed name\n")
 
 
 async def test_search_ignores_letter_case_beyond_ascii(shop: Shop) -> None:

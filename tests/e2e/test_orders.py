@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -128,9 +129,9 @@ async def test_an_order_from_placing_to_full_refund(shop: Shop) -> None:
         "- **status:** placed",
         "- **total:** 34.00 EUR (5 units)",
         "- **paid:** 0.00 EUR · **still to pay:** 34.00 EUR",
-        "- **ship to:** Ada Lovelace, 12 St James's Sq, SW1Y 4JH London, GB",
-        "| 1 | `MUG-1` | Blue Mug | 2 | 12.50 EUR | 25.00 EUR |",
-        "| 2 | `TEA-1` | Green Tea | 3 | 3.00 EUR | 9.00 EUR |",
+        "- **ship to:** `Ada Lovelace, 12 St James's Sq, SW1Y 4JH London, GB`",
+        "| 1 | `MUG-1` | `Blue Mug` | 2 | 12.50 EUR | 25.00 EUR |",
+        "| 2 | `TEA-1` | `Green Tea` | 3 | 3.00 EUR | 9.00 EUR |",
         f"call payments_record with order_id='{order_id}' and amount=3400",
     ):
         assert expected in text, f"{expected!r} missing from:\n{text}"
@@ -139,7 +140,7 @@ async def test_an_order_from_placing_to_full_refund(shop: Shop) -> None:
     # get and list
     got = await shop.ok("orders_get", {"order_id": order_id.lower()})
     assert got.data == order
-    assert f"- **customer:** Ada Lovelace (`{ada}`)" in got.text
+    assert f"- **customer:** `Ada Lovelace` (`{ada}`)" in got.text
     listed = objects((await shop.ok("orders_list", {})).data, "orders")
     assert [string(o, "id") for o in listed] == [order_id]
     assert "lines" not in listed[0], "lists leave details to orders_get"
@@ -174,7 +175,7 @@ async def test_an_order_from_placing_to_full_refund(shop: Shop) -> None:
         "DHL",
         "JD0001",
     )
-    assert "- **shipped with:** DHL, tracking `JD0001`" in shipped.text
+    assert "- **shipped with:** `DHL`, tracking `JD0001`" in shipped.text
     delivered = await shop.ok("orders_mark_delivered", {"order_id": order_id})
     assert string(delivered.data, "status") == "delivered"
     assert delivered.data["next_actions"] == ["payments_refund"]
@@ -240,7 +241,7 @@ async def test_an_order_from_placing_to_full_refund(shop: Shop) -> None:
         {"date_from": first_day.isoformat(), "date_to": last_day.isoformat(), "group_by": "product"},
     )
     assert objects(by_product.data, "products") == objects(summary.data, "top_products")
-    assert "| `MUG-1` | Blue Mug | 1 | 2 | 25.00 EUR |" in by_product.text
+    assert "| `MUG-1` | `Blue Mug` | 1 | 2 | 25.00 EUR |" in by_product.text
 
 
 # --- placing -------------------------------------------------------------------------------------
@@ -321,7 +322,7 @@ async def test_dry_run_prices_without_reserving(stocked: Stocked) -> None:
     assert [integer(x, "line_total_minor") for x in objects(data, "lines")] == [8750, 600]
     assert reply.text.startswith("## Dry run — nothing was placed or reserved")
     assert "- **total:** 93.50 EUR" in reply.text
-    assert "| 1 | `MUG-1` | Blue Mug | 7 | 12.50 EUR | 87.50 EUR | 7 |" in reply.text, "shows the stock left"
+    assert "| 1 | `MUG-1` | `Blue Mug` | 7 | 12.50 EUR | 87.50 EUR | 7 |" in reply.text, "shows the stock left"
     assert "dry_run=false to place it" in reply.text
 
 
@@ -353,8 +354,9 @@ async def test_dry_run_reports_every_problem_and_writes_nothing(stocked: Stocked
         "line 4 (LAMP-1): is priced in USD, but the order is in EUR (one currency per order)",
     ]
     assert "**Cannot be placed as it is:**" in reply.text
-    for problem in problems:
-        assert f"- {problem}" in reply.text, f"{problem!r} missing from:\n{reply.text}"
+    for problem in problems:  # the Markdown quotes each line's SKU as sent
+        shown = re.sub(r"^line (\d) \(([^)]+)\)", r"line \1 (`\2`)", problem)
+        assert f"- {shown}" in reply.text, f"{shown!r} missing from:\n{reply.text}"
 
 
 async def test_placing_with_a_key_twice_places_one_order(stocked: Stocked) -> None:

@@ -34,10 +34,10 @@ async def test_a_customer_and_a_product_read_as_markdown(shop: Shop) -> None:
 
     customer_text = getattr(page.contents[0], "text", "")
     product_text = getattr(product.contents[0], "text", "")
-    assert customer_text.startswith("## Ada Lovelace")
+    assert customer_text.startswith("## `Ada Lovelace`")
     assert f"`{customer_id}`" in customer_text
-    assert "ada@engines.example" in customer_text
-    assert product_text.startswith("## Blue mug")
+    assert "- **email:** `ada@engines.example`" in customer_text
+    assert product_text.startswith("## `Blue mug`")
     assert "12.50 EUR" in product_text
 
 
@@ -55,8 +55,8 @@ async def test_an_order_reads_as_markdown_with_its_payments(shop: Shop) -> None:
     text = getattr(page.contents[0], "text", "")
     assert text.startswith(f"## Order {order_id}")
     assert "**status:** paid" in text
-    assert "Ada Lovelace" in text
-    assert "| 1 | `MUG-01` | Blue mug | 2 | 12.50 EUR | 25.00 EUR |" in text
+    assert "- **customer:** `Ada Lovelace`" in text
+    assert "| 1 | `MUG-01` | `Blue mug` | 2 | 12.50 EUR | 25.00 EUR |" in text
     assert "### Payments and refunds" in text
     assert "orders_mark_shipped" in text
 

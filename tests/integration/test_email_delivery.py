@@ -35,7 +35,6 @@ from mcp_server.services.notifications import LEASE, DeliveryRound, Notification
 from mcp_server.services.ports import EmailSender
 from mcp_server.services.results import Success
 from mcp_server.utils.ids import IdGenerator
-from mcp_server.utils.markdown import escape
 from mcp_server.utils.time import SystemClock
 from tests.e2e.support import as_list, as_object, open_shop
 from tests.fakes import FakeClock
@@ -579,7 +578,7 @@ async def test_a_provider_echoing_the_token_gets_it_neither_stored_nor_listed_no
 
     async with open_shop(db_file, "legacy") as shop:
         listed = await shop.ok("notifications_list", {})
-    assert escape("The Server token '[server token]' is not valid.") in listed.text
+    assert "`the e-mail provider answered 401: The Server token '[server token]' is not valid.`" in listed.text
     reasons = [as_object(n)["last_error"] for n in as_list(listed.data["notifications"])]
     assert reasons == [r.last_error for r in outbox(db_file)]
     assert TOKEN not in listed.text

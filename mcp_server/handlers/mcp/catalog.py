@@ -42,7 +42,7 @@ from mcp_server.models.catalog import (
 )
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit, ResponseFormat
 from mcp_server.services.results import Conflict, NotFound, Rejected, Success, Unavailable
-from mcp_server.utils.markdown import escape, truncate
+from mcp_server.utils.markdown import code_span, truncate
 
 TOOL_CREATE, TOOL_UPDATE, TOOL_ADJUST = "catalog_create_product", "catalog_update_product", "catalog_adjust_stock"
 TOOL_GET, TOOL_SEARCH = "catalog_get", "catalog_search"
@@ -250,7 +250,7 @@ def register(server: MCPServer[AppContext]) -> None:
                 case Unavailable():
                     return failure(result, next_step=RETRY_LATER)
                 case Success(value=page):
-                    parts = [f"matching “{escape(request.text)}”"] if request.text else []
+                    parts = [f"matching {code_span(request.text)}"] if request.text else []
                     parts += [f"with fewer than {request.stock_below} in stock"] if request.stock_below else []
                     parts += ["including inactive"] if request.include_inactive else []
                     filters = (" " + ", ".join(parts)) if parts else ""

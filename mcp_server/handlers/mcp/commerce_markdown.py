@@ -1,4 +1,8 @@
-"""Markdown for orders, payments and reports; every list is a bounded table with a hint for more."""
+"""Markdown for orders, payments and reports; every list is a bounded table with a hint for more.
+
+Strangers' text (names, addresses, carriers, tracking numbers, references, reasons) is quoted
+through utils.markdown: code spans inline and in tables, never prose.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from mcp_server.models.orders import Order, OrderAction, OrderLine
 from mcp_server.models.payments import Payment
 from mcp_server.models.reports import SalesSummary
 from mcp_server.services.orders import OrderDetail
-from mcp_server.utils.markdown import escape, table, truncate
+from mcp_server.utils.markdown import cell, code_span, inline, table
 from mcp_server.utils.money import format_money
 from mcp_server.utils.time import isoformat_utc
 
@@ -43,7 +47,7 @@ def lines_table(
         row = [
             str(line.line_no),
             f"`{line.sku}`",
-            escape(truncate(line.name, 80)),
+            cell(line.name, 80),
             f"{line.quantity:,}",
             format_money(line.unit_price_minor, currency),
             format_money(line.total_minor, currency),
@@ -58,7 +62,7 @@ def lines_table(
 
 def order(o: Order, *, heading: str | None = None, customer_name: str | None = None, detailed: bool = False) -> str:
     title = heading or f"Order {o.id}"
-    who = f"{escape(customer_name)} (`{o.customer_id}`)" if customer_name else f"`{o.customer_id}`"
+    who = f"{code_span(customer_name)} (`{o.customer_id}`)" if customer_name else f"`{o.customer_id}`"
     parts = [
         f"## {title}",
         f"- **status:** {o.status}",
@@ -71,9 +75,9 @@ def order(o: Order, *, heading: str | None = None, customer_name: str | None = N
     if o.refunded_minor:
         parts.append(f"- **refunded:** {_money(o, o.refunded_minor)}")
     if o.shipping_address is not None:
-        parts.append(f"- **ship to:** {escape(o.shipping_address.one_line())}")
+        parts.append(f"- **ship to:** {inline(o.shipping_address.one_line())}")
     if o.carrier:
-        parts.append(f"- **shipped with:** {escape(o.carrier)}, tracking `{escape(o.tracking_number or '')}`")
+        parts.append(f"- **shipped with:** {inline(o.carrier)}, tracking {inline(o.tracking_number)}")
     if detailed:
         parts.append(f"- **last changed:** {isoformat_utc(o.updated_at)}")
     parts.append(f"- **next:** {', '.join(next_tools(o)) or 'nothing (final status)'}")
@@ -109,7 +113,7 @@ def order_page(page: Page[Order], *, filters: str, detailed: bool = False) -> st
             row += [
                 _money(o, o.paid_minor),
                 _money(o, o.refunded_minor),
-                escape(truncate(o.shipping_address.one_line(), 120)) if o.shipping_address else "—",
+                cell(o.shipping_address.one_line(), 120) if o.shipping_address else "—",
             ]
         rows.append(row)
     headers = ["id", "placed (UTC)", "status", "customer", "units", "total", "to pay"]
@@ -129,7 +133,7 @@ def payments_table(payments: list[Payment], *, detailed: bool = False) -> str:
             format_money(p.amount_minor if p.kind == "payment" else -p.amount_minor, p.currency),
             p.method,
             p.status,
-            escape(truncate((p.reason if p.status == "failed" else p.reference or p.reason) or "", 80)) or "—",
+            cell(p.reason if p.status == "failed" else p.reference or p.reason, 80),
         ]
         + (
             [f"`{p.payment_id}`" if p.payment_id else "—", "yes" if p.restock else "no", _refunded(p)]
@@ -212,7 +216,7 @@ def sales_summary(s: SalesSummary) -> str:
         rows = [
             [
                 f"`{p.sku}`",
-                escape(truncate(p.name, 60)),
+                cell(p.name, 60),
                 f"{p.orders:,}",
                 f"{p.units:,}",
                 format_money(p.revenue_minor, p.currency),
@@ -248,7 +252,7 @@ def card_refund_notes(refunds: list[Payment], order_id: str) -> str:
     for refund in failed:
         notes.append(
             f"**Not refunded:** {format_money(refund.amount_minor, refund.currency)} (`{refund.id}`): "
-            f"{escape(refund.reason or 'the payment gateway refused it')}. That money was not returned and can "
-            "be refunded again once the cause is fixed."
+            f"{inline(refund.reason) if refund.reason else 'the payment gateway refused it'}. That money was not "
+            "returned and can be refunded again once the cause is fixed."
         )
     return "\n\n".join(notes)

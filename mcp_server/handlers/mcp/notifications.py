@@ -30,7 +30,7 @@ from mcp_server.models.outbox import (
     OutboxMessage,
 )
 from mcp_server.services.results import NotFound, Rejected, Success, Unavailable
-from mcp_server.utils.markdown import escape, table, truncate
+from mcp_server.utils.markdown import cell, inline, table
 from mcp_server.utils.time import isoformat_utc
 
 TOOL_LIST, TOOL_RETRY = "notifications_list", "notifications_retry"
@@ -41,11 +41,11 @@ def _row(m: OutboxMessage) -> list[str]:
     return [
         f"`{m.id}`",
         m.kind,
-        escape(m.recipient),
+        cell(m.recipient),
         m.status,
         str(m.attempts),
         when if m.status != "failed" else "—",
-        escape(truncate(m.last_error or "", 120)) or "—",
+        cell(m.last_error, 120),
     ]
 
 
@@ -127,7 +127,7 @@ def register(server: MCPServer[AppContext]) -> None:
                 case Success(value=message):
                     text = (
                         f"## Re-queued {message.id}\n\n- **kind:** {message.kind}\n"
-                        f"- **to:** {escape(message.recipient)}\n"
+                        f"- **to:** {inline(message.recipient)}\n"
                         "- **status:** pending (attempts start again from 0)\n\n"
                         "The worker sends it within seconds (or run `shopkeeper worker --once`)."
                     )

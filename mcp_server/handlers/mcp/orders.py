@@ -29,6 +29,7 @@ from mcp_server.models.orders import (
     MAX_LINES,
     EntityRef,
     IdempotencyKey,
+    LineProblem,
     OrderCancel,
     OrderCreate,
     OrderLineRequest,
@@ -54,7 +55,7 @@ from mcp_server.services.results import (
     Success,
     Unavailable,
 )
-from mcp_server.utils.markdown import escape
+from mcp_server.utils.markdown import code_span, escape
 from mcp_server.utils.money import format_money
 
 TOOL_PLACE, TOOL_GET, TOOL_LIST = "orders_place", "orders_get", "orders_list"
@@ -131,7 +132,7 @@ def money_back(result: Success[Cancellation] | NeedsConfirmation[Cancellation], 
     shown = "\n".join(
         [
             f"- **order:** `{order.id}` of "
-            + (f"{escape(value.customer.name)} ({escape(value.customer.email)})" if value.customer else "")
+            + (f"{code_span(value.customer.name)} ({code_span(value.customer.email)})" if value.customer else "")
             + (f"`{order.customer_id}`" if value.customer is None else ""),
             f"- **back into stock:** {value.restocked_units} unit(s)",
             f"- **refunded to the customer:** {refunds_in_words(value.refunds, value.refund_minor, order.currency)}",
@@ -184,6 +185,13 @@ async def ask_cancel(ctx: ToolContext, order_id: str, confirmation_token: str | 
     )
 
 
+def _problem(problem: LineProblem) -> str:
+    """A list item naming a bad line; the SKU or id as the caller sent it is quoted."""
+    if not problem.line:
+        return f"- {escape(problem.problem)}"
+    return f"- line {problem.line} ({code_span(problem.label)}): {escape(problem.problem)}"
+
+
 def register(server: MCPServer[AppContext]) -> None:
     @tool(server, title="Place an order", read_only=False, idempotent=False)
     async def orders_place(
@@ -228,12 +236,12 @@ def register(server: MCPServer[AppContext]) -> None:
                 currency = quote.currency or "EUR"
                 problems = [p.describe() for p in quote.problems]
                 text = [
-                    f"## Dry run — nothing was placed or reserved\n\n- **customer:** {escape(quote.customer.name)} "
+                    f"## Dry run — nothing was placed or reserved\n\n- **customer:** {code_span(quote.customer.name)} "
                     f"(`{quote.customer.id}`)\n- **total:** {format_money(quote.total_minor, currency)}",
                     md.lines_table(quote.lines, currency, stock=quote.stock),
                 ]
                 if problems:
-                    text.append("**Cannot be placed as it is:**\n" + "\n".join(f"- {escape(p)}" for p in problems))
+                    text.append("**Cannot be placed as it is:**\n" + "\n".join(_problem(p) for p in quote.problems))
                     text.append("Next: fix these lines, then call orders_place without dry_run.")
                 else:
                     text.append("Next: call orders_place with the same arguments and dry_run=false to place it.")

@@ -42,7 +42,7 @@ from mcp_server.models.payments import (
 from mcp_server.services.payments import CardNotCharged, Recorded, RefundPlan
 from mcp_server.services.requests import NeedsConfirmation
 from mcp_server.services.results import Rejected, Success
-from mcp_server.utils.markdown import escape
+from mcp_server.utils.markdown import code_span, item
 from mcp_server.utils.money import format_money
 
 TOOL_RECORD, TOOL_LIST, TOOL_REFUND = "payments_record", "payments_list", "payments_refund"
@@ -72,7 +72,7 @@ def recorded_result(recorded: Recorded, asked: PaymentCreate | None = None) -> C
             "charged once. This call charged nothing else"
         )
     elif payment.method == "card":
-        heading = f"Charged {money} to card {payment.reference} for order {order.id}"
+        heading = f"Charged {money} to card {code_span(payment.reference or '')} for order {order.id}"
     else:
         heading = f"Recorded {money} ({payment.method}) for order {order.id}"
     text = md.order(order, heading=heading)
@@ -126,13 +126,17 @@ def not_charged_result(result: CardNotCharged) -> CallToolResult:
 
 
 def refund_preview(plan: RefundPlan) -> str:
-    """The preview as Markdown: ids in code spans (copyable as they are), people's text escaped."""
+    """The preview as Markdown: ids in code spans (copyable as they are), people's text quoted."""
     order = plan.order
 
     def money(minor: int) -> str:
         return format_money(minor, order.currency)
 
-    who = f"{escape(plan.customer.name)} ({escape(plan.customer.email)})" if plan.customer else f"`{order.customer_id}`"
+    who = (
+        f"{code_span(plan.customer.name)} ({code_span(plan.customer.email)})"
+        if plan.customer
+        else f"`{order.customer_id}`"
+    )
     stock = (
         f"{plan.restock_units} unit(s) go back into stock"
         if plan.restock and plan.restock_units
@@ -143,7 +147,7 @@ def refund_preview(plan: RefundPlan) -> str:
             f"- **refund:** {money(plan.amount_minor)} to {who}",
             f"- **order:** `{order.id}` — total {money(order.total_minor)}, paid {money(order.paid_minor)}, "
             f"already refunded {money(plan.earlier_refunds)}",
-            f"- **reason:** {escape(plan.reason)}",
+            item("reason", plan.reason),
             f"- **stock:** {stock}",
         ]
     )
