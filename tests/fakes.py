@@ -8,11 +8,14 @@ just like a rolled-back transaction.
 from __future__ import annotations
 
 import copy
-from collections import deque
-from collections.abc import Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
+
+import anyio
 
 from mcp_server.models.audit import AuditEntry
 from mcp_server.models.catalog import Product
@@ -279,9 +282,28 @@ class FakePaymentRepository:
     ) -> bool:
         for n, p in enumerate(self._rows):
             if p.id == payment_id and p.status == "pending":
-                self._rows[n] = replace(p, status=status, gateway_reference=gateway_reference, reason=reason)
+                self._rows[n] = replace(
+                    p,
+                    status=status,
+                    gateway_reference=gateway_reference,
+                    reason=reason,
+                    lease_until=None,
+                    claimed_by=None,
+                )
                 return True
         return False
+
+    async def claim(self, payment_id: str, *, claim: str, now: datetime, lease_until: datetime) -> bool:
+        for n, p in enumerate(self._rows):
+            if p.id == payment_id and p.status == "pending" and (p.lease_until is None or p.lease_until < now):
+                self._rows[n] = replace(p, lease_until=lease_until, claimed_by=claim)
+                return True
+        return False
+
+    async def release(self, payment_id: str, claim: str) -> None:
+        for n, p in enumerate(self._rows):
+            if p.id == payment_id and p.claimed_by == claim:
+                self._rows[n] = replace(p, lease_until=None, claimed_by=None)
 
     async def page_after(
         self,
@@ -453,20 +475,39 @@ class FakeGateway:
     """A card-payment gateway in memory that keeps Stripe's promise: the first answer to an
     idempotency key is the answer to every later request with it. ``faults`` scripts the next
     calls: ``down`` answers unavailable without doing anything, ``lost`` does the work and then
-    answers unavailable (the answer lost on the way back), ``refuse`` rejects the request."""
+    answers unavailable (the answer lost on the way back), ``refuse`` rejects the request.
+    ``sent`` and ``most_at_once`` count requests per idempotency key; a ``gate`` holds every
+    answer until it is set, so racing callers really overlap."""
 
     DECLINED = "pm_card_chargeDeclined"
 
     def __init__(self) -> None:
         self.faults: deque[str] = deque()
         self.calls = 0
+        self.sent = Counter[str]()  # idempotency key -> requests sent with it
+        self.most_at_once = Counter[str]()  # idempotency key -> most requests with it in flight together
+        self.gate: anyio.Event | None = None  # when set, every request waits for it before it is answered
         self.charged: dict[str, int] = {}  # intent id -> amount charged
         self.refunded: dict[str, int] = {}  # intent id -> amount refunded
         self._answers: dict[str, tuple[tuple[object, ...], PaymentOutcome | RefundOutcome]] = {}
+        self._in_flight = Counter[str]()
 
     def _fault(self) -> str | None:
         self.calls += 1
         return self.faults.popleft() if self.faults else None
+
+    @asynccontextmanager
+    async def _in_flight_with(self, key: str) -> AsyncGenerator[None]:
+        """Count a request as sent and in flight until answered; held at ``gate`` when one is set."""
+        self.sent[key] += 1
+        self._in_flight[key] += 1
+        self.most_at_once[key] = max(self.most_at_once[key], self._in_flight[key])
+        try:
+            if self.gate is not None:
+                await self.gate.wait()
+            yield
+        finally:
+            self._in_flight[key] -= 1
 
     def _remembered(self, key: str, params: tuple[object, ...]) -> PaymentOutcome | RefundOutcome | None:
         if key not in self._answers:
@@ -484,6 +525,10 @@ class FakeGateway:
         idempotency_key: str,
         metadata: Mapping[str, str] | None = None,
     ) -> PaymentOutcome:
+        async with self._in_flight_with(idempotency_key):
+            return self._charge(amount_minor, currency, payment_method, idempotency_key)
+
+    def _charge(self, amount_minor: int, currency: str, payment_method: str, idempotency_key: str) -> PaymentOutcome:
         fault = self._fault()
         if fault == "down":
             return GatewayUnavailable("the payment gateway did not answer in time")
@@ -520,6 +565,10 @@ class FakeGateway:
         idempotency_key: str,
         metadata: Mapping[str, str] | None = None,
     ) -> RefundOutcome:
+        async with self._in_flight_with(idempotency_key):
+            return self._refund(payment_ref, amount_minor, idempotency_key)
+
+    def _refund(self, payment_ref: str, amount_minor: int, idempotency_key: str) -> RefundOutcome:
         fault = self._fault()
         if fault == "down":
             return GatewayUnavailable("the payment gateway did not answer in time")

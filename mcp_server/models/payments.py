@@ -7,6 +7,8 @@ gateway: their row is written ``pending`` before the gateway is called (the row'
 gateway's idempotency key), and becomes ``succeeded`` or ``failed`` when the gateway answers.
 A card payment's ``reference`` is the saved payment method it charges (``pm_…``), its
 ``gateway_reference`` the gateway's id (``pi_…`` or ``re_…``), and ``reason`` why it failed.
+While one request asks the gateway about a pending card row it holds the row's lease
+(``claimed_by`` until ``lease_until``), so no other request sends the same one meanwhile.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from mcp_server.utils.text import clean_line
 
 PAYMENT_ID_PREFIX = "pay"
 REFUND_ID_PREFIX = "ref"
+LEASE_ID_PREFIX = "lse"  # the token of one request's lease on a pending card row
 
 PaymentKind = Literal["payment", "refund"]
 PaymentMethod = Literal["cash", "bank_transfer", "other", "card"]
@@ -137,6 +140,8 @@ class Payment:
     refunded_minor: int = 0  # a payment's refunds so far
     gateway_reference: str | None = None
     sequence: int = 0
+    lease_until: datetime | None = None  # a pending card row: held by ``claimed_by`` until then
+    claimed_by: str | None = None
 
     @property
     def refundable_minor(self) -> int:

@@ -5,7 +5,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Select, String, Table, bindparam, insert, select, text, update
+from sqlalchemy import Select, String, Table, bindparam, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mcp_server.models.entities.payments import PaymentEntity
@@ -81,9 +81,28 @@ class SqlPaymentRepository:
         result = await self._connection.execute(
             update(_t)
             .where(_t.c.id == payment_id, _t.c.status == "pending")
-            .values(status=status, gateway_reference=gateway_reference, reason=reason)
+            .values(
+                status=status, gateway_reference=gateway_reference, reason=reason, lease_until=None, claimed_by=None
+            )
         )
         return result.rowcount == 1
+
+    async def claim(self, payment_id: str, *, claim: str, now: datetime, lease_until: datetime) -> bool:
+        result = await self._connection.execute(
+            update(_t)
+            .where(
+                _t.c.id == payment_id,
+                _t.c.status == "pending",
+                or_(_t.c.lease_until.is_(None), _t.c.lease_until < now),
+            )
+            .values(lease_until=lease_until, claimed_by=claim)
+        )
+        return result.rowcount == 1
+
+    async def release(self, payment_id: str, claim: str) -> None:
+        await self._connection.execute(
+            update(_t).where(_t.c.id == payment_id, _t.c.claimed_by == claim).values(lease_until=None, claimed_by=None)
+        )
 
     async def page_after(
         self,

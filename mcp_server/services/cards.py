@@ -7,17 +7,22 @@ transaction: ``succeeded`` moves the money on the order, ``failed`` releases it.
 gateway cannot be reached the row stays ``pending``; ``resume`` sends the very same request
 again later, with the same key, so the gateway answers with what it did the first time and a
 card is charged (or refunded) at most once per row.
+
+Only one request at a time asks the gateway about a row: it first takes the row's lease in a
+short transaction, and drops it once the answer is booked (or none came). Any other request that
+finds the row meanwhile (a retry, a refund of the same order, the background settler) sends
+nothing and answers "pending". A lease whose holder died runs out by itself after ``LEASE``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from mcp_server.models.audit import JsonScalar
 from mcp_server.models.orders import Order
-from mcp_server.models.payments import Payment
+from mcp_server.models.payments import LEASE_ID_PREFIX, Payment
 from mcp_server.models.payments_gateway import (
     CardDeclined,
     GatewayPayment,
@@ -45,6 +50,14 @@ REST_MAX = timedelta(hours=1)
 KEY_LIFETIME = timedelta(hours=23)
 """How long a row may be asked about again with its key. Stripe keeps idempotency keys for 24
 hours; after that the same request would be a new one and could charge twice."""
+LEASE = timedelta(minutes=3)
+"""How long one request holds a pending row while it asks the gateway: longer than the gateway
+client's worst case (3 tries of at most 50 s each, the HTTP client's pool, connect, write and read
+timeouts, plus up to 4 s between tries), so a live holder keeps it and a dead one's runs out."""
+BUSY = (
+    "another request is asking the payment gateway about it right now; nothing was sent twice; "
+    "call again in a few seconds"
+)
 
 
 AuditDetails = Mapping[str, JsonScalar]
@@ -63,6 +76,7 @@ class Settled:
     order: Order
     note: str | None = None  # why it failed, or why it is still pending
     needs_person: bool = False  # pending, and asking the gateway again will not settle it
+    busy: bool = False  # pending, and another request is asking the gateway about it: nothing was sent
 
     @property
     def pending(self) -> bool:
@@ -107,6 +121,8 @@ class CardDesk:
         return settled
 
     def _rest(self, settled: Settled) -> None:
+        if settled.busy:  # not asked this time: its holder settles it, or it is due as it was
+            return
         if not settled.pending:
             self._quiet.pop(settled.row.id, None)
             return
@@ -121,37 +137,79 @@ class CardDesk:
         the first one, such as a 401 for a rolled key, says nothing about what the first one did).
         A payment the gateway already named (``processing`` earlier) is looked up instead of resent.
         """
-        if self._gateway is None or payment.reference is None:
+        gateway, saved_card = self._gateway, payment.reference
+        if gateway is None or saved_card is None:
             return await self._unchanged(payment, NO_GATEWAY)
         if self._too_old(payment):
             return await self._unchanged(payment, _too_old_note(payment), needs_person=True)
-        outcome: PaymentOutcome
-        if payment.gateway_reference is not None:
-            looked_up = await self._gateway.retrieve_payment(payment.gateway_reference)
-            outcome = looked_up if not isinstance(looked_up, GatewayRejected) else GatewayUnavailable(looked_up.message)
-        else:
-            outcome = await self._gateway.create_and_confirm_payment(
-                payment.amount_minor,
-                payment.currency,
-                payment.reference,
-                gateway_key(payment),
-                {"order_id": payment.order_id, "payment_id": payment.id},
-            )
-        return await self._settle_charge(payment, outcome, actor, resent)
+
+        async def ask() -> Settled:
+            outcome: PaymentOutcome
+            if payment.gateway_reference is not None:
+                looked_up = await gateway.retrieve_payment(payment.gateway_reference)
+                outcome = (
+                    looked_up if not isinstance(looked_up, GatewayRejected) else GatewayUnavailable(looked_up.message)
+                )
+            else:
+                outcome = await gateway.create_and_confirm_payment(
+                    payment.amount_minor,
+                    payment.currency,
+                    saved_card,
+                    gateway_key(payment),
+                    {"order_id": payment.order_id, "payment_id": payment.id},
+                )
+            return await self._settle_charge(payment, outcome, actor, resent)
+
+        return await self._holding(payment, ask)
 
     async def refund(self, refund: Payment, *, actor: str, resent: bool = False) -> Settled:
         """Refund a pending card refund from its payment at the gateway (only id and amount are sent)."""
-        if self._gateway is None:
+        gateway = self._gateway
+        if gateway is None:
             return await self._unchanged(refund, NO_GATEWAY)
         if self._too_old(refund):
             return await self._unchanged(refund, _too_old_note(refund), needs_person=True)
-        async with self._uow(write=False) as uow:
-            paid_by = await uow.payments.get(refund.payment_id) if refund.payment_id else None
-        if paid_by is None or paid_by.gateway_reference is None:
-            outcome: RefundOutcome = GatewayRejected(0, None, "the refunded payment has no gateway reference")
-        else:
-            outcome = await self._gateway.refund(paid_by.gateway_reference, refund.amount_minor, gateway_key(refund))
-        return await self._settle_refund(refund, outcome, actor, resent)
+
+        async def ask() -> Settled:
+            async with self._uow(write=False) as uow:
+                paid_by = await uow.payments.get(refund.payment_id) if refund.payment_id else None
+            if paid_by is None or paid_by.gateway_reference is None:
+                outcome: RefundOutcome = GatewayRejected(0, None, "the refunded payment has no gateway reference")
+            else:
+                outcome = await gateway.refund(paid_by.gateway_reference, refund.amount_minor, gateway_key(refund))
+            return await self._settle_refund(refund, outcome, actor, resent)
+
+        return await self._holding(refund, ask)
+
+    async def _holding(self, row: Payment, ask: Callable[[], Awaitable[Settled]]) -> Settled:
+        """Run ``ask`` (the gateway call and its booking) only while holding the row's lease.
+
+        When another request holds it, nothing is sent: the row is reported as it is, ``busy`` if
+        still pending. The lease is dropped when the row stays pending (or ``ask`` fails); booking
+        an answer drops it with the settle. If this process dies, it runs out after ``LEASE``.
+        """
+        claim = self._ids.new(LEASE_ID_PREFIX)
+        now = self._clock.now()
+        async with self._uow(write=True) as uow:
+            held = await uow.payments.claim(row.id, claim=claim, now=now, lease_until=now + LEASE)
+            if held:
+                await uow.commit()
+        if not held:
+            settled = await self._unchanged(row, BUSY)
+            return replace(settled, busy=True) if settled.pending else settled
+        try:
+            answered = await ask()
+        except BaseException:
+            await self._release(row, claim)
+            raise
+        if answered.pending:
+            await self._release(row, claim)
+        return answered
+
+    async def _release(self, row: Payment, claim: str) -> None:
+        async with self._uow(write=True) as uow:
+            await uow.payments.release(row.id, claim)
+            await uow.commit()
 
     def _too_old(self, row: Payment) -> bool:
         return self._clock.now() - row.created_at > KEY_LIFETIME

@@ -102,6 +102,7 @@ class SettleRound:
     failed: int = 0
     pending: int = 0
     for_a_person: tuple[str, ...] = ()  # why rows that asking again will not settle are stuck
+    busy: int = 0  # left alone: another request was asking the gateway about them (not in ``pending``)
 
     @property
     def handled(self) -> int:
@@ -335,7 +336,7 @@ class PaymentService:
         """Ask the gateway again about card payments and refunds left pending for at least
         ``min_age`` (nobody called again after the gateway did not answer), with their first
         keys, so they settle without anyone asking. Rows older than the gateway remembers keys
-        are left for a person."""
+        are left for a person; rows another request is asking the gateway about are left to it (``busy``)."""
         if not self._cards.available:
             return SettleRound()
         now = self._clock.now()
@@ -343,9 +344,12 @@ class PaymentService:
             rows = await uow.payments.pending_between(now - KEY_LIFETIME, now - min_age, limit * 5)
         due = self._cards.due([r for r in rows if r.method == "card"])[:limit]
         settled = await self._cards.resume(due, actor=actor)
-        statuses = [s.row.status for s in settled]
+        statuses = [s.row.status for s in settled if not s.busy]
         stuck = tuple(s.note or "" for s in settled if s.needs_person)
-        return SettleRound(statuses.count("succeeded"), statuses.count("failed"), statuses.count("pending"), stuck)
+        busy = sum(s.busy for s in settled)
+        return SettleRound(
+            statuses.count("succeeded"), statuses.count("failed"), statuses.count("pending"), stuck, busy
+        )
 
     @unavailable_when_busy
     async def settle_by_hand(

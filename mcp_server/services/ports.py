@@ -172,7 +172,20 @@ class PaymentRepository(Protocol):
     async def settle(
         self, payment_id: str, *, status: PaymentStatus, gateway_reference: str | None, reason: str | None
     ) -> bool:
-        """Move a ``pending`` row to ``status``; False (and no change) when it is no longer pending."""
+        """Move a ``pending`` row to ``status`` and drop its lease; False (and no change) when it is no
+        longer pending."""
+        ...
+
+    async def claim(self, payment_id: str, *, claim: str, now: datetime, lease_until: datetime) -> bool:
+        """Hold a pending row for ``claim`` until ``lease_until``, unless another holds it past ``now``.
+
+        False, and nothing changes, when the row is not pending or its lease has not run out; callers
+        hold the write lock, so two requests never hold one row at the same time.
+        """
+        ...
+
+    async def release(self, payment_id: str, claim: str) -> None:
+        """Drop the row's lease if ``claim`` still holds it (a later claim or a settle may have replaced it)."""
         ...
 
     async def pending_between(self, since: datetime, before: datetime, limit: int) -> list[Payment]:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
+from mcp_server.handlers.consumers.round_failures import RoundFailures
 from mcp_server.handlers.mcp.context import BackendUnavailableError, ServiceRegistry
 from mcp_server.services.payments import SettleRound
 
@@ -31,6 +32,7 @@ async def run_card_settler(
     actor: str = ACTOR,
 ) -> None:
     """Every ``every_s`` seconds, settle card payments and refunds pending for over a minute."""
+    failures = RoundFailures("settling pending card payments")
     while True:
         try:
             registry = await services()
@@ -42,21 +44,24 @@ async def run_card_settler(
                 raise
             await anyio.sleep(ERROR_SECONDS)
             continue
-        except Exception:
+        except Exception as exc:
             if once:
                 raise
-            logger.exception("settling pending card payments failed; trying again in %s s", ERROR_SECONDS)
+            failures.failed(exc, ERROR_SECONDS)
             await anyio.sleep(ERROR_SECONDS)
             continue
+        failures.worked()
         if isinstance(outcome, SettleRound):
             for why in outcome.for_a_person:
                 logger.warning("card payments: needs a person: %s", why)
-        if isinstance(outcome, SettleRound) and (outcome.handled or outcome.pending):
+        if isinstance(outcome, SettleRound) and (outcome.handled or outcome.pending or outcome.busy):
             logger.info(
-                "card payments: %s settled, %s failed, %s still pending at the gateway",
+                "card payments: %s settled, %s failed, %s still pending at the gateway, %s left to the request "
+                "asking the gateway about them now",
                 outcome.succeeded,
                 outcome.failed,
                 outcome.pending,
+                outcome.busy,
             )
         if once:
             return

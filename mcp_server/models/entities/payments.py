@@ -44,6 +44,9 @@ class PaymentEntity(Base):
     refunded_minor: Mapped[int] = mapped_column(BigInteger)
     gateway_reference: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # One request's hold on a pending card row while it asks the gateway (migration 0006).
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
 
     @staticmethod
     def values_from_record(payment: Payment) -> dict[str, Any]:
@@ -63,6 +66,8 @@ class PaymentEntity(Base):
             "refunded_minor": payment.refunded_minor,
             "gateway_reference": payment.gateway_reference,
             "created_at": payment.created_at,
+            "lease_until": payment.lease_until,
+            "claimed_by": payment.claimed_by,
         }
 
     @staticmethod
@@ -84,6 +89,8 @@ class PaymentEntity(Base):
             refunded_minor,
             gateway_reference,
             created_at,
+            lease_until,
+            claimed_by,
         ) = row
         return Payment(
             id=id_,
@@ -101,4 +108,6 @@ class PaymentEntity(Base):
             refunded_minor=int(refunded_minor),
             gateway_reference=gateway_reference,
             sequence=int(sequence),
+            lease_until=utc_from_db(lease_until) if lease_until is not None else None,
+            claimed_by=claimed_by,
         )

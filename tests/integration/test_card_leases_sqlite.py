@@ -1,0 +1,130 @@
+"""Card refunds of one order racing from several processes on one SQLite file: each refund row is
+sent to the gateway by one request at a time (its lease), counted where the requests arrive.
+
+Four real processes (``tests/integration/card_racer.py``), each with its own engine and gateway
+client, make five confirmed refunds of the same order at once. The fault proxy holds every answer
+for a moment (well inside the client's read timeout), so requests overlap in flight. Without the
+lease every refund call resent every pending refund row of the order, each with the row's key:
+a storm of requests the gateway only survived by replaying. With it, each key is POSTed once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import anyio
+import httpx
+import pytest
+from anyio.abc import Process
+
+from mcp_server.clients.payment_gateway import StripePaymentGateway
+from mcp_server.models.catalog import ProductCreate
+from mcp_server.models.customers import CustomerCreate
+from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
+from mcp_server.services.catalog import CatalogService
+from mcp_server.services.customers import CustomerService
+from mcp_server.services.orders import OrderService
+from mcp_server.services.payments import PaymentService
+from mcp_server.services.requests import ConfirmationTokens
+from mcp_server.services.results import Success
+from mcp_server.utils.ids import IdGenerator
+from mcp_server.utils.time import SystemClock
+from tests.integration.card_racer import AMOUNT
+from tests.integration.stripe_standin import SECRET, FaultProxy, LocalStripe
+from tests.integration.test_card_payments_sqlite import ACTOR, PRICE, Shop
+
+pytestmark = pytest.mark.anyio
+
+PROCESSES = 4
+CALLS_EACH = 5
+HOLD_S = 0.3  # every answer waits this long at the proxy: the client reads for up to 10 s
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def shop(
+    uow: SqlUnitOfWorkFactory, localstripe: LocalStripe, proxy: FaultProxy, gateway_http: httpx.AsyncClient
+) -> Shop:
+    """A shop in this process (set-up and checks), charging through the proxy like the racers."""
+    clock, ids = SystemClock(), IdGenerator()
+    tokens = ConfirmationTokens(b"k" * 32, clock, ids)
+    gateway = StripePaymentGateway(gateway_http, secret_key=SECRET, base_url=proxy.url)
+    zone = ZoneInfo("UTC")
+    customer = await CustomerService(uow, clock, ids).register(
+        CustomerCreate(name="Ada", email="ada@example.com"), actor=ACTOR
+    )
+    assert isinstance(customer, Success)
+    product = ProductCreate(sku="MUG-01", name="Mug", price_minor=PRICE, currency="EUR", stock=50)
+    assert isinstance(await CatalogService(uow, clock, ids).create_product(product, actor=ACTOR), Success)
+    return Shop(
+        orders=OrderService(uow, clock, ids, tokens, zone, gateway),
+        payments=PaymentService(uow, clock, ids, tokens, zone, gateway),
+        uow=uow,
+        localstripe=localstripe,
+        proxy=proxy,
+        customer=customer.value.id,
+    )
+
+
+async def race(database_url: str, gateway_url: str, order_id: str) -> list[list[object]]:
+    """Start the processes, wait until each is ready, start them together; what each reported."""
+    command = [sys.executable, "-m", "tests.integration.card_racer", database_url, gateway_url, order_id]
+    processes: list[Process] = []
+    try:
+        for _ in range(PROCESSES):
+            processes.append(await anyio.open_process([*command, str(CALLS_EACH)], cwd=ROOT))
+        lines = [await _line(p) for p in processes]
+        assert lines == ["ready"] * PROCESSES, lines
+        for process in processes:
+            assert process.stdin is not None
+            await process.stdin.send(b"go\n")
+        reports = [json.loads(await _line(p)) for p in processes]
+        for process in processes:
+            assert await process.wait() == 0
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    return reports
+
+
+async def _line(process: Process) -> str:
+    assert process.stdout is not None
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = await process.stdout.receive(1)
+        data += chunk
+    return data.decode().strip()
+
+
+async def test_refunds_racing_from_four_processes_post_each_refund_key_once(
+    shop: Shop, database_url: str, localstripe: LocalStripe, proxy: FaultProxy
+) -> None:
+    order_id = await shop.place(quantity=4)
+    assert isinstance(await shop.charge(order_id), Success)
+    proxy.seen.clear()
+    proxy.hold_s = HOLD_S
+    proxy.inject(*("timeout",) * 500)  # "timeout": run upstream, then hold the answer HOLD_S
+
+    reports = await race(database_url, proxy.url, order_id)
+
+    proxy.heal()
+    posts = Counter(s.idempotency_key for s in proxy.seen if s.method == "POST" and s.path == "/v1/refunds")
+    rows = [r for r in await shop.rows(order_id) if r.kind == "refund"]
+    keys = {f"shopkeeper-{r.id}" for r in rows}
+    storm = f"{len(rows)} refund rows, {sum(posts.values())} refund POSTs, at most {max(posts.values())} for one key"
+    assert len(rows) == PROCESSES * CALLS_EACH
+    assert set(posts) <= keys
+    assert set(posts.values()) == {1}, storm  # every key went to the gateway once: no storm
+    assert sum(posts.values()) <= len(rows)
+    # Every call got its refund plan; no row was left pending, and the books agree with the gateway.
+    assert all(isinstance(outcome, list) for report in reports for outcome in report), reports
+    assert not [r for r in rows if r.status == "pending"]
+    booked = sum(r.amount_minor for r in rows if r.status == "succeeded")
+    assert shop.refunded(order_id) == booked == (await shop.order(order_id)).refunded_minor
+    assert booked == PROCESSES * CALLS_EACH * AMOUNT <= 4 * PRICE
