@@ -138,9 +138,7 @@ class RawStdioServer:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
-            raise ServerDidNotExitError(
-                f"the server did not exit within {timeout}s; stderr:\n{self.stderr}"
-            ) from None
+            raise ServerDidNotExitError(f"the server did not exit within {timeout}s; stderr:\n{self.stderr}") from None
         self._reader.join(timeout)
         return code
 
