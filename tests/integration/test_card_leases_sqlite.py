@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,21 +22,22 @@ import httpx
 import pytest
 from anyio.abc import Process
 
-from mcp_server.clients.payment_gateway import StripePaymentGateway
+from mcp_server.clients.payment_gateway import RetryPolicy, StripePaymentGateway
 from mcp_server.models.catalog import ProductCreate
 from mcp_server.models.customers import CustomerCreate
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
+from mcp_server.services.cards import LEASE
 from mcp_server.services.catalog import CatalogService
 from mcp_server.services.customers import CustomerService
 from mcp_server.services.orders import OrderService
-from mcp_server.services.payments import PaymentService
+from mcp_server.services.payments import CardNotCharged, PaymentService
 from mcp_server.services.requests import ConfirmationTokens
 from mcp_server.services.results import Success
 from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
 from tests.integration.card_racer import AMOUNT
-from tests.integration.stripe_standin import SECRET, FaultProxy, LocalStripe
-from tests.integration.test_card_payments_sqlite import ACTOR, PRICE, Shop
+from tests.integration.stripe_standin import BASE_DELAY_S, SECRET, FaultProxy, LocalStripe, Sleeps
+from tests.integration.test_card_payments_sqlite import ACTOR, ATTEMPTS, PRICE, Shop
 
 pytestmark = pytest.mark.anyio
 
@@ -52,7 +54,8 @@ async def shop(
     """A shop in this process (set-up and checks), charging through the proxy like the racers."""
     clock, ids = SystemClock(), IdGenerator()
     tokens = ConfirmationTokens(b"k" * 32, clock, ids)
-    gateway = StripePaymentGateway(gateway_http, secret_key=SECRET, base_url=proxy.url)
+    retry = RetryPolicy(attempts=ATTEMPTS, base_delay_s=BASE_DELAY_S)
+    gateway = StripePaymentGateway(gateway_http, secret_key=SECRET, base_url=proxy.url, retry=retry, sleep=Sleeps())
     zone = ZoneInfo("UTC")
     customer = await CustomerService(uow, clock, ids).register(
         CustomerCreate(name="Ada", email="ada@example.com"), actor=ACTOR
@@ -128,3 +131,33 @@ async def test_refunds_racing_from_four_processes_post_each_refund_key_once(
     booked = sum(r.amount_minor for r in rows if r.status == "succeeded")
     assert shop.refunded(order_id) == booked == (await shop.order(order_id)).refunded_minor
     assert booked == PROCESSES * CALLS_EACH * AMOUNT <= 4 * PRICE
+
+
+async def test_a_lease_on_sqlite_holds_until_it_runs_out_and_a_settle_drops_it(shop: Shop) -> None:
+    order_id = await shop.place()
+    shop.proxy.inject(*("503",) * ATTEMPTS)
+    left = await shop.charge(order_id)
+    assert isinstance(left, CardNotCharged)
+    row_id = left.payment.id
+    now = datetime.now(UTC)
+
+    async def claim(token: str, at: datetime) -> bool:
+        async with shop.uow(write=True) as uow:
+            held = await uow.payments.claim(row_id, claim=token, now=at, lease_until=at + LEASE)
+            await uow.commit()
+        return held
+
+    assert await claim("lse_a", now)
+    assert not await claim("lse_b", now + LEASE - timedelta(seconds=1))  # still held
+    assert await claim("lse_b", now + LEASE + timedelta(seconds=1))  # ran out: b takes over
+    async with shop.uow(write=True) as uow:
+        await uow.payments.release(row_id, "lse_a")  # a's release no longer touches b's lease
+        await uow.commit()
+    assert not await claim("lse_c", now + LEASE + timedelta(seconds=2))
+    async with shop.uow(write=True) as uow:
+        assert await uow.payments.settle(row_id, status="failed", gateway_reference=None, reason="test")
+        await uow.commit()
+        stored = await uow.payments.get(row_id)
+    assert stored is not None
+    assert (stored.status, stored.lease_until, stored.claimed_by) == ("failed", None, None)
+    assert not await claim("lse_d", now + 2 * LEASE)  # only pending rows are claimed
