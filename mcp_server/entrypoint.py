@@ -61,6 +61,7 @@ class Warmup:
         self._backend: Backend | None = None
         self._failed_at: float | None = None
         self._problem = self.UNAVAILABLE
+        self._logged: str | None = None
         self._announce_new_shop = False
 
     async def run(self) -> None:
@@ -82,10 +83,13 @@ class Warmup:
                         self._url, timezone=self._timezone, mail=mail, cards=cards, create=self._creation
                     )
                     self._announce_new_shop = self._backend.is_new
+                    self._logged = None
             except Exception as exc:
                 self._failed_at = time.monotonic()
                 log_line, self._problem = _server_problem(exc)
-                logger.error("%s", log_line)
+                # The same problem again (each retry, each worker asking) is not news: logged once.
+                logger.log(logging.DEBUG if log_line == self._logged else logging.ERROR, "%s", log_line)
+                self._logged = log_line
                 logger.debug("details of the failed start", exc_info=True)
 
     async def services(self) -> ServiceRegistry:

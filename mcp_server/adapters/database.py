@@ -307,6 +307,9 @@ def backup_sqlite(source: Path, target: Path | str) -> Backup:
         raise BackupError(f"there is no directory {named}; create it first, or name a new file", refused=True)
     if os.path.lexists(target):
         raise BackupError(f"{target} already exists; choose a new file name", refused=True)
+    blocker = next((p for p in (target.parent, *target.parent.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise BackupError(f"{blocker} is a file, not a directory")
     try:
         make_private_directories(target.parent)
         fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)

@@ -268,4 +268,5 @@ def test_the_command_refuses_a_missing_directory_and_names_problems_in_words(tmp
     assert under_a_file.returncode == 1
     assert under_a_file.stderr.count("\n") == 1
     assert "not a directory" in under_a_file.stderr.lower()
+    assert ".part" not in under_a_file.stderr, "names what is in the way, not a temporary file"
     assert "Error" not in under_a_file.stderr, "words, not an exception class"
