@@ -44,7 +44,7 @@ CALL_GUARD_S = 60.0  # a hung call fails the run instead of hanging CI; not a sp
 
 Json = Any
 Schema = Mapping[str, Any]
-HARVESTED = "\x00harvested:"  # placeholder: filled at call time with a cursor or token the server gave
+HARVESTED = "\x00harvested:"  # placeholder: filled at call time with a cursor, token or id the server gave
 
 # What no answer may contain (the SDK's raw validation report, an incident, a stack trace).
 FORBIDDEN = (
@@ -130,6 +130,7 @@ class Pools:
         self.ids = real_ids + [fake_id(rng, p) for p in _PREFIXES] + [i.lower() for i in real_ids[:3]]
         self.skus = [*skus, "NO-SUCH-SKU", skus[0].lower()]
         self.harvested: dict[str, list[str]] = {"cursor": [], "confirmation_token": []}
+        self.seen_ids: list[str] = list(real_ids)
 
     def ids_for(self, field: str) -> list[str]:
         """Real ids of the kind ``field`` names (all of them for ``entity_id``)."""
@@ -137,7 +138,7 @@ class Pools:
         return [i for i in self.real_ids if i.split("_", 1)[0] in kinds] or self.real_ids
 
     def harvest(self, value: Json) -> None:
-        """Keep cursors and confirmation tokens from a result, to send back later."""
+        """Keep cursors, confirmation tokens and new ids from a result, to send back later."""
         if isinstance(value, dict):
             for key, item in cast(dict[str, Json], value).items():
                 if isinstance(item, str) and key in ("next_cursor", "confirmation_token"):
@@ -148,6 +149,20 @@ class Pools:
         elif isinstance(value, list):
             for item in cast(list[Json], value):
                 self.harvest(item)
+        elif isinstance(value, str) and _ID.match(value) and value not in self.seen_ids:
+            self.seen_ids.append(value)
+
+    def fill(self, placeholder: str, rng: random.Random) -> str:
+        """A value for a placeholder: a cursor or token the server gave, or one of the newest ids of a kind."""
+        kind = placeholder.removeprefix(HARVESTED)
+        if kind in ID_FIELDS:
+            fitting = [i for i in self.seen_ids if i.split("_", 1)[0] in _ID_KINDS.get(kind, _PREFIXES)]
+            return rng.choice(fitting[-10:] or self.ids_for(kind))
+        seen = self.harvested.get(kind, [])
+        return rng.choice(seen) if seen else f"not-a-real-{kind}"
+
+
+_ID = re.compile(r"^[a-z]{3}_[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 def strategy_for(schema: Schema, defs: Mapping[str, Schema], pools: Pools, name: str = "") -> st.SearchStrategy[Json]:
@@ -213,7 +228,9 @@ def _string(schema: Schema, pools: Pools, name: str) -> st.SearchStrategy[Json]:
         words = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9 .,'-]{0,30}", fullmatch=True)
         plain = mostly(words, st.text(max_size=80)).filter(lambda s: low <= len(s) <= high)
     if name in ID_FIELDS:
-        return mostly(st.sampled_from(pools.ids_for(name)), st.sampled_from(pools.ids), plain)
+        # Mostly an id of the right kind: one the server made lately (filled in at call time) or a seeded one.
+        fresh = st.just(HARVESTED + name)
+        return mostly(st.one_of(fresh, st.sampled_from(pools.ids_for(name))), st.sampled_from(pools.ids), plain)
     if name == "sku":
         return mostly(st.sampled_from(pools.skus), plain)
     if name in HARVEST_FIELDS:
@@ -372,14 +389,10 @@ def _short(value: Json, limit: int = 300) -> str:
 
 
 def _resolve(arguments: dict[str, Json], pools: Pools, rng: random.Random) -> dict[str, Json]:
-    resolved: dict[str, Json] = {}
-    for key, value in arguments.items():
-        if isinstance(value, str) and value.startswith(HARVESTED):
-            kind = value.removeprefix(HARVESTED)
-            seen = pools.harvested.get(kind, [])
-            value = rng.choice(seen) if seen else "not-a-real-" + kind
-        resolved[key] = value
-    return resolved
+    return {
+        key: pools.fill(value, rng) if isinstance(value, str) and value.startswith(HARVESTED) else value
+        for key, value in arguments.items()
+    }
 
 
 async def test_every_tool_answers_any_arguments_with_a_usable_result(tmp_path: Path) -> None:
