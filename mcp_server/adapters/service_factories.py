@@ -116,7 +116,7 @@ class Backend:
                 logger.info("database at revision %s", HEAD_REVISION)
             uow = SqlUnitOfWorkFactory(engine, writer(engine))
             clock, ids, zone = SystemClock(), IdGenerator(), ZoneInfo(timezone)
-            outside = _Outside(closers)
+            outside = _Outside(closers, _secrets(mail, cards))
             sender = _sender(mail or MailOptions(directory=_beside(database_url)), outside)
             gateway = _gateway(cards, outside)
             secret = secret or await server_secret(engine, "confirmation_tokens")
@@ -154,8 +154,10 @@ class _Outside:
     """The one ``httpx.AsyncClient`` the outside-service clients share, made on first need
     (httpx is not imported when no outside service is configured)."""
 
-    def __init__(self, closers: list[Callable[[], Awaitable[None]]]) -> None:
+    def __init__(self, closers: list[Callable[[], Awaitable[None]]], secrets: dict[str, str]) -> None:
         self._closers = closers
+        self.secrets = secrets
+        """Each configured secret and what replaces it in text from outside: each client hides them all."""
         self._http: httpx.AsyncClient | None = None
 
     def http(self) -> httpx.AsyncClient:
@@ -164,7 +166,32 @@ class _Outside:
 
             self._http = httpx.AsyncClient(timeout=httpx.Timeout(**HTTP_TIMEOUT_S), follow_redirects=False)
             self._closers.append(self._http.aclose)
+            self._scrub_http_logs()
         return self._http
+
+    def _scrub_http_logs(self) -> None:
+        """httpx logs each answer's status line, httpcore (at DEBUG) its headers: a provider may echo a
+        secret there, so their records are scrubbed while this client lives."""
+        from mcp_server.utils.secrets import Scrubber, ScrubbingLogFilter
+
+        scrubbing = ScrubbingLogFilter(Scrubber(self.secrets))
+        loggers = [logging.getLogger(name) for name in _HTTP_LOGGERS]
+        for each in loggers:
+            each.addFilter(scrubbing)
+
+        async def remove() -> None:
+            for each in loggers:
+                each.removeFilter(scrubbing)
+
+        self._closers.append(remove)
+
+
+_HTTP_LOGGERS = ("httpx", *(f"httpcore.{part}" for part in ("connection", "http11", "http2", "proxy", "socks")))
+
+
+def _secrets(mail: MailOptions | None, cards: CardOptions | None) -> dict[str, str]:
+    found = {mail.token: "[server token]"} if mail is not None and mail.token else {}
+    return found | ({cards.secret_key: "[secret key]"} if cards is not None else {})
 
 
 def _sender(mail: MailOptions, outside: _Outside) -> EmailSender:
@@ -173,7 +200,12 @@ def _sender(mail: MailOptions, outside: _Outside) -> EmailSender:
     from mcp_server.clients.email_provider import SEND_TIMEOUT, PostmarkEmailSender
 
     return PostmarkEmailSender(
-        outside.http(), base_url=mail.api_base, token=mail.token, sender=mail.sender, timeout=SEND_TIMEOUT
+        outside.http(),
+        base_url=mail.api_base,
+        token=mail.token,
+        sender=mail.sender,
+        timeout=SEND_TIMEOUT,
+        also_hide=outside.secrets,
     )
 
 
@@ -182,4 +214,6 @@ def _gateway(cards: CardOptions | None, outside: _Outside) -> PaymentGateway | N
         return None
     from mcp_server.clients.payment_gateway import StripePaymentGateway
 
-    return StripePaymentGateway(outside.http(), secret_key=cards.secret_key, base_url=cards.api_base)
+    return StripePaymentGateway(
+        outside.http(), secret_key=cards.secret_key, base_url=cards.api_base, also_hide=outside.secrets
+    )

@@ -7,14 +7,17 @@ errors, 429, 5xx) are retried here a bounded number of times, always with the sa
 is left is returned as an outcome value (``mcp_server.models.payments_gateway``), never
 raised. Connect and read timeouts are the injected client's.
 
-The secret key lives only in the request header: it is in no outcome, exception or log line,
-and any echo of it in a gateway message is blanked out.
+The secret key lives only in the request header: it is in no outcome, exception or log line.
+Every string taken from an answer is scrubbed of the configured secrets (any letter case, any
+common encoding) and bounded in length; an id that is not shaped like one, or that spells a
+secret, makes the answer unreadable rather than being stored and shown.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,12 +37,21 @@ from mcp_server.models.payments_gateway import (
     RefundOutcome,
     RetrieveOutcome,
 )
+from mcp_server.utils.secrets import Scrubber
 
 DEFAULT_API_BASE = "https://api.stripe.com"
 
 logger = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+
+KEY_MARKER = "[secret key]"
+CODE_LIMIT = 100
+MESSAGE_LIMIT = 300
+_ID = re.compile(r"[a-z]{1,16}_[A-Za-z0-9]{1,240}")
+"""A gateway object id as Stripe writes them (pi_…, ch_…, re_…, py_…): it is stored and sent back in URLs."""
+_STATUS = re.compile(r"[a-z][a-z_]{0,63}")
+_CURRENCY = re.compile(r"[A-Za-z]{3}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +86,16 @@ class StripePaymentGateway:
         base_url: str = DEFAULT_API_BASE,
         retry: RetryPolicy | None = None,
         sleep: Sleep = anyio.sleep,
+        also_hide: Mapping[str, str] | None = None,
     ) -> None:
+        """``also_hide``: the shop's other secrets (e.g. the e-mail token), each with the marker that
+        replaces it, blanked out of answers too."""
         if not secret_key.strip():
             raise ValueError("the payment gateway needs a secret key")
         self._http = http
         self._base = base_url.rstrip("/")
         self._secret = secret_key
+        self._scrub = Scrubber({**(also_hide or {}), secret_key: KEY_MARKER})
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
 
@@ -150,10 +166,10 @@ class StripePaymentGateway:
             return answer
         if answer.status_code == 200:
             data = _json(answer)
-            refund_id, status, amount = data.get("id"), data.get("status"), data.get("amount")
-            if not isinstance(refund_id, str) or not isinstance(status, str) or not _is_int(amount):
+            refund_id, status, amount = self._id(data.get("id")), data.get("status"), data.get("amount")
+            if refund_id is None or not self._is_status(status) or not _is_int(amount):
                 return GatewayUnavailable("the payment gateway's answer could not be read")
-            return GatewayRefund(refund_id, status, amount, _ref_id(data.get("charge")))
+            return GatewayRefund(refund_id, status, amount, self._ref_id(data.get("charge")))
         return self._failure(answer)
 
     # -- the wire ---------------------------------------------------------------------------------
@@ -212,43 +228,64 @@ class StripePaymentGateway:
 
     def _payment(self, response: httpx.Response) -> GatewayPayment | GatewayUnavailable:
         data = _json(response)
-        intent_id, status, amount, currency = (data.get(k) for k in ("id", "status", "amount", "currency"))
-        if not isinstance(intent_id, str) or not isinstance(status, str) or not isinstance(currency, str):
+        intent_id = self._id(data.get("id"))
+        status, amount, currency = data.get("status"), data.get("amount"), data.get("currency")
+        if intent_id is None or not self._is_status(status) or not _is_int(amount):
             return GatewayUnavailable("the payment gateway's answer could not be read")
-        if not _is_int(amount):
+        if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
             return GatewayUnavailable("the payment gateway's answer could not be read")
-        charge_id = _ref_id(data.get("latest_charge"))
+        charge_id = self._ref_id(data.get("latest_charge"))
         if charge_id is None:  # API versions before 2022-11-15 list charges instead
             charges = data.get("charges")
             listed = charges.get("data") if isinstance(charges, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
             if isinstance(listed, list) and listed:
-                charge_id = _ref_id(listed[0])  # pyright: ignore[reportUnknownArgumentType]
+                charge_id = self._ref_id(listed[0])  # pyright: ignore[reportUnknownArgumentType]
         return GatewayPayment(intent_id, status, amount, currency.upper(), charge_id)
 
     def _failure(self, response: httpx.Response) -> CardDeclined | GatewayRejected:
         error = _json(response).get("error")
         details: dict[str, object] = error if isinstance(error, dict) else {}  # pyright: ignore[reportUnknownVariableType]
-        code = details.get("code")
-        code = code if isinstance(code, str) and code else None
+        code = self._text(details.get("code"), CODE_LIMIT)
         if code is None and details.get("type") == "idempotency_error":
             code = "idempotency_error"  # Stripe names this one by its type
-        message = details.get("message")
-        text = self._scrub(message if isinstance(message, str) and message else "")[:300]
+        text = self._text(details.get("message"), MESSAGE_LIMIT)
         if response.status_code == 402:
-            decline_code = details.get("decline_code")
             return CardDeclined(
                 code=code or "card_declined",
                 message=text or "the card was declined",
-                decline_code=decline_code if isinstance(decline_code, str) else None,
-                payment_id=_ref_id(details.get("payment_intent")),
-                charge_id=_ref_id(details.get("charge")),
+                decline_code=self._text(details.get("decline_code"), CODE_LIMIT),
+                payment_id=self._ref_id(details.get("payment_intent")),
+                charge_id=self._ref_id(details.get("charge")),
             )
         return GatewayRejected(
             response.status_code, code, text or f"the payment gateway answered {response.status_code}"
         )
 
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._secret, "[secret key]")
+    # -- what is taken from an answer --------------------------------------------------------------
+
+    def _text(self, value: object, limit: int) -> str | None:
+        """A string from the gateway, scrubbed of every secret and bounded; None when there is none."""
+        if not isinstance(value, str):
+            return None
+        return self._scrub(value, limit=limit) or None
+
+    def _id(self, value: object) -> str | None:
+        """An object id, or None when it is not shaped like one or spells a secret (it is stored, and sent back)."""
+        if isinstance(value, str) and _ID.fullmatch(value) and not self._scrub.contains_secret(value):
+            return value
+        return None
+
+    def _ref_id(self, value: object) -> str | None:
+        """An id given either as a string or as an expanded object."""
+        if isinstance(value, dict):
+            return self._id(value.get("id"))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+        return self._id(value)
+
+    def _is_status(self, value: object) -> TypeGuard[str]:
+        """The gateway's word for a state (``succeeded``, ``requires_action``…); anything else is unreadable."""
+        return (
+            isinstance(value, str) and _STATUS.fullmatch(value) is not None and not self._scrub.contains_secret(value)
+        )
 
 
 def _check_amount(amount_minor: int) -> None:
@@ -258,16 +295,6 @@ def _check_amount(amount_minor: int) -> None:
 
 def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _ref_id(value: object) -> str | None:
-    """An id given either as a string or as an expanded object."""
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, dict):
-        inner = value.get("id")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-        return inner if isinstance(inner, str) and inner else None
-    return None
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -27,29 +27,31 @@ class Scrubber:
     ``secrets`` maps each secret to the marker that replaces it; empty secrets are ignored.
     """
 
-    __slots__ = ("_longest", "_markers", "_pattern")
+    __slots__ = ("_secrets",)
 
     def __init__(self, secrets: Mapping[str, str]) -> None:
-        self._pattern, self._markers, self._longest = _compiled(tuple(sorted((s, m) for s, m in secrets.items() if s)))
+        self._secrets = tuple(sorted((s, m) for s, m in secrets.items() if s))
+        # The pattern is compiled on first use (a tenth of a second), not while the server starts.
 
     def __repr__(self) -> str:  # never show what it hides
-        return f"Scrubber({len(self._markers)} secret(s))"
+        return f"Scrubber({len(self._secrets)} secret(s))"
 
     def __call__(self, text: str, *, limit: int | None = DEFAULT_LIMIT) -> str:
         """``text`` with every secret blanked out, cut to ``limit`` characters (``None``: not cut)."""
         bound = limit
         if bound is not None and bound < 0:
             raise ValueError("limit must not be negative")
-        if self._pattern is None:
+        pattern, markers, longest = _compiled(self._secrets)
+        if pattern is None:
             return text if bound is None else text[:bound]
-        if bound is None or len(text) <= bound * 16 + self._longest:
+        if bound is None or len(text) <= bound * 16 + longest:
             window, safe_end = text, len(text)
         else:  # look at a generous head only; its last few characters may hold a cut secret: drop them
-            window = text[: bound * 16 + self._longest]
-            safe_end = len(window) - self._longest
+            window = text[: bound * 16 + longest]
+            safe_end = len(window) - longest
         pieces: list[str] = []
         size = position = 0
-        for start, end, marker in self._spans(window):
+        for start, end, marker in _spans(pattern, markers, window):
             if start >= safe_end or (bound is not None and size >= bound):
                 break
             if start > position:
@@ -65,25 +67,26 @@ class Scrubber:
 
     def contains_secret(self, text: str) -> bool:
         """Whether ``text`` holds any encoding of any secret."""
-        return self._pattern is not None and self._pattern.search(text) is not None
+        pattern = _compiled(self._secrets)[0]
+        return pattern is not None and pattern.search(text) is not None
 
-    def _spans(self, text: str) -> Iterator[tuple[int, int, str]]:
-        """Merged spans of every (possibly overlapping) occurrence, in order, each with its marker."""
-        assert self._pattern is not None
-        current: tuple[int, int, str] | None = None
-        for match in self._pattern.finditer(text):
-            name = match.lastgroup
-            assert name is not None
-            start, end = match.span(name)
-            marker = self._markers[int(name[1:])]
-            if current is not None and start <= current[1]:
-                current = (current[0], max(current[1], end), current[2])
-                continue
-            if current is not None:
-                yield current
-            current = (start, end, marker)
+
+def _spans(pattern: re.Pattern[str], markers: tuple[str, ...], text: str) -> Iterator[tuple[int, int, str]]:
+    """Merged spans of every (possibly overlapping) occurrence, in order, each with its marker."""
+    current: tuple[int, int, str] | None = None
+    for match in pattern.finditer(text):
+        name = match.lastgroup
+        assert name is not None
+        start, end = match.span(name)
+        marker = markers[int(name[1:])]
+        if current is not None and start <= current[1]:
+            current = (current[0], max(current[1], end), current[2])
+            continue
         if current is not None:
             yield current
+        current = (start, end, marker)
+    if current is not None:
+        yield current
 
 
 class ScrubbingLogFilter(logging.Filter):

@@ -9,6 +9,7 @@ The list is written out here, independently of the scrubber it checks.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from urllib.parse import quote, quote_plus
 
@@ -74,11 +75,26 @@ _DECORATED = {"bearer header", "basic auth header"}
 
 def leaks(secret: str, text: str) -> list[str]:
     """The names of the spellings of ``secret`` found in ``text`` (whole or a 12-character piece), any case."""
+    pieces, short = _pieces(secret)
     haystack = text.lower()
-    found: list[str] = []
+    found = {name for spelling, name in short if spelling in haystack}
+    for start in range(len(haystack) - CHUNK + 1):  # one pass, however many pieces there are
+        names = pieces.get(haystack[start : start + CHUNK])
+        if names:
+            found |= names
+    return sorted(found)
+
+
+@functools.cache
+def _pieces(secret: str) -> tuple[dict[str, set[str]], list[tuple[str, str]]]:
+    """Every 12-character piece of every spelling (lower case), with the spellings it comes from; and the
+    spellings too short to have one."""
+    pieces: dict[str, set[str]] = {}
+    short: list[tuple[str, str]] = []
     for name, spelling in spellings(secret).items():
         needle = spelling.lower()
-        pieces = {needle[i : i + CHUNK] for i in range(max(1, len(needle) - CHUNK + 1))}
-        if any(piece in haystack for piece in pieces):
-            found.append(name)
-    return found
+        if len(needle) < CHUNK:
+            short.append((needle, name))
+        for start in range(len(needle) - CHUNK + 1):
+            pieces.setdefault(needle[start : start + CHUNK], set()).add(name)
+    return pieces, short
