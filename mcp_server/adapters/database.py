@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, make_url
@@ -31,6 +32,7 @@ _BEGIN_OPTION = "shopkeeper_begin"
 def create_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> AsyncEngine:
     """An engine for ``url``; for SQLite with WAL, synchronous=NORMAL, foreign keys and a busy timeout."""
     is_sqlite = url.startswith("sqlite")  # the file is there: provide_database_file() decides who creates it
+    url = _read_only_if_unwritable(url) if is_sqlite else url
     extra: dict[str, Any] = {"module": OneTripAiosqliteDBAPI()} if url.startswith("sqlite+aiosqlite") else {}
     engine = create_async_engine(
         url,
@@ -40,10 +42,35 @@ def create_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> AsyncE
         # Sessions always end their own transaction (commit, or rollback on close); a second
         # rollback when the connection returns to the pool would only cost another thread hop.
         pool_reset_on_return=None,
+        # A failed statement's text (in a log or a traceback) shows the SQL, never a customer's data.
+        hide_parameters=True,
     )
     if is_sqlite:
         _install_sqlite_hooks(engine, busy_timeout_ms)
+    driver_log = logging.getLogger("aiosqlite")
+    if driver_log.level == logging.NOTSET:  # at DEBUG it logs every statement with its values: customers' data
+        driver_log.setLevel(logging.INFO)
     return engine
+
+
+def _read_only_if_unwritable(url: str) -> str:
+    """The URL that still reads a database whose folder cannot be written (a read-only mount, no permission).
+
+    In WAL mode every reader needs the -shm index beside the file, which such a folder cannot get, so
+    even reads would fail. With no -wal file the main file holds every committed change: opened
+    immutable, it serves reads and refuses writes. (A process writing it through some other, writable
+    path to the folder would not be seen until a restart.)
+    """
+    path = sqlite_file(url)
+    if path is None or not path.is_file() or os.access(path.parent, os.W_OK):
+        return url
+    if os.path.lexists(f"{path}-wal"):
+        return url  # changes may wait in the WAL: only a normal open (with an existing -shm) can read them
+    logger.warning(
+        "the database's folder is read-only: serving reads only until it is writable and Shopkeeper restarts"
+    )
+    driver = url.split(":", 1)[0]
+    return f"{driver}:///file:{quote(str(path))}?mode=ro&immutable=1&uri=true"
 
 
 def writer(engine: AsyncEngine) -> AsyncEngine:

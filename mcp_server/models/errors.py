@@ -9,5 +9,17 @@ class UniqueViolationError(Exception):
         self.what = what
 
 
-class StorageBusyError(Exception):
+class StorageUnavailableError(Exception):
+    """The database cannot take this work right now; nothing was written."""
+
+
+class StorageBusyError(StorageUnavailableError):
     """The database stayed locked by another writer for longer than the busy timeout; nothing was written."""
+
+
+class StorageFullError(StorageUnavailableError):
+    """The disk that holds the database is full; the write was rolled back, nothing was written."""
+
+
+class StorageReadOnlyError(StorageUnavailableError):
+    """The database file (or its folder) cannot be written; reads still work, nothing was written."""

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from types import TracebackType
+from typing import ClassVar
 
 import anyio
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mcp_server.models.errors import StorageBusyError
+from mcp_server.models.errors import (
+    StorageBusyError,
+    StorageFullError,
+    StorageReadOnlyError,
+    StorageUnavailableError,
+)
 from mcp_server.repositories.audit import SqlAuditRepository
 from mcp_server.repositories.catalog import SqlProductRepository
 from mcp_server.repositories.customers import SqlCustomerRepository
@@ -18,6 +25,44 @@ from mcp_server.repositories.outbox import SqlOutboxRepository
 from mcp_server.repositories.payments import SqlPaymentRepository
 from mcp_server.repositories.reports import SqlReportRepository
 from mcp_server.repositories.requests import SqlRequestLog
+
+logger = logging.getLogger("mcp_server.storage")
+
+
+class StorageConditions:
+    """Logs a lasting storage condition (disk full, read-only) once when it starts and once when
+    writes work again, instead of once per refused call: one per engine, shared by its units of work."""
+
+    _SAYS: ClassVar[dict[type[StorageUnavailableError], tuple[str, str]]] = {
+        StorageFullError: (
+            "disk full",
+            "the database's disk is full: writes are refused, nothing is changed, until space is freed; "
+            "reads are still served",
+        ),
+        StorageReadOnlyError: (
+            "read-only",
+            "the database file or its folder is read-only: writes are refused, nothing is changed, until "
+            "it is writable; reads are still served",
+        ),
+    }
+
+    def __init__(self) -> None:
+        self._current: type[StorageUnavailableError] | None = None
+
+    def refused(self, error: StorageUnavailableError) -> None:
+        kind = type(error)
+        if kind not in self._SAYS:  # busy: a passing wait the caller is told about, not a condition
+            return
+        if kind is self._current:
+            logger.debug("write refused again (%s)", self._SAYS[kind][0])
+            return
+        self._current = kind
+        logger.error("%s", self._SAYS[kind][1])
+
+    def wrote(self) -> None:
+        if self._current is not None:
+            logger.info("the database takes writes again (no longer %s)", self._SAYS[self._current][0])
+            self._current = None
 
 
 class SqlUnitOfWork:
@@ -30,9 +75,10 @@ class SqlUnitOfWork:
     requests: SqlRequestLog
     reports: SqlReportRepository
 
-    def __init__(self, engine: AsyncEngine, *, write: bool) -> None:
+    def __init__(self, engine: AsyncEngine, *, write: bool, conditions: StorageConditions | None = None) -> None:
         self._engine = engine
         self._write = write
+        self._conditions = conditions or StorageConditions()
         self._connection: AsyncConnection | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:
@@ -43,8 +89,7 @@ class SqlUnitOfWork:
                 await connection.begin()
         except BaseException as exc:
             await _close(connection)
-            if _is_busy(exc):
-                raise StorageBusyError from exc
+            self._raise_for_storage(exc)
             raise
         self._connection = connection
         self.customers = SqlCustomerRepository(connection)
@@ -64,13 +109,21 @@ class SqlUnitOfWork:
             # close() rolls back whatever was not committed and returns the connection to the pool.
             await _close(self._connection)
             self._connection = None
-        if exc is not None and _is_busy(exc):
-            raise StorageBusyError from exc
+        if exc is not None:
+            self._raise_for_storage(exc)
 
     async def commit(self) -> None:
         if self._connection is None:
             raise RuntimeError("commit() outside 'async with'")
         await self._connection.commit()
+        self._conditions.wrote()
+
+    def _raise_for_storage(self, exc: BaseException) -> None:
+        """Re-raise a driver error that means "the database cannot take this now" in domain words."""
+        error = storage_error(exc)
+        if error is not None:
+            self._conditions.refused(error)
+            raise error from exc
 
 
 async def _close(connection: AsyncConnection) -> None:
@@ -79,11 +132,27 @@ async def _close(connection: AsyncConnection) -> None:
         await connection.close()
 
 
-def _is_busy(exc: BaseException) -> bool:
-    """SQLite gave up waiting for another writer's lock (SQLITE_BUSY), through either driver path."""
-    if isinstance(exc, OperationalError):
-        exc = exc.orig if isinstance(exc.orig, BaseException) else exc
-    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+def storage_error(exc: BaseException) -> StorageUnavailableError | None:
+    """The domain error for a driver error that says the database cannot take this work now, else None.
+
+    SQLITE_BUSY: another writer kept the lock past the busy timeout. SQLITE_FULL: no space left
+    for the journal or the file. SQLITE_READONLY: the file, its folder or its mount is read-only.
+    """
+    if isinstance(exc, DBAPIError) and isinstance(exc.orig, BaseException):
+        exc = exc.orig
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", -1) & 0xFF  # the primary code, without the extended bits
+    if code == sqlite3.SQLITE_FULL:
+        return StorageFullError()
+    if code == sqlite3.SQLITE_READONLY:
+        return StorageReadOnlyError()
+    text = str(exc)
+    if code == sqlite3.SQLITE_BUSY or (
+        isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+    ):
+        return StorageBusyError()
+    return None
 
 
 class SqlUnitOfWorkFactory:
@@ -92,6 +161,7 @@ class SqlUnitOfWorkFactory:
     def __init__(self, read_engine: AsyncEngine, write_engine: AsyncEngine) -> None:
         self._read = read_engine
         self._write = write_engine
+        self._conditions = StorageConditions()
 
     def __call__(self, *, write: bool) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._write if write else self._read, write=write)
+        return SqlUnitOfWork(self._write if write else self._read, write=write, conditions=self._conditions)

@@ -11,7 +11,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, ParamSpec, TypeVar
 
-from mcp_server.models.errors import StorageBusyError
+from mcp_server.models.errors import (
+    StorageBusyError,
+    StorageFullError,
+    StorageReadOnlyError,
+    StorageUnavailableError,
+)
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -71,25 +76,51 @@ class IllegalTransition:
 
 @dataclass(frozen=True, slots=True)
 class Unavailable:
-    """Something the use case needs is not reachable right now; trying later may work."""
+    """Something the use case needs is not reachable right now; trying later may work.
+
+    ``remedy`` is set when waiting alone will not help: what a person must do first, in words
+    every door can use ("free space on the disk that holds the shop's database").
+    """
 
     message: str
+    remedy: str | None = None
 
 
 Failure = NotFound | Conflict | Rejected | IllegalTransition | Unavailable
 
 
 BUSY = Unavailable("the shop's database is busy with another writer; nothing was changed, retry in a few seconds")
+DISK_FULL = Unavailable(
+    "the disk that holds the shop's database is full; nothing was changed",
+    remedy="free space on the disk that holds the shop's database",
+)
+READ_ONLY = Unavailable(
+    "the shop's database file is read-only; nothing was changed (reading still works)",
+    remedy="make the database file and its folder writable for the user running Shopkeeper "
+    "(and restart Shopkeeper if it was started while they were read-only)",
+)
+
+
+def storage_unavailable(error: StorageUnavailableError) -> Unavailable:
+    """The answer for a database that cannot take the work: busy, full or read-only."""
+    match error:
+        case StorageFullError():
+            return DISK_FULL
+        case StorageReadOnlyError():
+            return READ_ONLY
+        case StorageBusyError() | _:
+            return BUSY
 
 
 def unavailable_when_busy(use_case: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Unavailable]]:
-    """A use case that answers Unavailable, instead of raising, when the database stays locked."""
+    """A use case that answers Unavailable, instead of raising, when the database cannot take the
+    work: locked by another writer, its disk full, or its file read-only."""
 
     @functools.wraps(use_case)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Unavailable:
         try:
             return await use_case(*args, **kwargs)
-        except StorageBusyError:
-            return BUSY
+        except StorageUnavailableError as exc:
+            return storage_unavailable(exc)
 
     return wrapper

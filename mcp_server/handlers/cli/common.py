@@ -52,13 +52,15 @@ EXIT_CODES = """exit codes:
   5    not confirmed: a refund, cancel or settle needs a yes (answered no, or stdin is not a terminal
        and --yes was not given); nothing was changed
   6    not done yet: the database is busy with another writer (nothing was changed, retry shortly),
+       its disk is full or its file is read-only (nothing was changed; retry once that is fixed),
        or a card payment or refund is pending at the payment gateway (its outcome is not known yet;
        the worker, or the same command again later, settles it without charging or refunding twice)
   130  interrupted (Ctrl-C)"""
 
 EXIT_CODES_SHORT = (
     "exit codes: 0 done, 1 unexpected error, 2 bad command line, 3 not found, 4 refused by the shop's rules, "
-    "5 not confirmed, 6 not done yet: database busy or a card payment pending (details: shopkeeper --help)"
+    "5 not confirmed, 6 not done yet: database busy, full or read-only, or a card payment pending "
+    "(details: shopkeeper --help)"
 )
 
 # The order's next actions (the domain's verbs) as this door's commands.
@@ -193,6 +195,8 @@ def check(result: Success[T] | Failure | object) -> T:
             fail(f"{result.message}; run the command again without --cursor to start from the top", Exit.USAGE)
         case Rejected() | Conflict():
             fail(result.message, Exit.REFUSED)
+        case Unavailable(remedy=str(remedy)):
+            fail(f"{result.message}. {remedy[:1].upper()}{remedy[1:]}, then run the command again.", Exit.UNAVAILABLE)
         case Unavailable():
             fail(result.message, Exit.UNAVAILABLE)
         case _:

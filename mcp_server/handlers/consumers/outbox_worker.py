@@ -11,8 +11,10 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
+from mcp_server.handlers.consumers.round_failures import RoundFailures
 from mcp_server.handlers.mcp.context import BackendUnavailableError, ServiceRegistry
 from mcp_server.services.notifications import DeliveryRound
+from mcp_server.services.results import Unavailable
 
 logger = logging.getLogger("mcp_server.worker")
 
@@ -25,13 +27,16 @@ async def run_outbox_worker(
     *,
     idle_seconds: float = IDLE_SECONDS,
     stop_when_idle: bool = False,
+    error_seconds: float = ERROR_SECONDS,
 ) -> None:
     """Deliver due e-mails until cancelled (or, with ``stop_when_idle``, until nothing is due).
 
     After a round that handled something it goes again at once; when nothing was due it
     waits ``idle_seconds``. Failures are logged (stderr) and waited out, never raised: the
-    MCP server must keep serving whatever happens to e-mail.
+    MCP server must keep serving whatever happens to e-mail. A database that cannot take writes
+    (busy, disk full, read-only) is waited out too; the storage layer logs that condition once.
     """
+    failures = RoundFailures("delivering e-mails")
     while True:
         try:
             registry = await services()
@@ -39,13 +44,17 @@ async def run_outbox_worker(
         except BackendUnavailableError:
             if stop_when_idle:
                 raise
-            await anyio.sleep(ERROR_SECONDS)
+            await anyio.sleep(error_seconds)
             continue
-        except Exception:
+        except Exception as exc:
             if stop_when_idle:
                 raise
-            logger.exception("delivering e-mails failed; trying again in %s s", ERROR_SECONDS)
-            await anyio.sleep(ERROR_SECONDS)
+            failures.failed(exc, error_seconds)
+            await anyio.sleep(error_seconds)
+            continue
+        failures.worked()
+        if isinstance(outcome, Unavailable) and not stop_when_idle:
+            await anyio.sleep(error_seconds)
             continue
         if isinstance(outcome, DeliveryRound) and outcome.lost:
             logger.warning("e-mails: %s left to another worker after this one's lease on them ran out", outcome.lost)

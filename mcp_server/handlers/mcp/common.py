@@ -14,7 +14,8 @@ from pydantic import BaseModel, ValidationError
 
 from mcp_server.handlers.mcp.argument_errors import RAW_ARGUMENTS, arguments_error, unknown_arguments_message
 from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
-from mcp_server.services.results import Failure
+from mcp_server.models.errors import StorageUnavailableError
+from mcp_server.services.results import Failure, Unavailable, storage_unavailable
 
 logger = logging.getLogger("mcp_server.tools")
 
@@ -78,7 +79,16 @@ def sentence(message: str) -> str:
 
 
 def failure(result: Failure, *, next_step: str) -> CallToolResult:
-    """An isError result: what went wrong, then what to call next."""
+    """An isError result: what went wrong, then what to call next.
+
+    An Unavailable with a remedy (a full disk, a read-only file) needs a person before a retry can
+    work, whatever the tool: its own next step replaces "call again in a few seconds".
+    """
+    if isinstance(result, Unavailable) and result.remedy:
+        next_step = (
+            f"ask the person running Shopkeeper to {result.remedy}, then call the same tool again; "
+            "this call changed nothing. Tools that only read still work."
+        )
     return error(f"{sentence(result.message)}\n\nNext: {next_step}")
 
 
@@ -189,9 +199,14 @@ async def run(
             "Next: tell the person running Shopkeeper; the server log (stderr) has the details. "
             "Retrying will not help until that is fixed."
         )
-    except Exception:
+    except StorageUnavailableError as exc:  # a use case without its own answer for it (see unavailable_when_busy)
+        return failure(storage_unavailable(exc), next_step=RETRY_LATER)
+    except Exception as exc:
         incident = secrets.token_hex(4)
-        logger.exception("tool %s failed (incident %s)", tool, incident)
+        # One line, naming the tool and the error class: the error's text may carry SQL and a
+        # customer's data, and rendering a traceback blocks the event loop for most of a second.
+        logger.error("tool %s failed (incident %s): %s", tool, incident, type(exc).__name__)
+        logger.debug("details of incident %s", incident, exc_info=True)
         return error(
             f"Shopkeeper hit an unexpected internal error (incident {incident}).\n\n"
             "Next: call audit_log_list to see whether the change was applied before you retry; "

@@ -1,0 +1,156 @@
+"""A full disk under the database: every write says so plainly, changes nothing, and is logged once;
+reads go on; once space is freed, writes work again. Through the MCP client, the CLI and the worker."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Generator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from mcp_server.config import load_settings
+from mcp_server.entrypoint import cli_actions
+from mcp_server.handlers.cli.common import Terminal
+from mcp_server.handlers.cli.main import run
+from mcp_server.handlers.consumers.outbox_worker import run_outbox_worker
+from mcp_server.handlers.mcp.context import ServiceRegistry
+from tests.e2e.support import as_object, assert_no_internals, dump_tables, objects, open_shop, sqlite_url, string
+from tests.reliability.storage_faults import (
+    SmallDisk,
+    assert_logs_keep_private,
+    records_about,
+    seed_shop,
+    small_disk,
+)
+
+pytestmark = pytest.mark.anyio
+
+SECRET_NAME = "Bob Secretname"
+SECRET_EMAIL = "bob.secret@private.example"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Generator[SmallDisk]:
+    with small_disk(tmp_path / "disk") as mounted:
+        yield mounted
+
+
+def assert_says_disk_full(text: str) -> None:
+    lowered = text.lower()
+    assert "disk" in lowered, text
+    assert "full" in lowered, text
+    assert "nothing was changed" in lowered, text
+    assert "free" in lowered, f"the message should say to free space: {text}"
+    assert "unexpected" not in lowered, text
+
+
+async def test_writes_on_a_full_disk_are_refused_plainly_logged_once_and_reads_go_on(
+    disk: SmallDisk, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = disk.path / "shop.db"
+    async with open_shop(db, "auto") as shop:
+        ada = string(await shop.register("Ada Lovelace", "ada@engines.example"), "id")
+        product = string(await shop.add_product("MUG-1", "Mug", stock=5), "id")
+        before = dump_tables(db)
+        disk.fill()
+        caplog.clear()
+        caplog.set_level(logging.INFO)
+
+        writes: list[tuple[str, dict[str, object]]] = [
+            ("customers_register", {"name": SECRET_NAME, "email": SECRET_EMAIL}),
+            ("customers_register", {"name": SECRET_NAME, "email": "second." + SECRET_EMAIL}),
+            ("customers_update", {"customer_id": ada, "notes": "moved to " + SECRET_NAME}),
+            ("catalog_create_product", {"sku": "TEA-1", "name": "Tea", "price_minor": 450, "currency": "EUR"}),
+            ("catalog_adjust_stock", {"product_id": product, "delta": 3, "reason": "restock"}),
+            ("orders_place", {"customer_id": ada, "lines": [{"sku": "MUG-1", "quantity": 1}]}),
+            ("customers_register", {"name": SECRET_NAME, "email": "third." + SECRET_EMAIL}),
+        ]
+        for tool, arguments in writes:
+            text = await shop.fail(tool, arguments)
+            assert_says_disk_full(text)
+            assert "\n\nNext: " in text, text
+
+        listed = await shop.ok("customers_list", {"limit": 10})
+        assert [string(c, "id") for c in objects(listed.data, "customers")] == [ada]
+        assert string((await shop.ok("catalog_get", {"product_id": product})).data, "sku") == "MUG-1"
+        assert dump_tables(db) == before, "a refused write must leave every table as it was"
+
+        conditions = records_about(caplog.records, "disk", "full")
+        assert len(conditions) == 1, [r.getMessage() for r in conditions]
+        assert conditions[0].levelno >= logging.WARNING
+        assert_logs_keep_private(caplog.records, SECRET_NAME, SECRET_EMAIL, "Ada Lovelace", "ada@engines.example")
+
+        disk.free()
+        caplog.clear()
+        await shop.register(SECRET_NAME, SECRET_EMAIL)
+        await shop.register("Grace Hopper", "grace@navy.example")
+        assert len(records_about(caplog.records, "writes", "again")) == 1
+        assert_logs_keep_private(caplog.records, SECRET_NAME, SECRET_EMAIL)
+
+
+def test_the_cli_says_the_disk_is_full_exits_6_and_still_lists(
+    disk: SmallDisk, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    db = disk.path / "shop.db"
+    anyio.run(seed_shop, db)
+    actions = cli_actions(load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db), "SHOPKEEPER_ACTOR": "tester"}))
+    nobody = Terminal(
+        ask=lambda question: pytest.fail(f"nobody should be asked: {question}"), interactive=lambda: False
+    )
+    before = dump_tables(db)
+    disk.fill()
+    capsys.readouterr()
+    caplog.set_level(logging.INFO)
+
+    code = run(["customers", "create", "--name", SECRET_NAME, "--email", SECRET_EMAIL], actions, nobody)
+
+    out, err = capsys.readouterr()
+    assert code == 6, err
+    assert out == ""
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("shopkeeper: "), err
+    assert_says_disk_full(err)
+    assert_no_internals(err, db_path=db)
+    assert dump_tables(db) == before
+    assert_logs_keep_private(caplog.records, SECRET_NAME, SECRET_EMAIL)
+
+    assert run(["--json", "customers", "list"], actions, nobody) == 0
+    listed = as_object(json.loads(capsys.readouterr().out))
+    assert [string(c, "email") for c in objects(listed, "customers")] == ["ada@engines.example"]
+
+
+async def test_the_email_worker_on_a_full_disk_logs_the_condition_once_not_a_traceback_per_round(
+    disk: SmallDisk, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mcp_server.adapters.service_factories import Backend
+
+    db = disk.path / "shop.db"
+    await seed_shop(db)  # Ada's welcome e-mail waits in the outbox (the server's worker was off)
+    backend = await Backend.start(sqlite_url(db))
+    try:
+        before = dump_tables(db)
+        disk.fill()
+        caplog.set_level(logging.INFO)
+        rounds = 0
+
+        async def services() -> ServiceRegistry:
+            nonlocal rounds
+            rounds += 1
+            return backend.services
+
+        with anyio.move_on_after(1.0):  # bounds how long the loop runs; nothing is timed
+            await run_outbox_worker(services, idle_seconds=0, error_seconds=0)
+        assert_logs_keep_private(caplog.records, "Ada Lovelace", "ada@engines.example")
+        assert rounds > 3, "the worker should have tried several rounds"
+        assert len(records_about(caplog.records, "disk", "full")) == 1
+        assert dump_tables(db) == before
+    finally:
+        await backend.close()
