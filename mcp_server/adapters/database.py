@@ -6,6 +6,7 @@ import errno
 import logging
 import os
 import secrets
+import shutil
 import sqlite3
 import tempfile
 from contextlib import closing
@@ -54,23 +55,30 @@ def create_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> AsyncE
 
 
 def _read_only_if_unwritable(url: str) -> str:
-    """The URL that still reads a database whose folder cannot be written (a read-only mount, no permission).
+    """The URL that still reads a database that cannot be written: its folder is read-only (a
+    read-only mount, no permission), or its disk is full and has no room for a -shm index.
 
-    In WAL mode every reader needs the -shm index beside the file, which such a folder cannot get, so
+    In WAL mode every reader needs the -shm index beside the file, which then cannot be made, so
     even reads would fail. With no -wal file the main file holds every committed change: opened
     immutable, it serves reads and refuses writes. (A process writing it through some other, writable
     path to the folder would not be seen until a restart.)
     """
     path = sqlite_file(url)
-    if path is None or not path.is_file() or os.access(path.parent, os.W_OK):
+    if path is None or not path.is_file() or os.path.lexists(f"{path}-wal"):
+        return url  # with a -wal, changes may wait in it: only a normal open (with its -shm) reads them
+    if not os.access(path.parent, os.W_OK):
+        why = "the database's folder is read-only"
+    elif not os.path.lexists(f"{path}-shm") and shutil.disk_usage(path.parent).free < NEARLY_FULL_BYTES:
+        why = "the database's disk is full"
+    else:
         return url
-    if os.path.lexists(f"{path}-wal"):
-        return url  # changes may wait in the WAL: only a normal open (with an existing -shm) can read them
-    logger.warning(
-        "the database's folder is read-only: serving reads only until it is writable and Shopkeeper restarts"
-    )
+    logger.warning("%s: serving reads only until Shopkeeper restarts with that fixed", why)
     driver = url.split(":", 1)[0]
     return f"{driver}:///file:{quote(str(path))}?mode=ro&immutable=1&uri=true"
+
+
+NEARLY_FULL_BYTES = 64 * 1024
+"""Less free space than this and SQLite cannot make its 32 KiB -shm index, nor much else."""
 
 
 def writer(engine: AsyncEngine) -> AsyncEngine:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
+from pathlib import Path
 from types import TracebackType
 from typing import ClassVar
+from urllib.parse import unquote
 
 import anyio
 from sqlalchemy.exc import DBAPIError
@@ -120,7 +123,7 @@ class SqlUnitOfWork:
 
     def _raise_for_storage(self, exc: BaseException) -> None:
         """Re-raise a driver error that means "the database cannot take this now" in domain words."""
-        error = storage_error(exc)
+        error = storage_error(exc, _database_folder(self._engine))
         if error is not None:
             self._conditions.refused(error)
             raise error from exc
@@ -132,11 +135,17 @@ async def _close(connection: AsyncConnection) -> None:
         await connection.close()
 
 
-def storage_error(exc: BaseException) -> StorageUnavailableError | None:
+NEARLY_FULL_BYTES = 64 * 1024
+"""Less free space than this and SQLite cannot grow its -shm index or journal: the disk is full."""
+
+
+def storage_error(exc: BaseException, folder: Path | None = None) -> StorageUnavailableError | None:
     """The domain error for a driver error that says the database cannot take this work now, else None.
 
-    SQLITE_BUSY: another writer kept the lock past the busy timeout. SQLITE_FULL: no space left
-    for the journal or the file. SQLITE_READONLY: the file, its folder or its mount is read-only.
+    SQLITE_BUSY: another writer kept the lock past the busy timeout. SQLITE_FULL: no space left for
+    the journal or the file. SQLITE_READONLY: the file, its folder or its mount is read-only. A full
+    disk also shows as a read-only open or an I/O error on the -shm index: ``folder`` (the database's)
+    tells those apart by its free space.
     """
     if isinstance(exc, DBAPIError) and isinstance(exc.orig, BaseException):
         exc = exc.orig
@@ -144,6 +153,8 @@ def storage_error(exc: BaseException) -> StorageUnavailableError | None:
         return None
     code = getattr(exc, "sqlite_errorcode", -1) & 0xFF  # the primary code, without the extended bits
     if code == sqlite3.SQLITE_FULL:
+        return StorageFullError()
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN) and _nearly_full(folder):
         return StorageFullError()
     if code == sqlite3.SQLITE_READONLY:
         return StorageReadOnlyError()
@@ -153,6 +164,23 @@ def storage_error(exc: BaseException) -> StorageUnavailableError | None:
     ):
         return StorageBusyError()
     return None
+
+
+def _database_folder(engine: AsyncEngine) -> Path | None:
+    """The folder of a SQLite database file (its URL may be a ``file:`` URI); None for anything else."""
+    name = engine.url.database
+    if engine.dialect.name != "sqlite" or not name or name == ":memory:":
+        return None
+    return Path(unquote(name.removeprefix("file:"))).parent
+
+
+def _nearly_full(folder: Path | None) -> bool:
+    if folder is None:
+        return False
+    try:
+        return shutil.disk_usage(folder).free < NEARLY_FULL_BYTES
+    except OSError:
+        return False
 
 
 class SqlUnitOfWorkFactory:

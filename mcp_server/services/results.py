@@ -92,7 +92,7 @@ Failure = NotFound | Conflict | Rejected | IllegalTransition | Unavailable
 BUSY = Unavailable("the shop's database is busy with another writer; nothing was changed, retry in a few seconds")
 DISK_FULL = Unavailable(
     "the disk that holds the shop's database is full; nothing was changed",
-    remedy="free space on the disk that holds the shop's database",
+    remedy="free space on that disk",
 )
 READ_ONLY = Unavailable(
     "the shop's database file is read-only; nothing was changed (reading still works)",

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Generator
 from pathlib import Path
 
@@ -154,3 +157,34 @@ async def test_the_email_worker_on_a_full_disk_logs_the_condition_once_not_a_tra
         assert dump_tables(db) == before
     finally:
         await backend.close()
+
+
+@pytest.mark.slow
+def test_a_new_cli_process_on_a_full_disk_still_reads_and_says_full_once(disk: SmallDisk) -> None:
+    """A process that opens the database after the disk filled up (no -shm index left to reuse)."""
+    db = disk.path / "shop.db"
+    anyio.run(seed_shop, db)
+    assert not (disk.path / "shop.db-shm").exists(), "the seeding server closed cleanly"
+    disk.fill()
+    env = {**os.environ, "SHOPKEEPER_DATABASE_URL": sqlite_url(db), "SHOPKEEPER_ACTOR": "cron"}
+
+    def shopkeeper(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(Path(sys.executable).with_name("shopkeeper")), *argv],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    listed = shopkeeper("--json", "customers", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert [string(c, "email") for c in objects(as_object(json.loads(listed.stdout)), "customers")] == [
+        "ada@engines.example"
+    ]
+
+    refused = shopkeeper("customers", "create", "--name", SECRET_NAME, "--email", SECRET_EMAIL)
+    assert refused.returncode == 6, refused.stderr
+    assert_no_internals(refused.stderr, db_path=db)
+    answer = [line for line in refused.stderr.splitlines() if line.startswith("shopkeeper: ")]
+    assert len(answer) == 1, refused.stderr
+    assert_says_disk_full(answer[0])
+    assert SECRET_EMAIL not in refused.stderr
+    assert "Traceback" not in refused.stderr
