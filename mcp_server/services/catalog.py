@@ -211,7 +211,7 @@ def _not_a_product_id(value: str) -> Rejected:
 
 def _sku_taken(existing: Product) -> Conflict:
     return Conflict(
-        f"A product with SKU {existing.sku} already exists ({existing.id}, {existing.name}).",
+        f"A product with SKU {existing.sku} already exists: {existing.id}.",
         entity="product",
         existing_id=existing.id,
     )

@@ -186,7 +186,7 @@ def _not_a_customer_id(value: str) -> Rejected:
 
 def _email_taken(existing: Customer) -> Conflict:
     return Conflict(
-        f"A customer with e-mail {existing.email} already exists ({existing.id}, {existing.name}).",
+        f"A customer with e-mail {existing.email} already exists: {existing.id}.",
         entity="customer",
         existing_id=existing.id,
     )

@@ -259,3 +259,20 @@ async def test_prompts_quote_what_the_customer_wrote(shop: Shop) -> None:
         text = getattr(prompt.messages[0].content, "text", None)
         assert isinstance(text, str)
         assert_quoted("prompt", text, value)
+
+
+async def test_a_refusal_naming_an_existing_record_does_not_repeat_its_strangers_text(shop: Shop) -> None:
+    """A duplicate e-mail or SKU names the record that holds it by id, not by the name a stranger gave it."""
+    await shop.register(NAME, "ada@engines.example")
+    await shop.add_product("MUG-01", PRODUCT, stock=5)
+
+    refusals = [
+        await shop.fail("customers_register", {"name": "Someone", "email": "ada@engines.example"}),
+        await shop.fail(
+            "catalog_create_product", {"sku": "MUG-01", "name": "Mug", "price_minor": 100, "currency": "EUR"}
+        ),
+    ]
+
+    for text in refusals:
+        assert "already exists" in text
+        assert MARKER not in text.lower(), text
