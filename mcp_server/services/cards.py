@@ -186,7 +186,7 @@ class CardDesk:
 
         When another request holds it, nothing is sent: the row is reported as it is, ``busy`` if
         still pending. The lease is dropped when the row stays pending (or ``ask`` fails); booking
-        an answer drops it with the settle. If this process dies, it runs out after ``LEASE``.
+        an answer drops it with the settle. If this process dies or is cancelled, it runs out after ``LEASE``.
         """
         claim = self._ids.new(LEASE_ID_PREFIX)
         now = self._clock.now()
@@ -199,9 +199,11 @@ class CardDesk:
             return replace(settled, busy=True) if settled.pending else settled
         try:
             answered = await ask()
-        except BaseException:
+        except Exception:
             await self._release(row, claim)
             raise
+        # A cancelled call (the server stopping) keeps its lease: writing while cancelled would
+        # leave a half-closed connection behind, and the lease runs out by itself as a dead one's does.
         if answered.pending:
             await self._release(row, claim)
         return answered
