@@ -105,3 +105,25 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines.extend("| " + " | ".join(row) + " |" for row in rows)
     return "\n".join(lines)
+
+
+_FENCE_LINE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<rest>.*)$")
+
+
+def close_open_fence(text: str) -> str:
+    """``text`` with a fenced block it leaves open (cut short mid-block) closed, so nothing after it reads as data."""
+    open_fence: tuple[str, str] | None = None  # (indent, fence)
+    for line in text.split("\n"):
+        found = _FENCE_LINE.match(line)
+        if found is None:
+            continue
+        fence, rest = found.group("fence"), found.group("rest")
+        if open_fence is None:
+            if not (fence[0] == "`" and "`" in rest):  # a backtick fence's info string has no backtick
+                open_fence = (found.group("indent"), fence)
+        elif fence[0] == open_fence[1][0] and len(fence) >= len(open_fence[1]) and not rest.strip():
+            open_fence = None
+    if open_fence is None:
+        return text
+    indent, fence = open_fence
+    return f"{text}\n{indent}{fence}"

@@ -17,6 +17,7 @@ from markdown_it.token import Token
 from mcp_server.utils.markdown import (
     EMPTY,
     cell,
+    close_open_fence,
     code_span,
     fenced,
     indented,
@@ -71,6 +72,13 @@ def tricky_cells(test: Test) -> Test:
     """``tricky`` for the cell test: each value whole, and cut to 5 characters."""
     for value in TRICKY:
         test = example(value, None)(example(value, 5)(test))
+    return test
+
+
+def tricky_cuts(test: Test) -> Test:
+    """``tricky`` for the cut test: each value cut after its fence opens, and inside its block."""
+    for value in TRICKY:
+        test = example(value, 3)(example(value, 4)(test))
     return test
 
 
@@ -211,3 +219,20 @@ def test_inline_cuts_outside_the_span() -> None:
     assert inline("abcdef", 4) == "`abc`…"
     assert inline("a|b") == "`a|b`"
     assert inline(None) == EMPTY
+
+
+@settings(max_examples=300)
+@given(VALUES, st.integers(min_value=1, max_value=10_000))
+@tricky_cuts
+def test_an_answer_cut_anywhere_closes_its_fence_before_the_shops_words(value: str, where: int) -> None:
+    """An over-long answer is cut at a line; a fenced block it cut open is closed before the note."""
+    for document in (
+        f"## Notes\n\n{fenced(value)}\n\nThat is all the shop says.",
+        f"- **id:** `cus_1`\n- **notes:**\n\n{indented(fenced(value))}\n- **registered:** 2026-01-01",
+    ):
+        lines = document.split("\n")
+        cut = 1 + where % len(lines)
+        markdown = close_open_fence("\n".join(lines[:cut])) + "\n\nCUT HERE by the shop."
+        prose = [t.content for t in PARSER.parse(markdown) if t.type == "inline"]
+        assert "CUT HERE by the shop." in prose, markdown
+        assert all("CUT HERE" not in block.content for block in _fence_blocks(markdown)), markdown

@@ -16,6 +16,7 @@ from mcp_server.handlers.mcp.argument_errors import RAW_ARGUMENTS, arguments_err
 from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
 from mcp_server.models.errors import StorageUnavailableError
 from mcp_server.services.results import Failure, Unavailable, storage_unavailable
+from mcp_server.utils.markdown import close_open_fence
 
 logger = logging.getLogger("mcp_server.tools")
 
@@ -58,7 +59,7 @@ def ok(markdown: str, structured: BaseModel | dict[str, Any]) -> CallToolResult:
         # Lists are bounded by their limits; this is the backstop for anything that is not.
         cut = markdown.rfind("\n", 0, MAX_MARKDOWN_CHARS)
         markdown = (
-            markdown[: cut if cut > 0 else MAX_MARKDOWN_CHARS]
+            close_open_fence(markdown[: cut if cut > 0 else MAX_MARKDOWN_CHARS])
             + "\n\n… (cut here to keep the answer short: ask for less, e.g. a smaller limit or a shorter "
             "date range; structuredContent has every row)"
         )
