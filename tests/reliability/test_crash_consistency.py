@@ -145,10 +145,12 @@ def _check_stock(conn: sqlite3.Connection, initial: dict[str, int]) -> None:
         """
         SELECT p.id, p.stock,
           (SELECT json_extract(a.after, '$.stock') FROM audit_log a
-            WHERE a.entity_id = p.id AND a.action = 'product.created') AS created_with,
-          (SELECT COUNT(*) FROM audit_log a WHERE a.entity_id = p.id AND a.action = 'product.created') AS created,
+            WHERE a.entity_type = 'product' AND a.entity_id = p.id AND a.action = 'product.created') AS created_with,
+          (SELECT COUNT(*) FROM audit_log a
+            WHERE a.entity_type = 'product' AND a.entity_id = p.id AND a.action = 'product.created') AS created,
           (SELECT COALESCE(SUM(json_extract(a.after, '$.stock') - json_extract(a.before, '$.stock')), 0)
-             FROM audit_log a WHERE a.entity_id = p.id AND a.action = 'product.stock_adjusted') AS adjusted,
+             FROM audit_log a
+            WHERE a.entity_type = 'product' AND a.entity_id = p.id AND a.action = 'product.stock_adjusted') AS adjusted,
           (SELECT COALESCE(SUM(l.quantity - l.restocked), 0) FROM order_lines l WHERE l.product_id = p.id) AS held
         FROM products p
         """,
@@ -219,9 +221,10 @@ def _check_orders(conn: sqlite3.Connection) -> None:
         _rows(
             conn,
             """
-            SELECT p.id FROM payments p WHERE p.refunded_minor != (
-              SELECT COALESCE(SUM(r.amount_minor), 0) FROM payments r
-              WHERE r.payment_id = p.id AND r.kind = 'refund' AND r.status != 'failed')
+            SELECT p.id FROM payments p LEFT JOIN (
+              SELECT payment_id, SUM(amount_minor) AS given FROM payments
+              WHERE kind = 'refund' AND status != 'failed' GROUP BY payment_id) r ON r.payment_id = p.id
+            WHERE p.refunded_minor != COALESCE(r.given, 0)
             """,
         )
         == []
