@@ -13,7 +13,6 @@ import sys
 import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
     from mcp_server.adapters.database import Creation
     from mcp_server.adapters.service_factories import Backend, CardOptions, MailOptions
     from mcp_server.handlers.cli.main import CliActions
+    from mcp_server.services.results import Unavailable
 
 logger = logging.getLogger("mcp_server")
 
@@ -327,15 +327,22 @@ def cli_actions(settings: Settings) -> CliActions:
             with anyio.CancelScope(shield=True):
                 await backend.close()
 
-    async def run_worker(once: bool) -> None:
+    async def run_worker(once: bool) -> Unavailable | None:
+        """Deliver e-mails and settle card rows; with ``once``, the database's refusal if it refused."""
         async with open_services() as registry:
 
             async def services() -> ServiceRegistry:
                 return registry
 
+            refusals: list[Unavailable | None] = []
+
+            async def settle() -> None:
+                refusals.append(await run_card_settler(services, once=once))
+
             async with anyio.create_task_group() as tasks:  # e-mails, and card rows left pending
-                tasks.start_soon(partial(run_card_settler, services, once=once))
-                await run_outbox_worker(services, stop_when_idle=once)
+                tasks.start_soon(settle)
+                refusals.append(await run_outbox_worker(services, stop_when_idle=once))
+            return next((refused for refused in refusals if refused is not None), None)
 
     def backup_database(target: str) -> BackupMade:
         from mcp_server.adapters.database import BackupError, backup_sqlite

@@ -12,8 +12,8 @@ import logging
 import os
 import secrets
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,9 +30,11 @@ from mcp_server.handlers.cli.common import (
     Parser,
     Terminal,
     UsageError,
+    check,
     default_actor,
 )
 from mcp_server.handlers.mcp.context import BackendUnavailableError, ServiceRegistry
+from mcp_server.services.results import Unavailable
 
 logger = logging.getLogger("mcp_server.cli")
 
@@ -62,7 +64,7 @@ class CliActions:
     upgrade_database: Callable[[], Awaitable[SchemaState]]
     """Create the database if it is missing (directories too), then upgrade its schema."""
     database_label: str
-    run_worker: Callable[[bool], Awaitable[None]] | None = None
+    run_worker: Callable[[bool], Awaitable[Unavailable | None]] | None = None
     """Deliver queued e-mails; True: one round and stop, False: until interrupted."""
     backup_database: Callable[[str], BackupMade] | None = None
     """Copy the database to a new file (or into a directory); what was written."""
@@ -134,9 +136,33 @@ def run(argv: Sequence[str], actions: CliActions, terminal: Terminal | None = No
     except SystemExit as exc:  # --help printed its text
         return exc.code if isinstance(exc.code, int) else Exit.USAGE
     handler: Handler | None = getattr(args, "handler", None)
-    if handler is not None:
-        return _run_command(handler, args, actions, terminal or Terminal())
-    return _maintenance(args, actions)
+    with _answer_speaks(args):
+        if handler is not None:
+            return _run_command(handler, args, actions, terminal or Terminal())
+        return _maintenance(args, actions)
+
+
+# What these log (a full disk, a read-only file, a schema just created) a command says in its own
+# one line; a long-running worker has no such line, so it keeps them.
+_SAID_BY_THE_ANSWER = ("mcp_server.storage", "mcp_server.adapters.database")
+
+
+@contextmanager
+def _answer_speaks(args: argparse.Namespace) -> Generator[None]:
+    """Quiet the storage loggers for one command (not DEBUG, not a long-running worker), then restore them."""
+    long_running = args.group == "worker" and not getattr(args, "once", False)
+    if long_running or logging.getLogger("mcp_server").getEffectiveLevel() <= logging.DEBUG:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in _SAID_BY_THE_ANSWER]
+    levels = [log.level for log in loggers]
+    for log in loggers:
+        log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for log, level in zip(loggers, levels, strict=True):
+            log.setLevel(level)
 
 
 def _say(message: str, code: int) -> int:
@@ -198,7 +224,9 @@ def _maintenance(args: argparse.Namespace, actions: CliActions) -> int:
     if args.group == "worker" and run_worker is not None:
 
         def work() -> int:
-            anyio.run(run_worker, bool(args.once))
+            refused = anyio.run(run_worker, bool(args.once))
+            if refused is not None:
+                check(refused)  # --once could not do its work: say why, exit 6
             return Exit.OK
 
         return _one_line(work)

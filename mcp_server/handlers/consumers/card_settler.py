@@ -16,6 +16,7 @@ import anyio
 from mcp_server.handlers.consumers.round_failures import RoundFailures
 from mcp_server.handlers.mcp.context import BackendUnavailableError, ServiceRegistry
 from mcp_server.services.payments import SettleRound
+from mcp_server.services.results import Unavailable
 
 logger = logging.getLogger("mcp_server.worker")
 
@@ -30,14 +31,15 @@ async def run_card_settler(
     every_s: float = SETTLE_EVERY_S,
     once: bool = False,
     actor: str = ACTOR,
-) -> None:
-    """Every ``every_s`` seconds, settle card payments and refunds pending for over a minute."""
+) -> Unavailable | None:
+    """Every ``every_s`` seconds, settle card payments and refunds pending for over a minute (``once``:
+    one round, returning the database's refusal if it refused it)."""
     failures = RoundFailures("settling pending card payments")
     while True:
         try:
             registry = await services()
             if not registry.payments.cards_available:
-                return
+                return None
             outcome = await registry.payments.settle_pending(actor=actor)
         except BackendUnavailableError:
             if once:
@@ -64,5 +66,5 @@ async def run_card_settler(
                 outcome.busy,
             )
         if once:
-            return
+            return outcome if isinstance(outcome, Unavailable) else None
         await anyio.sleep(every_s)

@@ -13,7 +13,6 @@ import anyio
 
 from mcp_server.handlers.consumers.round_failures import RoundFailures
 from mcp_server.handlers.mcp.context import BackendUnavailableError, ServiceRegistry
-from mcp_server.services.notifications import DeliveryRound
 from mcp_server.services.results import Unavailable
 
 logger = logging.getLogger("mcp_server.worker")
@@ -28,8 +27,9 @@ async def run_outbox_worker(
     idle_seconds: float = IDLE_SECONDS,
     stop_when_idle: bool = False,
     error_seconds: float = ERROR_SECONDS,
-) -> None:
-    """Deliver due e-mails until cancelled (or, with ``stop_when_idle``, until nothing is due).
+) -> Unavailable | None:
+    """Deliver due e-mails until cancelled (or, with ``stop_when_idle``, until nothing is due, or the
+    database refuses the round: that answer is returned for the door to report).
 
     After a round that handled something it goes again at once; when nothing was due it
     waits ``idle_seconds``. Failures are logged (stderr) and waited out, never raised: the
@@ -53,14 +53,16 @@ async def run_outbox_worker(
             await anyio.sleep(error_seconds)
             continue
         failures.worked()
-        if isinstance(outcome, Unavailable) and not stop_when_idle:
+        if isinstance(outcome, Unavailable):
+            if stop_when_idle:
+                return outcome
             await anyio.sleep(error_seconds)
             continue
-        if isinstance(outcome, DeliveryRound) and outcome.lost:
+        if outcome.lost:
             logger.warning("e-mails: %s left to another worker after this one's lease on them ran out", outcome.lost)
-        if isinstance(outcome, DeliveryRound) and outcome.handled:
+        if outcome.handled:
             logger.info("e-mails: %s sent, %s to retry, %s failed", outcome.sent, outcome.retrying, outcome.failed)
             continue
         if stop_when_idle:
-            return
+            return None
         await anyio.sleep(idle_seconds)
