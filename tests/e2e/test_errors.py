@@ -192,3 +192,11 @@ async def test_unusable_database_is_reported_without_internals(anyio_backend: st
     assert "database is not available" in message
     assert "person running Shopkeeper" in message
     assert again == message
+
+
+async def test_an_unknown_tool_is_answered_with_the_tools_there_are(shop: Shop) -> None:
+    text = await shop.fail("customers_delete", {"customer_id": UNKNOWN_ID})
+
+    assert "no tool named 'customers_delete'" in text
+    assert "Nothing was changed. Next: call one of " in text
+    assert "customers_register" in text

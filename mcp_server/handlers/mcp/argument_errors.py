@@ -46,9 +46,22 @@ class ShopServer(MCPServer[AppContext]):
             cause = exc.__cause__
             # Only argument validation raises a plain ToolError directly caused by a ValidationError;
             # a crash is an UnexpectedToolError, a resolver's failure is caused by another ToolError.
-            if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
+            if isinstance(exc, UnexpectedToolError):
                 raise
-            raise ToolError(arguments_error(name, cause)) from cause
+            if isinstance(cause, ValidationError):
+                raise ToolError(arguments_error(name, cause)) from cause
+            known = sorted(tool.name for tool in await self.list_tools())
+            if name in known:
+                raise
+            raise ToolError(unknown_tool_message(name, known)) from None
+
+
+def unknown_tool_message(name: str, known: Sequence[str]) -> str:
+    """The answer to a call of a tool this server does not have: its tools, and what to do."""
+    return (
+        f"There is no tool named {shown(name, 60)!r} on this server.\n\nNothing was changed. Next: call one of "
+        f"{', '.join(known)} (tools/list describes each)."
+    )
 
 
 def arguments_error(tool: str, exc: ValidationError) -> str:
