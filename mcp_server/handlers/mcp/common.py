@@ -163,9 +163,9 @@ async def _argument_names(ctx: ToolContext, tool: str) -> frozenset[str] | None:
 
 
 NEW_SHOP_NOTE = (
-    "Note: this is a new, empty shop: the server created its database just now. If you expected existing "
-    "customers, products or orders, SHOPKEEPER_DATABASE_URL names the wrong file: tell the person running "
-    "Shopkeeper before you add anything."
+    "Note: this is a new, empty shop: the server created its database when it started (what this call "
+    "did is all it holds). If you expected existing customers, products or orders, SHOPKEEPER_DATABASE_URL "
+    "names the wrong file: tell the person running Shopkeeper before you add anything more."
 )
 
 
