@@ -35,6 +35,7 @@ from mcp_server.models.payments_gateway import (
 from mcp_server.services.audit import AuditRecorder
 from mcp_server.services.ledger import book_payment, order_mail
 from mcp_server.services.ports import Clock, IdFactory, PaymentGateway, UnitOfWork, UnitOfWorkFactory
+from mcp_server.utils.schedule import next_attempt
 
 NO_GATEWAY = (
     "card payments are not available: no payment gateway is configured (the shop's owner sets "
@@ -127,7 +128,7 @@ class CardDesk:
             self._quiet.pop(settled.row.id, None)
             return
         _, times = self._quiet.get(settled.row.id, (self._clock.now(), 0))
-        wait = min(REST_MAX, REST_FIRST * 2 ** min(times, 10))
+        wait = next_attempt(times + 1, first=REST_FIRST, cap=REST_MAX)
         self._quiet[settled.row.id] = (self._clock.now() + wait, times + 1)
 
     async def charge(self, payment: Payment, *, actor: str, resent: bool = False) -> Settled:

@@ -37,6 +37,7 @@ from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.ports import Clock, EmailSender, IdFactory, UnitOfWorkFactory
 from mcp_server.services.results import NotFound, Rejected, Success, unavailable_when_busy
 from mcp_server.utils.ids import canonical_id
+from mcp_server.utils.schedule import next_attempt
 
 _CURSOR_KIND = "notifications"
 LEASE = timedelta(minutes=2)
@@ -46,7 +47,6 @@ SEND_TIMEOUT = timedelta(seconds=30)
 10 s read timeout, and a quarter of the lease, so one send never outlives the lease it was made under."""
 FIRST_RETRY = timedelta(seconds=30)
 MAX_DELAY = timedelta(hours=6)
-_MAX_DOUBLINGS = (MAX_DELAY // FIRST_RETRY).bit_length()  # FIRST_RETRY * 2**this > MAX_DELAY
 MAX_REASON_LENGTH = 300
 
 
@@ -94,9 +94,7 @@ def render(message: OutboxMessage, shop_name: str = "the shop") -> Email:
 
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min, 4 min … after the 1st, 2nd, 3rd … failed attempt, at most 6 hours."""
-    # Cap the exponent first: 30 s * 2**42 and beyond is more than timedelta can hold.
-    doublings = min(max(attempts - 1, 0), _MAX_DOUBLINGS)
-    return min(FIRST_RETRY * (2**doublings), MAX_DELAY)
+    return next_attempt(attempts, first=FIRST_RETRY, cap=MAX_DELAY)
 
 
 def bounded_reason(reason: str) -> str:
