@@ -3,9 +3,10 @@
 Requests are form-encoded, authenticated with ``Authorization: Bearer <secret key>``, and every
 POST carries an ``Idempotency-Key`` the caller chooses, so the gateway runs each charge or
 refund at most once however often it is sent. Transient failures (timeouts, connection
-errors, 429, 5xx) are retried here a bounded number of times, always with the same key; what
-is left is returned as an outcome value (``mcp_server.models.payments_gateway``), never
-raised. Connect and read timeouts are the injected client's.
+errors, 409, 429, 5xx) are retried here under the one in-process policy (``clients.retry``),
+always with the same key; what is left is returned as an outcome value
+(``mcp_server.models.payments_gateway``), never raised. Connect and read timeouts are the
+injected client's.
 
 The secret key lives only in the request header: it is in no outcome, exception or log line.
 Every string taken from an answer is scrubbed of the configured secrets (any letter case, any
@@ -18,8 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeGuard
@@ -27,6 +27,7 @@ from typing import TypeGuard
 import anyio
 import httpx
 
+from mcp_server.clients.retry import RetryPolicy, Sleep, TryAgain, with_retries
 from mcp_server.models.payments_gateway import (
     CardDeclined,
     GatewayPayment,
@@ -43,8 +44,6 @@ DEFAULT_API_BASE = "https://api.stripe.com"
 
 logger = logging.getLogger(__name__)
 
-Sleep = Callable[[float], Awaitable[None]]
-
 KEY_MARKER = "[secret key]"
 CODE_LIMIT = 100
 MESSAGE_LIMIT = 300
@@ -52,29 +51,6 @@ _ID = re.compile(r"[a-z]{1,16}_[A-Za-z0-9]{1,240}")
 """A gateway object id as Stripe writes them (pi_…, ch_…, re_…, py_…): it is stored and sent back in URLs."""
 _STATUS = re.compile(r"[a-z][a-z_]{0,63}")
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How hard the client tries before answering ``GatewayUnavailable``.
-
-    ``attempts`` counts the first try. Between tries it waits ``base_delay_s * 2**n`` capped at
-    ``max_delay_s``, or what ``Retry-After`` asks for; when the gateway asks for longer than
-    ``max_delay_s`` the client stops at once and reports that wait in ``retry_after_s``.
-    """
-
-    attempts: int = 3
-    base_delay_s: float = 0.25
-    max_delay_s: float = 4.0
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError("attempts must be at least 1")
-        if self.base_delay_s < 0 or self.max_delay_s < 0:
-            raise ValueError("delays must not be negative")
-
-    def backoff(self, failed_attempt: int) -> float:
-        return min(self.max_delay_s, self.base_delay_s * 2**failed_attempt)
 
 
 class StripePaymentGateway:
@@ -181,50 +157,46 @@ class StripePaymentGateway:
         if method == "POST":
             if not idempotency_key or not idempotency_key.strip():
                 raise ValueError("every POST to the payment gateway needs an idempotency key")
-            headers["Idempotency-Key"] = idempotency_key  # the same on every attempt below
+            headers["Idempotency-Key"] = idempotency_key
         url = self._base + path
-        policy = self._retry
-        outcome = GatewayUnavailable("the payment gateway was not tried")
-        for attempt in range(policy.attempts):
+
+        async def once() -> httpx.Response | GatewayUnavailable | TryAgain[GatewayUnavailable]:
             try:
                 response = await self._http.request(method, url, data=form, headers=headers)
             except httpx.TimeoutException:
-                outcome = GatewayUnavailable("the payment gateway did not answer in time")
-                delay = policy.backoff(attempt)
+                return TryAgain(GatewayUnavailable("the payment gateway did not answer in time"))
             except httpx.TransportError as exc:
-                outcome = GatewayUnavailable(f"could not reach the payment gateway ({type(exc).__name__})")
-                delay = policy.backoff(attempt)
-            else:
-                should_retry = response.headers.get("Stripe-Should-Retry", "").lower()
-                # 409: another request with this key is still running (e.g. a retry racing the first).
-                transient = response.status_code in (409, 429) or response.status_code >= 500 or should_retry == "true"
-                if not transient:
-                    return response
-                retry_after = _retry_after(response)
-                if response.status_code >= 500 and response.headers.get("Idempotent-Replayed", "").lower() == "true":
-                    # Stripe keeps a request's 500 for its key: every retry would get the same answer.
-                    return GatewayUnavailable(
-                        f"the payment gateway answered {response.status_code} to this request and repeats that "
-                        "answer for its idempotency key",
-                        stored_failure=True,
-                    )
-                outcome = GatewayUnavailable(f"the payment gateway answered {response.status_code}", retry_after)
-                if should_retry == "false" or (retry_after is not None and retry_after > policy.max_delay_s):
-                    return outcome
-                delay = policy.backoff(attempt) if retry_after is None else retry_after
-            if attempt + 1 < policy.attempts:
-                logger.warning(
-                    "payment gateway %s %s failed (%s); retrying in %.2fs, attempt %d of %d, idempotency key %s",
-                    method,
-                    path,
-                    outcome.reason,
-                    delay,
-                    attempt + 2,
-                    policy.attempts,
-                    idempotency_key or "-",
+                return TryAgain(GatewayUnavailable(f"could not reach the payment gateway ({type(exc).__name__})"))
+            should_retry = response.headers.get("Stripe-Should-Retry", "").lower()
+            # 409: another request with this key is still running (e.g. a retry racing the first).
+            transient = response.status_code in (409, 429) or response.status_code >= 500 or should_retry == "true"
+            if not transient:
+                return response
+            retry_after = _retry_after(response)
+            if response.status_code >= 500 and response.headers.get("Idempotent-Replayed", "").lower() == "true":
+                # Stripe keeps a request's 500 for its key: every retry would get the same answer.
+                return GatewayUnavailable(
+                    f"the payment gateway answered {response.status_code} to this request and repeats that "
+                    "answer for its idempotency key",
+                    stored_failure=True,
                 )
-                await self._sleep(delay)
-        return outcome
+            outcome = GatewayUnavailable(f"the payment gateway answered {response.status_code}", retry_after)
+            return outcome if should_retry == "false" else TryAgain(outcome, retry_after)
+
+        def retrying(outcome: GatewayUnavailable, delay: float, attempt: int) -> None:
+            logger.warning(
+                "payment gateway %s %s failed (%s); retrying in %.2fs, attempt %d of %d, idempotency key %s",
+                method,
+                path,
+                outcome.reason,
+                delay,
+                attempt,
+                self._retry.attempts,
+                idempotency_key or "-",
+            )
+
+        # The same headers, so the same Idempotency-Key, on every try.
+        return await with_retries(self._retry, self._sleep, once, retrying)
 
     def _payment(self, response: httpx.Response) -> GatewayPayment | GatewayUnavailable:
         data = _json(response)
