@@ -1,8 +1,10 @@
-"""Fixtures every kind of test may use: the anyio backend, and the Stripe stand-in (localstripe
-behind the fault-injecting proxy) for the integration, end-to-end and CLI tests of card payments."""
+"""Fixtures every kind of test may use: the anyio backend, an address that refuses connections, and
+the Stripe stand-in (localstripe behind the fault-injecting proxy) for the integration, end-to-end
+and CLI tests of card payments."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncGenerator, Generator
 
 import httpx
@@ -14,6 +16,15 @@ from tests.integration.stripe_standin import READ_TIMEOUT_S, FaultProxy, LocalSt
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def unreachable_url() -> Generator[str]:
+    """``http://127.0.0.1:<port>`` where every connection is refused: the port stays bound (never
+    listened on) for the whole test, so no other process can start listening there meanwhile."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}"
 
 
 @pytest.fixture(scope="session")

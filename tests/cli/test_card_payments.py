@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from tests.cli.conftest import Cli
 from tests.e2e.support import as_list, as_object, string
-from tests.integration.stripe_standin import SECRET, LocalStripe, free_port
+from tests.integration.stripe_standin import SECRET, LocalStripe
 
 
 def placed(cli: Cli) -> str:
@@ -49,9 +49,9 @@ def test_a_card_is_charged_from_the_command_line(make_cli: Callable[..., Cli], l
 
 
 def test_an_unreachable_gateway_leaves_the_payment_pending_and_a_rerun_completes_it(
-    make_cli: Callable[..., Cli], localstripe: LocalStripe
+    make_cli: Callable[..., Cli], localstripe: LocalStripe, unreachable_url: str
 ) -> None:
-    down = make_cli(SHOPKEEPER_STRIPE_SECRET_KEY=SECRET, SHOPKEEPER_STRIPE_API_BASE=f"http://127.0.0.1:{free_port()}")
+    down = make_cli(SHOPKEEPER_STRIPE_SECRET_KEY=SECRET, SHOPKEEPER_STRIPE_API_BASE=unreachable_url)
     order_id = placed(down)
     card = ("payments", "record", "--order", order_id, "--method", "card", "--payment-method", "pm_card_visa")
 

@@ -14,15 +14,13 @@ from mcp_server.handlers.cli.common import Exit
 from tests.cli.conftest import Cli, Person
 from tests.cli.test_card_payments import placed
 from tests.e2e.support import as_object, dump_tables, objects, string
-from tests.integration.stripe_standin import SECRET, LocalStripe, free_port
+from tests.integration.stripe_standin import SECRET, LocalStripe
 
 
 @pytest.fixture
-def down(make_cli: Callable[..., Cli]) -> Cli:
+def down(make_cli: Callable[..., Cli], unreachable_url: str) -> Cli:
     return make_cli(
-        SHOPKEEPER_ACTOR="cli:ada",
-        SHOPKEEPER_STRIPE_SECRET_KEY=SECRET,
-        SHOPKEEPER_STRIPE_API_BASE=f"http://127.0.0.1:{free_port()}",
+        SHOPKEEPER_ACTOR="cli:ada", SHOPKEEPER_STRIPE_SECRET_KEY=SECRET, SHOPKEEPER_STRIPE_API_BASE=unreachable_url
     )
 
 
@@ -160,13 +158,13 @@ def test_refusals_have_their_exit_codes(down: Cli) -> None:
 
 
 def test_a_pending_card_refund_settled_as_failed_can_be_refunded_again(
-    make_cli: Callable[..., Cli], localstripe: LocalStripe
+    make_cli: Callable[..., Cli], localstripe: LocalStripe, unreachable_url: str
 ) -> None:
     localstripe.reset()
     up = make_cli(SHOPKEEPER_STRIPE_SECRET_KEY=SECRET, SHOPKEEPER_STRIPE_API_BASE=localstripe.url)
     order_id = placed(up)
     up.ok("payments", "record", "--order", order_id, "--method", "card", "--payment-method", "pm_card_visa")
-    down = make_cli(SHOPKEEPER_STRIPE_SECRET_KEY=SECRET, SHOPKEEPER_STRIPE_API_BASE=f"http://127.0.0.1:{free_port()}")
+    down = make_cli(SHOPKEEPER_STRIPE_SECRET_KEY=SECRET, SHOPKEEPER_STRIPE_API_BASE=unreachable_url)
     pending = down("--json", "payments", "refund", "--order", order_id, "--amount", "2500", "--reason", "x", "--yes")
     assert pending.code == 6  # not done yet: the gateway has not answered
     refund = pending.data()

@@ -1,9 +1,11 @@
 """A Stripe stand-in for the payment-gateway tests: localstripe, and a fault-injecting proxy before it.
 
 ``LocalStripe`` runs the ``localstripe`` package (a stateful fake of Stripe's REST API) in a
-subprocess on a free 127.0.0.1 port. It is started through a two-line wrapper rather than the
-``localstripe`` script so that it listens on 127.0.0.1 only and does not write its pickled
-store to ``/tmp/localstripe.pickle`` after every change (which the script always does).
+subprocess. It is started through a short wrapper rather than the ``localstripe`` script so that
+it listens on 127.0.0.1 only, on a port the system picks when it binds (port 0, so no other
+process can take it between choosing and binding), says that port on its stdout once it listens,
+and does not write its pickled store to ``/tmp/localstripe.pickle`` after every change (which
+the script always does).
 
 ``FaultProxy`` sits between the client under test and localstripe and adds what localstripe
 lacks or what a real network does:
@@ -31,11 +33,12 @@ import asyncio
 import contextlib
 import json
 import os
+import queue
 import socket
 import struct
 import subprocess
 import sys
-import time
+import threading
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -49,51 +52,65 @@ SECRET = "sk_test_51Shopkeeper0SuperSecret0Value"
 READ_TIMEOUT_S = 0.6  # the tests' client gives up reading after this; the proxy's "timeout" holds longer
 BASE_DELAY_S = 0.05
 
+_LISTENING = "localstripe listening on port "
 _LAUNCH = (
-    "import sys\n"
+    "import socket\n"
     "import localstripe.resources as resources\n"
     "resources.Store.dump_to_disk = lambda self: None\n"
     "from aiohttp import web\n"
     "from localstripe.server import app\n"
-    "web.run_app(app, host='127.0.0.1', port=int(sys.argv[1]), print=None, access_log=None)\n"
+    "sock = socket.socket()\n"
+    "sock.bind(('127.0.0.1', 0))\n"
+    "port = sock.getsockname()[1]\n"
+    # aiohttp calls ``print`` once its sites listen: the line the parent waits for
+    f"ready = lambda *_: print('{_LISTENING}' + str(port), flush=True)\n"
+    "web.run_app(app, sock=sock, print=ready, access_log=None)\n"
 )
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class LocalStripe:
-    """localstripe in a subprocess; ``start()`` returns once it answers HTTP."""
+    """localstripe in a subprocess; ``start()`` returns once it listens (it says so on its stdout)."""
 
     def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = ""
         self._process: subprocess.Popen[bytes] | None = None
+        self._output: list[str] = []
+        self._reader: threading.Thread | None = None
 
-    def start(self, timeout_s: float = 20.0) -> None:
+    def start(self, timeout_s: float = 60.0) -> None:
+        """``timeout_s`` only detects a hang: it returns as soon as localstripe listens."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", _LAUNCH, str(self.port)],
+        process = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCH],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                output = self._process.stdout.read().decode(errors="replace") if self._process.stdout else ""
-                raise RuntimeError(f"localstripe exited with {self._process.returncode} before answering:\n{output}")
-            try:
-                httpx.get(f"{self.url}/v1/payment_intents", headers=self.auth, timeout=0.5)
-            except httpx.TransportError:
-                time.sleep(0.05)
-                continue
-            return
-        self.stop()
-        raise RuntimeError(f"localstripe did not answer on {self.url} within {timeout_s} s")
+        self._process = process
+        ports: queue.Queue[int | None] = queue.Queue()
+
+        def read_output() -> None:  # keeps the pipe drained for as long as localstripe runs
+            assert process.stdout is not None
+            for raw in process.stdout:
+                line = raw.decode(errors="replace")
+                self._output.append(line)
+                if line.startswith(_LISTENING):
+                    ports.put(int(line.removeprefix(_LISTENING)))
+            ports.put(None)  # end of output: localstripe exited
+
+        self._reader = threading.Thread(target=read_output, daemon=True)
+        self._reader.start()
+        try:
+            port = ports.get(timeout=timeout_s)
+        except queue.Empty:
+            self.stop()
+            output = "".join(self._output)
+            raise RuntimeError(f"localstripe hung: not listening after {timeout_s} s:\n{output}") from None
+        if port is None:
+            self.stop()
+            output = "".join(self._output)
+            raise RuntimeError(f"localstripe exited with {process.returncode} before listening:\n{output}")
+        self.url = f"http://127.0.0.1:{port}"
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -105,6 +122,8 @@ class LocalStripe:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+        if self._reader is not None:
+            self._reader.join(timeout=5)  # it ends at the end of the output
         if process.stdout:
             process.stdout.close()
 

@@ -19,7 +19,7 @@ from mcp_server.models.orders import OrderCreate, OrderLineRequest
 from mcp_server.models.payments import PaymentCreate
 from mcp_server.services.payments import CardNotCharged
 from mcp_server.services.results import Success
-from tests.integration.stripe_standin import SECRET, LocalStripe, free_port
+from tests.integration.stripe_standin import SECRET, LocalStripe
 
 pytestmark = pytest.mark.anyio
 
@@ -30,9 +30,9 @@ async def start(database_url: str, tmp_path: Path, api_base: str) -> Backend:
 
 
 async def test_the_worker_settles_a_card_payment_nobody_retried(
-    database_url: str, tmp_path: Path, localstripe: LocalStripe
+    database_url: str, tmp_path: Path, localstripe: LocalStripe, unreachable_url: str
 ) -> None:
-    down = await start(database_url, tmp_path, f"http://127.0.0.1:{free_port()}")
+    down = await start(database_url, tmp_path, unreachable_url)
     try:
         shop = down.services
         customer = await shop.customers.register(CustomerCreate(name="Ada", email="ada@example.com"), actor="t")

@@ -26,7 +26,6 @@ from tests.integration.stripe_standin import (
     FaultProxy,
     LocalStripe,
     Sleeps,
-    free_port,
 )
 
 pytestmark = pytest.mark.anyio
@@ -172,9 +171,9 @@ async def test_a_long_retry_after_is_reported_instead_of_waited_for(
 
 
 async def test_an_unreachable_gateway_is_unavailable_after_bounded_retries(
-    gateway_http: httpx.AsyncClient, sleeps: Sleeps
+    gateway_http: httpx.AsyncClient, sleeps: Sleeps, unreachable_url: str
 ) -> None:
-    gateway = make_gateway(gateway_http, f"http://127.0.0.1:{free_port()}", sleeps)  # nothing listens there
+    gateway = make_gateway(gateway_http, unreachable_url, sleeps)
 
     outcome = await charge(gateway, "k-nowhere")
 
