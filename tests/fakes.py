@@ -305,6 +305,11 @@ class FakePaymentRepository:
             if p.id == payment_id and p.claimed_by == claim:
                 self._rows[n] = replace(p, lease_until=None, claimed_by=None)
 
+    async def rest(self, payment_id: str, *, attempts: int, next_attempt_at: datetime) -> None:
+        for n, p in enumerate(self._rows):
+            if p.id == payment_id and p.status == "pending":
+                self._rows[n] = replace(p, attempts=attempts, next_attempt_at=next_attempt_at)
+
     async def page_after(
         self,
         *,

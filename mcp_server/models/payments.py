@@ -9,6 +9,8 @@ A card payment's ``reference`` is the saved payment method it charges (``pm_…`
 ``gateway_reference`` the gateway's id (``pi_…`` or ``re_…``), and ``reason`` why it failed.
 While one request asks the gateway about a pending card row it holds the row's lease
 (``claimed_by`` until ``lease_until``), so no other request sends the same one meanwhile.
+A row that asking again left pending rests until ``next_attempt_at`` before the background settler
+asks again (``attempts`` times so far), the same for every process.
 """
 
 from __future__ import annotations
@@ -142,6 +144,8 @@ class Payment:
     sequence: int = 0
     lease_until: datetime | None = None  # a pending card row: held by ``claimed_by`` until then
     claimed_by: str | None = None
+    attempts: int = 0  # a pending card row: how often asking the gateway again left it pending
+    next_attempt_at: datetime | None = None  # ... and when the background settler may ask again
 
     @property
     def refundable_minor(self) -> int:

@@ -104,6 +104,13 @@ class SqlPaymentRepository:
             update(_t).where(_t.c.id == payment_id, _t.c.claimed_by == claim).values(lease_until=None, claimed_by=None)
         )
 
+    async def rest(self, payment_id: str, *, attempts: int, next_attempt_at: datetime) -> None:
+        await self._connection.execute(
+            update(_t)
+            .where(_t.c.id == payment_id, _t.c.status == "pending")
+            .values(attempts=attempts, next_attempt_at=next_attempt_at)
+        )
+
     async def page_after(
         self,
         *,

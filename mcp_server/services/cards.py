@@ -12,13 +12,17 @@ Only one request at a time asks the gateway about a row: it first takes the row'
 short transaction, and drops it once the answer is booked (or none came). Any other request that
 finds the row meanwhile (a retry, a refund of the same order, the background settler) sends
 nothing and answers "pending". A lease whose holder died runs out by itself after ``LEASE``.
+
+A row that asking again (``resume``) left pending rests before the background round asks about it
+again: 1 min, doubling, at most 1 h (``utils.schedule``). The rest is stored with the row, so every
+process and use case (a refund, a cancel, the settler) keeps to the same schedule.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from mcp_server.models.audit import JsonScalar
 from mcp_server.models.orders import Order
@@ -93,9 +97,6 @@ class CardDesk:
         self._ids = ids
         self._gateway = gateway
         self._audit = AuditRecorder(clock, ids)
-        # Rows that stayed pending, and when to ask about them again (doubling): so rows the
-        # gateway keeps answering the same way do not crowd out newer ones.
-        self._quiet: dict[str, tuple[datetime, int]] = {}
 
     @property
     def available(self) -> bool:
@@ -105,9 +106,10 @@ class CardDesk:
         return [p for p in await uow.payments.for_order(order_id) if p.status == "pending" and p.method == "card"]
 
     def due(self, rows: Sequence[Payment]) -> list[Payment]:
-        """The rows not resting after staying pending (the background round asks only about these)."""
+        """The rows not resting after staying pending (the background round asks only about these), so
+        rows the gateway keeps answering the same way do not crowd out newer ones."""
         now = self._clock.now()
-        return [r for r in rows if r.id not in self._quiet or self._quiet[r.id][0] <= now]
+        return [r for r in rows if r.next_attempt_at is None or r.next_attempt_at <= now]
 
     async def resume(self, rows: Sequence[Payment], *, actor: str) -> list[Settled]:
         """Ask the gateway again about each pending row, with its first key; settle what it answers."""
@@ -117,19 +119,18 @@ class CardDesk:
                 done = await self.charge(row, actor=actor, resent=True)
             else:
                 done = await self.refund(row, actor=actor, resent=True)
-            self._rest(done)
+            if done.pending and not done.busy:  # a busy row was not asked: its holder settles it, or it is due
+                await self._rest(done.row)
             settled.append(done)
         return settled
 
-    def _rest(self, settled: Settled) -> None:
-        if settled.busy:  # not asked this time: its holder settles it, or it is due as it was
-            return
-        if not settled.pending:
-            self._quiet.pop(settled.row.id, None)
-            return
-        _, times = self._quiet.get(settled.row.id, (self._clock.now(), 0))
-        wait = next_attempt(times + 1, first=REST_FIRST, cap=REST_MAX)
-        self._quiet[settled.row.id] = (self._clock.now() + wait, times + 1)
+    async def _rest(self, row: Payment) -> None:
+        """Store when to ask again about ``row`` (as stored now), which asking again left pending."""
+        attempts = row.attempts + 1
+        at = self._clock.now() + next_attempt(attempts, first=REST_FIRST, cap=REST_MAX)
+        async with self._uow(write=True) as uow:
+            await uow.payments.rest(row.id, attempts=attempts, next_attempt_at=at)
+            await uow.commit()
 
     async def charge(self, payment: Payment, *, actor: str, resent: bool = False) -> Settled:
         """Charge a pending card payment's saved payment method (its ``reference``).
@@ -424,7 +425,6 @@ class CardDesk:
         its payment). The audit entry says it was settled by hand, and why. None when the row is no
         longer pending: nothing was changed.
         """
-        self._quiet.pop(row.id, None)
         by_hand: AuditDetails = {"settled_by_hand": note}
         if row.kind == "payment" and succeeded:
             if gateway_reference is None:

@@ -188,6 +188,11 @@ class PaymentRepository(Protocol):
         """Drop the row's lease if ``claim`` still holds it (a later claim or a settle may have replaced it)."""
         ...
 
+    async def rest(self, payment_id: str, *, attempts: int, next_attempt_at: datetime) -> None:
+        """Store that asking about a pending row left it pending ``attempts`` times, and when to ask
+        again (no change when it is no longer pending)."""
+        ...
+
     async def pending_between(self, since: datetime, before: datetime, limit: int) -> list[Payment]:
         """Pending rows created from ``since`` up to (not including) ``before``, oldest first."""
         ...

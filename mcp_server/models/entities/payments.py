@@ -47,6 +47,9 @@ class PaymentEntity(Base):
     # One request's hold on a pending card row while it asks the gateway (migration 0006).
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claimed_by: Mapped[str | None] = mapped_column(String(40))
+    # When the background settler may ask again about a row that stayed pending (migration 0007).
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @staticmethod
     def values_from_record(payment: Payment) -> dict[str, Any]:
@@ -68,6 +71,8 @@ class PaymentEntity(Base):
             "created_at": payment.created_at,
             "lease_until": payment.lease_until,
             "claimed_by": payment.claimed_by,
+            "attempts": payment.attempts,
+            "next_attempt_at": payment.next_attempt_at,
         }
 
     @staticmethod
@@ -91,6 +96,8 @@ class PaymentEntity(Base):
             created_at,
             lease_until,
             claimed_by,
+            attempts,
+            next_attempt_at,
         ) = row
         return Payment(
             id=id_,
@@ -110,4 +117,6 @@ class PaymentEntity(Base):
             sequence=int(sequence),
             lease_until=utc_from_db(lease_until) if lease_until is not None else None,
             claimed_by=claimed_by,
+            attempts=int(attempts),
+            next_attempt_at=utc_from_db(next_attempt_at) if next_attempt_at is not None else None,
         )
