@@ -25,6 +25,7 @@ from mcp_server.adapters.migrations import HEAD_REVISION
 from mcp_server.clients.mail_files import FileEmailSender
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 from mcp_server.services.audit import AuditService
+from mcp_server.services.cards import CardDesk
 from mcp_server.services.catalog import CatalogService
 from mcp_server.services.customers import CustomerService
 from mcp_server.services.notifications import NotificationService
@@ -121,12 +122,13 @@ class Backend:
             gateway = _gateway(cards, outside)
             secret = secret or await server_secret(engine, "confirmation_tokens")
             tokens = ConfirmationTokens(secret, clock, ids)
+            desk = CardDesk(uow, clock, ids, gateway)  # the one place that talks to the gateway, for both services
             services = Services(
                 customers=CustomerService(uow, clock, ids),
                 catalog=CatalogService(uow, clock, ids),
                 audit=AuditService(uow),
-                orders=OrderService(uow, clock, ids, tokens, zone, gateway),
-                payments=PaymentService(uow, clock, ids, tokens, zone, gateway),
+                orders=OrderService(uow, clock, ids, tokens, zone, cards=desk),
+                payments=PaymentService(uow, clock, ids, tokens, zone, cards=desk),
                 reports=ReportService(uow, zone),
                 notifications=NotificationService(uow, clock, ids, sender),
             )

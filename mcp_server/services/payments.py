@@ -201,14 +201,17 @@ class PaymentService:
         tokens: ConfirmationTokens,
         timezone: tzinfo,
         gateway: PaymentGateway | None = None,
+        *,
+        cards: CardDesk | None = None,
     ) -> None:
+        """``cards``: the process's one card desk (the entrypoint's); without it one is made on ``gateway``."""
         self._uow = uow
         self._clock = clock
         self._ids = ids
         self._tokens = tokens
         self._timezone = timezone
         self._audit = AuditRecorder(clock, ids)
-        self._cards = CardDesk(uow, clock, ids, gateway)
+        self._cards = cards or CardDesk(uow, clock, ids, gateway)
 
     @property
     def cards_available(self) -> bool:
