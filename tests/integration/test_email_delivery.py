@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import sqlite3
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
@@ -42,6 +41,7 @@ from tests.fakes import FakeClock
 pytestmark = pytest.mark.anyio
 
 TOKEN = "test-token-5f3a9c1e"
+SHORT_READ = httpx.Timeout(10.0, read=0.25)  # the client gives up reading quickly; connecting and sending may take long
 SENDER = "shop@example.com"
 _TOKEN_HEADER = "x-postmark-server-token"
 WORKER_A, WORKER_B = "token-of-worker-a", "token-of-worker-b"  # which worker sent a request
@@ -54,13 +54,15 @@ WORKER_A, WORKER_B = "token-of-worker-a", "token-of-worker-b"  # which worker se
 class Answer:
     status: int = 200
     body: dict[str, Any] | None = None  # None on a 200: {"MessageID": <a fresh one>, "ErrorCode": 0}; see _handler
-    delay: float = 0.0  # seconds to wait before answering
+    held: bool = False  # answered only once the test calls release() (or the test is over)
 
 
 OK = Answer()
 SERVER_ERROR = Answer(500, {"ErrorCode": 500, "Message": "Internal server error"})
 TOO_MANY = Answer(429, {"ErrorCode": 429, "Message": "Rate limit exceeded"})
 BAD_ADDRESS = Answer(422, {"ErrorCode": 300, "Message": "Invalid 'To' address"})
+HELD = Answer(held=True)
+HANG_S = 30.0  # only a hang takes this long
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,9 @@ class StandInProvider:
     url: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _closing: threading.Event = field(default_factory=threading.Event)
+    _released: threading.Event = field(default_factory=threading.Event)
+    holding: threading.Event = field(default_factory=threading.Event)
+    """Set once a held answer's request has arrived."""
     _issued: int = 0
 
     def answer_for(self, request: Request) -> tuple[Answer, str]:
@@ -98,8 +103,17 @@ class StandInProvider:
         """Sleep that ends early when the test is over, so no thread outlives it for long."""
         self._closing.wait(seconds)
 
+    def hold(self) -> None:
+        """Keep this request's answer until ``release()``."""
+        self.holding.set()
+        self._released.wait()
+
+    def release(self) -> None:
+        self._released.set()
+
     def stop(self) -> None:
         self._closing.set()
+        self._released.set()
 
 
 def _handler(provider: StandInProvider) -> type[BaseHTTPRequestHandler]:
@@ -110,8 +124,10 @@ def _handler(provider: StandInProvider) -> type[BaseHTTPRequestHandler]:
             body: dict[str, Any] = json.loads(raw) if raw else {}
             headers = {name.lower(): value for name, value in self.headers.items()}
             answer, message_id = provider.answer_for(Request("POST", self.path, headers, body))
-            if answer.delay or provider.delay_each:
-                provider.wait(answer.delay or provider.delay_each)
+            if answer.held:
+                provider.hold()
+            elif provider.delay_each:
+                provider.wait(provider.delay_each)
             payload = answer.body if answer.body is not None else {"MessageID": message_id, "ErrorCode": 0}
             text = payload.get("Message")
             if isinstance(text, str):  # "{token}" in it echoes the token this request carried
@@ -165,7 +181,7 @@ async def stack(
     clock: FakeClock | SystemClock,
     *,
     token: str = TOKEN,
-    http_timeout: float = 5.0,
+    http_timeout: httpx.Timeout | float = 5.0,
     max_attempts: int = 5,
     api_base: str | None = None,
     wrap: Callable[[EmailSender], EmailSender] | None = None,
@@ -321,7 +337,9 @@ async def test_a_422_is_parked_at_once(provider: StandInProvider, database_url: 
     assert len(provider.requests) == 1
 
 
-async def test_429_and_an_unreachable_provider_are_temporary(provider: StandInProvider, database_url: str):
+async def test_429_and_an_unreachable_provider_are_temporary(
+    provider: StandInProvider, database_url: str, unreachable_url: str
+):
     db_file = Path(database_url.split(":///", 1)[1])
     clock = start_of_test()
     provider.script = [TOO_MANY]
@@ -332,11 +350,8 @@ async def test_429_and_an_unreachable_provider_are_temporary(provider: StandInPr
     assert (limited.status, limited.attempts) == ("pending", 1)
     assert limited.last_error == "the e-mail provider answered 429: Rate limit exceeded"
 
-    with closing(socket.socket()) as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
     clock.advance(30)
-    async with stack(database_url, provider, clock, api_base=f"http://127.0.0.1:{closed_port}") as shop:
+    async with stack(database_url, provider, clock, api_base=unreachable_url) as shop:
         assert await shop.notifications.deliver_due() == DeliveryRound(retrying=1)
     unreachable = only_row(db_file)
     assert (unreachable.status, unreachable.attempts) == ("pending", 2)
@@ -345,17 +360,18 @@ async def test_429_and_an_unreachable_provider_are_temporary(provider: StandInPr
 
 
 async def test_a_provider_slower_than_the_timeout_is_a_temporary_failure(provider: StandInProvider, database_url: str):
+    """The provider holds its answer until the test releases it, after the round is over: the round
+    can only end by the HTTP client giving up (its read timeout), never by the answer arriving."""
     db_file = Path(database_url.split(":///", 1)[1])
     clock = start_of_test()
-    provider.script = [Answer(delay=3.0)]
-    async with stack(database_url, provider, clock, http_timeout=0.25) as shop:
+    provider.script = [HELD]
+    async with stack(database_url, provider, clock, http_timeout=SHORT_READ) as shop:
         await register(shop.customers, "Ada Lovelace", "ada@example.com")
-        started = anyio.current_time()
         outcome = await shop.notifications.deliver_due()
-        elapsed = anyio.current_time() - started
+        assert await anyio.to_thread.run_sync(provider.holding.wait, HANG_S), "the request never reached the provider"
+        provider.release()
 
     assert outcome == DeliveryRound(retrying=1)
-    assert elapsed < 2.0  # it gave up at the client's timeout, not when the provider answered
     slow = only_row(db_file)
     assert (slow.status, slow.attempts, slow.sent_at) == ("pending", 1, None)
     assert slow.last_error == "the e-mail provider did not answer in time"
@@ -517,9 +533,9 @@ async def test_the_token_never_reaches_the_outbox_after_failures(provider: Stand
         TOO_MANY,
         BAD_ADDRESS,
         Answer(401, {"ErrorCode": 10, "Message": "Request does not contain a valid Server token."}),
-        Answer(delay=3.0),
+        HELD,  # until the test is over: the client's read timeout ends that send
     ]
-    async with stack(database_url, provider, clock, http_timeout=0.25, max_attempts=2) as shop:
+    async with stack(database_url, provider, clock, http_timeout=SHORT_READ, max_attempts=2) as shop:
         for n in range(5):
             await register(shop.customers, f"Customer {n}", f"c{n}@example.com")
         # one at a time, so each message meets the scripted answer in order
