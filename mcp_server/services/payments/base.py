@@ -1,0 +1,31 @@
+"""What every payment use case works with; each use case is one module of this package."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+from mcp_server.services.audit import AuditRecorder
+from mcp_server.services.cards import CardDesk
+from mcp_server.services.ports import Clock, IdFactory, UnitOfWorkFactory
+from mcp_server.services.requests import ConfirmationTokens
+
+
+class UseCase:
+    """The unit of work, clock, ids, confirmation tokens, the shop's time zone and the process's one card desk."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdFactory,
+        tokens: ConfirmationTokens,
+        timezone: tzinfo,
+        cards: CardDesk,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._ids = ids
+        self._tokens = tokens
+        self._timezone = timezone
+        self._audit = AuditRecorder(clock, ids)
+        self._cards = cards
