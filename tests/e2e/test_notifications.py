@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import subprocess
 import sys
-from contextlib import closing
+import threading
+from collections.abc import Generator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import anyio
 import pytest
 
-from tests.e2e.support import JsonObject, Shop, as_object, integer, objects, open_shop, sqlite_url, string
+from tests.e2e.support import Shop, as_object, integer, objects, open_shop, sqlite_url, string
 
 pytestmark = pytest.mark.anyio
+
+HANG_S = 60.0  # only a hang takes this long (the worker itself looks again every 5 s when idle)
 
 
 def _fail_all(db_path: Path, reason: str) -> None:
@@ -61,16 +66,38 @@ async def test_retry_refuses_unknown_ids_without_change(shop: Shop, notification
     assert await shop.state() == before
 
 
+class _RoundLogged(logging.Handler):
+    def __init__(self, event: threading.Event) -> None:
+        super().__init__(logging.INFO)
+        self._event = event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._event.set()
+
+
+@contextmanager
+def worker_round_logged() -> Generator[threading.Event]:
+    """Set when the server's e-mail worker logs a round (it logs each round that handled something)."""
+    logged = threading.Event()
+    worker_log = logging.getLogger("mcp_server.worker")
+    handler, level = _RoundLogged(logged), worker_log.level
+    worker_log.addHandler(handler)
+    worker_log.setLevel(logging.INFO)
+    try:
+        yield logged
+    finally:
+        worker_log.removeHandler(handler)
+        worker_log.setLevel(level)
+
+
 async def test_the_worker_in_the_server_delivers_to_files_beside_the_database(tmp_path: Path) -> None:
     db_path = tmp_path / "shop.db"
-    async with open_shop(db_path, "legacy", env={"SHOPKEEPER_WORKER": "on"}) as shop:
-        await shop.register("Ada Lovelace", "ada@engines.example")
-        sent: list[JsonObject] = []
-        with anyio.fail_after(20):  # the worker looks again every 5 s when idle
-            while not sent:
-                sent = objects((await shop.ok("notifications_list", {"status": "sent"})).data, "notifications")
-                if not sent:
-                    await anyio.sleep(0.2)
+    with worker_round_logged() as round_logged:
+        async with open_shop(db_path, "legacy", env={"SHOPKEEPER_WORKER": "on"}) as shop:
+            await shop.register("Ada Lovelace", "ada@engines.example")
+            assert await anyio.to_thread.run_sync(round_logged.wait, HANG_S), "the worker never logged a round"
+            sent = objects((await shop.ok("notifications_list", {"status": "sent"})).data, "notifications")
+    assert [string(n, "recipient") for n in sent] == ["ada@engines.example"]
     files = list((tmp_path / "mail").glob("*.eml"))
     assert len(files) == 1
     text = files[0].read_text(encoding="utf-8")
