@@ -20,12 +20,10 @@ process and use case (a refund, a cancel, the settler) keeps to the same schedul
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 
-from mcp_server.models.audit import JsonScalar
-from mcp_server.models.orders import Order
 from mcp_server.models.payments import LEASE_ID_PREFIX, Payment
 from mcp_server.models.payments_gateway import (
     CardDeclined,
@@ -36,8 +34,7 @@ from mcp_server.models.payments_gateway import (
     PaymentOutcome,
     RefundOutcome,
 )
-from mcp_server.services.audit import AuditRecorder
-from mcp_server.services.ledger import book_payment, order_mail
+from mcp_server.services.card_booking import AuditDetails, CardBooks, Settled
 from mcp_server.services.ports import Clock, IdFactory, PaymentGateway, UnitOfWork, UnitOfWorkFactory
 from mcp_server.utils.schedule import next_attempt
 
@@ -65,27 +62,9 @@ BUSY = (
 )
 
 
-AuditDetails = Mapping[str, JsonScalar]
-
-
 def gateway_key(row: Payment) -> str:
     """The idempotency key for a row's gateway request: the same on every attempt, ever."""
     return f"shopkeeper-{row.id}"
-
-
-@dataclass(frozen=True, slots=True)
-class Settled:
-    """A row after the gateway was asked about it; ``order`` is the order after the change."""
-
-    row: Payment
-    order: Order
-    note: str | None = None  # why it failed, or why it is still pending
-    needs_person: bool = False  # pending, and asking the gateway again will not settle it
-    busy: bool = False  # pending, and another request is asking the gateway about it: nothing was sent
-
-    @property
-    def pending(self) -> bool:
-        return self.row.status == "pending"
 
 
 class CardDesk:
@@ -96,7 +75,7 @@ class CardDesk:
         self._clock = clock
         self._ids = ids
         self._gateway = gateway
-        self._audit = AuditRecorder(clock, ids)
+        self._books = CardBooks(clock, ids)
 
     @property
     def available(self) -> bool:
@@ -299,111 +278,27 @@ class CardDesk:
 
     async def _charged(self, payment: Payment, outcome: GatewayPayment, actor: str) -> Settled:
         async with self._uow(write=True) as uow:
-            done = await self._charged_in(uow, payment, outcome.id, actor)
+            done = await self._books.charged(uow, payment, outcome.id, actor)
             if done is None:
-                return await self._as_it_is(uow, payment)
+                return await self._books.as_it_is(uow, payment)
             await uow.commit()
         return done
 
     async def _refunded(self, refund: Payment, gateway_id: str, actor: str) -> Settled:
         async with self._uow(write=True) as uow:
-            done = await self._refunded_in(uow, refund, gateway_id, actor)
+            done = await self._books.refunded(uow, refund, gateway_id, actor)
             if done is None:
-                return await self._as_it_is(uow, refund)
+                return await self._books.as_it_is(uow, refund)
             await uow.commit()
         return done
 
     async def _failed(self, row: Payment, note: str, gateway_ref: str | None, actor: str, *, action: str) -> Settled:
         async with self._uow(write=True) as uow:
-            done = await self._failed_in(uow, row, note, gateway_ref, actor, action=action)
+            done = await self._books.failed(uow, row, note, gateway_ref, actor, action=action)
             if done is None:
-                return await self._as_it_is(uow, row)
+                return await self._books.as_it_is(uow, row)
             await uow.commit()
         return done
-
-    # Each ``_…_in`` settles the row inside the caller's unit of work (the caller commits); None when
-    # the conditional settle found the row no longer pending (someone else settled it first).
-
-    async def _charged_in(
-        self, uow: UnitOfWork, payment: Payment, gateway_id: str, actor: str, extra: AuditDetails | None = None
-    ) -> Settled | None:
-        order = await self._order(uow, payment)
-        if not await uow.payments.settle(payment.id, status="succeeded", gateway_reference=gateway_id, reason=None):
-            return None
-        row = replace(payment, status="succeeded", gateway_reference=gateway_id)
-        updated = await book_payment(uow, self._audit, order, row, actor=actor, at=self._clock.now(), extra=extra)
-        return Settled(row, updated)
-
-    async def _refunded_in(
-        self, uow: UnitOfWork, refund: Payment, gateway_id: str | None, actor: str, extra: AuditDetails | None = None
-    ) -> Settled | None:
-        order = await self._order(uow, refund)
-        if not await uow.payments.settle(
-            refund.id, status="succeeded", gateway_reference=gateway_id, reason=refund.reason
-        ):
-            return None
-        now = self._clock.now()
-        refunded = order.refunded_minor + refund.amount_minor
-        status = order.status
-        if status != "cancelled" and refunded >= order.paid_minor:
-            status = "refunded"
-        updated = replace(order, refunded_minor=refunded, status=status, updated_at=now)
-        await uow.orders.update(updated)
-        await self._audit.record(
-            uow,
-            actor=actor,
-            action="payment.refunded",
-            entity_type="order",
-            entity_id=order.id,
-            before=order.audit_state(),
-            after=updated.audit_state()
-            | {
-                "refund_ids": refund.id,
-                "amount_minor": refund.amount_minor,
-                "reason": refund.reason,
-                "method": "card",
-            }
-            | dict(extra or {}),
-        )
-        customer = await uow.customers.get(order.customer_id)
-        if customer is not None:  # a cancellation's e-mail names only what was returned at once
-            await uow.outbox.add(
-                order_mail(self._ids, "order_refunded", customer, updated, now, refund_minor=refund.amount_minor)
-            )
-        return Settled(replace(refund, status="succeeded", gateway_reference=gateway_id), updated)
-
-    async def _failed_in(
-        self,
-        uow: UnitOfWork,
-        row: Payment,
-        note: str,
-        gateway_ref: str | None,
-        actor: str,
-        *,
-        action: str,
-        extra: AuditDetails | None = None,
-    ) -> Settled | None:
-        # A refund keeps the shop's own reason, with why it failed after it.
-        stored = f"{row.reason} — not refunded: {note}"[:500] if row.kind == "refund" and row.reason else note
-        order = await self._order(uow, row)
-        if not await uow.payments.settle(row.id, status="failed", gateway_reference=gateway_ref, reason=stored):
-            return None
-        if row.kind == "refund" and row.payment_id is not None:
-            paid_by = await uow.payments.get(row.payment_id)
-            if paid_by is not None:  # give back the room the refund had reserved on its payment
-                await uow.payments.set_refunded(paid_by.id, max(0, paid_by.refunded_minor - row.amount_minor))
-        await self._audit.record(
-            uow,
-            actor=actor,
-            action=action,
-            entity_type="order",
-            entity_id=order.id,
-            before=order.audit_state(),
-            after=order.audit_state()
-            | {"payment_id": row.id, "amount_minor": row.amount_minor, "method": "card", "reason": note}
-            | dict(extra or {}),
-        )
-        return Settled(replace(row, status="failed", gateway_reference=gateway_ref, reason=stored), order, note)
 
     # -- settled by a person ------------------------------------------------------------------------
 
@@ -429,28 +324,17 @@ class CardDesk:
         if row.kind == "payment" and succeeded:
             if gateway_reference is None:
                 raise ValueError("a card payment settled as succeeded needs the gateway's id (pi_…)")
-            return await self._charged_in(uow, row, gateway_reference, actor, by_hand)
+            return await self._books.charged(uow, row, gateway_reference, actor, by_hand)
         if succeeded:
-            return await self._refunded_in(uow, row, gateway_reference, actor, by_hand)
+            return await self._books.refunded(uow, row, gateway_reference, actor, by_hand)
         action = "payment.failed" if row.kind == "payment" else "payment.refund_failed"
         why = f"marked failed by hand: {note}"
-        return await self._failed_in(uow, row, why, gateway_reference, actor, action=action, extra=by_hand)
+        return await self._books.failed(uow, row, why, gateway_reference, actor, action=action, extra=by_hand)
 
     async def _unchanged(self, row: Payment, note: str, *, needs_person: bool = False) -> Settled:
         async with self._uow(write=False) as uow:
-            settled = await self._as_it_is(uow, row)
+            settled = await self._books.as_it_is(uow, row)
         return replace(settled, note=note, needs_person=needs_person) if settled.pending else settled
-
-    async def _as_it_is(self, uow: UnitOfWork, row: Payment) -> Settled:
-        """Someone else settled the row first (or nothing changed): report it as stored."""
-        stored = await uow.payments.get(row.id) or row
-        return Settled(stored, await self._order(uow, stored), stored.reason if stored.status == "failed" else None)
-
-    async def _order(self, uow: UnitOfWork, row: Payment) -> Order:
-        order = await uow.orders.get(row.order_id)
-        if order is None:  # rows are never written without their order, which is never deleted
-            raise LookupError(f"order {row.order_id} of payment {row.id} is gone")
-        return order
 
 
 def _too_old_note(row: Payment) -> str:
