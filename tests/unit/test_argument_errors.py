@@ -9,7 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from mcp_server.handlers.mcp.argument_errors import MAX_SHOWN, arguments_error, shown, unknown_arguments_message, where
+from mcp_server.handlers.mcp.argument_errors import (
+    MAX_SHOWN,
+    ToolArguments,
+    admits_text,
+    arguments_error,
+    shown,
+    unknown_arguments_message,
+    where,
+)
 
 
 def _echo(value: str) -> str:
@@ -66,6 +74,43 @@ def test_a_long_value_is_echoed_cut_to_60_characters() -> None:
     text = answer(email="x" * 10_000)
     assert "x" * (MAX_SHOWN - 1) + "…" in text
     assert "x" * MAX_SHOWN not in text
+
+
+def test_a_long_shielded_value_is_echoed_cut_too() -> None:
+    """Text kept from the SDK's JSON decoding reaches pydantic as bytes; its echo is cut all the same."""
+    text = answer(email=("[" + "x" * 10_000 + "]").encode())
+    assert "[" + "x" * (MAX_SHOWN - 2) + "…" in text
+    assert "x" * MAX_SHOWN not in text
+
+
+SCHEMA = {
+    "properties": {
+        "notes": {"anyOf": [{"type": "string", "maxLength": 10}, {"type": "null"}]},
+        "status": {"type": "string", "enum": ["paid"]},
+        "day": {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]},
+        "lines": {"type": "array", "items": {"type": "object"}},
+        "address": {"anyOf": [{"$ref": "#/$defs/Address"}, {"type": "null"}]},
+        "amount": {"type": ["integer", "null"]},
+        "either": {"oneOf": [{"type": "integer"}, {"type": ["string", "null"]}]},
+    }
+}
+
+
+def test_text_arguments_are_read_from_the_schema() -> None:
+    arguments = ToolArguments.of(SCHEMA)
+    assert arguments.names == set(SCHEMA["properties"])
+    assert arguments.text == {"notes", "status", "day", "either"}
+    assert not admits_text({"type": "null"})
+    assert not admits_text("string")
+
+
+def test_only_text_the_sdk_would_decode_is_shielded_and_only_in_text_arguments() -> None:
+    sent = {"notes": '["a"]', "status": "null", "day": "2026-01-01", "either": "12", "lines": "[]", "amount": "null"}
+    shielded = ToolArguments.of(SCHEMA).shielded(sent)
+    assert shielded == sent | {"notes": b'["a"]', "status": b"null"}
+    assert sent["notes"] == '["a"]', "the caller's arguments are not changed in place"
+    lone_surrogate = '["\ud800"]'  # cannot be UTF-8: left for the SDK to refuse
+    assert ToolArguments.of(SCHEMA).shielded({"notes": lone_surrogate}) == {"notes": lone_surrogate}
 
 
 def test_nested_locations_count_items_from_1() -> None:

@@ -1,11 +1,16 @@
-"""Bad tool arguments, answered in the project's own words from pydantic's structured errors.
+"""Tool arguments: one gate before the SDK sees them, and bad ones answered in the project's own words.
 
-The SDK validates arguments against a tool's input schema before our code runs and raises a
-ToolError caused by pydantic's ValidationError; left alone, the client would read pydantic's
-multi-line text with a docs URL. ``ShopServer.call_tool`` catches that one case and builds the
-answer from ``exc.errors()`` (handlers' own model checks use the same builder), so no value, however
-odd (line breaks, pydantic's own markers, thousands of characters), can break the form: one line
-per bad argument, what was echoed cut to 60 characters, then "Nothing was changed. Next: …".
+``ShopServer.call_tool`` is the one place every tool call's arguments pass. From each tool's
+advertised input schema (read once) it refuses argument names the tool does not have (the SDK would
+drop them silently, so a misspelt ``phnoe`` would "succeed" without the phone) and keeps every text
+argument as sent (``ToolArguments.shielded``).
+
+Then the SDK validates the arguments and raises a ToolError caused by pydantic's ValidationError;
+left alone, the client would read pydantic's multi-line text with a docs URL. ``call_tool`` catches
+that one case and builds the answer from ``exc.errors()`` (handlers' own model checks use the same
+builder), so no value, however odd (line breaks, pydantic's own markers, thousands of characters),
+can break the form: one line per bad argument, what was echoed cut to 60 characters, then
+"Nothing was changed. Next: …".
 """
 
 from __future__ import annotations
@@ -13,14 +18,12 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Mapping, Sequence
-from contextvars import ContextVar
-from dataclasses import replace
+from dataclasses import dataclass
 from typing import Any, cast
 
-from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp_types import CallToolResult, InputRequiredResult
+from mcp_types import CallToolResult, InputRequiredResult, TextContent
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
@@ -35,11 +38,25 @@ _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "`": "'"}
 
 
 class ShopServer(MCPServer[AppContext]):
-    """MCPServer whose argument-validation failures name each bad argument and the next step."""
+    """MCPServer whose tool calls pass one gate before the SDK validates them, driven by each tool's
+    advertised input schema: argument names it does not have are refused, text arguments are kept as
+    sent; and whose argument-validation failures name each bad argument and the next step."""
+
+    _arguments: dict[str, ToolArguments] | None = None
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppContext, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        expected = await self.arguments_of(name)
+        if expected is not None:
+            unknown = sorted(set(arguments) - expected.names)
+            if unknown:
+                message = unknown_arguments_message(name, unknown, set(expected.names))
+                hints = "".join(
+                    f" {ARGUMENT_HINTS[(name, each)]}" for each in unknown if (name, each) in ARGUMENT_HINTS
+                )
+                return CallToolResult(content=[TextContent(type="text", text=message + hints)], is_error=True)
+            arguments = expected.shielded(arguments)
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -54,6 +71,70 @@ class ShopServer(MCPServer[AppContext]):
             if name in known:
                 raise
             raise ToolError(unknown_tool_message(name, known)) from None
+
+    async def arguments_of(self, tool: str) -> ToolArguments | None:
+        """What ``tool`` takes, read once from the input schemas tools/list advertises (None: no such tool)."""
+        if self._arguments is None or tool not in self._arguments:
+            self._arguments = {listed.name: ToolArguments.of(listed.input_schema) for listed in await self.list_tools()}
+        return self._arguments.get(tool)
+
+
+ARGUMENT_HINTS = {
+    ("catalog_update_product", "stock"): "Stock changes only through catalog_adjust_stock (delta and reason).",
+}
+"""A sentence added to the refusal of an argument name a client is likely to try."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolArguments:
+    """A tool's argument names, and which of them admit text, from its input schema."""
+
+    names: frozenset[str]
+    text: frozenset[str]
+
+    @classmethod
+    def of(cls, input_schema: Mapping[str, Any]) -> ToolArguments:
+        properties = cast(dict[str, Any], input_schema.get("properties") or {})
+        return cls(frozenset(properties), frozenset(name for name, schema in properties.items() if admits_text(schema)))
+
+    def shielded(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """``arguments`` with each text the SDK would JSON-decode handed over as UTF-8 bytes.
+
+        The SDK JSON-decodes the string value of any argument not annotated plain ``str`` (an optional
+        one, a Literal, a date) before validating it, so '["r1"]' became a list ("not a valid string")
+        and 'null' became None. It decodes only ``str`` values; pydantic takes bytes for a string
+        field and validates the decoded text against the same constraints, so the tool gets the text
+        exactly as sent. Text that cannot be UTF-8 (a lone surrogate) is left to the SDK.
+        """
+        shielded = dict(arguments)
+        for name, value in arguments.items():
+            if name in self.text and isinstance(value, str) and _decoded_by_sdk(value):
+                try:
+                    shielded[name] = value.encode("utf-8")
+                except UnicodeEncodeError:
+                    continue
+        return shielded
+
+
+def admits_text(schema: object) -> bool:
+    """True when a JSON schema lets a string through: ``type`` string (or a list with it), or an option that does."""
+    if not isinstance(schema, Mapping):
+        return False
+    node = cast(Mapping[str, Any], schema)
+    kind = node.get("type")
+    if kind == "string" or (isinstance(kind, list) and "string" in kind):
+        return True
+    options = [*cast(list[object], node.get("anyOf") or []), *cast(list[object], node.get("oneOf") or [])]
+    return any(admits_text(option) for option in options)
+
+
+def _decoded_by_sdk(value: str) -> bool:
+    """True when the SDK's JSON pre-parsing would turn ``value`` into something else than text or a number."""
+    try:
+        decoded = json.loads(value)
+    except (ValueError, RecursionError):
+        return False
+    return not isinstance(decoded, str | int | float)
 
 
 def unknown_tool_message(name: str, known: Sequence[str]) -> str:
@@ -75,6 +156,8 @@ def describe(error: ErrorDetails) -> tuple[str, str]:
     for prefix in _PREFIXES:
         message = message.removeprefix(prefix)
     value = error.get("input")
+    if isinstance(value, bytes):  # text the gate shielded from the SDK's JSON decoding (ToolArguments)
+        value = value.decode("utf-8", "replace")
     if isinstance(value, str):
         message = _cut_echo(message, value.strip())
     return where(error["loc"]), shown(message, MAX_MESSAGE)
@@ -143,45 +226,3 @@ def unknown_arguments_message(tool: str, unknown: list[str], allowed: set[str]) 
         f"{'is not an argument' if len(unknown) == 1 else 'are not arguments'} of this tool.\n\n"
         f"Nothing was changed. Next: call {tool} again using only its arguments: {valid}."
     )
-
-
-# Free-text arguments. The SDK JSON-decodes string values of optional arguments before
-# validating them, so a description reading '["gift", "mug"]' would arrive as a list and be
-# refused as "not a valid string". The middleware hands the SDK a placeholder for such values
-# and keeps the text as sent here; handlers read it back (common.as_sent) and validate it.
-FREE_TEXT_ARGUMENTS = frozenset({"notes", "description", "note", "text", "query"})
-_PLACEHOLDER = "x"
-RAW_ARGUMENTS: ContextVar[Mapping[str, Any] | None] = ContextVar("shopkeeper_raw_arguments", default=None)
-
-
-def _json_container(value: str) -> bool:
-    stripped = value.strip()
-    if stripped[:1] not in ("[", "{"):
-        return False
-    try:
-        return isinstance(json.loads(stripped), list | dict)
-    except ValueError:
-        return False
-
-
-class FreeTextAsSent:
-    """Server middleware for ``tools/call``: free text that looks like JSON reaches the tool as text."""
-
-    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: Any) -> Any:
-        params = ctx.params
-        arguments = params.get("arguments") if ctx.method == "tools/call" and params is not None else None
-        if not isinstance(arguments, dict):
-            return await call_next(ctx)
-        raw = cast(dict[str, Any], arguments)
-        shielded = {
-            name: _PLACEHOLDER
-            for name, value in raw.items()
-            if name in FREE_TEXT_ARGUMENTS and isinstance(value, str) and _json_container(value)
-        }
-        if not shielded:
-            return await call_next(ctx)
-        token = RAW_ARGUMENTS.set(dict(raw))
-        try:
-            return await call_next(replace(ctx, params={**(params or {}), "arguments": {**raw, **shielded}}))
-        finally:
-            RAW_ARGUMENTS.reset(token)

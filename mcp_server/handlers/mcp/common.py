@@ -12,7 +12,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
-from mcp_server.handlers.mcp.argument_errors import RAW_ARGUMENTS, arguments_error, unknown_arguments_message
+from mcp_server.handlers.mcp.argument_errors import arguments_error
 from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
 from mcp_server.models.errors import StorageUnavailableError
 from mcp_server.services.results import Failure, Unavailable, storage_unavailable
@@ -117,12 +117,12 @@ def given_arguments(ctx: ToolContext) -> set[str] | None:
 def as_sent(ctx: ToolContext, values: dict[str, Any]) -> dict[str, Any]:
     """``values`` with every text argument exactly as the client sent it.
 
-    The SDK JSON-decodes string arguments of optional fields before validating them, so a
-    note that reads ``null`` would arrive as None (and clear a field). Handlers take the raw
-    strings instead and validate them through the models.
+    ``ShopServer`` already keeps text from the SDK's JSON decoding (a note reading ``null`` is not
+    None); handlers still take the raw strings, before any normalising validator, and validate
+    them through the models.
     """
     params = ctx.request_context.params
-    arguments = RAW_ARGUMENTS.get() or (params.get("arguments") if params is not None else None)
+    arguments = params.get("arguments") if params is not None else None
     if not isinstance(arguments, dict):
         return values
     raw = cast(dict[str, Any], arguments)
@@ -148,20 +148,6 @@ def validated(model: type[Model], values: dict[str, Any], tool: str) -> Model | 
         return error(arguments_error(tool, exc))
 
 
-_ARGUMENT_NAMES: dict[str, frozenset[str]] = {}
-_ARGUMENT_HINTS = {
-    ("catalog_update_product", "stock"): "Stock changes only through catalog_adjust_stock (delta and reason).",
-}
-
-
-async def _argument_names(ctx: ToolContext, tool: str) -> frozenset[str] | None:
-    """The tool's argument names, from the input schema the server advertises."""
-    if tool not in _ARGUMENT_NAMES:
-        for listed in await ctx.mcp_server.list_tools():
-            _ARGUMENT_NAMES[listed.name] = frozenset(listed.input_schema.get("properties", {}))
-    return _ARGUMENT_NAMES.get(tool)
-
-
 NEW_SHOP_NOTE = (
     "Note: this is a new, empty shop: the server created its database when it started (what this call "
     "did is all it holds). If you expected existing customers, products or orders, SHOPKEEPER_DATABASE_URL "
@@ -182,15 +168,8 @@ async def run(
 ) -> CallToolResult:
     """Reach the services and run one use case; no exception text ever reaches the client.
 
-    Arguments the tool does not have are refused first: the SDK drops them silently, so a
-    misspelt ``phnoe`` would otherwise "succeed" without the phone.
+    (Argument names the tool does not have were refused before it ran: ``ShopServer.call_tool``.)
     """
-    sent = given_arguments(ctx)
-    allowed = await _argument_names(ctx, tool)
-    unknown = sorted(sent - allowed) if sent is not None and allowed is not None else []
-    if unknown and allowed is not None:
-        hints = [_ARGUMENT_HINTS[(tool, name)] for name in unknown if (tool, name) in _ARGUMENT_HINTS]
-        return error(unknown_arguments_message(tool, unknown, set(allowed)) + "".join(f" {h}" for h in hints))
     try:
         services = await ctx.request_context.lifespan_context.services()
         return noting_a_new_shop(ctx, await use(services))

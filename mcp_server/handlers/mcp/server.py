@@ -19,7 +19,7 @@ from mcp_server.handlers.mcp import (
     reports,
     resources,
 )
-from mcp_server.handlers.mcp.argument_errors import FreeTextAsSent, ShopServer
+from mcp_server.handlers.mcp.argument_errors import ShopServer
 from mcp_server.handlers.mcp.context import AppContext
 
 INSTRUCTIONS = """\
@@ -45,7 +45,6 @@ def build_server(lifespan: Lifespan, *, log_level: str = "INFO") -> MCPServer[Ap
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
-        middleware=[FreeTextAsSent()],
         log_level=log_level,  # pyright: ignore[reportArgumentType] - validated by config.Settings
     )
     customers.register(server)
