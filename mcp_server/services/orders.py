@@ -1,4 +1,4 @@
-"""Order use cases: price and place, look up, list, cancel, ship, deliver."""
+"""Order use cases: price and place, look up, list, cancel (``services.cancellation``), ship, deliver."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from mcp_server.models.catalog import PRODUCT_ID_PREFIX, Product
 from mcp_server.models.common import Page
 from mcp_server.models.customers import CUSTOMER_ID_PREFIX, Customer
 from mcp_server.models.orders import (
-    ALLOWED_ACTIONS,
     ORDER_ID_PREFIX,
     LineProblem,
     Order,
-    OrderAction,
     OrderCreate,
     OrderLine,
     OrderQuery,
@@ -22,23 +20,16 @@ from mcp_server.models.orders import (
 from mcp_server.models.outbox import NotificationKind, OutboxMessage
 from mcp_server.models.payments import Payment
 from mcp_server.services.audit import AuditRecorder
+from mcp_server.services.cancellation import Cancellation, Cancelling
 from mcp_server.services.cards import CardDesk
-from mcp_server.services.ledger import (
-    allocate,
-    order_mail,
-    pay_back,
-    restock_all,
-    returned,
-    still_pending,
-    units_to_restock,
-)
+from mcp_server.services.ledger import order_mail
+from mcp_server.services.order_lookup import load_order, not_an_order_id
 from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.ports import Clock, IdFactory, PaymentGateway, UnitOfWork, UnitOfWorkFactory
 from mcp_server.services.requests import (
     Approval,
     ConfirmationTokens,
     NeedsConfirmation,
-    redeem,
     remember,
     replay,
     request_hash,
@@ -49,13 +40,13 @@ from mcp_server.services.results import (
     NotFound,
     Rejected,
     Success,
+    Unavailable,
     unavailable_when_busy,
 )
 from mcp_server.utils.ids import canonical_id
 from mcp_server.utils.money import MAX_MINOR_UNITS
 
 PLACE = "orders_place"
-CANCEL = "orders_cancel"
 _CURSOR_KIND = "orders"
 
 
@@ -84,17 +75,6 @@ class OrderDetail:
     payments: list[Payment]
 
 
-@dataclass(frozen=True, slots=True)
-class Cancellation:
-    """A cancellation, previewed or done: what goes back to stock and to the customer."""
-
-    order: Order
-    customer: Customer | None
-    refund_minor: int
-    restocked_units: int
-    refunds: tuple[Payment, ...] = ()
-
-
 class OrderService:
     def __init__(
         self,
@@ -113,8 +93,8 @@ class OrderService:
         self._ids = ids
         self._tokens = tokens
         self._timezone = timezone
-        self._cards = cards or CardDesk(uow, clock, ids, gateway)
         self._audit = AuditRecorder(clock, ids)
+        self._cancelling = Cancelling(uow, clock, ids, tokens, cards or CardDesk(uow, clock, ids, gateway))
 
     # -- placing ---------------------------------------------------------------------------
 
@@ -305,126 +285,26 @@ class OrderService:
 
     # -- moving along the state machine ----------------------------------------------------
 
-    @unavailable_when_busy
-    async def preview_cancel(self, order_id: str) -> Success[Cancellation] | NotFound | Rejected | IllegalTransition:
-        async with self._uow(write=False) as uow:
-            found = await self._cancellable(uow, order_id)
-            if not isinstance(found, tuple):
-                return found
-            order, customer, payments = found
-            refund = sum(p.refundable_minor for p in payments)
-            return Success(Cancellation(order, customer, refund, units_to_restock(order)))
+    async def preview_cancel(
+        self, order_id: str
+    ) -> Success[Cancellation] | NotFound | Rejected | IllegalTransition | Unavailable:
+        """See ``Cancelling.preview_cancel``."""
+        return await self._cancelling.preview_cancel(order_id)
 
-    @unavailable_when_busy
     async def cancel(
         self, order_id: str, *, reason: str | None, actor: str, approval: Approval
-    ) -> Success[Cancellation] | NeedsConfirmation[Cancellation] | NotFound | Rejected | IllegalTransition:
-        """Cancel: restock every line and refund whatever was paid. When money goes back, a person
-        must confirm first (``approval``); without one this returns a preview and a token.
-
-        A card payment still pending at the gateway is settled first (it may turn out paid); while
-        it cannot be, the order is not cancelled. Card refunds go to the gateway after the
-        cancellation is committed; one it cannot be asked about stays pending, its money reserved,
-        until the next refund of the order sends it again with the same key."""
-        for _ in range(2):
-            async with self._uow(write=True) as uow:
-                found = await self._cancellable(uow, order_id)
-                if not isinstance(found, tuple):
-                    return found
-                waiting = [p for p in found[2] if p.kind == "payment" and p.status == "pending"]
-                if not waiting:
-                    done = await self._cancel_in(uow, found, reason=reason, actor=actor, approval=approval)
-                    break
-            settled = await self._cards.resume(waiting, actor=actor)
-            if any(s.pending for s in settled):
-                first = next(s for s in settled if s.pending)
-                later = (
-                    f"a person must settle it first (shopkeeper payments settle {first.row.id})"
-                    if first.needs_person
-                    else "try again in a minute"
-                )
-                return Rejected(
-                    f"card payment {first.row.id} of order {first.order.id} is still pending at the payment "
-                    f"gateway ({first.note or 'no answer yet'}), so the order cannot be cancelled yet; "
-                    f"nothing was changed: {later}",
-                    field="pending_payment",
-                )
-        else:  # pragma: no cover - a settled payment cannot be pending again
-            return Rejected("the order's card payments keep changing; try again", field="order_id")
-        if not isinstance(done, Success) or not still_pending(list(done.value.refunds)):
-            return done
-        cancellation = done.value
-        settled = {
-            s.row.id: s.row for s in await self._cards.resume(still_pending(list(cancellation.refunds)), actor=actor)
-        }
-        async with self._uow(write=False) as uow:
-            order = await uow.orders.get(cancellation.order.id) or cancellation.order
-        return Success(
-            replace(cancellation, order=order, refunds=tuple(settled.get(r.id, r) for r in cancellation.refunds))
-        )
-
-    async def _cancel_in(
-        self,
-        uow: UnitOfWork,
-        found: tuple[Order, Customer | None, list[Payment]],
-        *,
-        reason: str | None,
-        actor: str,
-        approval: Approval,
-    ) -> Success[Cancellation] | NeedsConfirmation[Cancellation] | Rejected:
-        order, customer, payments = found
-        # What the payments can still give back: a card refund pending at the gateway holds its share.
-        refund = sum(p.refundable_minor for p in payments)
-        digest = request_hash({"order_id": order.id, "reason": reason, "refundable": refund})
-        if refund > 0:
-            if approval is None:
-                token, expires = self._tokens.issue(CANCEL, digest)
-                preview = Cancellation(order, customer, refund, units_to_restock(order))
-                return NeedsConfirmation(preview, token, expires)
-            if refused := await redeem(uow, self._tokens, approval, CANCEL, digest):
-                return refused
-        now = self._clock.now()
-        restocked, units = await restock_all(uow, order, now)
-        refunds = await pay_back(
-            uow, self._ids, allocate(payments, refund), reason=reason or "order cancelled", restock=True, at=now
-        )
-        # Card refunds count as returned once the gateway has made them (CardDesk books them).
-        cancelled = replace(
-            restocked, status="cancelled", refunded_minor=order.refunded_minor + returned(refunds), updated_at=now
-        )
-        await uow.orders.update(cancelled)
-        await self._audit.record(
-            uow,
-            actor=actor,
-            action="order.cancelled",
-            entity_type="order",
-            entity_id=order.id,
-            before=order.audit_state(),
-            after=cancelled.audit_state()
-            | {"restocked_units": units, "refund_ids": " ".join(r.id for r in refunds) or None}
-            | ({"reason": reason} if reason else {}),
-        )
-        if customer is not None:
-            # Only money already returned: a card refund gets its own e-mail once the gateway makes it.
-            await uow.outbox.add(self._mail("order_cancelled", customer, cancelled, refund_minor=returned(refunds)))
-        await uow.commit()
-        return Success(Cancellation(cancelled, customer, refund, units, tuple(refunds)))
-
-    async def _cancellable(
-        self, uow: UnitOfWork, order_id: str
-    ) -> tuple[Order, Customer | None, list[Payment]] | NotFound | Rejected | IllegalTransition:
-        loaded = await self._load(uow, order_id, "cancel")
-        if not isinstance(loaded, Order):
-            return loaded
-        customer = await uow.customers.get(loaded.customer_id)
-        return loaded, customer, await uow.payments.for_order(loaded.id)
+    ) -> (
+        Success[Cancellation] | NeedsConfirmation[Cancellation] | NotFound | Rejected | IllegalTransition | Unavailable
+    ):
+        """See ``Cancelling.cancel``."""
+        return await self._cancelling.cancel(order_id, reason=reason, actor=actor, approval=approval)
 
     @unavailable_when_busy
     async def mark_shipped(
         self, order_id: str, shipment: Shipment, *, actor: str
     ) -> Success[Order] | NotFound | Rejected | IllegalTransition:
         async with self._uow(write=True) as uow:
-            order = await self._load(uow, order_id, "ship")
+            order = await load_order(uow, order_id, "ship")
             if not isinstance(order, Order):
                 return order
             now = self._clock.now()
@@ -456,7 +336,7 @@ class OrderService:
         self, order_id: str, *, actor: str
     ) -> Success[Order] | NotFound | Rejected | IllegalTransition:
         async with self._uow(write=True) as uow:
-            order = await self._load(uow, order_id, "deliver")
+            order = await load_order(uow, order_id, "deliver")
             if not isinstance(order, Order):
                 return order
             delivered = replace(order, status="delivered", updated_at=self._clock.now())
@@ -473,29 +353,10 @@ class OrderService:
             await uow.commit()
         return Success(delivered)
 
-    async def _load(
-        self, uow: UnitOfWork, order_id: str, action: OrderAction
-    ) -> Order | NotFound | Rejected | IllegalTransition:
-        canonical = canonical_id(order_id, ORDER_ID_PREFIX)
-        if canonical is None:
-            return not_an_order_id(order_id)
-        order = await uow.orders.get(canonical)
-        if order is None:
-            return NotFound("order", f"id {canonical}")
-        if action not in ALLOWED_ACTIONS[order.status]:
-            return IllegalTransition(order.id, order.status, action, order.allowed)
-        return order
-
     def _mail(
         self, kind: NotificationKind, customer: Customer, order: Order, *, refund_minor: int = 0
     ) -> OutboxMessage:
         return order_mail(self._ids, kind, customer, order, self._clock.now(), refund_minor=refund_minor)
-
-
-def not_an_order_id(value: str) -> Rejected:
-    return Rejected(
-        f"'{value[:80]}' is not an order id (order ids are ord_ followed by 26 letters and digits)", field="order_id"
-    )
 
 
 def _short_of(have: int, want: int) -> str:

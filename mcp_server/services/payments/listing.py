@@ -5,7 +5,7 @@ from __future__ import annotations
 from mcp_server.models.common import Page
 from mcp_server.models.orders import ORDER_ID_PREFIX
 from mcp_server.models.payments import Payment, PaymentQuery
-from mcp_server.services.orders import not_an_order_id
+from mcp_server.services.order_lookup import not_an_order_id
 from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.payments.base import UseCase
 from mcp_server.services.reports import day_bounds

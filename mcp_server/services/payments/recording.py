@@ -14,7 +14,7 @@ from mcp_server.models.orders import ALLOWED_ACTIONS, ORDER_ID_PREFIX, Order
 from mcp_server.models.payments import PAYMENT_ID_PREFIX, Payment, PaymentCreate
 from mcp_server.services.cards import NO_GATEWAY
 from mcp_server.services.ledger import book_payment
-from mcp_server.services.orders import not_an_order_id
+from mcp_server.services.order_lookup import not_an_order_id
 from mcp_server.services.payments.base import UseCase
 from mcp_server.services.payments.outcomes import CardNotCharged, Recorded
 from mcp_server.services.ports import UnitOfWork

@@ -22,7 +22,7 @@ from mcp_server.services.ledger import (
     still_pending,
     units_to_restock,
 )
-from mcp_server.services.orders import not_an_order_id
+from mcp_server.services.order_lookup import not_an_order_id
 from mcp_server.services.payments.base import UseCase
 from mcp_server.services.payments.outcomes import RefundPlan
 from mcp_server.services.ports import UnitOfWork

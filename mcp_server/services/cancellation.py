@@ -1,0 +1,169 @@
+"""Cancelling an order: restock every line and give back whatever was paid, card money through the gateway."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from mcp_server.models.customers import Customer
+from mcp_server.models.orders import Order
+from mcp_server.models.payments import Payment
+from mcp_server.services.audit import AuditRecorder
+from mcp_server.services.cards import CardDesk
+from mcp_server.services.ledger import (
+    allocate,
+    order_mail,
+    pay_back,
+    restock_all,
+    returned,
+    still_pending,
+    units_to_restock,
+)
+from mcp_server.services.order_lookup import load_order
+from mcp_server.services.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
+from mcp_server.services.requests import Approval, ConfirmationTokens, NeedsConfirmation, redeem, request_hash
+from mcp_server.services.results import IllegalTransition, NotFound, Rejected, Success, unavailable_when_busy
+
+CANCEL = "orders_cancel"
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """A cancellation, previewed or done: what goes back to stock and to the customer."""
+
+    order: Order
+    customer: Customer | None
+    refund_minor: int
+    restocked_units: int
+    refunds: tuple[Payment, ...] = ()
+
+
+class Cancelling:
+    """``orders_cancel``: preview, confirm, cancel; a card payment still pending is settled first."""
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, ids: IdFactory, tokens: ConfirmationTokens, cards: CardDesk
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._ids = ids
+        self._tokens = tokens
+        self._cards = cards
+        self._audit = AuditRecorder(clock, ids)
+
+    @unavailable_when_busy
+    async def preview_cancel(self, order_id: str) -> Success[Cancellation] | NotFound | Rejected | IllegalTransition:
+        async with self._uow(write=False) as uow:
+            found = await self._cancellable(uow, order_id)
+            if not isinstance(found, tuple):
+                return found
+            order, customer, payments = found
+            refund = sum(p.refundable_minor for p in payments)
+            return Success(Cancellation(order, customer, refund, units_to_restock(order)))
+
+    @unavailable_when_busy
+    async def cancel(
+        self, order_id: str, *, reason: str | None, actor: str, approval: Approval
+    ) -> Success[Cancellation] | NeedsConfirmation[Cancellation] | NotFound | Rejected | IllegalTransition:
+        """Cancel: restock every line and refund whatever was paid. When money goes back, a person
+        must confirm first (``approval``); without one this returns a preview and a token.
+
+        A card payment still pending at the gateway is settled first (it may turn out paid); while
+        it cannot be, the order is not cancelled. Card refunds go to the gateway after the
+        cancellation is committed; one it cannot be asked about stays pending, its money reserved,
+        until the next refund of the order sends it again with the same key."""
+        for _ in range(2):
+            async with self._uow(write=True) as uow:
+                found = await self._cancellable(uow, order_id)
+                if not isinstance(found, tuple):
+                    return found
+                waiting = [p for p in found[2] if p.kind == "payment" and p.status == "pending"]
+                if not waiting:
+                    done = await self._cancel_in(uow, found, reason=reason, actor=actor, approval=approval)
+                    break
+            settled = await self._cards.resume(waiting, actor=actor)
+            if any(s.pending for s in settled):
+                first = next(s for s in settled if s.pending)
+                later = (
+                    f"a person must settle it first (shopkeeper payments settle {first.row.id})"
+                    if first.needs_person
+                    else "try again in a minute"
+                )
+                return Rejected(
+                    f"card payment {first.row.id} of order {first.order.id} is still pending at the payment "
+                    f"gateway ({first.note or 'no answer yet'}), so the order cannot be cancelled yet; "
+                    f"nothing was changed: {later}",
+                    field="pending_payment",
+                )
+        else:  # pragma: no cover - a settled payment cannot be pending again
+            return Rejected("the order's card payments keep changing; try again", field="order_id")
+        if not isinstance(done, Success) or not still_pending(list(done.value.refunds)):
+            return done
+        cancellation = done.value
+        settled = {
+            s.row.id: s.row for s in await self._cards.resume(still_pending(list(cancellation.refunds)), actor=actor)
+        }
+        async with self._uow(write=False) as uow:
+            order = await uow.orders.get(cancellation.order.id) or cancellation.order
+        return Success(
+            replace(cancellation, order=order, refunds=tuple(settled.get(r.id, r) for r in cancellation.refunds))
+        )
+
+    async def _cancel_in(
+        self,
+        uow: UnitOfWork,
+        found: tuple[Order, Customer | None, list[Payment]],
+        *,
+        reason: str | None,
+        actor: str,
+        approval: Approval,
+    ) -> Success[Cancellation] | NeedsConfirmation[Cancellation] | Rejected:
+        order, customer, payments = found
+        # What the payments can still give back: a card refund pending at the gateway holds its share.
+        refund = sum(p.refundable_minor for p in payments)
+        digest = request_hash({"order_id": order.id, "reason": reason, "refundable": refund})
+        if refund > 0:
+            if approval is None:
+                token, expires = self._tokens.issue(CANCEL, digest)
+                preview = Cancellation(order, customer, refund, units_to_restock(order))
+                return NeedsConfirmation(preview, token, expires)
+            if refused := await redeem(uow, self._tokens, approval, CANCEL, digest):
+                return refused
+        now = self._clock.now()
+        restocked, units = await restock_all(uow, order, now)
+        refunds = await pay_back(
+            uow, self._ids, allocate(payments, refund), reason=reason or "order cancelled", restock=True, at=now
+        )
+        # Card refunds count as returned once the gateway has made them (CardDesk books them).
+        cancelled = replace(
+            restocked, status="cancelled", refunded_minor=order.refunded_minor + returned(refunds), updated_at=now
+        )
+        await uow.orders.update(cancelled)
+        await self._audit.record(
+            uow,
+            actor=actor,
+            action="order.cancelled",
+            entity_type="order",
+            entity_id=order.id,
+            before=order.audit_state(),
+            after=cancelled.audit_state()
+            | {"restocked_units": units, "refund_ids": " ".join(r.id for r in refunds) or None}
+            | ({"reason": reason} if reason else {}),
+        )
+        if customer is not None:
+            # Only money already returned: a card refund gets its own e-mail once the gateway makes it.
+            await uow.outbox.add(
+                order_mail(
+                    self._ids, "order_cancelled", customer, cancelled, self._clock.now(), refund_minor=returned(refunds)
+                )
+            )
+        await uow.commit()
+        return Success(Cancellation(cancelled, customer, refund, units, tuple(refunds)))
+
+    async def _cancellable(
+        self, uow: UnitOfWork, order_id: str
+    ) -> tuple[Order, Customer | None, list[Payment]] | NotFound | Rejected | IllegalTransition:
+        loaded = await load_order(uow, order_id, "cancel")
+        if not isinstance(loaded, Order):
+            return loaded
+        customer = await uow.customers.get(loaded.customer_id)
+        return loaded, customer, await uow.payments.for_order(loaded.id)
