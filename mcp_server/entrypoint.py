@@ -1,8 +1,10 @@
 """The composition root: reads settings, builds adapters, wires services, starts a door.
 
-It is the only module that knows every concrete class. To keep the answer to
-``initialize`` fast, the database half (SQLAlchemy, aiosqlite, migrations) is imported
-and started in a background task that the first tool call waits for.
+It is the only module that knows every concrete class. ``bootstrap(settings)`` builds the
+application (settings → backend factory → the MCP server with its lifespan, or the CLI's
+actions); ``main()``, ``cli_main()`` and the tests all start there. To keep the answer to
+``initialize`` fast, the database half (SQLAlchemy, aiosqlite, migrations) is imported on a
+worker thread and started in a background task that the first tool call waits for.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -44,19 +47,8 @@ class Warmup:
     RETRY_AFTER_S = 5.0
     UNAVAILABLE = "it could not be opened or migrated at the configured location."
 
-    def __init__(
-        self,
-        database_url: str,
-        timezone: str = "UTC",
-        mail: dict[str, Any] | None = None,
-        cards: dict[str, Any] | None = None,
-        creation: Creation = "new-file",
-    ) -> None:
-        self._url = database_url
-        self._timezone = timezone
-        self._mail = mail
-        self._cards = cards
-        self._creation: Creation = creation
+    def __init__(self, open_backend: Callable[[], Awaitable[Backend]]) -> None:
+        self._open_backend = open_backend
         self._lock = anyio.Lock()
         self._backend: Backend | None = None
         self._failed_at: float | None = None
@@ -75,13 +67,7 @@ class Warmup:
                 # Shielded: a shutdown that arrives mid-migration waits for it rather than
                 # abandoning a half-open connection (which would keep the process alive).
                 with anyio.CancelScope(shield=True):
-                    backend_class = await anyio.to_thread.run_sync(_import_backend)
-                    mail_class, card_class = _import_options()
-                    mail = mail_class(**self._mail) if self._mail else None
-                    cards = card_class(**self._cards) if self._cards else None
-                    self._backend = await backend_class.start(
-                        self._url, timezone=self._timezone, mail=mail, cards=cards, create=self._creation
-                    )
+                    self._backend = await self._open_backend()
                     self._announce_new_shop = self._backend.is_new
                     self._logged = None
             except Exception as exc:
@@ -173,16 +159,50 @@ def _import_backend() -> type[Backend]:
     return Backend
 
 
-def make_lifespan(settings: Settings):
-    @asynccontextmanager
-    async def lifespan(_server: MCPServer[AppContext]) -> AsyncGenerator[AppContext]:
-        warmup = Warmup(
-            settings.database_url,
-            settings.timezone,
-            mail_options(settings),
-            card_options(settings),
-            creation=server_creation(settings),
+class BackendFactory:
+    """Opens the database-backed half on one set of settings: the one place settings become a
+    ``Backend`` (engine, services, e-mail, card gateway), for the MCP server and the CLI alike."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def start(self, create: Creation) -> Backend:
+        """The backend, a missing database created only as ``create`` allows. The database half is
+        imported on a worker thread, so the event loop keeps answering meanwhile."""
+        backend_class = await anyio.to_thread.run_sync(_import_backend)
+        mail_class, card_class = _import_options()
+        cards = card_options(self.settings)
+        return await backend_class.start(
+            self.settings.database_url,
+            timezone=self.settings.timezone,
+            mail=mail_class(**mail_options(self.settings)),
+            cards=card_class(**cards) if cards else None,
+            create=create,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """The shop wired on one set of settings; each door is built when asked for (nothing heavy before)."""
+
+    settings: Settings
+    backends: BackendFactory
+
+    def mcp_server(self) -> MCPServer[AppContext]:
+        """The MCP server, whose lifespan opens the backend in the background (and runs the workers)."""
+        from mcp_server.handlers.mcp.server import build_server
+
+        return build_server(self.lifespan, log_level=self.settings.log_level)
+
+    def cli_actions(self) -> CliActions:
+        """What the command line can do (see ``_cli_actions``)."""
+        return _cli_actions(self.settings, self.backends)
+
+    @asynccontextmanager
+    async def lifespan(self, _server: MCPServer[AppContext]) -> AsyncGenerator[AppContext]:
+        settings = self.settings
+        creation = server_creation(settings)
+        warmup = Warmup(lambda: self.backends.start(creation))
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(warmup.run)
@@ -197,13 +217,13 @@ def make_lifespan(settings: Settings):
             with anyio.CancelScope(shield=True):
                 await warmup.close()
 
-    return lifespan
 
+def bootstrap(settings: Settings) -> Application:
+    """The application on ``settings``: the one wiring ``main()``, ``cli_main()`` and the tests use.
 
-def build_app(settings: Settings) -> MCPServer[AppContext]:
-    from mcp_server.handlers.mcp.server import build_server
-
-    return build_server(make_lifespan(settings), log_level=settings.log_level)
+    Tests change what they need through the settings (a stand-in gateway's URL, a time zone, the
+    worker off), never by wiring their own copy."""
+    return Application(settings, BackendFactory(settings))
 
 
 def _settings_or_exit(program: str) -> Settings:
@@ -227,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.stderr.write(f"shopkeeper-mcp: unexpected arguments {' '.join(args)!r}; it takes none (stdio only)\n")
         raise SystemExit(2)
     settings = _settings_or_exit("shopkeeper-mcp")
-    server = build_app(settings)
+    server = bootstrap(settings).mcp_server()
     logging.getLogger("mcp_server").setLevel(settings.log_level)
     if settings.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -252,11 +272,11 @@ def cli_main(argv: Sequence[str] | None = None) -> None:
         # A person reads stderr: one line per problem, not every HTTP request or migration step.
         for noisy in ("alembic", "httpx", "httpcore"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    raise SystemExit(run(sys.argv[1:] if argv is None else argv, cli_actions(settings)))
+    raise SystemExit(run(sys.argv[1:] if argv is None else argv, bootstrap(settings).cli_actions()))
 
 
-def cli_actions(settings: Settings) -> CliActions:
-    """What the command line can do, on the database and settings given (tests call it too).
+def _cli_actions(settings: Settings, backends: BackendFactory) -> CliActions:
+    """What the command line can do, on the database and settings given.
 
     Only ``db init`` and ``db upgrade`` create a missing database; every other command refuses it in
     one line that names the path and ``shopkeeper db init`` (a mistyped location is not a new shop).
@@ -306,18 +326,8 @@ def cli_actions(settings: Settings) -> CliActions:
     @asynccontextmanager
     async def open_services() -> AsyncGenerator[ServiceRegistry]:
         """The services for one command or worker run: the database opened (and migrated), then closed."""
-        from mcp_server.adapters.service_factories import Backend
-
         try:
-            mail_class, card_class = _import_options()
-            cards = card_options(settings)
-            backend = await Backend.start(
-                settings.database_url,
-                timezone=settings.timezone,
-                mail=mail_class(**mail_options(settings)),
-                cards=card_class(**cards) if cards else None,
-                create="never",
-            )
+            backend = await backends.start("never")
         except Exception as exc:
             logger.debug("could not open the database", exc_info=True)
             raise BackendUnavailableError(_cli_problem(exc, label)) from None

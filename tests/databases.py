@@ -16,7 +16,7 @@ from urllib.parse import quote
 import anyio
 
 from mcp_server.config import load_settings
-from mcp_server.entrypoint import cli_actions
+from mcp_server.entrypoint import bootstrap
 
 
 def sqlite_url(db_path: Path) -> str:
@@ -30,7 +30,7 @@ def new_database(db_path: Path) -> str:
     Runs on a thread of its own, so sync fixtures and async tests alike can call it.
     """
     url = sqlite_url(db_path)
-    init = cli_actions(load_settings({"SHOPKEEPER_DATABASE_URL": url})).init_database
+    init = bootstrap(load_settings({"SHOPKEEPER_DATABASE_URL": url})).cli_actions().init_database
     assert init is not None
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(anyio.run, init).result()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mcp_server.config import load_settings
-from mcp_server.entrypoint import cli_actions
+from mcp_server.entrypoint import bootstrap
 from mcp_server.handlers.cli.common import Terminal
 from mcp_server.handlers.cli.main import CliActions, run
 from tests.databases import new_database, sqlite_url
@@ -105,7 +105,7 @@ def make_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callable[...
         if database and not db_path.exists():
             new_database(db_path)
         settings = load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db_path), **env})
-        return Cli(cli_actions(settings), db_path, capsys)
+        return Cli(bootstrap(settings).cli_actions(), db_path, capsys)
 
     return make
 

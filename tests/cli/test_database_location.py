@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mcp_server.config import load_settings
-from mcp_server.entrypoint import cli_actions
+from mcp_server.entrypoint import bootstrap
 from mcp_server.handlers.cli.common import Terminal
 from mcp_server.handlers.cli.main import run
 from tests.databases import mode_of, modes_in, new_database, sqlite_url, umask
@@ -40,7 +40,7 @@ def shopkeeper(db_path: Path, *argv: str, capsys: pytest.CaptureFixture[str]) ->
     """``shopkeeper ARGV`` in-process with SHOPKEEPER_DATABASE_URL naming ``db_path``."""
     settings = load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db_path)})
     capsys.readouterr()
-    code = run(list(argv), cli_actions(settings), NOBODY)
+    code = run(list(argv), bootstrap(settings).cli_actions(), NOBODY)
     captured = capsys.readouterr()
     assert_no_internals(captured.out + captured.err)
     return code, captured.out, captured.err

@@ -1,6 +1,6 @@
 """Helpers for the end-to-end tests: a connected shop, typed readers for JSON, and leak checks.
 
-The tests talk to the real server (``build_app``) through the SDK's ``Client``, on a fresh SQLite
+The tests talk to the real server (``bootstrap(settings).mcp_server()``) through the SDK's ``Client``, on a fresh SQLite
 file, and judge it only by what a client can see: the Markdown text, ``structuredContent`` and the
 ``isError`` flag. One exception: ``dump_tables`` reads the database file directly, so "nothing was
 written" also covers rows no tool shows (the outbox of queued e-mails).
@@ -21,7 +21,7 @@ from mcp.client.session import ClientRequestContext, ElicitationFnT
 from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult, Implementation, TextContent
 
 from mcp_server.config import load_settings
-from mcp_server.entrypoint import build_app
+from mcp_server.entrypoint import bootstrap
 from tests.databases import sqlite_url
 
 Mode = Literal["auto", "legacy"]
@@ -261,7 +261,7 @@ async def open_shop(
         {"SHOPKEEPER_DATABASE_URL": sqlite_url(db_path), "SHOPKEEPER_WORKER": "off", **(env or {})}
     )
     async with Client(
-        build_app(settings), mode=mode, client_info=client_info, elicitation_callback=elicitation
+        bootstrap(settings).mcp_server(), mode=mode, client_info=client_info, elicitation_callback=elicitation
     ) as client:
         shop = Shop(client, db_path)
         await shop.call("customers_list", {"limit": 1})

@@ -9,7 +9,7 @@ import pytest
 from mcp import Client
 
 from mcp_server.config import load_settings
-from mcp_server.entrypoint import build_app
+from mcp_server.entrypoint import bootstrap
 from tests.databases import mode_of, modes_in, new_database, sqlite_url, umask
 from tests.e2e.support import Mode, assert_no_internals, text_of
 
@@ -17,7 +17,7 @@ NEW_SHOP = "new, empty shop"
 
 
 def _app(env: dict[str, str]):
-    return build_app(load_settings({"SHOPKEEPER_WORKER": "off", **env}))
+    return bootstrap(load_settings({"SHOPKEEPER_WORKER": "off", **env})).mcp_server()
 
 
 async def test_the_first_answer_of_a_shop_the_server_created_says_it_is_new(
@@ -80,7 +80,7 @@ async def test_at_the_default_location_the_server_makes_a_private_data_directory
     data = home / ".local" / "share" / "shopkeeper"
 
     with umask(0o000):
-        async with Client(build_app(settings), mode=mode) as client:
+        async with Client(bootstrap(settings).mcp_server(), mode=mode) as client:
             first = await client.call_tool("customers_register", {"name": "Ada", "email": "ada@example.com"})
             files = modes_in(data)  # while the server has it open: WAL and SHM exist
 

@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 from mcp_server.config import load_settings
-from mcp_server.entrypoint import build_app
+from mcp_server.entrypoint import bootstrap
 from tests.databases import sqlite_url
 from tests.e2e.support import TOOLS, JsonObject, Shop, as_object, string, text_of
 
@@ -27,7 +27,8 @@ Schema = dict[str, Any]
 
 def _advertised() -> dict[str, Schema]:
     """Each tool's input schema as tools/list advertises it (no database is opened to list tools)."""
-    app = build_app(load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(Path("/nonexistent/never-opened.db"))}))
+    settings = load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(Path("/nonexistent/never-opened.db"))})
+    app = bootstrap(settings).mcp_server()
     return {tool.name: tool.input_schema for tool in anyio.run(app.list_tools)}
 
 

@@ -1,6 +1,6 @@
 """A shop worker the crash test kills with SIGKILL: a burst of writes through the real services.
 
-It opens the services exactly as the ``shopkeeper`` command line does (``entrypoint.cli_actions``:
+It opens the services exactly as the ``shopkeeper`` command line does (``entrypoint.bootstrap``:
 engine, migrations check, repositories, services), prints ``ready``, then writes without pause:
 places orders (racing other workers for the last units), records payments, refunds and cancels
 (with a confirmation token, as the CLI's --yes does), ships, delivers and adjusts stock.
@@ -29,7 +29,7 @@ from typing import Any, cast
 import anyio
 
 from mcp_server.config import load_settings
-from mcp_server.entrypoint import cli_actions
+from mcp_server.entrypoint import bootstrap
 from mcp_server.handlers.mcp.context import ServiceRegistry
 from mcp_server.models.catalog import ProductCreate, StockAdjustment
 from mcp_server.models.customers import CustomerCreate
@@ -53,7 +53,7 @@ def settings_env(db_path: Path) -> dict[str, str]:
 @asynccontextmanager
 async def open_services(db_path: Path) -> AsyncGenerator[ServiceRegistry]:
     """The services as the CLI door builds them (the entrypoint's own wiring)."""
-    actions = cli_actions(load_settings(settings_env(db_path)))
+    actions = bootstrap(load_settings(settings_env(db_path))).cli_actions()
     assert actions.open_services is not None
     async with actions.open_services() as services:
         yield services
@@ -64,7 +64,7 @@ async def open_services(db_path: Path) -> AsyncGenerator[ServiceRegistry]:
 
 async def seed(db_path: Path, *, customers: int, stocks: list[int]) -> Record:
     """A shop with ``customers`` customers and one product per entry of ``stocks`` (its initial stock)."""
-    await cli_actions(load_settings(settings_env(db_path))).upgrade_database()  # `shopkeeper db upgrade`
+    await bootstrap(load_settings(settings_env(db_path))).cli_actions().upgrade_database()  # `shopkeeper db upgrade`
     async with open_services(db_path) as services:
         customer_ids: list[str] = []
         for n in range(customers):

@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from mcp_server.config import load_settings
-from mcp_server.entrypoint import cli_actions
+from mcp_server.entrypoint import bootstrap
 from mcp_server.handlers.cli.common import Terminal
 from mcp_server.handlers.cli.main import run
 from mcp_server.handlers.consumers.outbox_worker import run_outbox_worker
@@ -104,7 +104,9 @@ def test_the_cli_says_the_disk_is_full_exits_6_and_still_lists(
 ) -> None:
     db = disk.path / "shop.db"
     anyio.run(seed_shop, db)
-    actions = cli_actions(load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db), "SHOPKEEPER_ACTOR": "tester"}))
+    actions = bootstrap(
+        load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db), "SHOPKEEPER_ACTOR": "tester"})
+    ).cli_actions()
     nobody = Terminal(
         ask=lambda question: pytest.fail(f"nobody should be asked: {question}"), interactive=lambda: False
     )
@@ -133,12 +135,11 @@ def test_the_cli_says_the_disk_is_full_exits_6_and_still_lists(
 async def test_the_email_worker_on_a_full_disk_logs_the_condition_once_not_a_traceback_per_round(
     disk: SmallDisk, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from mcp_server.adapters.service_factories import Backend
-
     db = disk.path / "shop.db"
     await seed_shop(db)  # Ada's welcome e-mail waits in the outbox (the server's worker was off)
-    backend = await Backend.start(sqlite_url(db))
-    try:
+    open_services = bootstrap(load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db)})).cli_actions().open_services
+    assert open_services is not None
+    async with open_services() as registry:
         before = dump_tables(db)
         disk.fill()
         caplog.set_level(logging.INFO)
@@ -147,7 +148,7 @@ async def test_the_email_worker_on_a_full_disk_logs_the_condition_once_not_a_tra
         async def services() -> ServiceRegistry:
             nonlocal rounds
             rounds += 1
-            return backend.services
+            return registry
 
         with anyio.move_on_after(1.0):  # bounds how long the loop runs; nothing is timed
             await run_outbox_worker(services, idle_seconds=0, error_seconds=0)
@@ -155,8 +156,6 @@ async def test_the_email_worker_on_a_full_disk_logs_the_condition_once_not_a_tra
         assert rounds > 3, "the worker should have tried several rounds"
         assert len(records_about(caplog.records, "disk", "full")) == 1
         assert dump_tables(db) == before
-    finally:
-        await backend.close()
 
 
 @pytest.mark.slow

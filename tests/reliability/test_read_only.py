@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from mcp_server.config import load_settings
-from mcp_server.entrypoint import cli_actions
+from mcp_server.entrypoint import bootstrap
 from mcp_server.handlers.cli.common import Terminal
 from mcp_server.handlers.cli.main import run
 from tests.e2e.support import Tables, as_object, assert_no_internals, objects, open_shop, sqlite_url, string
@@ -110,7 +110,7 @@ def test_the_cli_on_a_read_only_file_lists_and_refuses_writes_with_exit_6(
     before = rows(read_only_shop.source)
     caplog.set_level(logging.INFO)
     settings = load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(read_only_shop.db), "SHOPKEEPER_ACTOR": "tester"})
-    actions = cli_actions(settings)
+    actions = bootstrap(settings).cli_actions()
 
     assert run(["--json", "customers", "list"], actions, NOBODY) == 0, capsys.readouterr().err
     listed = as_object(json.loads(capsys.readouterr().out))

@@ -27,7 +27,7 @@ import pytest
 from mcp_server.clients.email_provider import PostmarkEmailSender
 from mcp_server.clients.payment_gateway import RetryPolicy, StripePaymentGateway
 from mcp_server.config import load_settings
-from mcp_server.entrypoint import cli_actions
+from mcp_server.entrypoint import bootstrap
 from mcp_server.handlers.cli.main import run
 from mcp_server.models.outbox import Delivered, Email, PermanentFailure, TemporaryFailure
 from mcp_server.models.payments_gateway import (
@@ -509,7 +509,7 @@ async def notifications_through_mcp(db_path: Path, provider: HostileProvider) ->
 def command_line(db_path: Path, provider: HostileProvider, capsys: pytest.CaptureFixture[str]) -> Cli:
     """The CLI in-process on a new shop whose gateway and e-mail provider are the stand-in."""
     settings = load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db_path), **shop_env(provider)})
-    actions = cli_actions(settings)
+    actions = bootstrap(settings).cli_actions()
     assert run(["db", "upgrade"], actions) == 0  # it prints where the file is, which Cli would refuse
     return Cli(actions, db_path, capsys)
 
