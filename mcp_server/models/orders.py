@@ -1,13 +1,13 @@
 """Orders: what a customer bought, at which price, and where the order stands.
 
-An order's status only moves along ``TRANSITIONS``; every amount is in integer minor units
+An order's status only moves along ``TRANSITIONS``, through ``Order``'s methods; every amount is in integer minor units
 of the order's one currency.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -25,17 +25,26 @@ MAX_QUANTITY = 10_000
 OrderStatus = Literal["placed", "paid", "shipped", "delivered", "cancelled", "refunded"]
 ORDER_STATUSES: tuple[OrderStatus, ...] = ("placed", "paid", "shipped", "delivered", "cancelled", "refunded")
 
-# What can be done to an order in each status. The names are the domain's verbs; each door
-# (MCP tools, CLI commands) maps them to its own commands.
+# The status machine: what can be done to an order in each status, and the status it leads to.
+# The names are the domain's verbs; each door (MCP tools, CLI commands) maps them to its own
+# commands. ``pay`` and ``refund`` lead on only once the money is in full (``Order.pay``/``refund``).
 OrderAction = Literal["pay", "cancel", "ship", "deliver", "refund"]
-ALLOWED_ACTIONS: dict[OrderStatus, tuple[OrderAction, ...]] = {
-    "placed": ("pay", "cancel"),
-    "paid": ("ship", "cancel", "refund"),
-    "shipped": ("deliver", "refund"),
-    "delivered": ("refund",),
-    "cancelled": (),
-    "refunded": (),
+TRANSITIONS: dict[OrderStatus, dict[OrderAction, OrderStatus]] = {
+    "placed": {"pay": "paid", "cancel": "cancelled"},
+    "paid": {"ship": "shipped", "cancel": "cancelled", "refund": "refunded"},
+    "shipped": {"deliver": "delivered", "refund": "refunded"},
+    "delivered": {"refund": "refunded"},
+    "cancelled": {},
+    "refunded": {},
 }
+ALLOWED_ACTIONS: dict[OrderStatus, tuple[OrderAction, ...]] = {
+    status: tuple(moves) for status, moves in TRANSITIONS.items()
+}
+
+
+class IllegalMoveError(ValueError):
+    """An order was asked to do what its status does not allow (services check ``Order.may`` first)."""
+
 
 Line = Annotated[str, AfterValidator(clean_line)]
 EntityRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -177,6 +186,86 @@ class Order:
         if self.status == "cancelled" and self.paid_minor > self.refunded_minor:
             return ("refund",)  # a card refund of the cancellation is pending or was refused: money is owed
         return ALLOWED_ACTIONS[self.status]
+
+    def may(self, action: OrderAction) -> bool:
+        return action in self.allowed
+
+    # -- the status machine: every status change of an order happens in these methods --------
+
+    @classmethod
+    def place(
+        cls,
+        *,
+        order_id: str,
+        customer_id: str,
+        currency: str,
+        lines: tuple[OrderLine, ...],
+        shipping_address: Address | None,
+        at: datetime,
+    ) -> Order:
+        """A new order; one that costs nothing is paid in full at once."""
+        total = sum(line.total_minor for line in lines)
+        return cls(
+            id=order_id,
+            customer_id=customer_id,
+            status=TRANSITIONS["placed"]["pay"] if total == 0 else "placed",
+            currency=currency,
+            total_minor=total,
+            paid_minor=0,
+            refunded_minor=0,
+            units=sum(line.quantity for line in lines),
+            lines=lines,
+            shipping_address=shipping_address,
+            carrier=None,
+            tracking_number=None,
+            placed_at=at,
+            updated_at=at,
+            line_count=len(lines),
+        )
+
+    def pay(self, amount_minor: int, at: datetime) -> Order:
+        """Count money received; paid in full, a placed order is paid. Money a card gateway took is
+        counted whatever the status (services check ``may("pay")`` before taking a new payment)."""
+        paid = self.paid_minor + amount_minor
+        status = TRANSITIONS["placed"]["pay"] if self.status == "placed" and paid >= self.total_minor else self.status
+        return replace(self, paid_minor=paid, status=status, updated_at=at)
+
+    def refund(self, amount_minor: int, at: datetime) -> Order:
+        """Count money given back; refunded in full, the order is refunded (a cancelled one stays
+        cancelled). Like ``pay``, money the gateway gave back is counted whatever the status."""
+        refunded = self.refunded_minor + amount_minor
+        status = self.status
+        if status in ("paid", "shipped", "delivered") and refunded >= self.paid_minor:
+            status = TRANSITIONS[status]["refund"]
+        return replace(self, refunded_minor=refunded, status=status, updated_at=at)
+
+    def ship(self, carrier: str, tracking_number: str, at: datetime) -> Order:
+        return replace(
+            self,
+            status=self._next("ship"),
+            carrier=carrier,
+            tracking_number=tracking_number,
+            updated_at=at,
+        )
+
+    def deliver(self, at: datetime) -> Order:
+        return replace(self, status=self._next("deliver"), updated_at=at)
+
+    def cancel(self, returned_minor: int, at: datetime) -> Order:
+        """Cancelled, with ``returned_minor`` given back at once (card refunds count once the gateway made them)."""
+        return replace(
+            self, status=self._next("cancel"), refunded_minor=self.refunded_minor + returned_minor, updated_at=at
+        )
+
+    def restocked(self) -> Order:
+        """Every unit of every line counted as back in stock."""
+        return replace(self, lines=tuple(replace(line, restocked=line.quantity) for line in self.lines))
+
+    def _next(self, action: OrderAction) -> OrderStatus:
+        moves = TRANSITIONS[self.status]
+        if action not in moves:
+            raise IllegalMoveError(f"order {self.id} is {self.status}: it cannot {action}")
+        return moves[action]
 
     def audit_state(self) -> dict[str, str | int | None]:
         """What every audit entry about this order records after the change."""

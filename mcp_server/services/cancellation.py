@@ -134,9 +134,7 @@ class Cancelling:
             uow, self._ids, allocate(payments, refund), reason=reason or "order cancelled", restock=True, at=now
         )
         # Card refunds count as returned once the gateway has made them (CardDesk books them).
-        cancelled = replace(
-            restocked, status="cancelled", refunded_minor=order.refunded_minor + returned(refunds), updated_at=now
-        )
+        cancelled = restocked.cancel(returned(refunds), now)
         await uow.orders.update(cancelled)
         await self._audit.record(
             uow,

@@ -65,11 +65,7 @@ class CardBooks:
         ):
             return None
         now = self._clock.now()
-        refunded = order.refunded_minor + refund.amount_minor
-        status = order.status
-        if status != "cancelled" and refunded >= order.paid_minor:
-            status = "refunded"
-        updated = replace(order, refunded_minor=refunded, status=status, updated_at=now)
+        updated = order.refund(refund.amount_minor, now)
         await uow.orders.update(updated)
         await self._audit.record(
             uow,

@@ -4,12 +4,11 @@ refunds, cancellations and card settlements share."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 
 from mcp_server.models.audit import JsonScalar
 from mcp_server.models.customers import Customer
-from mcp_server.models.orders import Order, OrderLine
+from mcp_server.models.orders import Order
 from mcp_server.models.outbox import OUTBOX_ID_PREFIX, NotificationKind, OutboxMessage
 from mcp_server.models.payments import REFUND_ID_PREFIX, Payment
 from mcp_server.services.audit import AuditRecorder
@@ -80,9 +79,7 @@ async def book_payment(
 ) -> Order:
     """Count a succeeded payment on its order (paid once payments cover the total), with its audit entry
     (``extra``: more for the entry to say, e.g. that a person settled it by hand)."""
-    paid = order.paid_minor + payment.amount_minor
-    status = "paid" if order.status == "placed" and paid >= order.total_minor else order.status
-    updated = replace(order, paid_minor=paid, status=status, updated_at=at)
+    updated = order.pay(payment.amount_minor, at)
     await uow.orders.update(updated)
     await audit.record(
         uow,
@@ -109,7 +106,7 @@ def still_pending(rows: list[Payment]) -> list[Payment]:
 
 async def restock_all(uow: UnitOfWork, order: Order, at: datetime) -> tuple[Order, int]:
     """Put every unit not yet returned back into stock; the order with updated lines, and how many."""
-    lines, units = list[OrderLine](), 0
+    units = 0
     for line in order.lines:
         back = line.quantity - line.restocked
         if back > 0:
@@ -117,8 +114,7 @@ async def restock_all(uow: UnitOfWork, order: Order, at: datetime) -> tuple[Orde
             if level is None:  # only a missing product refuses a positive delta
                 raise LookupError(f"product {line.product_id} of order {order.id} is gone")
             units += back
-        lines.append(replace(line, restocked=line.quantity))
-    return replace(order, lines=tuple(lines)), units
+    return order.restocked(), units
 
 
 def units_to_restock(order: Order) -> int:

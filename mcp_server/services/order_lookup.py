@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mcp_server.models.orders import ALLOWED_ACTIONS, ORDER_ID_PREFIX, Order, OrderAction
+from mcp_server.models.orders import ORDER_ID_PREFIX, Order, OrderAction
 from mcp_server.services.ports import UnitOfWork
 from mcp_server.services.results import IllegalTransition, NotFound, Rejected
 from mcp_server.utils.ids import canonical_id
@@ -18,7 +18,7 @@ async def load_order(
     order = await uow.orders.get(canonical)
     if order is None:
         return NotFound("order", f"id {canonical}")
-    if action not in ALLOWED_ACTIONS[order.status]:
+    if not order.may(action):
         return IllegalTransition(order.id, order.status, action, order.allowed)
     return order
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from mcp_server.models.catalog import PRODUCT_ID_PREFIX, Product
@@ -134,22 +134,13 @@ class OrderService:
                     product = await uow.products.get(line.product_id)
                     have = product.stock if product else 0
                     return _bad_lines([LineProblem(line.line_no, line.sku, _short_of(have, line.quantity))])
-            order = Order(
-                id=self._ids.new(ORDER_ID_PREFIX),
+            order = Order.place(
+                order_id=self._ids.new(ORDER_ID_PREFIX),
                 customer_id=quote.customer.id,
-                status="paid" if quote.total_minor == 0 else "placed",
                 currency=quote.currency,
-                total_minor=quote.total_minor,
-                paid_minor=0,
-                refunded_minor=0,
-                units=sum(line.quantity for line in quote.lines),
                 lines=quote.lines,
                 shipping_address=request.shipping_address.record() if request.shipping_address else None,
-                carrier=None,
-                tracking_number=None,
-                placed_at=now,
-                updated_at=now,
-                line_count=len(quote.lines),
+                at=now,
             )
             await uow.orders.add(order)
             await self._audit.record(
@@ -307,14 +298,7 @@ class OrderService:
             order = await load_order(uow, order_id, "ship")
             if not isinstance(order, Order):
                 return order
-            now = self._clock.now()
-            shipped = replace(
-                order,
-                status="shipped",
-                carrier=shipment.carrier,
-                tracking_number=shipment.tracking_number,
-                updated_at=now,
-            )
+            shipped = order.ship(shipment.carrier, shipment.tracking_number, self._clock.now())
             await uow.orders.update(shipped)
             await self._audit.record(
                 uow,
@@ -339,7 +323,7 @@ class OrderService:
             order = await load_order(uow, order_id, "deliver")
             if not isinstance(order, Order):
                 return order
-            delivered = replace(order, status="delivered", updated_at=self._clock.now())
+            delivered = order.deliver(self._clock.now())
             await uow.orders.update(delivered)
             await self._audit.record(
                 uow,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mcp_server.models.orders import ALLOWED_ACTIONS, ORDER_ID_PREFIX, Order
+from mcp_server.models.orders import ORDER_ID_PREFIX, Order
 from mcp_server.models.payments import PAYMENT_ID_PREFIX, Payment, PaymentCreate
 from mcp_server.services.cards import NO_GATEWAY
 from mcp_server.services.ledger import book_payment
@@ -99,7 +99,7 @@ class Recording(UseCase):
         waiting = [p for p in await self._cards.pending_for(uow, order.id) if p.kind == "payment"]
         if waiting:
             return _Charge(waiting[0], resumed=True)
-        if "pay" not in ALLOWED_ACTIONS[order.status]:
+        if not order.may("pay"):
             return IllegalTransition(order.id, order.status, "take a payment", order.allowed)
         amount = order.outstanding_minor if request.amount is None else request.amount
         if amount > order.outstanding_minor:

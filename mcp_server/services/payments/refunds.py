@@ -150,13 +150,7 @@ class Refunds(UseCase):
             at=now,
         )
         given_back = returned(refunds)  # card refunds count once the gateway has made them
-        refunded = order.refunded_minor + given_back
-        updated = replace(
-            order,
-            refunded_minor=refunded,
-            status="refunded" if refunded == order.paid_minor and order.status != "cancelled" else order.status,
-            updated_at=now,
-        )
+        updated = order.refund(given_back, now)
         await uow.orders.update(updated)
         pending = still_pending(refunds)
         await self._audit.record(
@@ -234,7 +228,7 @@ class Refunds(UseCase):
         payments = [only] if only is not None else await uow.payments.for_order(order.id)
         refundable = sum(p.refundable_minor for p in payments)
         # A cancelled order still owes money back while its card refund is pending or was refused.
-        if "refund" not in order.allowed:
+        if not order.may("refund"):
             return IllegalTransition(order.id, order.status, "be refunded", order.allowed)
         if request.restock and order.status == "cancelled":
             return Rejected(
