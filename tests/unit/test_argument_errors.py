@@ -92,14 +92,21 @@ SCHEMA = {
         "address": {"anyOf": [{"$ref": "#/$defs/Address"}, {"type": "null"}]},
         "amount": {"type": ["integer", "null"]},
         "either": {"oneOf": [{"type": "integer"}, {"type": ["string", "null"]}]},
-    }
+        "kind": {"anyOf": [{"$ref": "#/$defs/Kind"}, {"type": "null"}]},
+        "loop": {"$ref": "#/$defs/Loop"},
+    },
+    "$defs": {
+        "Address": {"type": "object", "properties": {"city": {"type": "string"}}},
+        "Kind": {"type": "string", "enum": ["a", "b"]},
+        "Loop": {"anyOf": [{"$ref": "#/$defs/Loop"}, {"type": "integer"}]},
+    },
 }
 
 
 def test_text_arguments_are_read_from_the_schema() -> None:
     arguments = ToolArguments.of(SCHEMA)
     assert arguments.names == set(SCHEMA["properties"])
-    assert arguments.text == {"notes", "status", "day", "either"}
+    assert arguments.text == {"notes", "status", "day", "either", "kind"}
     assert not admits_text({"type": "null"})
     assert not admits_text("string")
 

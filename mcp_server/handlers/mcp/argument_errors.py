@@ -95,7 +95,9 @@ class ToolArguments:
     @classmethod
     def of(cls, input_schema: Mapping[str, Any]) -> ToolArguments:
         properties = cast(dict[str, Any], input_schema.get("properties") or {})
-        return cls(frozenset(properties), frozenset(name for name, schema in properties.items() if admits_text(schema)))
+        defs = cast(dict[str, Any], input_schema.get("$defs") or {})
+        text = frozenset(name for name, schema in properties.items() if admits_text(schema, defs))
+        return cls(frozenset(properties), text)
 
     def shielded(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """``arguments`` with each text the SDK would JSON-decode handed over as UTF-8 bytes.
@@ -116,16 +118,21 @@ class ToolArguments:
         return shielded
 
 
-def admits_text(schema: object) -> bool:
-    """True when a JSON schema lets a string through: ``type`` string (or a list with it), or an option that does."""
+def admits_text(schema: object, defs: Mapping[str, Any] | None = None) -> bool:
+    """True when a JSON schema lets a string through: ``type`` string (or a list with it), an option
+    that does, or a ``#/$defs/…`` reference (an enum class) to one that does."""
     if not isinstance(schema, Mapping):
         return False
     node = cast(Mapping[str, Any], schema)
     kind = node.get("type")
     if kind == "string" or (isinstance(kind, list) and "string" in kind):
         return True
+    reference = node.get("$ref")
+    if isinstance(reference, str) and reference.startswith("#/$defs/") and defs:
+        name = reference.removeprefix("#/$defs/")
+        return admits_text(defs.get(name), {key: value for key, value in defs.items() if key != name})  # no cycles
     options = [*cast(list[object], node.get("anyOf") or []), *cast(list[object], node.get("oneOf") or [])]
-    return any(admits_text(option) for option in options)
+    return any(admits_text(option, defs) for option in options)
 
 
 def _decoded_by_sdk(value: str) -> bool:
