@@ -6,10 +6,12 @@ Kept deliberately low-level so a test can see every byte the server writes to st
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -18,6 +20,7 @@ from tests.e2e.support import JsonObject, as_object
 PROTOCOL_VERSION = "2025-11-25"
 REPLY_TIMEOUT = 15.0
 EXIT_TIMEOUT = 5.0
+STATE_TIMEOUT = 30.0  # for wait_until: only a hang takes this long
 
 
 class ServerDidNotExitError(AssertionError):
@@ -106,6 +109,65 @@ class RawStdioServer:
     def send_signal(self, signum: int) -> None:
         self._process.send_signal(signum)
 
+    def open_files(self) -> set[Path]:
+        """The files the server process has open right now (Linux: /proc/<pid>/fd)."""
+        fds = Path(f"/proc/{self.pid}/fd")
+        return {Path(target) for fd in os.listdir(fds) if (target := _readlink(fds / fd)) is not None}
+
+    def wait_channels(self) -> list[str]:
+        """Where in the kernel each of the server's threads waits now (Linux: /proc/<pid>/task/*/wchan;
+        "0" for a running thread), e.g. ``hrtimer_nanosleep`` for a thread asleep in ``usleep()``."""
+        channels: list[str] = []
+        tasks = Path(f"/proc/{self.pid}/task")
+        for task in os.listdir(tasks):
+            try:
+                channels.append((tasks / task / "wchan").read_text())
+            except OSError:  # the thread ended since the listing
+                continue
+        return channels
+
+    def stdin_fd_in_server(self) -> int:
+        """The server's descriptor for the pipe this side writes to (its own fd 0, or a copy of it)."""
+        stdin = self._process.stdin
+        assert stdin is not None
+        pipe = f"pipe:[{os.fstat(stdin.fileno()).st_ino}]"
+        fds = Path(f"/proc/{self.pid}/fd")
+        found = [int(fd) for fd in os.listdir(fds) if _readlink(fds / fd) == pipe]
+        assert found, f"the server does not hold its stdin pipe; descriptors: {os.listdir(fds)}"
+        return max(found)  # a copy, if it made one (fd 0 itself may be the null device by now)
+
+    def polls(self, fd: int) -> bool:
+        """Whether an event loop of the server watches its ``fd`` (Linux: epoll instances' /proc fdinfo)."""
+        fds = Path(f"/proc/{self.pid}/fd")
+        for epoll in os.listdir(fds):
+            if _readlink(fds / epoll) != "anon_inode:[eventpoll]":
+                continue
+            try:
+                info = (Path(f"/proc/{self.pid}/fdinfo") / epoll).read_text()
+            except OSError:  # closed since the listing
+                continue
+            if any(line.split()[:2] == ["tfd:", str(fd)] for line in info.splitlines()):
+                return True
+        return False
+
+    def main_thread_blocked(self) -> bool:
+        """Whether the server's main thread is waiting in the kernel rather than running."""
+        try:
+            return Path(f"/proc/{self.pid}/task/{self.pid}/wchan").read_text() != "0"
+        except OSError:  # it exited
+            return True
+
+    def wait_until(self, condition: Callable[[], bool], what: str, timeout: float = STATE_TIMEOUT) -> None:
+        """Return once ``condition()`` holds: a state of the server process only /proc shows, so it is
+        looked at every few milliseconds; ``timeout`` only detects a hang."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if self._process.poll() is not None:
+                raise AssertionError(f"the server exited before {what}; stderr:\n{self.stderr}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no sign of {what} within {timeout}s; stderr:\n{self.stderr}")
+            time.sleep(0.005)
+
     def result(self, method: str, params: JsonObject | None = None) -> JsonObject:
         reply = self.request(method, params)
         assert "error" not in reply, f"{method} failed: {reply['error']}"
@@ -151,3 +213,10 @@ class RawStdioServer:
         assert stdin is not None
         stdin.write(json.dumps(message).encode() + b"\n")
         stdin.flush()
+
+
+def _readlink(path: Path) -> str | None:
+    try:
+        return os.readlink(path)
+    except OSError:  # closed since the listing
+        return None

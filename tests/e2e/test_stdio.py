@@ -11,7 +11,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from tests.e2e.support import (
 pytestmark = pytest.mark.slow
 
 PLACEHOLDER = "<ABSOLUTE_PATH_TO_SHOPKEEPER_CHECKOUT>"
+HANG_S = 30.0  # only a server that hangs takes this long
 VENV_BIN = CHECKOUT / ".venv" / "bin"
 
 
@@ -194,10 +194,13 @@ def test_server_exits_when_the_client_leaves_during_first_start(tmp_path: Path) 
 
     Another writer's lock keeps the server's first-start migration waiting, so the client
     leaves mid-start every time (without the lock this happens only when the timing is
-    unlucky); the lock is released right after. The server should then exit within a second
-    or two, as it does when start-up has finished.
+    unlucky); the lock is released once the server has heard the client leave. The server
+    should then finish its start-up and exit, as it does when start-up had finished before
+    the client left (without the fix it never exits). The waits look at the server process
+    in /proc (Linux): what it has open, where its threads sleep, what its event loop polls.
     """
     db_path = tmp_path / "shop.db"
+    wal = db_path.with_name(db_path.name + "-wal")
     launch = python_module(db_path)
 
     with (
@@ -206,10 +209,24 @@ def test_server_exits_when_the_client_leaves_during_first_start(tmp_path: Path) 
     ):
         server.initialize()
         assert {string(t, "name") for t in objects(server.result("tools/list"), "tools")} == TOOLS
-        time.sleep(1.0)  # start-up has reached the migration and waits for the lock
+
+        def waits_for_the_lock() -> bool:
+            # Its connection is open, and a thread sleeps between tries in SQLite's busy handler
+            # (no server thread sleeps on a timer otherwise): the migration waits for the lock.
+            return wal in server.open_files() and any("nanosleep" in w for w in server.wait_channels())
+
+        server.wait_until(waits_for_the_lock, "start-up waiting for the other writer's lock")
+        wire = server.stdin_fd_in_server()
         server.close_stdin()
+
+        def heard_the_client_leave() -> bool:
+            # It no longer waits for input and has done all that follows without waiting (the lock is
+            # released only now, so a server that abandons the migration on shutdown is caught doing it).
+            return not server.polls(wire) and server.main_thread_blocked()
+
+        server.wait_until(heard_the_client_leave, "the server hearing that the client left")
         other_writer.release()
-        code = server.wait_for_exit(timeout=3.0)
+        code = server.wait_for_exit(timeout=HANG_S)
 
     assert code == 0
 
