@@ -336,12 +336,12 @@ def test_ctrl_c_at_a_terminal_stops_the_server(tmp_path: Path) -> None:
 
 
 def read_until(terminal: int, seen: bytearray, marker: bytes) -> None:
+    """Read the terminal as output arrives until ``marker`` is in ``seen`` (HANG_S in all only detects a hang)."""
     deadline = time.monotonic() + HANG_S
     while marker not in seen:
-        assert time.monotonic() < deadline, f"no {marker!r} on the terminal; output:\n{seen.decode(errors='replace')}"
-        readable, _, _ = select.select([terminal], [], [], 0.2)
-        if readable:
-            seen += os.read(terminal, 65_536)
+        readable, _, _ = select.select([terminal], [], [], max(0.0, deadline - time.monotonic()))
+        assert readable, f"no {marker!r} on the terminal; output:\n{seen.decode(errors='replace')}"
+        seen += os.read(terminal, 65_536)
 
 
 _statuses: dict[int, int] = {}
@@ -358,13 +358,17 @@ def status_of(pid: int) -> int | None:
 
 
 def wait_for(pid: int) -> int | None:
-    deadline = time.monotonic() + HANG_S
-    while time.monotonic() < deadline:
-        status = status_of(pid)
-        if status is not None:
-            return status
-        time.sleep(0.05)
-    return None
+    """The child's wait status once it exits (its pidfd turns readable then), or None after HANG_S."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        exited, _, _ = select.select([pidfd], [], [], HANG_S)
+    finally:
+        os.close(pidfd)
+    if not exited:
+        return None
+    _, status = os.waitpid(pid, 0)  # it has exited: this returns at once
+    _statuses[pid] = status
+    return status
 
 
 def test_stdin_from_a_file_and_from_dev_null(tmp_path: Path) -> None:
