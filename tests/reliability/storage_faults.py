@@ -53,19 +53,18 @@ class SmallDisk:
     path: Path
 
     def fill(self) -> None:
-        with (self.path / JUNK).open("ab") as junk:
+        # Unbuffered: a buffered file keeps what did not fit and raises ENOSPC again when it closes.
+        with (self.path / JUNK).open("ab", buffering=0) as junk:
             try:
                 while True:
                     junk.write(_CHUNK)
-                    junk.flush()
             except OSError as exc:
                 if exc.errno != errno.ENOSPC:
                     raise
         # A last few bytes may still fit in a partial block; take them too.
-        with contextlib.suppress(OSError), (self.path / "junk-tail.bin").open("ab") as tail:
+        with contextlib.suppress(OSError), (self.path / "junk-tail.bin").open("ab", buffering=0) as tail:
             while True:
                 tail.write(b"\0" * 512)
-                tail.flush()
 
     def free(self) -> None:
         for name in (JUNK, "junk-tail.bin"):
