@@ -1,72 +1,15 @@
-"""The audit trail: reading it, and the one helper every mutating use case writes through."""
+"""Reading the audit trail (entries are written by ``services.event_handlers``, one per change)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from mcp_server.models.audit import AUDIT_ID_PREFIX, AuditEntry, AuditQuery, JsonScalar
+from mcp_server.models.audit import AuditEntry, AuditQuery
 from mcp_server.models.common import Page
 from mcp_server.services.pagination import page_of, resume_after
-from mcp_server.services.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
+from mcp_server.services.ports import UnitOfWorkFactory
 from mcp_server.services.results import Rejected, Success, unavailable_when_busy
 from mcp_server.utils.ids import canonical_id
 
 _CURSOR_KIND = "audit"
-
-
-class AuditRecorder:
-    """Builds audit entries; used inside another use case's unit of work."""
-
-    def __init__(self, clock: Clock, ids: IdFactory) -> None:
-        self._clock = clock
-        self._ids = ids
-
-    async def record(
-        self,
-        uow: UnitOfWork,
-        *,
-        actor: str,
-        action: str,
-        entity_type: str,
-        entity_id: str,
-        before: Mapping[str, JsonScalar] | None,
-        after: Mapping[str, JsonScalar] | None,
-    ) -> AuditEntry:
-        entry = AuditEntry(
-            id=self._ids.new(AUDIT_ID_PREFIX),
-            occurred_at=self._clock.now(),
-            actor=actor,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            before=dict(before) if before is not None else None,
-            after=dict(after) if after is not None else None,
-        )
-        await uow.audit.add(entry)
-        return entry
-
-    async def record_update(
-        self,
-        uow: UnitOfWork,
-        *,
-        actor: str,
-        action: str,
-        entity_type: str,
-        entity_id: str,
-        before: Mapping[str, JsonScalar],
-        after: Mapping[str, JsonScalar],
-        changed: tuple[str, ...],
-    ) -> AuditEntry:
-        """An update's entry: only the changed fields, before and after."""
-        return await self.record(
-            uow,
-            actor=actor,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            before={name: before[name] for name in changed},
-            after={name: after[name] for name in changed},
-        )
 
 
 class AuditService:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from mcp_server.models.customers import Customer
+from mcp_server.models.events import OrderCancelled
 from mcp_server.models.orders import Order
 from mcp_server.models.payments import Payment
-from mcp_server.services.audit import AuditRecorder
 from mcp_server.services.cards import CardDesk
 from mcp_server.services.ledger import (
     allocate,
-    order_mail,
     pay_back,
     restock_all,
     returned,
@@ -22,6 +21,7 @@ from mcp_server.services.order_lookup import load_order
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
 from mcp_server.services.requests import Approval, ConfirmationTokens, NeedsConfirmation, redeem, request_hash
 from mcp_server.services.results import IllegalTransition, NotFound, Rejected, Success, unavailable_when_busy
+from mcp_server.services.unit_of_work import EventfulUnitOfWork, with_events
 
 CANCEL = "orders_cancel"
 
@@ -43,12 +43,11 @@ class Cancelling:
     def __init__(
         self, uow: UnitOfWorkFactory, clock: Clock, ids: IdFactory, tokens: ConfirmationTokens, cards: CardDesk
     ) -> None:
-        self._uow = uow
+        self._uow = with_events(uow, clock, ids)
         self._clock = clock
         self._ids = ids
         self._tokens = tokens
         self._cards = cards
-        self._audit = AuditRecorder(clock, ids)
 
     @unavailable_when_busy
     async def preview_cancel(self, order_id: str) -> Success[Cancellation] | NotFound | Rejected | IllegalTransition:
@@ -110,7 +109,7 @@ class Cancelling:
 
     async def _cancel_in(
         self,
-        uow: UnitOfWork,
+        uow: EventfulUnitOfWork,
         found: tuple[Order, Customer | None, list[Payment]],
         *,
         reason: str | None,
@@ -136,24 +135,7 @@ class Cancelling:
         # Card refunds count as returned once the gateway has made them (CardDesk books them).
         cancelled = restocked.cancel(returned(refunds), now)
         await uow.orders.update(cancelled)
-        await self._audit.record(
-            uow,
-            actor=actor,
-            action="order.cancelled",
-            entity_type="order",
-            entity_id=order.id,
-            before=order.audit_state(),
-            after=cancelled.audit_state()
-            | {"restocked_units": units, "refund_ids": " ".join(r.id for r in refunds) or None}
-            | ({"reason": reason} if reason else {}),
-        )
-        if customer is not None:
-            # Only money already returned: a card refund gets its own e-mail once the gateway makes it.
-            await uow.outbox.add(
-                order_mail(
-                    self._ids, "order_cancelled", customer, cancelled, self._clock.now(), refund_minor=returned(refunds)
-                )
-            )
+        uow.raise_event(OrderCancelled(actor, order, cancelled, units, tuple(refunds), reason, customer))
         await uow.commit()
         return Success(Cancellation(cancelled, customer, refund, units, tuple(refunds)))
 

@@ -36,6 +36,7 @@ from mcp_server.models.payments_gateway import (
 )
 from mcp_server.services.card_booking import AuditDetails, CardBooks, Settled
 from mcp_server.services.ports import Clock, IdFactory, PaymentGateway, UnitOfWork, UnitOfWorkFactory
+from mcp_server.services.unit_of_work import EventfulUnitOfWork, with_events
 from mcp_server.utils.schedule import next_attempt
 
 NO_GATEWAY = (
@@ -71,11 +72,11 @@ class CardDesk:
     """Talks to the gateway for pending card rows and settles them on the order."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdFactory, gateway: PaymentGateway | None) -> None:
-        self._uow = uow
+        self._uow = with_events(uow, clock, ids)
         self._clock = clock
         self._ids = ids
         self._gateway = gateway
-        self._books = CardBooks(clock, ids)
+        self._books = CardBooks(clock)
 
     @property
     def available(self) -> bool:
@@ -242,7 +243,7 @@ class CardDesk:
                 return await self._unchanged(payment, _stored_failure_note(payment, outcome), needs_person=True)
             case GatewayUnavailable():
                 return await self._unchanged(payment, outcome.reason)
-        return await self._failed(payment, note, ref, actor, action="payment.failed")
+        return await self._failed(payment, note, ref, actor)
 
     async def _settle_refund(self, refund: Payment, outcome: RefundOutcome, actor: str, resent: bool) -> Settled:
         if resent and isinstance(outcome, GatewayRejected) and outcome.status in _AUTH_REFUSALS:
@@ -274,7 +275,7 @@ class CardDesk:
                 return await self._unchanged(refund, _stored_failure_note(refund, outcome), needs_person=True)
             case GatewayUnavailable():
                 return await self._unchanged(refund, outcome.reason)
-        return await self._failed(refund, note, ref, actor, action="payment.refund_failed")
+        return await self._failed(refund, note, ref, actor)
 
     async def _charged(self, payment: Payment, outcome: GatewayPayment, actor: str) -> Settled:
         async with self._uow(write=True) as uow:
@@ -292,9 +293,9 @@ class CardDesk:
             await uow.commit()
         return done
 
-    async def _failed(self, row: Payment, note: str, gateway_ref: str | None, actor: str, *, action: str) -> Settled:
+    async def _failed(self, row: Payment, note: str, gateway_ref: str | None, actor: str) -> Settled:
         async with self._uow(write=True) as uow:
-            done = await self._books.failed(uow, row, note, gateway_ref, actor, action=action)
+            done = await self._books.failed(uow, row, note, gateway_ref, actor)
             if done is None:
                 return await self._books.as_it_is(uow, row)
             await uow.commit()
@@ -304,7 +305,7 @@ class CardDesk:
 
     async def settle_by_hand(
         self,
-        uow: UnitOfWork,
+        uow: EventfulUnitOfWork,
         row: Payment,
         *,
         succeeded: bool,
@@ -327,9 +328,8 @@ class CardDesk:
             return await self._books.charged(uow, row, gateway_reference, actor, by_hand)
         if succeeded:
             return await self._books.refunded(uow, row, gateway_reference, actor, by_hand)
-        action = "payment.failed" if row.kind == "payment" else "payment.refund_failed"
         why = f"marked failed by hand: {note}"
-        return await self._books.failed(uow, row, why, gateway_reference, actor, action=action, extra=by_hand)
+        return await self._books.failed(uow, row, why, gateway_reference, actor, extra=by_hand)
 
     async def _unchanged(self, row: Payment, note: str, *, needs_person: bool = False) -> Settled:
         async with self._uow(write=False) as uow:

@@ -15,10 +15,11 @@ from mcp_server.models.catalog import (
 )
 from mcp_server.models.common import Page
 from mcp_server.models.errors import UniqueViolationError
-from mcp_server.services.audit import AuditRecorder
+from mcp_server.models.events import ProductCreated, ProductUpdated, StockAdjusted
 from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWorkFactory
 from mcp_server.services.results import Conflict, NotFound, Rejected, Success, unavailable_when_busy
+from mcp_server.services.unit_of_work import with_events
 from mcp_server.services.updates import cannot_clear, changed_fields
 from mcp_server.utils.ids import canonical_id
 
@@ -41,10 +42,9 @@ class StockChange:
 
 class CatalogService:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdFactory) -> None:
-        self._uow = uow
+        self._uow = with_events(uow, clock, ids)
         self._clock = clock
         self._ids = ids
-        self._audit = AuditRecorder(clock, ids)
 
     @unavailable_when_busy
     async def create_product(self, data: ProductCreate, *, actor: str) -> Success[Product] | Conflict:
@@ -67,15 +67,7 @@ class CatalogService:
                     updated_at=now,
                 )
                 await uow.products.add(product)
-                await self._audit.record(
-                    uow,
-                    actor=actor,
-                    action="product.created",
-                    entity_type="product",
-                    entity_id=product.id,
-                    before=None,
-                    after=product.snapshot(),
-                )
+                uow.raise_event(ProductCreated(actor, product))
                 await uow.commit()
         except UniqueViolationError:
             async with self._uow(write=False) as uow:
@@ -112,16 +104,7 @@ class CatalogService:
                 return Success(ProductChange(current, ()))
             updated = replace(proposed, updated_at=self._clock.now())
             await uow.products.update(updated)
-            await self._audit.record_update(
-                uow,
-                actor=actor,
-                action="product.updated",
-                entity_type="product",
-                entity_id=current.id,
-                before=current.snapshot(),
-                after=updated.snapshot(),
-                changed=changed,
-            )
+            uow.raise_event(ProductUpdated(actor, current, updated, changed))
             await uow.commit()
         return Success(ProductChange(updated, changed))
 
@@ -153,15 +136,8 @@ class CatalogService:
                     f"and the change is {adjustment.delta:+d}",
                     field="delta",
                 )
-            await self._audit.record(
-                uow,
-                actor=actor,
-                action="product.stock_adjusted",
-                entity_type="product",
-                entity_id=canonical,
-                before={"stock": current.stock},
-                after={"stock": level, "reason": adjustment.reason}
-                | ({"note": adjustment.note} if adjustment.note else {}),
+            uow.raise_event(
+                StockAdjusted(actor, canonical, current.stock, level, adjustment.reason, adjustment.note or None)
             )
             await uow.commit()
         return Success(StockChange(replace(current, stock=level, updated_at=now), current.stock, adjustment.reason))

@@ -13,11 +13,11 @@ from mcp_server.models.customers import (
     CustomerUpdate,
 )
 from mcp_server.models.errors import UniqueViolationError
-from mcp_server.models.outbox import OUTBOX_ID_PREFIX, OutboxMessage
-from mcp_server.services.audit import AuditRecorder
+from mcp_server.models.events import CustomerRegistered, CustomerUpdated
 from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWorkFactory
 from mcp_server.services.results import Conflict, NotFound, Rejected, Success, unavailable_when_busy
+from mcp_server.services.unit_of_work import with_events
 from mcp_server.services.updates import cannot_clear, changed_fields
 from mcp_server.utils.ids import canonical_id
 
@@ -35,10 +35,9 @@ class CustomerChange:
 
 class CustomerService:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ids: IdFactory) -> None:
-        self._uow = uow
+        self._uow = with_events(uow, clock, ids)
         self._clock = clock
         self._ids = ids
-        self._audit = AuditRecorder(clock, ids)
 
     @unavailable_when_busy
     async def register(self, data: CustomerCreate, *, actor: str) -> Success[Customer] | Conflict:
@@ -52,16 +51,7 @@ class CustomerService:
                 # keyset page never has a customer appear behind it.
                 customer = self._new_customer(data)
                 await uow.customers.add(customer)
-                await self._audit.record(
-                    uow,
-                    actor=actor,
-                    action="customer.registered",
-                    entity_type="customer",
-                    entity_id=customer.id,
-                    before=None,
-                    after=customer.snapshot(),
-                )
-                await uow.outbox.add(self._welcome(customer))
+                uow.raise_event(CustomerRegistered(actor, customer))
                 await uow.commit()
         except UniqueViolationError:
             # Another writer took the address between our check and our write.
@@ -78,19 +68,6 @@ class CustomerService:
             notes=data.notes or None,
             created_at=now,
             updated_at=now,
-        )
-
-    def _welcome(self, customer: Customer) -> OutboxMessage:
-        return OutboxMessage(
-            id=self._ids.new(OUTBOX_ID_PREFIX),
-            kind="welcome",
-            recipient=customer.email,
-            subject_id=customer.id,
-            payload={"name": customer.name},
-            status="pending",
-            attempts=0,
-            created_at=customer.created_at,
-            next_attempt_at=customer.created_at,
         )
 
     @unavailable_when_busy
@@ -154,16 +131,7 @@ class CustomerService:
                         return _email_taken(holder)
                 updated = replace(proposed, updated_at=self._clock.now())
                 await uow.customers.update(updated)
-                await self._audit.record_update(
-                    uow,
-                    actor=actor,
-                    action="customer.updated",
-                    entity_type="customer",
-                    entity_id=current.id,
-                    before=current.snapshot(),
-                    after=updated.snapshot(),
-                    changed=changed,
-                )
+                uow.raise_event(CustomerUpdated(actor, current, updated, changed))
                 await uow.commit()
         except UniqueViolationError:
             return await self._conflict_for(changes.email or "")

@@ -7,13 +7,11 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from mcp_server.models.audit import JsonScalar
-from mcp_server.models.customers import Customer
+from mcp_server.models.events import PaymentRecorded
 from mcp_server.models.orders import Order
-from mcp_server.models.outbox import OUTBOX_ID_PREFIX, NotificationKind, OutboxMessage
 from mcp_server.models.payments import REFUND_ID_PREFIX, Payment
-from mcp_server.services.audit import AuditRecorder
 from mcp_server.services.ports import IdFactory, UnitOfWork
-from mcp_server.utils.money import format_money
+from mcp_server.services.unit_of_work import EventfulUnitOfWork
 
 
 def allocate(payments: list[Payment], amount: int) -> list[tuple[Payment, int]]:
@@ -68,8 +66,7 @@ async def pay_back(
 
 
 async def book_payment(
-    uow: UnitOfWork,
-    audit: AuditRecorder,
+    uow: EventfulUnitOfWork,
     order: Order,
     payment: Payment,
     *,
@@ -77,21 +74,11 @@ async def book_payment(
     at: datetime,
     extra: Mapping[str, JsonScalar] | None = None,
 ) -> Order:
-    """Count a succeeded payment on its order (paid once payments cover the total), with its audit entry
-    (``extra``: more for the entry to say, e.g. that a person settled it by hand)."""
+    """Count a succeeded payment on its order (paid once payments cover the total), raising
+    ``PaymentRecorded`` (``extra``: more for its audit entry to say, e.g. that a person settled it)."""
     updated = order.pay(payment.amount_minor, at)
     await uow.orders.update(updated)
-    await audit.record(
-        uow,
-        actor=actor,
-        action="payment.recorded",
-        entity_type="order",
-        entity_id=order.id,
-        before=order.audit_state(),
-        after=updated.audit_state()
-        | {"payment_id": payment.id, "amount_minor": payment.amount_minor, "method": payment.method}
-        | dict(extra or {}),
-    )
+    uow.raise_event(PaymentRecorded(actor, order, updated, payment, dict(extra or {})))
     return updated
 
 
@@ -119,29 +106,3 @@ async def restock_all(uow: UnitOfWork, order: Order, at: datetime) -> tuple[Orde
 
 def units_to_restock(order: Order) -> int:
     return sum(line.quantity - line.restocked for line in order.lines)
-
-
-def order_mail(
-    ids: IdFactory, kind: NotificationKind, customer: Customer, order: Order, at: datetime, *, refund_minor: int = 0
-) -> OutboxMessage:
-    payload = {
-        "name": customer.name,
-        "order_id": order.id,
-        "total": format_money(order.total_minor, order.currency),
-        "status": order.status,
-    }
-    if order.carrier and order.tracking_number:
-        payload |= {"carrier": order.carrier, "tracking_number": order.tracking_number}
-    if refund_minor:
-        payload["refund"] = format_money(refund_minor, order.currency)
-    return OutboxMessage(
-        id=ids.new(OUTBOX_ID_PREFIX),
-        kind=kind,
-        recipient=customer.email,
-        subject_id=order.id,
-        payload=payload,
-        status="pending",
-        attempts=0,
-        created_at=at,
-        next_attempt_at=at,
-    )

@@ -21,6 +21,7 @@ from datetime import timedelta
 import anyio
 
 from mcp_server.models.common import Page
+from mcp_server.models.events import NotificationRequeued
 from mcp_server.models.outbox import (
     CLAIM_ID_PREFIX,
     OUTBOX_ID_PREFIX,
@@ -32,10 +33,10 @@ from mcp_server.models.outbox import (
     SendOutcome,
     TemporaryFailure,
 )
-from mcp_server.services.audit import AuditRecorder
 from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.ports import Clock, EmailSender, IdFactory, UnitOfWorkFactory
 from mcp_server.services.results import NotFound, Rejected, Success, unavailable_when_busy
+from mcp_server.services.unit_of_work import with_events
 from mcp_server.utils.ids import canonical_id
 from mcp_server.utils.schedule import next_attempt
 
@@ -117,14 +118,13 @@ class NotificationService:
     ) -> None:
         if not timedelta(0) < send_timeout <= LEASE / 2:
             raise ValueError(f"send_timeout must be positive and at most half the lease ({LEASE / 2})")
-        self._uow = uow
+        self._uow = with_events(uow, clock, ids)
         self._clock = clock
         self._ids = ids
         self._sender = sender
         self._max_attempts = max_attempts
         self._shop_name = shop_name
         self._send_timeout = send_timeout
-        self._audit = AuditRecorder(clock, ids)
 
     @unavailable_when_busy
     async def deliver_due(self, limit: int = 20) -> DeliveryRound:
@@ -221,14 +221,6 @@ class NotificationService:
             now = self._clock.now()
             queued = replace(message, status="pending", attempts=0, next_attempt_at=now)
             await uow.outbox.update(queued)
-            await self._audit.record(
-                uow,
-                actor=actor,
-                action="notification.requeued",
-                entity_type="notification",
-                entity_id=canonical,
-                before={"status": "failed", "attempts": message.attempts, "last_error": message.last_error},
-                after={"status": "pending", "attempts": 0},
-            )
+            uow.raise_event(NotificationRequeued(actor, message))
             await uow.commit()
         return Success(queued)

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from mcp_server.models.catalog import PRODUCT_ID_PREFIX, Product
 from mcp_server.models.common import Page
 from mcp_server.models.customers import CUSTOMER_ID_PREFIX, Customer
+from mcp_server.models.events import OrderDelivered, OrderPlaced, OrderShipped
 from mcp_server.models.orders import (
     ORDER_ID_PREFIX,
     LineProblem,
@@ -17,12 +18,9 @@ from mcp_server.models.orders import (
     OrderQuery,
     Shipment,
 )
-from mcp_server.models.outbox import NotificationKind, OutboxMessage
 from mcp_server.models.payments import Payment
-from mcp_server.services.audit import AuditRecorder
 from mcp_server.services.cancellation import Cancellation, Cancelling
 from mcp_server.services.cards import CardDesk
-from mcp_server.services.ledger import order_mail
 from mcp_server.services.order_lookup import load_order, not_an_order_id
 from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.ports import Clock, IdFactory, PaymentGateway, UnitOfWork, UnitOfWorkFactory
@@ -43,6 +41,7 @@ from mcp_server.services.results import (
     Unavailable,
     unavailable_when_busy,
 )
+from mcp_server.services.unit_of_work import with_events
 from mcp_server.utils.ids import canonical_id
 from mcp_server.utils.money import MAX_MINOR_UNITS
 
@@ -88,12 +87,11 @@ class OrderService:
         cards: CardDesk | None = None,
     ) -> None:
         """``cards``: the process's one card desk (the entrypoint's); without it one is made on ``gateway``."""
-        self._uow = uow
+        self._uow = with_events(uow, clock, ids)
         self._clock = clock
         self._ids = ids
         self._tokens = tokens
         self._timezone = timezone
-        self._audit = AuditRecorder(clock, ids)
         self._cancelling = Cancelling(uow, clock, ids, tokens, cards or CardDesk(uow, clock, ids, gateway))
 
     # -- placing ---------------------------------------------------------------------------
@@ -143,17 +141,7 @@ class OrderService:
                 at=now,
             )
             await uow.orders.add(order)
-            await self._audit.record(
-                uow,
-                actor=actor,
-                action="order.placed",
-                entity_type="order",
-                entity_id=order.id,
-                before=None,
-                after=order.audit_state()
-                | {"customer_id": order.customer_id, "units": order.units, "lines": len(order.lines)},
-            )
-            await uow.outbox.add(self._mail("order_placed", quote.customer, order))
+            uow.raise_event(OrderPlaced(actor, order, quote.customer))
             await remember(uow, PLACE, idempotency_key, digest, (order.id,), now)
             await uow.commit()
         return Success(Placed(order))
@@ -300,18 +288,7 @@ class OrderService:
                 return order
             shipped = order.ship(shipment.carrier, shipment.tracking_number, self._clock.now())
             await uow.orders.update(shipped)
-            await self._audit.record(
-                uow,
-                actor=actor,
-                action="order.shipped",
-                entity_type="order",
-                entity_id=order.id,
-                before={"status": order.status},
-                after={"status": "shipped", "carrier": shipment.carrier, "tracking_number": shipment.tracking_number},
-            )
-            customer = await uow.customers.get(order.customer_id)
-            if customer is not None:
-                await uow.outbox.add(self._mail("order_shipped", customer, shipped))
+            uow.raise_event(OrderShipped(actor, order, shipped, await uow.customers.get(order.customer_id)))
             await uow.commit()
         return Success(shipped)
 
@@ -325,22 +302,9 @@ class OrderService:
                 return order
             delivered = order.deliver(self._clock.now())
             await uow.orders.update(delivered)
-            await self._audit.record(
-                uow,
-                actor=actor,
-                action="order.delivered",
-                entity_type="order",
-                entity_id=order.id,
-                before={"status": order.status},
-                after={"status": "delivered"},
-            )
+            uow.raise_event(OrderDelivered(actor, order, delivered))
             await uow.commit()
         return Success(delivered)
-
-    def _mail(
-        self, kind: NotificationKind, customer: Customer, order: Order, *, refund_minor: int = 0
-    ) -> OutboxMessage:
-        return order_mail(self._ids, kind, customer, order, self._clock.now(), refund_minor=refund_minor)
 
 
 def _short_of(have: int, want: int) -> str:

@@ -20,6 +20,7 @@ from mcp_server.services.cards import CardDesk
 from mcp_server.services.payments import CardNotCharged, HandSettlement, SettleRound
 from mcp_server.services.requests import NeedsConfirmation, PersonConfirmed, TokenConfirmation
 from mcp_server.services.results import NotFound, Rejected, Success
+from mcp_server.services.unit_of_work import with_events
 from tests.fakes import FakeDatabase, FakeGateway, FakeUnitOfWorkFactory
 from tests.unit.commerce import ACTOR, Shop, add_customer, add_product, make_shop, pay, place
 
@@ -443,7 +444,7 @@ async def test_the_desk_does_not_settle_a_row_someone_settled_between_reading_an
     stale = left.payment
     assert isinstance(await charge(world, order_id), Success)  # the gateway's replay settles it
     before = copy.deepcopy(world.db)
-    uow_factory = FakeUnitOfWorkFactory(world.db)
+    uow_factory = with_events(FakeUnitOfWorkFactory(world.db), world.shop.clock, world.shop.ids)
     desk = CardDesk(uow_factory, world.shop.clock, world.shop.ids, world.gateway)
 
     async with uow_factory(write=True) as uow:

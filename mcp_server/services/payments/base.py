@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import tzinfo
 
-from mcp_server.services.audit import AuditRecorder
 from mcp_server.services.cards import CardDesk
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWorkFactory
 from mcp_server.services.requests import ConfirmationTokens
+from mcp_server.services.unit_of_work import with_events
 
 
 class UseCase:
@@ -22,10 +22,9 @@ class UseCase:
         timezone: tzinfo,
         cards: CardDesk,
     ) -> None:
-        self._uow = uow
+        self._uow = with_events(uow, clock, ids)
         self._clock = clock
         self._ids = ids
         self._tokens = tokens
         self._timezone = timezone
-        self._audit = AuditRecorder(clock, ids)
         self._cards = cards

@@ -8,9 +8,9 @@ from mcp_server.models.payments import PAYMENT_ID_PREFIX, REFUND_ID_PREFIX, Paym
 from mcp_server.services.cards import KEY_LIFETIME
 from mcp_server.services.payments.base import UseCase
 from mcp_server.services.payments.outcomes import HandSettlement
-from mcp_server.services.ports import UnitOfWork
 from mcp_server.services.requests import Approval, NeedsConfirmation, redeem, request_hash
 from mcp_server.services.results import NotFound, Rejected, Success, unavailable_when_busy
+from mcp_server.services.unit_of_work import EventfulUnitOfWork
 from mcp_server.utils.ids import canonical_id
 
 SETTLE = "payments_settle"
@@ -75,7 +75,7 @@ class ByHand(UseCase):
         return _not_pending(stored or row)
 
     async def _settleable(
-        self, uow: UnitOfWork, row_id: str, request: PaymentSettle
+        self, uow: EventfulUnitOfWork, row_id: str, request: PaymentSettle
     ) -> HandSettlement | NotFound | Rejected:
         """The preview of settling ``row_id`` by hand, or why it cannot be."""
         row = await uow.payments.get(row_id)

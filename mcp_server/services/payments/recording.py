@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mcp_server.models.events import PaymentStarted
 from mcp_server.models.orders import ORDER_ID_PREFIX, Order
 from mcp_server.models.payments import PAYMENT_ID_PREFIX, Payment, PaymentCreate
 from mcp_server.services.cards import NO_GATEWAY
@@ -17,7 +18,6 @@ from mcp_server.services.ledger import book_payment
 from mcp_server.services.order_lookup import not_an_order_id
 from mcp_server.services.payments.base import UseCase
 from mcp_server.services.payments.outcomes import CardNotCharged, Recorded
-from mcp_server.services.ports import UnitOfWork
 from mcp_server.services.requests import remember, replay, request_hash
 from mcp_server.services.results import (
     Conflict,
@@ -27,6 +27,7 @@ from mcp_server.services.results import (
     Success,
     unavailable_when_busy,
 )
+from mcp_server.services.unit_of_work import EventfulUnitOfWork
 from mcp_server.utils.ids import canonical_id
 from mcp_server.utils.money import format_money
 
@@ -73,7 +74,7 @@ class Recording(UseCase):
 
     async def _begin(
         self,
-        uow: UnitOfWork,
+        uow: EventfulUnitOfWork,
         request: PaymentCreate,
         order_id: str,
         digest: str,
@@ -123,36 +124,28 @@ class Recording(UseCase):
         )
         await uow.payments.add(payment)
         if card:
-            await self._audit.record(
-                uow,
-                actor=actor,
-                action="payment.started",
-                entity_type="order",
-                entity_id=order.id,
-                before=order.audit_state(),
-                after=order.audit_state()
-                | {
-                    "payment_id": payment.id,
-                    "amount_minor": amount,
-                    "method": "card",
-                    "payment_method": payment.reference,
-                },
-            )
+            uow.raise_event(PaymentStarted(actor, order, payment))
             await remember(uow, RECORD, idempotency_key, digest, (payment.id,), now)
             await uow.commit()
             return _Charge(payment, resumed=False)
         return await self._book(uow, order, payment, actor, idempotency_key, digest)
 
     async def _book(
-        self, uow: UnitOfWork, order: Order, payment: Payment, actor: str, idempotency_key: str | None, digest: str
+        self,
+        uow: EventfulUnitOfWork,
+        order: Order,
+        payment: Payment,
+        actor: str,
+        idempotency_key: str | None,
+        digest: str,
     ) -> Success[Recorded]:
         now = payment.created_at
-        updated = await book_payment(uow, self._audit, order, payment, actor=actor, at=now)
+        updated = await book_payment(uow, order, payment, actor=actor, at=now)
         await remember(uow, RECORD, idempotency_key, digest, (payment.id,), now)
         await uow.commit()
         return Success(Recorded(payment, updated))
 
-    async def _recorded_again(self, uow: UnitOfWork, payment_id: str) -> Success[Recorded] | NotFound:
+    async def _recorded_again(self, uow: EventfulUnitOfWork, payment_id: str) -> Success[Recorded] | NotFound:
         payment = await uow.payments.get(payment_id)
         order = await uow.orders.get(payment.order_id) if payment else None
         if payment is None or order is None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
+from mcp_server.models.events import PaymentRefunded, RefundStarted
 from mcp_server.models.orders import ORDER_ID_PREFIX
 from mcp_server.models.payments import PAYMENT_ID_PREFIX, Payment, RefundCreate
 from mcp_server.services.ledger import (
     allocate,
-    order_mail,
     pay_back,
     restock_all,
     returned,
@@ -35,6 +35,7 @@ from mcp_server.services.results import (
     Success,
     unavailable_when_busy,
 )
+from mcp_server.services.unit_of_work import EventfulUnitOfWork
 from mcp_server.utils.ids import canonical_id
 from mcp_server.utils.money import format_money
 
@@ -106,7 +107,7 @@ class Refunds(UseCase):
 
     async def _refund_in(
         self,
-        uow: UnitOfWork,
+        uow: EventfulUnitOfWork,
         request: RefundCreate,
         actor: str,
         approval: Approval,
@@ -152,27 +153,19 @@ class Refunds(UseCase):
         given_back = returned(refunds)  # card refunds count once the gateway has made them
         updated = order.refund(given_back, now)
         await uow.orders.update(updated)
-        pending = still_pending(refunds)
-        await self._audit.record(
-            uow,
-            actor=actor,
-            action="payment.refund_started" if pending else "payment.refunded",
-            entity_type="order",
-            entity_id=order.id,
-            before=plan.order.audit_state(),
-            after=updated.audit_state()
-            | {
-                "refund_ids": " ".join(r.id for r in refunds),
-                "amount_minor": request.amount,
-                "reason": request.reason,
-                "restocked_units": restocked_units,
-            }
-            | ({"pending_minor": request.amount - given_back} if pending else {}),
-        )
-        if plan.customer is not None and given_back:
-            await uow.outbox.add(
-                order_mail(self._ids, "order_refunded", plan.customer, updated, now, refund_minor=given_back)
+        refunded = RefundStarted if still_pending(refunds) else PaymentRefunded
+        uow.raise_event(
+            refunded(
+                actor,
+                plan.order,
+                updated,
+                tuple(refunds),
+                request.amount,
+                request.reason,
+                restocked_units,
+                plan.customer,
             )
+        )
         await remember(uow, REFUND, idempotency_key, digest, tuple(r.id for r in refunds), now)
         await uow.commit()
         return Success(
