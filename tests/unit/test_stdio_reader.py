@@ -250,8 +250,15 @@ def test_a_read_from_a_silent_pipe_can_be_cancelled_and_a_written_one_is_read(mo
 
         async def work() -> tuple[bool, bytes, bytes]:
             reader = FdReader(read_end, mode=mode)
-            with anyio.move_on_after(0.2) as waited:
-                await reader.read()
+
+            async def cancel_once_the_read_waits(scope: anyio.CancelScope) -> None:
+                await anyio.wait_all_tasks_blocked()
+                scope.cancel()
+
+            with anyio.CancelScope() as waited:
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(cancel_once_the_read_waits, waited)
+                    await reader.read()
             os.write(write_end, b"hello\n")
             data = await reader.read()
             os.close(write_end)
