@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from mcp_server import services
 from mcp_server.models.orders import (
     ALLOWED_ACTIONS,
     ORDER_STATUSES,
@@ -21,6 +24,7 @@ from mcp_server.models.orders import (
 
 AT = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 LATER = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+SERVICES = Path(services.__file__).parent
 
 
 def an_order(total: int = 1000, status: OrderStatus = "placed", paid: int = 0, refunded: int = 0) -> Order:
@@ -79,3 +83,20 @@ def test_ship_deliver_and_cancel_only_where_the_table_allows(status: OrderStatus
 def test_a_cancelled_order_that_still_owes_money_may_be_refunded() -> None:
     assert an_order(status="cancelled", paid=1000, refunded=400).may("refund")
     assert not an_order(status="cancelled", paid=1000, refunded=1000).may("refund")
+
+
+def test_no_service_sets_an_orders_status_or_money_itself() -> None:
+    """Every status change of an order happens in models/orders.py: services call Order's methods."""
+    not_orders = {"payment", "refund", "row", "message"}  # records with a status of their own
+    offenders: list[str] = []
+    for path in sorted(SERVICES.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+                continue
+            if node.func.id == "Order":
+                offenders.append(f"{path.relative_to(SERVICES)}:{node.lineno} builds an Order")
+            sets = {k.arg or "**" for k in node.keywords} & {"status", "paid_minor", "refunded_minor"}
+            target = node.args[0] if node.args else None
+            if node.func.id == "replace" and sets and not (isinstance(target, ast.Name) and target.id in not_orders):
+                offenders.append(f"{path.relative_to(SERVICES)}:{node.lineno} sets {sorted(sets)}")
+    assert offenders == []
