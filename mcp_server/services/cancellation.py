@@ -8,6 +8,7 @@ from mcp_server.models.customers import Customer
 from mcp_server.models.events import OrderCancelled
 from mcp_server.models.orders import Order
 from mcp_server.models.payments import Payment
+from mcp_server.services.card_booking import Settled
 from mcp_server.services.cards import CardDesk
 from mcp_server.services.ledger import (
     allocate,
@@ -35,6 +36,25 @@ class Cancellation:
     refund_minor: int
     restocked_units: int
     refunds: tuple[Payment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentStillPending(Rejected):
+    """A card payment of the order is still pending at the gateway, so it is not cancelled; nothing changed.
+
+    ``waiting`` is that payment as the gateway left it; ``needs_person``: asking again will not settle it,
+    a person settles it by hand (each door says how)."""
+
+    waiting: Settled | None = None
+
+    @classmethod
+    def of(cls, waiting: Settled) -> PaymentStillPending:
+        later = "a person must settle it by hand first" if waiting.needs_person else "try again in a minute"
+        message = (
+            f"card payment {waiting.row.id} of order {waiting.order.id} is still pending at the payment gateway "
+            f"({waiting.note or 'no answer yet'}), so the order cannot be cancelled yet; nothing was changed: {later}"
+        )
+        return cls(message, field="pending_payment", waiting=waiting)
 
 
 class Cancelling:
@@ -81,18 +101,7 @@ class Cancelling:
                     break
             settled = await self._cards.resume(waiting, actor=actor)
             if any(s.pending for s in settled):
-                first = next(s for s in settled if s.pending)
-                later = (
-                    f"a person must settle it first (shopkeeper payments settle {first.row.id})"
-                    if first.needs_person
-                    else "try again in a minute"
-                )
-                return Rejected(
-                    f"card payment {first.row.id} of order {first.order.id} is still pending at the payment "
-                    f"gateway ({first.note or 'no answer yet'}), so the order cannot be cancelled yet; "
-                    f"nothing was changed: {later}",
-                    field="pending_payment",
-                )
+                return PaymentStillPending.of(next(s for s in settled if s.pending))
         else:  # pragma: no cover - a settled payment cannot be pending again
             return Rejected("the order's card payments keep changing; try again", field="order_id")
         if not isinstance(done, Success) or not still_pending(list(done.value.refunds)):

@@ -343,25 +343,14 @@ def _too_old_note(row: Payment) -> str:
     return (
         f"card {what} {row.id} has been pending since {row.created_at:%Y-%m-%d %H:%M} UTC, longer than the gateway "
         "remembers its idempotency key, so asking again could move the money twice; a person must look it up in "
-        f"the gateway's dashboard ({look_for}idempotency key {gateway_key(row)}), {settle_command(row)}"
-    )
-
-
-def settle_command(row: Payment) -> str:
-    """What a person runs once the gateway's dashboard has shown what happened to a pending row."""
-    reference = "pi_…" if row.kind == "payment" else "re_…"
-    return (
-        f'then run `shopkeeper payments settle {row.id} --note "…" --succeeded --gateway-reference {reference} '
-        "| --failed`"
+        f"the gateway's dashboard ({look_for}idempotency key {gateway_key(row)})"
     )
 
 
 def for_a_person(row: Payment) -> str:
+    """Where a person looks a stuck row up; each door adds how it is then settled by hand (``needs_person``)."""
     what = "payment" if row.kind == "payment" else "refund"
-    return (
-        f"a person must check card {what} {row.id} in the gateway's dashboard (idempotency key {gateway_key(row)}), "
-        + settle_command(row)
-    )
+    return f"a person must check card {what} {row.id} in the gateway's dashboard (idempotency key {gateway_key(row)})"
 
 
 def _auth_note(refused: GatewayRejected) -> str:

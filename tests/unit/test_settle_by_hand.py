@@ -14,8 +14,10 @@ import pytest
 from mcp_types import TextContent
 
 from mcp_server.handlers.mcp.payments import not_charged_result
+from mcp_server.handlers.views import cards
 from mcp_server.models.orders import Shipment
 from mcp_server.models.payments import Payment, PaymentCreate, PaymentSettle, RefundCreate
+from mcp_server.services.cancellation import PaymentStillPending
 from mcp_server.services.cards import CardDesk
 from mcp_server.services.payments import CardNotCharged, HandSettlement, SettleRound
 from mcp_server.services.requests import NeedsConfirmation, PersonConfirmed, TokenConfirmation
@@ -77,8 +79,9 @@ async def stuck_payment(world: World) -> tuple[str, Payment]:
     assert isinstance(again, CardNotCharged)
     assert again.needs_person
     assert "dashboard" in again.reason
+    assert "payments settle" not in again.reason  # a fact for every door; each door says how it is settled
     assert f'run `shopkeeper payments settle {left.payment.id} --note "…" --succeeded --gateway-reference pi_…' in (
-        again.reason
+        cards.not_charged(again).reason
     )
     return order_id, left.payment
 
@@ -148,10 +151,11 @@ async def test_a_key_used_elsewhere_names_the_command_to_the_caller_and_to_the_w
 
     assert isinstance(again, CardNotCharged)
     assert again.needs_person
-    assert f"shopkeeper payments settle {left.payment.id}" in again.reason
+    assert f"shopkeeper payments settle {left.payment.id}" in cards.not_charged(again).reason
     assert isinstance(background, SettleRound)
-    (logged,) = background.for_a_person
-    assert f"shopkeeper payments settle {left.payment.id}" in logged
+    (stuck,) = background.for_a_person
+    assert stuck.row.id == left.payment.id
+    assert f"shopkeeper payments settle {left.payment.id}" in cards.stuck(stuck)  # what the worker logs
 
 
 # -- the four outcomes ---------------------------------------------------------------------------------
@@ -205,8 +209,10 @@ async def test_a_stuck_payment_settled_as_failed_frees_the_order_for_another_pay
 async def test_an_order_freed_by_a_failed_settlement_can_be_cancelled(world: World) -> None:
     order_id, payment = await stuck_payment(world)
     blocked = await world.shop.orders.cancel(order_id, reason=None, actor=ACTOR, approval=PersonConfirmed())
-    assert isinstance(blocked, Rejected)
-    assert f"shopkeeper payments settle {payment.id}" in blocked.message
+    assert isinstance(blocked, PaymentStillPending)
+    assert blocked.waiting is not None
+    assert blocked.waiting.needs_person
+    assert f"shopkeeper payments settle {payment.id}" in cards.still_pending(blocked)
 
     await settled_by_hand(world, settle(payment.id, "failed"))
 

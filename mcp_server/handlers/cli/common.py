@@ -18,8 +18,11 @@ from typing import Any, NoReturn, TypeVar, cast
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from mcp_server.handlers.mcp.context import ServiceRegistry
+from mcp_server.handlers.views import cards
+from mcp_server.handlers.views.actions import ActionNames, named, next_actions
 from mcp_server.models.orders import IdempotencyKey, Order
 from mcp_server.models.payments import Payment, unfinished_refunds
+from mcp_server.services.cancellation import PaymentStillPending
 from mcp_server.services.results import (
     Conflict,
     Failure,
@@ -63,8 +66,8 @@ EXIT_CODES_SHORT = (
     "(details: shopkeeper --help)"
 )
 
-# The order's next actions (the domain's verbs) as this door's commands.
-ACTION_COMMANDS: dict[str, str] = {
+# The use cases (the Order's action verbs) as this door's commands.
+ACTION_COMMANDS: ActionNames = {
     "pay": "payments record",
     "cancel": "orders cancel",
     "ship": "orders ship",
@@ -182,9 +185,11 @@ def check(result: Success[T] | Failure | object) -> T:
         case NotFound():
             fail(result.message, Exit.NOT_FOUND)
         case IllegalTransition(order_id=order_id, status=status, action=action, allowed=allowed):
-            commands = ", ".join(f"shopkeeper {ACTION_COMMANDS[a]}" for a in allowed if a in ACTION_COMMANDS)
+            commands = ", ".join(f"shopkeeper {name}" for name in named(allowed, ACTION_COMMANDS))
             now = f"; what applies now: {commands}" if commands else ", a final status"
             fail(f"order {order_id} is {status}, so it cannot {action}{now}. Nothing was changed.", Exit.REFUSED)
+        case PaymentStillPending():
+            fail(cards.still_pending(result), Exit.REFUSED)
         case Rejected(field="confirmation_token"):
             fail(
                 "the order changed since the preview, or the confirmation took longer than its 10 minutes; "
@@ -298,7 +303,7 @@ def money_back_exit(refunds: Sequence[Payment]) -> Exit:
 
 def next_commands(order: Order) -> list[str]:
     """What can move the order on from its status, as commands of this door."""
-    return [f"shopkeeper {ACTION_COMMANDS[action]}" for action in order.allowed]
+    return [f"shopkeeper {name}" for name in named(next_actions(order), ACTION_COMMANDS)]
 
 
 def idempotency_option(parser: argparse.ArgumentParser, repeat: str) -> None:

@@ -24,6 +24,7 @@ from mcp_server.handlers.cli.common import (
     yes_option,
 )
 from mcp_server.handlers.cli.confirm import with_confirmation
+from mcp_server.handlers.views.cancellation import cancel_view
 from mcp_server.models.orders import (
     ORDER_STATUSES,
     Order,
@@ -37,7 +38,7 @@ from mcp_server.models.orders import (
     Shipment,
     order_json,
 )
-from mcp_server.models.payments import MoneyBackRead, Payment, PaymentRead, refunds_in_words, unfinished_refunds
+from mcp_server.models.payments import MoneyBackRead, Payment, PaymentRead, unfinished_refunds
 from mcp_server.services.orders import Cancellation, OrderDetail, Quote
 from mcp_server.services.requests import Approval
 from mcp_server.utils.money import format_money
@@ -172,12 +173,7 @@ def card_refund_notes(refunds: Sequence[Payment], order_id: str) -> str:
 
 
 def cancel_preview(value: Cancellation) -> str:
-    order = value.order
-    who = f"{value.customer.name} <{value.customer.email}>" if value.customer else order.customer_id
-    refund = format_money(value.refund_minor, order.currency)
-    return f"Cancel order {order.id} of {who}: {value.restocked_units} unit(s) go back into stock" + (
-        f" and {refund} is refunded." if value.refund_minor else "; nothing was paid, so nothing is refunded."
-    )
+    return cancel_view(value).describe()
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -262,24 +258,23 @@ async def cancel(args: argparse.Namespace, call: Call) -> int:
         )
 
     done = check(await with_confirmation(call, attempt, cancel_preview, yes=args.yes))
-    order = done.order
+    view = cancel_view(done)
     structured = money_back(
         done=True,
         replayed=False,
-        order=order,
-        amount_minor=done.refund_minor,
-        restocked_units=done.restocked_units,
-        refunds=done.refunds,
-        preview=cancel_preview(done),
+        order=done.order,
+        amount_minor=view.refund_minor,
+        restocked_units=view.restocked_units,
+        refunds=view.refunds,
+        preview=view.describe(),
     )
-    refunded = refunds_in_words(done.refunds, done.refund_minor, order.currency)
-    text = f"Cancelled order {order.id}: {done.restocked_units} unit(s) back into stock; refunded {refunded}."
-    if notes := card_refund_notes(done.refunds, order.id):
+    text = f"Cancelled order {view.order_id}: {view.restocked_units} unit(s) back into stock; refunded {view.refunded}."
+    if notes := card_refund_notes(view.refunds, view.order_id):
         text += "\n" + notes
     call.show(
-        structured, lambda: text + (output.section("Refunds", payments_table(done.refunds)) if done.refunds else "")
+        structured, lambda: text + (output.section("Refunds", payments_table(view.refunds)) if view.refunds else "")
     )
-    return money_back_exit(done.refunds)
+    return money_back_exit(view.refunds)
 
 
 async def ship(args: argparse.Namespace, call: Call) -> int:

@@ -8,6 +8,7 @@ from typing import Any, Literal, NoReturn, get_args, get_origin
 from pydantic import BaseModel
 
 from mcp_server.handlers.cli.common import (
+    ACTION_COMMANDS,
     Call,
     Exit,
     Subcommands,
@@ -25,6 +26,7 @@ from mcp_server.handlers.cli.common import (
 )
 from mcp_server.handlers.cli.confirm import with_confirmation
 from mcp_server.handlers.cli.orders import card_refund_notes, money_back, order_text, payments_table
+from mcp_server.handlers.views import cards
 from mcp_server.models.orders import OrderRead
 from mcp_server.models.payments import (
     PaymentCreate,
@@ -57,52 +59,55 @@ async def record(args: argparse.Namespace, call: Call) -> int:
     if isinstance(result, CardNotCharged):
         not_charged(result)
     recorded = check(result)
-    order, payment = recorded.order, recorded.payment
-    money = format_money(payment.amount_minor, payment.currency)
-    structured: dict[str, Any] = PaymentRead.from_record(payment).model_dump(mode="json") | {
+    order, view = recorded.order, cards.charged(recorded)
+    structured: dict[str, Any] = PaymentRead.from_record(recorded.payment).model_dump(mode="json") | {
         "replayed": recorded.replayed,
         "resumed": recorded.resumed,
         "order": OrderRead.from_record(order, next_commands(order)).model_dump(mode="json"),
     }
-    if recorded.replayed:
-        heading = (
-            f"Payment {payment.id} of {money} was already recorded with this idempotency key; nothing was changed now."
-        )
-    elif recorded.resumed:
-        heading = (
-            f"Card payment {payment.id} of {money}, left pending earlier, is now complete: the card was charged once. "
-            "This command charged nothing else."
-        )
-    elif payment.method == "card":
-        heading = f"Charged {money} to card {payment.reference} for order {order.id} as {payment.id}."
-    else:
-        heading = f"Recorded {money} ({payment.method}) for order {order.id} as {payment.id}."
+    money = view.money
+    match view.state:
+        case "replayed":
+            heading = (
+                f"Payment {view.payment_id} of {money} was already recorded with this idempotency key; nothing was "
+                "changed now."
+            )
+        case "resumed":
+            heading = (
+                f"Card payment {view.payment_id} of {money}, left pending earlier, is now complete: the card was "
+                "charged once. This command charged nothing else."
+            )
+        case "card":
+            heading = f"Charged {money} to card {view.card} for order {view.order_id} as {view.payment_id}."
+        case "manual":
+            heading = f"Recorded {money} ({view.method}) for order {view.order_id} as {view.payment_id}."
     return call.show(structured, lambda: order_text(order, heading=heading))
 
 
 def not_charged(result: CardNotCharged) -> NoReturn:
     """A card payment the gateway did not complete: exit 6 while unknown (try again), 4 when refused."""
-    payment, order = result.payment, result.order
-    money = format_money(payment.amount_minor, payment.currency)
-    earlier = "the earlier card payment" if result.resumed else "card payment"
-    if result.pending and result.needs_person:
-        fail(  # the reason names what to look up and the command that settles it (shopkeeper payments settle)
-            f"{earlier} {payment.id} of {money} for order {order.id} is pending and asking the gateway again will "
-            f"not settle it: {result.reason}",
-            Exit.REFUSED,
-        )
-    if result.pending:
-        fail(
-            f"{earlier} {payment.id} of {money} for order {order.id} is pending: {result.reason}. Whether the card "
-            f"was charged is not known yet; run 'shopkeeper payments record --order {order.id} ...' again in a "
-            "minute: it asks about this same payment and cannot charge twice",
-            Exit.UNAVAILABLE,
-        )
-    fail(
-        f"{result.reason}: {earlier} {payment.id} of {money} for order {order.id} is recorded as failed and nothing "
-        "was charged; try another card (--payment-method) or another --method",
-        Exit.REFUSED,
-    )
+    view = cards.not_charged(result)
+    what = f"{'the earlier card payment' if view.resumed else 'card payment'} {view.payment_id} of {view.money}"
+    match view.state:
+        case "needs_person":  # the reason names what to look up and the command that settles it
+            fail(
+                f"{what} for order {view.order_id} is pending and asking the gateway again will not settle it: "
+                f"{view.reason}",
+                Exit.REFUSED,
+            )
+        case "pending":
+            fail(
+                f"{what} for order {view.order_id} is pending: {view.reason}. Whether the card was charged is not "
+                f"known yet; run 'shopkeeper {ACTION_COMMANDS['pay']} --order {view.order_id} ...' again in a "
+                "minute: it asks about this same payment and cannot charge twice",
+                Exit.UNAVAILABLE,
+            )
+        case "failed":
+            fail(
+                f"{view.reason}: {what} for order {view.order_id} is recorded as failed and nothing was charged; "
+                "try another card (--payment-method) or another --method",
+                Exit.REFUSED,
+            )
 
 
 async def list_(args: argparse.Namespace, call: Call) -> int:

@@ -15,6 +15,7 @@ import anyio
 
 from mcp_server.handlers.consumers.round_failures import RoundFailures
 from mcp_server.handlers.mcp.context import BackendUnavailableError, ServiceRegistry
+from mcp_server.handlers.views import cards
 from mcp_server.services.payments import SettleRound
 from mcp_server.services.results import Unavailable
 
@@ -54,8 +55,8 @@ async def run_card_settler(
             continue
         failures.worked()
         if isinstance(outcome, SettleRound):
-            for why in outcome.for_a_person:
-                logger.warning("card payments: needs a person: %s", why)
+            for row in outcome.for_a_person:
+                logger.warning("card payments: needs a person: %s", cards.stuck(row))
         if isinstance(outcome, SettleRound) and (outcome.handled or outcome.pending or outcome.busy):
             logger.info(
                 "card payments: %s settled, %s failed, %s still pending at the gateway, %s left to the request "

@@ -6,8 +6,9 @@ through utils.markdown: code spans inline and in tables, never prose.
 
 from __future__ import annotations
 
+from mcp_server.handlers.views.actions import ActionNames, named, next_actions
 from mcp_server.models.common import Page
-from mcp_server.models.orders import Order, OrderAction, OrderLine
+from mcp_server.models.orders import Order, OrderLine
 from mcp_server.models.payments import Payment
 from mcp_server.models.reports import SalesSummary
 from mcp_server.services.orders import OrderDetail
@@ -15,7 +16,8 @@ from mcp_server.utils.markdown import cell, code_span, inline, table
 from mcp_server.utils.money import format_money
 from mcp_server.utils.time import isoformat_utc
 
-ACTION_TOOLS: dict[OrderAction, str] = {
+# The use cases (the Order's action verbs) as this door's tools.
+ACTION_TOOLS: ActionNames = {
     "pay": "payments_record",
     "cancel": "orders_cancel",
     "ship": "orders_mark_shipped",
@@ -25,12 +27,11 @@ ACTION_TOOLS: dict[OrderAction, str] = {
 
 
 def next_tools(order: Order) -> list[str]:
-    return [ACTION_TOOLS[action] for action in order.allowed]
+    return named(next_actions(order), ACTION_TOOLS)
 
 
 def tools_for(actions: tuple[str, ...]) -> str:
-    names = [ACTION_TOOLS[a] for a in actions if a in ACTION_TOOLS]  # pyright: ignore[reportArgumentType]
-    return ", ".join(names) if names else "none (the status is final)"
+    return ", ".join(named(actions, ACTION_TOOLS)) or "none (the status is final)"
 
 
 def _money(order: Order, minor: int) -> str:

@@ -24,6 +24,8 @@ from mcp_server.handlers.mcp.common import (
     validated,
 )
 from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
+from mcp_server.handlers.views import cards
+from mcp_server.handlers.views.cancellation import CancelView, cancel_view
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit, ResponseFormat
 from mcp_server.models.orders import (
     MAX_LINES,
@@ -43,7 +45,8 @@ from mcp_server.models.orders import (
     ShippingAddress,
     order_json,
 )
-from mcp_server.models.payments import MoneyBackRead, PaymentRead, refunds_in_words, unfinished_refunds
+from mcp_server.models.payments import MoneyBackRead, PaymentRead, unfinished_refunds
+from mcp_server.services.cancellation import PaymentStillPending
 from mcp_server.services.orders import Cancellation
 from mcp_server.services.requests import NeedsConfirmation
 from mcp_server.services.results import (
@@ -96,9 +99,10 @@ def order_failure(result: Failure, *, tool_name: str) -> CallToolResult:
             return failure(result, next_step=f"{FIND_ORDER} {UNCHANGED}")
         case Rejected(field="order_id"):
             return failure(result, next_step=f"{FIND_ORDER} {UNCHANGED}")
-        case Rejected(field="pending_payment"):
+        case PaymentStillPending():
             return failure(
-                result, next_step=f"wait, then call {tool_name} again; payments_list shows the payment's status."
+                Rejected(cards.still_pending(result), field=result.field),
+                next_step=f"wait, then call {tool_name} again; payments_list shows the payment's status.",
             )
         case Rejected(field="customer_id"):
             return failure(result, next_step=f"call customers_list to find the customer id. {UNCHANGED}")
@@ -122,32 +126,20 @@ def order_failure(result: Failure, *, tool_name: str) -> CallToolResult:
 
 def money_back(result: Success[Cancellation] | NeedsConfirmation[Cancellation], tool_name: str) -> CallToolResult:
     """A cancellation, done or waiting for confirmation."""
-    value = result.value if isinstance(result, Success) else result.preview
-    order = value.order
-    who = f"{value.customer.name} <{value.customer.email}>" if value.customer else order.customer_id
-    refund = format_money(value.refund_minor, order.currency)
-    preview = f"Cancel order {order.id} of {who}: {value.restocked_units} unit(s) go back into stock" + (
-        f" and {refund} is refunded." if value.refund_minor else "; nothing was paid, so nothing is refunded."
-    )
+    view = cancel_view(result.value if isinstance(result, Success) else result.preview)
     shown = "\n".join(
         [
-            f"- **order:** `{order.id}` of "
-            + (f"{code_span(value.customer.name)} ({code_span(value.customer.email)})" if value.customer else "")
-            + (f"`{order.customer_id}`" if value.customer is None else ""),
-            f"- **back into stock:** {value.restocked_units} unit(s)",
-            f"- **refunded to the customer:** {refunds_in_words(value.refunds, value.refund_minor, order.currency)}",
+            f"- **order:** `{view.order_id}` of "
+            + (
+                f"{code_span(view.customer_name)} ({code_span(view.customer_email or '')})"
+                if view.customer_name is not None
+                else f"`{view.customer_id}`"
+            ),
+            f"- **back into stock:** {view.restocked_units} unit(s)",
+            f"- **refunded to the customer:** {view.refunded}",
         ]
     )
-    structured = MoneyBackRead(
-        outcome="done" if isinstance(result, Success) else "confirmation_required",
-        order_id=order.id,
-        order_status=order.status,
-        amount_minor=value.refund_minor,
-        currency=order.currency,
-        restocked_units=value.restocked_units,
-        refunds=[PaymentRead.from_record(r) for r in value.refunds],
-        preview=preview,
-    )
+    structured = money_back_read(view, result)
     if isinstance(result, NeedsConfirmation):
         structured.confirmation_token = result.token
         structured.expires_at = result.expires_at
@@ -158,13 +150,27 @@ def money_back(result: Success[Cancellation] | NeedsConfirmation[Cancellation], 
             f"{result.expires_at:%H:%M} UTC)."
         )
         return ok(text, structured)
-    text = f"## Cancelled order {order.id}\n\n{shown}"
-    if value.refunds:
-        text += "\n\n" + md.payments_table(list(value.refunds))
-        if notes := md.card_refund_notes(list(value.refunds), order.id):
+    text = f"## Cancelled order {view.order_id}\n\n{shown}"
+    if view.refunds:
+        text += "\n\n" + md.payments_table(list(view.refunds))
+        if notes := md.card_refund_notes(list(view.refunds), view.order_id):
             text += "\n\n" + notes
-            structured.outcome = unfinished_refunds(list(value.refunds)) or structured.outcome
+            structured.outcome = unfinished_refunds(list(view.refunds)) or structured.outcome
     return ok(text, structured)
+
+
+def money_back_read(view: CancelView, result: Success[Cancellation] | NeedsConfirmation[Cancellation]) -> MoneyBackRead:
+    value = result.value if isinstance(result, Success) else result.preview
+    return MoneyBackRead(
+        outcome="done" if isinstance(result, Success) else "confirmation_required",
+        order_id=view.order_id,
+        order_status=value.order.status,
+        amount_minor=view.refund_minor,
+        currency=value.order.currency,
+        restocked_units=view.restocked_units,
+        refunds=[PaymentRead.from_record(r) for r in view.refunds],
+        preview=view.describe(),
+    )
 
 
 async def ask_cancel(ctx: ToolContext, order_id: str, confirmation_token: str | None) -> Any:
@@ -176,13 +182,7 @@ async def ask_cancel(ctx: ToolContext, order_id: str, confirmation_token: str | 
     preview = await services.orders.preview_cancel(order_id)
     if not isinstance(preview, Success) or preview.value.refund_minor == 0:
         return confirm.not_asked("nothing to confirm")
-    value = preview.value
-    order = value.order
-    who = f"{value.customer.name} <{value.customer.email}>" if value.customer else order.customer_id
-    return confirm.ask(
-        f"Cancel order {order.id} of {who}? {value.restocked_units} unit(s) go back into stock and "
-        f"{format_money(value.refund_minor, order.currency)} is refunded to the customer."
-    )
+    return confirm.ask(cancel_view(preview.value).question())
 
 
 def _problem(problem: LineProblem) -> str:

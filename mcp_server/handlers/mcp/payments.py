@@ -26,6 +26,7 @@ from mcp_server.handlers.mcp.common import (
 )
 from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
 from mcp_server.handlers.mcp.orders import FormatArg, KeyArg, OrderIdArg, TokenArg, order_failure
+from mcp_server.handlers.views import cards
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit
 from mcp_server.models.orders import EntityRef, OrderRead
 from mcp_server.models.payments import (
@@ -60,21 +61,23 @@ class RecordedRead(PaymentRead):
 
 
 def recorded_result(recorded: Recorded, asked: PaymentCreate | None = None) -> CallToolResult:
-    order, payment = recorded.order, recorded.payment
-    money = format_money(payment.amount_minor, payment.currency)
-    if recorded.replayed:
-        heading = (
-            f"Payment {payment.id} of {money} (already recorded with this idempotency_key; nothing was changed now)"
-        )
-    elif recorded.resumed:
-        heading = (
-            f"Card payment {payment.id} of {money}, left pending by an earlier call, is now complete: the card was "
-            "charged once. This call charged nothing else"
-        )
-    elif payment.method == "card":
-        heading = f"Charged {money} to card {code_span(payment.reference or '')} for order {order.id}"
-    else:
-        heading = f"Recorded {money} ({payment.method}) for order {order.id}"
+    order, view = recorded.order, cards.charged(recorded)
+    money = view.money
+    match view.state:
+        case "replayed":
+            heading = (
+                f"Payment {view.payment_id} of {money} (already recorded with this idempotency_key; nothing was "
+                "changed now)"
+            )
+        case "resumed":
+            heading = (
+                f"Card payment {view.payment_id} of {money}, left pending by an earlier call, is now complete: the "
+                "card was charged once. This call charged nothing else"
+            )
+        case "card":
+            heading = f"Charged {money} to card {code_span(view.card)} for order {view.order_id}"
+        case "manual":
+            heading = f"Recorded {money} ({view.method}) for order {view.order_id}"
     text = md.order(order, heading=heading)
     if recorded.resumed and asked is not None and (asked.method, asked.amount) != ("card", None):
         text += (
@@ -83,11 +86,11 @@ def recorded_result(recorded: Recorded, asked: PaymentCreate | None = None) -> C
             + ") was not recorded: it only completed the earlier card payment."
         )
     if order.status == "paid":
-        text += f"\n\nThe order is paid. Next: orders_mark_shipped with order_id='{order.id}'."
+        text += f"\n\nThe order is paid. Next: {md.ACTION_TOOLS['ship']} with order_id='{order.id}'."
     elif order.outstanding_minor:
         text += f"\n\nStill to pay: {format_money(order.outstanding_minor, order.currency)}."
     structured = RecordedRead(
-        **PaymentRead.from_record(payment).model_dump(),
+        **PaymentRead.from_record(recorded.payment).model_dump(),
         replayed=recorded.replayed,
         resumed=recorded.resumed,
         order=OrderRead.from_record(order, md.next_tools(order)),
@@ -96,33 +99,33 @@ def recorded_result(recorded: Recorded, asked: PaymentCreate | None = None) -> C
 
 
 def not_charged_result(result: CardNotCharged) -> CallToolResult:
-    payment, order = result.payment, result.order
-    money = format_money(payment.amount_minor, payment.currency)
-    owed = format_money(order.outstanding_minor, order.currency)
-    earlier = "The earlier card payment" if result.resumed else "Card payment"
-    if result.pending and result.needs_person:
-        return error(
-            f"{earlier} {payment.id} of {money} for order {order.id} is pending and cannot be settled by asking the "
-            f"gateway again: {sentence(result.reason)} The order is not paid and must not be shipped.\n\n"
-            "Next: tell the person; someone with access to the payment gateway's dashboard must check what "
-            f'happened to this payment, then run `shopkeeper payments settle {payment.id} --note "…" --succeeded '
-            "--gateway-reference pi_… | --failed` (it asks them to confirm). Until then the order takes no other "
-            "payment and cannot be cancelled."
-        )
-    if result.pending:
-        return error(
-            f"{earlier} {payment.id} of {money} for order {order.id} is pending: {sentence(result.reason)} "
-            "Whether the card was charged is not known yet; the order is not paid and must not be shipped.\n\n"
-            f"Next: call payments_record for order_id='{order.id}' again in a minute (any arguments). It asks the "
-            "gateway about this same payment, with the same idempotency key, so the card cannot be charged twice."
-        )
-    then = " This call charged nothing." if result.resumed else ""
-    return error(
-        f"{sentence(result.reason)} {earlier} {payment.id} of {money} for order {order.id} is recorded as failed; "
-        f"nothing was charged.{then} Still to pay: {owed}.\n\n"
-        "Next: ask the customer for another card and call payments_record with its payment_method, or record "
-        "the payment as cash, bank_transfer or other."
-    )
+    view = cards.not_charged(result)
+    what = f"{'The earlier card payment' if view.resumed else 'Card payment'} {view.payment_id} of {view.money}"
+    match view.state:
+        case "needs_person":
+            return error(
+                f"{what} for order {view.order_id} is pending and cannot be settled by asking the gateway again: "
+                f"{sentence(view.reason)} The order is not paid and must not be shipped.\n\n"
+                "Next: tell the person; someone with access to the payment gateway's dashboard must check what "
+                f"happened to this payment, then run `{view.settle}` (it asks them to confirm). Until then the order "
+                "takes no other payment and cannot be cancelled."
+            )
+        case "pending":
+            return error(
+                f"{what} for order {view.order_id} is pending: {sentence(view.reason)} Whether the card was charged "
+                "is not known yet; the order is not paid and must not be shipped.\n\n"
+                f"Next: call {md.ACTION_TOOLS['pay']} for order_id='{view.order_id}' again in a minute (any "
+                "arguments). It asks the gateway about this same payment, with the same idempotency key, so the card "
+                "cannot be charged twice."
+            )
+        case "failed":
+            then = " This call charged nothing." if view.resumed else ""
+            return error(
+                f"{sentence(view.reason)} {what} for order {view.order_id} is recorded as failed; nothing was charged."
+                f"{then} Still to pay: {view.owed}.\n\n"
+                f"Next: ask the customer for another card and call {md.ACTION_TOOLS['pay']} with its payment_method, "
+                "or record the payment as cash, bank_transfer or other."
+            )
 
 
 def refund_preview(plan: RefundPlan) -> str:

@@ -8,6 +8,7 @@ from typing import Literal
 from mcp_server.models.customers import Customer
 from mcp_server.models.orders import Order
 from mcp_server.models.payments import Payment
+from mcp_server.services.card_booking import Settled
 from mcp_server.services.cards import KEY_LIFETIME
 from mcp_server.utils.money import format_money
 
@@ -43,7 +44,7 @@ class SettleRound:
     succeeded: int = 0
     failed: int = 0
     pending: int = 0
-    for_a_person: tuple[str, ...] = ()  # why rows that asking again will not settle are stuck
+    for_a_person: tuple[Settled, ...] = ()  # rows asking again will not settle: a person settles them by hand
     busy: int = 0  # left alone: another request was asking the gateway about them (not in ``pending``)
 
     @property

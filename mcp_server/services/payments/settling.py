@@ -32,7 +32,7 @@ class Settling(UseCase):
         due = self._cards.due([r for r in rows if r.method == "card"])[:limit]
         settled = await self._cards.resume(due, actor=actor)
         statuses = [s.row.status for s in settled if not s.busy]
-        stuck = tuple(s.note or "" for s in settled if s.needs_person)
+        stuck = tuple(s for s in settled if s.needs_person)
         busy = sum(s.busy for s in settled)
         return SettleRound(
             statuses.count("succeeded"), statuses.count("failed"), statuses.count("pending"), stuck, busy
