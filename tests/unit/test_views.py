@@ -13,8 +13,9 @@ from mcp_server.handlers.mcp.commerce_markdown import ACTION_TOOLS
 from mcp_server.handlers.views import cards
 from mcp_server.handlers.views.actions import named, next_actions
 from mcp_server.handlers.views.cancellation import cancel_view
+from mcp_server.handlers.views.tables import LineRow, line_rows, payment_rows
 from mcp_server.models.customers import Customer
-from mcp_server.models.orders import Order, OrderAction
+from mcp_server.models.orders import Order, OrderAction, OrderLine
 from mcp_server.models.payments import Payment
 from mcp_server.services.cancellation import Cancellation, PaymentStillPending
 from mcp_server.services.card_booking import Settled
@@ -145,3 +146,29 @@ def test_an_order_blocked_by_a_payment_the_gateway_has_not_answered_says_try_aga
         "card payment pay_1 of order ord_1 is still pending at the payment gateway (no answer yet), so the order "
         "cannot be cancelled yet; nothing was changed: try again in a minute"
     )
+
+
+# -- table rows ------------------------------------------------------------------------------------
+
+
+def test_a_refund_row_shows_a_negative_amount_and_its_reason_a_payment_its_reference() -> None:
+    paid = replace(CARD, status="succeeded", refunded_minor=500)
+    refund = Payment("ref_1", "refund", "ord_1", 500, "EUR", "card", "succeeded", AT, "pay_1", None, "broke", True)
+
+    payment_row, refund_row = payment_rows([paid, refund])
+
+    assert (payment_row.amount, payment_row.note, payment_row.refunded) == ("25.00 EUR", "pm_card_visa", "5.00 EUR")
+    assert (refund_row.amount, refund_row.note, refund_row.refunded) == ("-5.00 EUR", "broke", None)
+    assert (refund_row.refund_of, refund_row.restock) == ("pay_1", True)
+
+
+def test_a_failed_row_shows_why_it_failed_instead_of_its_reference() -> None:
+    (row,) = payment_rows([replace(CARD, status="failed", reason="card declined")])
+
+    assert row.note == "card declined"
+
+
+def test_a_line_row_carries_its_prices_as_money() -> None:
+    line = OrderLine(1, "prd_1", "MUG-01", "Mug", 2, 1250)
+
+    assert line_rows([line], "EUR") == [LineRow(1, "MUG-01", "Mug", 2, "12.50 EUR", "25.00 EUR", 0)]

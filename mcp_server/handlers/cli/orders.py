@@ -25,6 +25,7 @@ from mcp_server.handlers.cli.common import (
 )
 from mcp_server.handlers.cli.confirm import with_confirmation
 from mcp_server.handlers.views.cancellation import cancel_view
+from mcp_server.handlers.views.tables import line_rows, payment_rows
 from mcp_server.models.orders import (
     ORDER_STATUSES,
     Order,
@@ -55,34 +56,15 @@ PLACE_OPTIONS = {"customer_id": "--customer", "lines": "--line"} | {
 def lines_table(lines: Sequence[OrderLine], currency: str, stock: dict[int, int] | None = None) -> str:
     headers = ["#", "sku", "product", "qty", "unit price", "line total"] + (["in stock"] if stock else [])
     rows = [
-        [
-            line.line_no,
-            line.sku,
-            line.name,
-            line.quantity,
-            format_money(line.unit_price_minor, currency),
-            format_money(line.total_minor, currency),
-        ]
-        + ([stock.get(line.line_no, 0)] if stock else [])
-        for line in lines
+        [line.no, line.sku, line.name, line.quantity, line.unit_price, line.total]
+        + ([stock.get(line.no, 0)] if stock else [])
+        for line in line_rows(lines, currency)
     ]
     return output.table(headers, rows)
 
 
 def payments_table(payments: Sequence[Payment]) -> str:
-    rows = [
-        [
-            p.id,
-            p.created_at,
-            p.kind,
-            p.order_id,
-            format_money(p.amount_minor if p.kind == "payment" else -p.amount_minor, p.currency),
-            p.method,
-            p.status,
-            (p.reason if p.status == "failed" else p.reference or p.reason),
-        ]
-        for p in payments
-    ]
+    rows = [[p.id, p.at, p.kind, p.order_id, p.amount, p.method, p.status, p.note] for p in payment_rows(payments)]
     return output.table(["id", "when (UTC)", "kind", "order", "amount", "method", "status", "reference / reason"], rows)
 
 

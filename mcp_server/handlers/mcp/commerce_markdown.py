@@ -7,6 +7,7 @@ through utils.markdown: code spans inline and in tables, never prose.
 from __future__ import annotations
 
 from mcp_server.handlers.views.actions import ActionNames, named, next_actions
+from mcp_server.handlers.views.tables import line_rows, payment_rows
 from mcp_server.models.common import Page
 from mcp_server.models.orders import Order, OrderLine
 from mcp_server.models.payments import Payment
@@ -44,17 +45,10 @@ def lines_table(
     headers = ["#", "SKU", "product", "qty", "unit price", "line total"] + (["in stock"] if stock else [])
     headers += ["back in stock"] if detailed else []
     rows: list[list[str]] = []
-    for line in lines:
-        row = [
-            str(line.line_no),
-            f"`{line.sku}`",
-            cell(line.name, 80),
-            f"{line.quantity:,}",
-            format_money(line.unit_price_minor, currency),
-            format_money(line.total_minor, currency),
-        ]
+    for line in line_rows(lines, currency):
+        row = [str(line.no), f"`{line.sku}`", cell(line.name, 80), f"{line.quantity:,}", line.unit_price, line.total]
         if stock is not None:
-            row.append(f"{stock.get(line.line_no, 0):,}")
+            row.append(f"{stock.get(line.no, 0):,}")
         if detailed:
             row.append(f"{line.restocked:,}")
         rows.append(row)
@@ -128,28 +122,24 @@ def payments_table(payments: list[Payment], *, detailed: bool = False) -> str:
     rows = [
         [
             f"`{p.id}`",
-            isoformat_utc(p.created_at),
+            isoformat_utc(p.at),
             p.kind,
             f"`{p.order_id}`",
-            format_money(p.amount_minor if p.kind == "payment" else -p.amount_minor, p.currency),
+            p.amount,
             p.method,
             p.status,
-            cell(p.reason if p.status == "failed" else p.reference or p.reason, 80),
+            cell(p.note, 80),
         ]
         + (
-            [f"`{p.payment_id}`" if p.payment_id else "—", "yes" if p.restock else "no", _refunded(p)]
+            [f"`{p.refund_of}`" if p.refund_of else "—", "yes" if p.restock else "no", p.refunded or "—"]
             if detailed
             else []
         )
-        for p in payments
+        for p in payment_rows(payments)
     ]
     headers = ["id", "when (UTC)", "kind", "order", "amount", "method", "status", "reference / reason"]
     headers += ["refund of", "restock", "refunded from it"] if detailed else []
     return table(headers, rows)
-
-
-def _refunded(p: Payment) -> str:
-    return format_money(p.refunded_minor, p.currency) if p.kind == "payment" else "—"
 
 
 def payment_page(page: Page[Payment], *, filters: str, detailed: bool = False) -> str:
