@@ -11,6 +11,7 @@ from typing import ClassVar
 from urllib.parse import unquote
 
 import anyio
+import anyio.lowlevel
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -85,14 +86,23 @@ class SqlUnitOfWork:
         self._connection: AsyncConnection | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:
-        connection = await self._engine.connect()
+        # Shielded: cancelling the driver mid-connect or mid-BEGIN leaves a half-closed aiosqlite
+        # connection whose close task keeps the process alive. A cancelled caller waits for these two
+        # steps (at most the busy timeout), then gives the connection back and is cancelled.
+        with anyio.CancelScope(shield=True):
+            connection = await self._engine.connect()
+            try:
+                if self._write:
+                    # Begin now, before the first read: a writer's checks must see what it will write over.
+                    await connection.begin()
+            except BaseException as exc:
+                await _close(connection)
+                self._raise_for_storage(exc)
+                raise
         try:
-            if self._write:
-                # Begin now, before the first read: a writer's checks must see what it will write over.
-                await connection.begin()
-        except BaseException as exc:
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        except BaseException:
             await _close(connection)
-            self._raise_for_storage(exc)
             raise
         self._connection = connection
         self.customers = SqlCustomerRepository(connection)
