@@ -13,6 +13,7 @@ from mcp_server.handlers.mcp.commerce_markdown import ACTION_TOOLS
 from mcp_server.handlers.views import cards
 from mcp_server.handlers.views.actions import named, next_actions
 from mcp_server.handlers.views.cancellation import cancel_view
+from mcp_server.handlers.views.money_back import NotRefunded, money_back_read, refunds_left
 from mcp_server.handlers.views.tables import LineRow, line_rows, payment_rows
 from mcp_server.models.customers import Customer
 from mcp_server.models.orders import Order, OrderAction, OrderLine
@@ -172,3 +173,41 @@ def test_a_line_row_carries_its_prices_as_money() -> None:
     line = OrderLine(1, "prd_1", "MUG-01", "Mug", 2, 1250)
 
     assert line_rows([line], "EUR") == [LineRow(1, "MUG-01", "Mug", 2, "12.50 EUR", "25.00 EUR", 0)]
+
+
+# -- money going back ------------------------------------------------------------------------------
+
+REFUND = Payment("ref_1", "refund", "ord_1", 500, "EUR", "card", "pending", AT, "pay_1")
+
+
+def test_refunds_left_names_the_pending_money_and_each_refused_refund() -> None:
+    refused = replace(REFUND, id="ref_2", status="failed", reason="expired card")
+    done = replace(REFUND, id="ref_3", status="succeeded")
+
+    left = refunds_left([REFUND, refused, done])
+
+    assert left
+    assert (left.pending, left.pending_ids) == ("5.00 EUR", ("ref_1",))
+    assert left.refused == (NotRefunded("5.00 EUR", "ref_2", "expired card"),)
+    assert not refunds_left([done])
+
+
+@pytest.mark.parametrize(
+    ("done", "replayed", "refunds", "outcome"),
+    [
+        (False, False, (), "confirmation_required"),
+        (True, False, (), "done"),
+        (True, True, (), "replayed"),
+        (True, True, (REFUND,), "pending"),
+        (True, False, (replace(REFUND, status="failed"),), "refused"),
+    ],
+)
+def test_the_money_back_outcome_says_first_what_the_gateway_has_not_done(
+    done: bool, replayed: bool, refunds: tuple[Payment, ...], outcome: str
+) -> None:
+    read = money_back_read(
+        done=done, replayed=replayed, order=ORDER, amount_minor=500, restocked_units=0, refunds=refunds, preview="p"
+    )
+
+    assert read.outcome == outcome
+    assert read.confirmation_token is None  # a door that asks for a token adds it

@@ -25,6 +25,7 @@ from mcp_server.handlers.cli.common import (
 )
 from mcp_server.handlers.cli.confirm import with_confirmation
 from mcp_server.handlers.views.cancellation import cancel_view
+from mcp_server.handlers.views.money_back import money_back_read, refunds_left
 from mcp_server.handlers.views.tables import line_rows, payment_rows
 from mcp_server.models.orders import (
     ORDER_STATUSES,
@@ -39,7 +40,7 @@ from mcp_server.models.orders import (
     Shipment,
     order_json,
 )
-from mcp_server.models.payments import MoneyBackRead, Payment, PaymentRead, unfinished_refunds
+from mcp_server.models.payments import Payment
 from mcp_server.services.orders import Cancellation, OrderDetail, Quote
 from mcp_server.services.requests import Approval
 from mcp_server.utils.money import format_money
@@ -109,47 +110,21 @@ def quote_text(quote: Quote) -> str:
     return text + "\n\nIt can be placed: run the same command without --dry-run."
 
 
-def money_back(
-    *,
-    done: bool,
-    replayed: bool,
-    order: Order,
-    amount_minor: int,
-    restocked_units: int,
-    refunds: Sequence[Payment],
-    preview: str,
-) -> MoneyBackRead:
-    """A refund or cancel as the MCP tools return it (no token: the CLI confirms in place)."""
-    return MoneyBackRead(
-        outcome=unfinished_refunds(refunds)
-        or ("replayed" if replayed else ("done" if done else "confirmation_required")),
-        order_id=order.id,
-        order_status=order.status,
-        amount_minor=amount_minor,
-        currency=order.currency,
-        restocked_units=restocked_units,
-        refunds=[PaymentRead.from_record(r) for r in refunds],
-        preview=preview,
-    )
-
-
 def card_refund_notes(refunds: Sequence[Payment], order_id: str) -> str:
     """Plain-text warnings about card refunds the gateway has not made (empty when all are done)."""
+    left = refunds_left(refunds)
     notes: list[str] = []
-    pending = [r for r in refunds if r.status == "pending"]
-    if pending:
-        money = format_money(sum(r.amount_minor for r in pending), pending[0].currency)
+    if left.pending is not None:
         notes.append(
-            f"PENDING at the payment gateway: {money} ({', '.join(r.id for r in pending)}). It is not known yet "
+            f"PENDING at the payment gateway: {left.pending} ({', '.join(left.pending_ids)}). It is not known yet "
             "whether the card was refunded; the money stays reserved and cannot be refunded twice. The worker "
             "(in the MCP server, or 'shopkeeper worker') asks the gateway again within a few minutes, and so does "
             f"the next confirmed refund of order {order_id}; 'shopkeeper payments list --order {order_id}' shows it."
         )
     notes += [
-        f"NOT REFUNDED: {format_money(r.amount_minor, r.currency)} ({r.id}): {r.reason or 'refused by the gateway'}. "
+        f"NOT REFUNDED: {r.money} ({r.id}): {r.reason or 'refused by the gateway'}. "
         "That money was not returned and can be refunded again once the cause is fixed."
-        for r in refunds
-        if r.status == "failed"
+        for r in left.refused
     ]
     return "\n".join(notes)
 
@@ -241,7 +216,7 @@ async def cancel(args: argparse.Namespace, call: Call) -> int:
 
     done = check(await with_confirmation(call, attempt, cancel_preview, yes=args.yes))
     view = cancel_view(done)
-    structured = money_back(
+    structured = money_back_read(
         done=True,
         replayed=False,
         order=done.order,

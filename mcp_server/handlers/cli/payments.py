@@ -25,8 +25,9 @@ from mcp_server.handlers.cli.common import (
     yes_option,
 )
 from mcp_server.handlers.cli.confirm import with_confirmation
-from mcp_server.handlers.cli.orders import card_refund_notes, money_back, order_text, payments_table
+from mcp_server.handlers.cli.orders import card_refund_notes, order_text, payments_table
 from mcp_server.handlers.views import cards
+from mcp_server.handlers.views.money_back import money_back_read
 from mcp_server.models.orders import OrderRead
 from mcp_server.models.payments import (
     PaymentCreate,
@@ -145,7 +146,7 @@ async def refund(args: argparse.Namespace, call: Call) -> int:
 
     plan = check(await with_confirmation(call, attempt, RefundPlan.describe, yes=args.yes))
     order = plan.order
-    structured = money_back(
+    structured = money_back_read(
         done=True,
         replayed=plan.replayed,
         order=order,

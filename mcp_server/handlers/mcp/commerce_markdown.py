@@ -7,6 +7,7 @@ through utils.markdown: code spans inline and in tables, never prose.
 from __future__ import annotations
 
 from mcp_server.handlers.views.actions import ActionNames, named, next_actions
+from mcp_server.handlers.views.money_back import refunds_left
 from mcp_server.handlers.views.tables import line_rows, payment_rows
 from mcp_server.models.common import Page
 from mcp_server.models.orders import Order, OrderLine
@@ -227,22 +228,20 @@ def sales_summary(s: SalesSummary) -> str:
 
 def card_refund_notes(refunds: list[Payment], order_id: str) -> str:
     """What the agent must know about card refunds the gateway has not made (empty when all are done)."""
+    left = refunds_left(refunds)
     notes: list[str] = []
-    pending = [r for r in refunds if r.status == "pending"]
-    failed = [r for r in refunds if r.status == "failed"]
-    if pending:
-        ids = ", ".join(f"`{r.id}`" for r in pending)
-        money = format_money(sum(r.amount_minor for r in pending), pending[0].currency)
+    if left.pending is not None:
+        ids = ", ".join(f"`{id_}`" for id_ in left.pending_ids)
         notes.append(
-            f"**Pending at the payment gateway:** {money} ({ids}). The gateway did not answer, so it is not known "
-            "yet whether the card was refunded; the money stays reserved and can never be refunded twice. The "
+            f"**Pending at the payment gateway:** {left.pending} ({ids}). The gateway did not answer, so it is not "
+            "known yet whether the card was refunded; the money stays reserved and can never be refunded twice. The "
             "server's worker asks the gateway again, with the same key, within a few minutes (with "
-            "SHOPKEEPER_WORKER=off, `shopkeeper worker` does), and so does the next confirmed payments_refund for "
-            f"order `{order_id}`; payments_list shows when it is done."
+            "SHOPKEEPER_WORKER=off, `shopkeeper worker` does), and so does the next confirmed "
+            f"{ACTION_TOOLS['refund']} for order `{order_id}`; payments_list shows when it is done."
         )
-    for refund in failed:
+    for refund in left.refused:
         notes.append(
-            f"**Not refunded:** {format_money(refund.amount_minor, refund.currency)} (`{refund.id}`): "
+            f"**Not refunded:** {refund.money} (`{refund.id}`): "
             f"{inline(refund.reason) if refund.reason else 'the payment gateway refused it'}. That money was not "
             "returned and can be refunded again once the cause is fixed."
         )

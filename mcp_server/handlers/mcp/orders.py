@@ -25,7 +25,8 @@ from mcp_server.handlers.mcp.common import (
 )
 from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
 from mcp_server.handlers.views import cards
-from mcp_server.handlers.views.cancellation import CancelView, cancel_view
+from mcp_server.handlers.views.cancellation import cancel_view
+from mcp_server.handlers.views.money_back import money_back_read
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit, ResponseFormat
 from mcp_server.models.orders import (
     MAX_LINES,
@@ -45,7 +46,7 @@ from mcp_server.models.orders import (
     ShippingAddress,
     order_json,
 )
-from mcp_server.models.payments import MoneyBackRead, PaymentRead, unfinished_refunds
+from mcp_server.models.payments import MoneyBackRead
 from mcp_server.services.cancellation import PaymentStillPending
 from mcp_server.services.orders import Cancellation
 from mcp_server.services.requests import NeedsConfirmation
@@ -126,7 +127,8 @@ def order_failure(result: Failure, *, tool_name: str) -> CallToolResult:
 
 def money_back(result: Success[Cancellation] | NeedsConfirmation[Cancellation], tool_name: str) -> CallToolResult:
     """A cancellation, done or waiting for confirmation."""
-    view = cancel_view(result.value if isinstance(result, Success) else result.preview)
+    value = result.value if isinstance(result, Success) else result.preview
+    view = cancel_view(value)
     shown = "\n".join(
         [
             f"- **order:** `{view.order_id}` of "
@@ -139,7 +141,15 @@ def money_back(result: Success[Cancellation] | NeedsConfirmation[Cancellation], 
             f"- **refunded to the customer:** {view.refunded}",
         ]
     )
-    structured = money_back_read(view, result)
+    structured = money_back_read(
+        done=isinstance(result, Success),
+        replayed=False,
+        order=value.order,
+        amount_minor=view.refund_minor,
+        restocked_units=view.restocked_units,
+        refunds=view.refunds,
+        preview=view.describe(),
+    )
     if isinstance(result, NeedsConfirmation):
         structured.confirmation_token = result.token
         structured.expires_at = result.expires_at
@@ -155,22 +165,7 @@ def money_back(result: Success[Cancellation] | NeedsConfirmation[Cancellation], 
         text += "\n\n" + md.payments_table(list(view.refunds))
         if notes := md.card_refund_notes(list(view.refunds), view.order_id):
             text += "\n\n" + notes
-            structured.outcome = unfinished_refunds(list(view.refunds)) or structured.outcome
     return ok(text, structured)
-
-
-def money_back_read(view: CancelView, result: Success[Cancellation] | NeedsConfirmation[Cancellation]) -> MoneyBackRead:
-    value = result.value if isinstance(result, Success) else result.preview
-    return MoneyBackRead(
-        outcome="done" if isinstance(result, Success) else "confirmation_required",
-        order_id=view.order_id,
-        order_status=value.order.status,
-        amount_minor=view.refund_minor,
-        currency=value.order.currency,
-        restocked_units=view.restocked_units,
-        refunds=[PaymentRead.from_record(r) for r in view.refunds],
-        preview=view.describe(),
-    )
 
 
 async def ask_cancel(ctx: ToolContext, order_id: str, confirmation_token: str | None) -> Any:

@@ -27,6 +27,7 @@ from mcp_server.handlers.mcp.common import (
 from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
 from mcp_server.handlers.mcp.orders import FormatArg, KeyArg, OrderIdArg, TokenArg, order_failure
 from mcp_server.handlers.views import cards
+from mcp_server.handlers.views.money_back import money_back_read
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit
 from mcp_server.models.orders import EntityRef, OrderRead
 from mcp_server.models.payments import (
@@ -38,7 +39,6 @@ from mcp_server.models.payments import (
     PaymentQuery,
     PaymentRead,
     RefundCreate,
-    unfinished_refunds,
 )
 from mcp_server.services.payments import CardNotCharged, Recorded, RefundPlan
 from mcp_server.services.requests import NeedsConfirmation
@@ -159,16 +159,13 @@ def refund_preview(plan: RefundPlan) -> str:
 def refund_result(result: Success[RefundPlan] | NeedsConfirmation[RefundPlan]) -> CallToolResult:
     plan = result.value if isinstance(result, Success) else result.preview
     order = plan.order
-    structured = MoneyBackRead(
-        outcome="confirmation_required"
-        if isinstance(result, NeedsConfirmation)
-        else ("replayed" if plan.replayed else "done"),
-        order_id=order.id,
-        order_status=order.status,
+    structured = money_back_read(
+        done=isinstance(result, Success),
+        replayed=plan.replayed,
+        order=order,
         amount_minor=plan.amount_minor,
-        currency=order.currency,
         restocked_units=plan.restock_units,
-        refunds=[PaymentRead.from_record(r) for r in plan.refunds],
+        refunds=plan.refunds,
         preview=plan.describe(),
     )
     if isinstance(result, NeedsConfirmation):
@@ -185,7 +182,6 @@ def refund_result(result: Success[RefundPlan] | NeedsConfirmation[RefundPlan]) -
     refunds = list(plan.refunds)
     notes = md.card_refund_notes(refunds, order.id)
     if notes:
-        structured.outcome = unfinished_refunds(refunds) or structured.outcome
         heading = f"Refund of {amount} on order {order.id}: not all of it is done — read on"
     elif plan.replayed:
         heading = (

@@ -1,0 +1,67 @@
+"""Money going back (a refund or a cancel): the structured outcome both doors return, and the card
+refunds the gateway has not made yet."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mcp_server.models.orders import Order
+from mcp_server.models.payments import MoneyBackRead, Payment, PaymentRead, unfinished_refunds
+from mcp_server.utils.money import format_money
+
+
+def money_back_read(
+    *,
+    done: bool,
+    replayed: bool,
+    order: Order,
+    amount_minor: int,
+    restocked_units: int,
+    refunds: Sequence[Payment],
+    preview: str,
+) -> MoneyBackRead:
+    """A refund or cancel as the tools' structuredContent and the CLI's --json show it (no token)."""
+    return MoneyBackRead(
+        outcome=unfinished_refunds(refunds)
+        or ("replayed" if replayed else ("done" if done else "confirmation_required")),
+        order_id=order.id,
+        order_status=order.status,
+        amount_minor=amount_minor,
+        currency=order.currency,
+        restocked_units=restocked_units,
+        refunds=[PaymentRead.from_record(r) for r in refunds],
+        preview=preview,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NotRefunded:
+    money: str
+    id: str
+    reason: str | None  # the gateway's refusal, when it gave one
+
+
+@dataclass(frozen=True, slots=True)
+class RefundsLeft:
+    """Card refunds the gateway has not made: pending (money reserved, asked again) and refused ones."""
+
+    pending: str | None  # their money together, None when none is pending
+    pending_ids: tuple[str, ...]
+    refused: tuple[NotRefunded, ...]
+
+    def __bool__(self) -> bool:
+        return self.pending is not None or bool(self.refused)
+
+
+def refunds_left(refunds: Sequence[Payment]) -> RefundsLeft:
+    pending = [r for r in refunds if r.status == "pending"]
+    return RefundsLeft(
+        format_money(sum(r.amount_minor for r in pending), pending[0].currency) if pending else None,
+        tuple(r.id for r in pending),
+        tuple(
+            NotRefunded(format_money(r.amount_minor, r.currency), r.id, r.reason)
+            for r in refunds
+            if r.status == "failed"
+        ),
+    )
