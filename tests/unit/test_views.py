@@ -13,7 +13,7 @@ from mcp_server.handlers.mcp.commerce_markdown import ACTION_TOOLS
 from mcp_server.handlers.views import cards
 from mcp_server.handlers.views.actions import named, next_actions
 from mcp_server.handlers.views.cancellation import cancel_view
-from mcp_server.handlers.views.money_back import NotRefunded, money_back_read, refunds_left
+from mcp_server.handlers.views.money_back import NotRefunded, cancelled_read, money_back_read, refunds_left
 from mcp_server.handlers.views.tables import LineRow, line_rows, payment_rows
 from mcp_server.models.customers import Customer
 from mcp_server.models.orders import Order, OrderAction, OrderLine
@@ -211,3 +211,12 @@ def test_the_money_back_outcome_says_first_what_the_gateway_has_not_done(
 
     assert read.outcome == outcome
     assert read.confirmation_token is None  # a door that asks for a token adds it
+
+
+def test_a_cancel_read_carries_the_one_preview_sentence_both_doors_show() -> None:
+    cancellation = Cancellation(replace(ORDER, status="paid", paid_minor=2500), ADA, 2500, 2)
+
+    read = cancelled_read(cancellation, done=False)
+
+    assert read.preview == cancel_view(cancellation).describe()
+    assert (read.outcome, read.amount_minor, read.restocked_units) == ("confirmation_required", 2500, 2)

@@ -25,7 +25,7 @@ from mcp_server.handlers.cli.common import (
 )
 from mcp_server.handlers.cli.confirm import with_confirmation
 from mcp_server.handlers.views.cancellation import cancel_view
-from mcp_server.handlers.views.money_back import money_back_read, refunds_left
+from mcp_server.handlers.views.money_back import cancelled_read, refunds_left
 from mcp_server.handlers.views.tables import line_rows, payment_rows
 from mcp_server.models.orders import (
     ORDER_STATUSES,
@@ -216,15 +216,7 @@ async def cancel(args: argparse.Namespace, call: Call) -> int:
 
     done = check(await with_confirmation(call, attempt, cancel_preview, yes=args.yes))
     view = cancel_view(done)
-    structured = money_back_read(
-        done=True,
-        replayed=False,
-        order=done.order,
-        amount_minor=view.refund_minor,
-        restocked_units=view.restocked_units,
-        refunds=view.refunds,
-        preview=view.describe(),
-    )
+    structured = cancelled_read(done, done=True)
     text = f"Cancelled order {view.order_id}: {view.restocked_units} unit(s) back into stock; refunded {view.refunded}."
     if notes := card_refund_notes(view.refunds, view.order_id):
         text += "\n" + notes

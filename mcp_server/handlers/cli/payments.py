@@ -27,7 +27,7 @@ from mcp_server.handlers.cli.common import (
 from mcp_server.handlers.cli.confirm import with_confirmation
 from mcp_server.handlers.cli.orders import card_refund_notes, order_text, payments_table
 from mcp_server.handlers.views import cards
-from mcp_server.handlers.views.money_back import money_back_read
+from mcp_server.handlers.views.money_back import refund_read
 from mcp_server.models.orders import OrderRead
 from mcp_server.models.payments import (
     PaymentCreate,
@@ -146,15 +146,7 @@ async def refund(args: argparse.Namespace, call: Call) -> int:
 
     plan = check(await with_confirmation(call, attempt, RefundPlan.describe, yes=args.yes))
     order = plan.order
-    structured = money_back_read(
-        done=True,
-        replayed=plan.replayed,
-        order=order,
-        amount_minor=plan.amount_minor,
-        restocked_units=plan.restock_units,
-        refunds=plan.refunds,
-        preview=plan.describe(),
-    )
+    structured = refund_read(plan, done=True)
     amount = format_money(plan.amount_minor, order.currency)
     notes = card_refund_notes(plan.refunds, order.id)
     if notes:

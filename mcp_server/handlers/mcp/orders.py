@@ -26,7 +26,7 @@ from mcp_server.handlers.mcp.common import (
 from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
 from mcp_server.handlers.views import cards
 from mcp_server.handlers.views.cancellation import cancel_view
-from mcp_server.handlers.views.money_back import money_back_read
+from mcp_server.handlers.views.money_back import cancelled_read
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit, ResponseFormat
 from mcp_server.models.orders import (
     MAX_LINES,
@@ -141,15 +141,7 @@ def money_back(result: Success[Cancellation] | NeedsConfirmation[Cancellation], 
             f"- **refunded to the customer:** {view.refunded}",
         ]
     )
-    structured = money_back_read(
-        done=isinstance(result, Success),
-        replayed=False,
-        order=value.order,
-        amount_minor=view.refund_minor,
-        restocked_units=view.restocked_units,
-        refunds=view.refunds,
-        preview=view.describe(),
-    )
+    structured = cancelled_read(value, done=isinstance(result, Success))
     if isinstance(result, NeedsConfirmation):
         structured.confirmation_token = result.token
         structured.expires_at = result.expires_at

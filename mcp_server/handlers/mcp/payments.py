@@ -27,7 +27,7 @@ from mcp_server.handlers.mcp.common import (
 from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
 from mcp_server.handlers.mcp.orders import FormatArg, KeyArg, OrderIdArg, TokenArg, order_failure
 from mcp_server.handlers.views import cards
-from mcp_server.handlers.views.money_back import money_back_read
+from mcp_server.handlers.views.money_back import refund_read
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit
 from mcp_server.models.orders import EntityRef, OrderRead
 from mcp_server.models.payments import (
@@ -159,15 +159,7 @@ def refund_preview(plan: RefundPlan) -> str:
 def refund_result(result: Success[RefundPlan] | NeedsConfirmation[RefundPlan]) -> CallToolResult:
     plan = result.value if isinstance(result, Success) else result.preview
     order = plan.order
-    structured = money_back_read(
-        done=isinstance(result, Success),
-        replayed=plan.replayed,
-        order=order,
-        amount_minor=plan.amount_minor,
-        restocked_units=plan.restock_units,
-        refunds=plan.refunds,
-        preview=plan.describe(),
-    )
+    structured = refund_read(plan, done=isinstance(result, Success))
     if isinstance(result, NeedsConfirmation):
         structured.confirmation_token = result.token
         structured.expires_at = result.expires_at

@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mcp_server.handlers.views.cancellation import cancel_view
 from mcp_server.models.orders import Order
 from mcp_server.models.payments import MoneyBackRead, Payment, PaymentRead, unfinished_refunds
+from mcp_server.services.cancellation import Cancellation
+from mcp_server.services.payments import RefundPlan
 from mcp_server.utils.money import format_money
 
 
@@ -32,6 +35,33 @@ def money_back_read(
         restocked_units=restocked_units,
         refunds=[PaymentRead.from_record(r) for r in refunds],
         preview=preview,
+    )
+
+
+def cancelled_read(cancellation: Cancellation, *, done: bool) -> MoneyBackRead:
+    """A cancel, previewed or done, as both doors return it."""
+    view = cancel_view(cancellation)
+    return money_back_read(
+        done=done,
+        replayed=False,
+        order=cancellation.order,
+        amount_minor=view.refund_minor,
+        restocked_units=view.restocked_units,
+        refunds=view.refunds,
+        preview=view.describe(),
+    )
+
+
+def refund_read(plan: RefundPlan, *, done: bool) -> MoneyBackRead:
+    """A refund, previewed or done, as both doors return it."""
+    return money_back_read(
+        done=done,
+        replayed=plan.replayed,
+        order=plan.order,
+        amount_minor=plan.amount_minor,
+        restocked_units=plan.restock_units,
+        refunds=plan.refunds,
+        preview=plan.describe(),
     )
 
 
