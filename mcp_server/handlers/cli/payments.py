@@ -215,7 +215,7 @@ def settled_heading(done: HandSettlement) -> str:
         return f"Card refund {row.id} of {money}{reference} settled by hand as made: it counts as refunded{mail}."
     return (
         f"Card refund {row.id} of {money} settled by hand as failed: nothing was counted as refunded, and the "
-        f"money can be refunded again ('shopkeeper payments refund --order {order.id} ...')."
+        f"money can be refunded again ('shopkeeper {ACTION_COMMANDS['refund']} --order {order.id} ...')."
     )
 
 

@@ -246,9 +246,10 @@ def register(server: MCPServer[AppContext]) -> None:
                         else f"Placed order {order.id}"
                     )
                     text = md.order(order, heading=heading)
-                    if order.status == "placed":
+                    if order.may("pay"):
                         text += (
-                            f"\n\nNext: when the customer pays, call payments_record with order_id='{order.id}' "
+                            f"\n\nNext: when the customer pays, call {md.ACTION_TOOLS['pay']} with "
+                            f"order_id='{order.id}' "
                             f"and amount={order.outstanding_minor}."
                         )
                     structured = PlaceOrderRead.placed(order, md.next_tools(order), replayed=placed.replayed)

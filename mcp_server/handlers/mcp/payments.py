@@ -85,7 +85,7 @@ def recorded_result(recorded: Recorded, asked: PaymentCreate | None = None) -> C
             + (f", {format_money(asked.amount, order.currency)}" if asked.amount else "")
             + ") was not recorded: it only completed the earlier card payment."
         )
-    if order.status == "paid":
+    if order.may("ship"):  # paid in full
         text += f"\n\nThe order is paid. Next: {md.ACTION_TOOLS['ship']} with order_id='{order.id}'."
     elif order.outstanding_minor:
         text += f"\n\nStill to pay: {format_money(order.outstanding_minor, order.currency)}."
