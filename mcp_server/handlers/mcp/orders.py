@@ -49,7 +49,7 @@ from mcp_server.models.orders import (
 from mcp_server.models.payments import MoneyBackRead
 from mcp_server.services.cancellation import PaymentStillPending
 from mcp_server.services.orders import Cancellation
-from mcp_server.services.requests import NeedsConfirmation
+from mcp_server.services.requests import Approval, NeedsConfirmation
 from mcp_server.services.results import (
     Conflict,
     Failure,
@@ -179,220 +179,240 @@ def _problem(problem: LineProblem) -> str:
     return f"- line {problem.line} ({code_span(problem.label)}): {escape(problem.problem)}"
 
 
-def register(server: MCPServer[AppContext]) -> None:
-    @tool(server, title="Place an order", read_only=False, idempotent=False)
-    async def orders_place(
-        ctx: ToolContext,
-        customer_id: Annotated[EntityRef, Field(description="Customer id (cus_…); customers_list finds it")],
-        lines: Annotated[
-            list[OrderLineRequest],
-            Field(
-                min_length=1,
-                max_length=MAX_LINES,
-                description="What to order: each line has sku (or product_id) and quantity (1-10000), one line "
-                "per product",
-            ),
-        ],
-        shipping_address: Annotated[
-            ShippingAddress | None,
-            Field(description="Where to ship: name, line1, optional line2, postal_code, city, country (ISO, 'DE')"),
-        ] = None,
-        idempotency_key: KeyArg = None,
-        dry_run: Annotated[
-            bool, Field(description="true prices the order and checks stock without placing it or reserving anything")
-        ] = False,
-    ) -> Annotated[CallToolResult, PlaceOrderRead]:
-        """Place an order for a customer: reserves stock and snapshots each line's price.
+# -- the use cases, each with its services handed in (a test calls them without a server) ------------
 
-        All lines are checked first; if any line is bad (unknown SKU, inactive product, not enough
-        stock, another currency) nothing is reserved and the error names every bad line. Use
-        dry_run=true to see the priced order first. Pass an idempotency_key so a retry after a
-        timeout cannot place the order twice. Next steps: payments_record, then orders_mark_shipped.
-        """
-        values = {"customer_id": customer_id, "lines": lines, "shipping_address": shipping_address}
-        request = validated(OrderCreate, as_sent(ctx, values), TOOL_PLACE)
-        if isinstance(request, CallToolResult):
-            return request
 
-        async def use(services: ServiceRegistry) -> CallToolResult:
-            if dry_run:
-                quoted = await services.orders.quote(request)
-                if not isinstance(quoted, Success):
-                    return order_failure(quoted, tool_name=TOOL_PLACE)
-                quote = quoted.value
-                currency = quote.currency or "EUR"
-                problems = [p.describe() for p in quote.problems]
-                text = [
-                    f"## Dry run — nothing was placed or reserved\n\n- **customer:** {code_span(quote.customer.name)} "
-                    f"(`{quote.customer.id}`)\n- **total:** {format_money(quote.total_minor, currency)}",
-                    md.lines_table(quote.lines, currency, stock=quote.stock),
-                ]
-                if problems:
-                    text.append("**Cannot be placed as it is:**\n" + "\n".join(_problem(p) for p in quote.problems))
-                    text.append("Next: fix these lines, then call orders_place without dry_run.")
-                else:
-                    text.append("Next: call orders_place with the same arguments and dry_run=false to place it.")
-                structured = PlaceOrderRead.dry_run_of(
-                    quote.customer.id, quote.currency, quote.total_minor, quote.lines, problems
-                )
-                return ok("\n\n".join(text), structured)
-            result = await services.orders.place(request, actor=actor(ctx), idempotency_key=idempotency_key)
-            match result:
-                case Success(value=placed):
-                    order = placed.order
-                    heading = (
-                        f"Order {order.id} (already placed with this idempotency_key; nothing was changed now)"
-                        if placed.replayed
-                        else f"Placed order {order.id}"
-                    )
-                    text = md.order(order, heading=heading)
-                    if order.may("pay"):
-                        text += (
-                            f"\n\nNext: when the customer pays, call {md.ACTION_TOOLS['pay']} with "
-                            f"order_id='{order.id}' "
-                            f"and amount={order.outstanding_minor}."
-                        )
-                    structured = PlaceOrderRead.placed(order, md.next_tools(order), replayed=placed.replayed)
-                    return ok(text, structured)
-                case Rejected(field="lines"):
-                    return failure(
-                        result,
-                        next_step="fix or remove those lines (catalog_search shows SKUs, prices and stock; "
-                        f"catalog_adjust_stock restocks) and call orders_place again. {UNCHANGED}",
-                    )
-                case _:
-                    return order_failure(result, tool_name=TOOL_PLACE)
-
-        return await run(ctx, TOOL_PLACE, use)
-
-    @tool(server, title="Get an order", read_only=True, idempotent=True)
-    async def orders_get(
-        ctx: ToolContext, order_id: OrderIdArg, response_format: FormatArg = "concise"
-    ) -> Annotated[CallToolResult, OrderRead]:
-        """One order with its lines, payments and refunds, and the tools that apply to it next."""
-
-        async def use(services: ServiceRegistry) -> CallToolResult:
-            result = await services.orders.get(order_id)
-            if not isinstance(result, Success):
-                return order_failure(result, tool_name=TOOL_GET)
-            detail = result.value
-            text = md.order_detail(detail, detailed=response_format == "detailed")
-            return ok(text, order_json(detail.order, md.next_tools(detail.order)))
-
-        return await run(ctx, TOOL_GET, use)
-
-    @tool(server, title="List orders", read_only=True, idempotent=True)
-    async def orders_list(
-        ctx: ToolContext,
-        status: Annotated[OrderStatus | None, Field(description="Only orders in this status")] = None,
-        customer_id: Annotated[EntityRef | None, Field(description="Only this customer's orders (cus_…)")] = None,
-        placed_from: Annotated[
-            date | None, Field(description="First day, YYYY-MM-DD, in the shop's time zone (inclusive)")
-        ] = None,
-        placed_to: Annotated[date | None, Field(description="Last day, YYYY-MM-DD (inclusive)")] = None,
-        limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
-        cursor: Annotated[
-            str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
-        ] = None,
-        response_format: FormatArg = "concise",
-    ) -> Annotated[CallToolResult, OrderPageRead]:
-        """Orders newest first, optionally by status, customer and placed-at days.
-
-        For the daily review: status='paid' lists orders waiting to be shipped, status='placed'
-        orders waiting for payment. Returns a page and a next_cursor.
-        """
-        values: dict[str, Any] = {"status": status, "customer_id": customer_id, "placed_from": placed_from}
-        values |= {"placed_to": placed_to, "limit": limit, "cursor": cursor}
-        query = validated(OrderQuery, as_sent(ctx, values), TOOL_LIST)
-        if isinstance(query, CallToolResult):
-            return query
-
-        async def use(services: ServiceRegistry) -> CallToolResult:
-            result = await services.orders.list(query)
-            match result:
-                case Success(value=page):
-                    parts = [f"status {query.status}"] if query.status else []
-                    parts += [f"of customer `{query.customer_id}`"] if query.customer_id else []
-                    parts += [f"placed from {query.placed_from}"] if query.placed_from else []
-                    parts += [f"placed to {query.placed_to}"] if query.placed_to else []
-                    filters = md.filters(parts)
-                    structured = {
-                        "orders": [OrderSummaryRead.json_of(o, md.next_tools(o)) for o in page.items],
-                        "next_cursor": page.next_cursor,
-                    }
-                    text = md.order_page(page, filters=filters, detailed=response_format == "detailed")
-                    return ok(text, structured)
-                case _:
-                    return order_failure(result, tool_name=TOOL_LIST)
-
-        return await run(ctx, TOOL_LIST, use)
-
-    @tool(server, title="Cancel an order", read_only=False, idempotent=False, destructive=True)
-    async def orders_cancel(
-        ctx: ToolContext,
-        order_id: OrderIdArg,
-        answer: Annotated[confirm.Answer, Resolve(ask_cancel)],
-        reason: Annotated[str | None, Field(max_length=500, description="Why, for the audit log")] = None,
-        confirmation_token: TokenArg = None,
-    ) -> Annotated[CallToolResult, MoneyBackRead]:
-        """Cancel a placed or paid order: every line goes back into stock and anything paid is refunded.
-
-        When money goes back, a person must confirm: clients that support it get a question;
-        otherwise the first call changes nothing and returns a preview and a confirmation_token.
-        Show the preview to the person and repeat the call with the token only if they agree.
-        Shipped or delivered orders cannot be cancelled (use payments_refund).
-        """
-        request = validated(OrderCancel, as_sent(ctx, {"order_id": order_id, "reason": reason}), TOOL_CANCEL)
-        if isinstance(request, CallToolResult):
-            return request
-        approval = confirm.approval_from(answer, confirmation_token)
-        if isinstance(approval, str):
-            return confirm.declined(f"cancelling order {order_id}", approval)
-
-        async def use(services: ServiceRegistry) -> CallToolResult:
-            result = await services.orders.cancel(order_id, reason=request.reason, actor=actor(ctx), approval=approval)
-            if isinstance(result, Success | NeedsConfirmation):
-                return money_back(result, TOOL_CANCEL)
-            return order_failure(result, tool_name=TOOL_CANCEL)
-
-        return await run(ctx, TOOL_CANCEL, use)
-
-    @tool(server, title="Mark an order shipped", read_only=False, idempotent=False)
-    async def orders_mark_shipped(
-        ctx: ToolContext,
-        order_id: OrderIdArg,
-        carrier: Annotated[str, Field(max_length=100, description="e.g. DHL, UPS, Royal Mail")],
-        tracking_number: Annotated[str, Field(max_length=100, description="The carrier's tracking number")],
-    ) -> Annotated[CallToolResult, OrderRead]:
-        """Record that a paid order left the shop, with carrier and tracking number; e-mails the customer."""
-        shipment = validated(
-            Shipment, as_sent(ctx, {"carrier": carrier, "tracking_number": tracking_number}), TOOL_SHIP
+async def place(
+    services: ServiceRegistry, request: OrderCreate, *, dry_run: bool, actor: str, idempotency_key: str | None
+) -> CallToolResult:
+    if dry_run:
+        quoted = await services.orders.quote(request)
+        if not isinstance(quoted, Success):
+            return order_failure(quoted, tool_name=TOOL_PLACE)
+        quote = quoted.value
+        currency = quote.currency or "EUR"
+        problems = [p.describe() for p in quote.problems]
+        text = [
+            f"## Dry run — nothing was placed or reserved\n\n- **customer:** {code_span(quote.customer.name)} "
+            f"(`{quote.customer.id}`)\n- **total:** {format_money(quote.total_minor, currency)}",
+            md.lines_table(quote.lines, currency, stock=quote.stock),
+        ]
+        if problems:
+            text.append("**Cannot be placed as it is:**\n" + "\n".join(_problem(p) for p in quote.problems))
+            text.append("Next: fix these lines, then call orders_place without dry_run.")
+        else:
+            text.append("Next: call orders_place with the same arguments and dry_run=false to place it.")
+        structured = PlaceOrderRead.dry_run_of(
+            quote.customer.id, quote.currency, quote.total_minor, quote.lines, problems
         )
-        if isinstance(shipment, CallToolResult):
-            return shipment
-
-        async def use(services: ServiceRegistry) -> CallToolResult:
-            result = await services.orders.mark_shipped(order_id, shipment, actor=actor(ctx))
-            if not isinstance(result, Success):
-                return order_failure(result, tool_name=TOOL_SHIP)
-            order = result.value
-            text = md.order(order, heading=f"Shipped order {order.id}") + "\n\nThe customer will get an e-mail."
-            return ok(text, OrderRead.from_record(order, md.next_tools(order)))
-
-        return await run(ctx, TOOL_SHIP, use)
-
-    @tool(server, title="Mark an order delivered", read_only=False, idempotent=False)
-    async def orders_mark_delivered(ctx: ToolContext, order_id: OrderIdArg) -> Annotated[CallToolResult, OrderRead]:
-        """Record that a shipped order reached the customer."""
-
-        async def use(services: ServiceRegistry) -> CallToolResult:
-            result = await services.orders.mark_delivered(order_id, actor=actor(ctx))
-            if not isinstance(result, Success):
-                return order_failure(result, tool_name=TOOL_DELIVER)
-            order = result.value
-            return ok(
-                md.order(order, heading=f"Delivered order {order.id}"),
-                OrderRead.from_record(order, md.next_tools(order)),
+        return ok("\n\n".join(text), structured)
+    result = await services.orders.place(request, actor=actor, idempotency_key=idempotency_key)
+    match result:
+        case Success(value=placed):
+            order = placed.order
+            heading = (
+                f"Order {order.id} (already placed with this idempotency_key; nothing was changed now)"
+                if placed.replayed
+                else f"Placed order {order.id}"
             )
+            text = md.order(order, heading=heading)
+            if order.may("pay"):
+                text += (
+                    f"\n\nNext: when the customer pays, call {md.ACTION_TOOLS['pay']} with order_id='{order.id}' "
+                    f"and amount={order.outstanding_minor}."
+                )
+            structured = PlaceOrderRead.placed(order, md.next_tools(order), replayed=placed.replayed)
+            return ok(text, structured)
+        case Rejected(field="lines"):
+            return failure(
+                result,
+                next_step="fix or remove those lines (catalog_search shows SKUs, prices and stock; "
+                f"catalog_adjust_stock restocks) and call orders_place again. {UNCHANGED}",
+            )
+        case _:
+            return order_failure(result, tool_name=TOOL_PLACE)
 
-        return await run(ctx, TOOL_DELIVER, use)
+
+async def get(services: ServiceRegistry, order_id: str, *, detailed: bool) -> CallToolResult:
+    result = await services.orders.get(order_id)
+    if not isinstance(result, Success):
+        return order_failure(result, tool_name=TOOL_GET)
+    detail = result.value
+    text = md.order_detail(detail, detailed=detailed)
+    return ok(text, order_json(detail.order, md.next_tools(detail.order)))
+
+
+async def list_page(services: ServiceRegistry, query: OrderQuery, *, detailed: bool) -> CallToolResult:
+    result = await services.orders.list(query)
+    match result:
+        case Success(value=page):
+            parts = [f"status {query.status}"] if query.status else []
+            parts += [f"of customer `{query.customer_id}`"] if query.customer_id else []
+            parts += [f"placed from {query.placed_from}"] if query.placed_from else []
+            parts += [f"placed to {query.placed_to}"] if query.placed_to else []
+            filters = md.filters(parts)
+            structured = {
+                "orders": [OrderSummaryRead.json_of(o, md.next_tools(o)) for o in page.items],
+                "next_cursor": page.next_cursor,
+            }
+            text = md.order_page(page, filters=filters, detailed=detailed)
+            return ok(text, structured)
+        case _:
+            return order_failure(result, tool_name=TOOL_LIST)
+
+
+async def cancel(
+    services: ServiceRegistry, order_id: str, *, reason: str | None, actor: str, approval: Approval
+) -> CallToolResult:
+    result = await services.orders.cancel(order_id, reason=reason, actor=actor, approval=approval)
+    if isinstance(result, Success | NeedsConfirmation):
+        return money_back(result, TOOL_CANCEL)
+    return order_failure(result, tool_name=TOOL_CANCEL)
+
+
+async def mark_shipped(services: ServiceRegistry, order_id: str, shipment: Shipment, *, actor: str) -> CallToolResult:
+    result = await services.orders.mark_shipped(order_id, shipment, actor=actor)
+    if not isinstance(result, Success):
+        return order_failure(result, tool_name=TOOL_SHIP)
+    order = result.value
+    text = md.order(order, heading=f"Shipped order {order.id}") + "\n\nThe customer will get an e-mail."
+    return ok(text, OrderRead.from_record(order, md.next_tools(order)))
+
+
+async def mark_delivered(services: ServiceRegistry, order_id: str, *, actor: str) -> CallToolResult:
+    result = await services.orders.mark_delivered(order_id, actor=actor)
+    if not isinstance(result, Success):
+        return order_failure(result, tool_name=TOOL_DELIVER)
+    order = result.value
+    return ok(
+        md.order(order, heading=f"Delivered order {order.id}"), OrderRead.from_record(order, md.next_tools(order))
+    )
+
+
+# -- the tools: arguments in, one use case through ``run`` ------------------------------------------
+
+
+async def orders_place(
+    ctx: ToolContext,
+    customer_id: Annotated[EntityRef, Field(description="Customer id (cus_…); customers_list finds it")],
+    lines: Annotated[
+        list[OrderLineRequest],
+        Field(
+            min_length=1,
+            max_length=MAX_LINES,
+            description="What to order: each line has sku (or product_id) and quantity (1-10000), one line per product",
+        ),
+    ],
+    shipping_address: Annotated[
+        ShippingAddress | None,
+        Field(description="Where to ship: name, line1, optional line2, postal_code, city, country (ISO, 'DE')"),
+    ] = None,
+    idempotency_key: KeyArg = None,
+    dry_run: Annotated[
+        bool, Field(description="true prices the order and checks stock without placing it or reserving anything")
+    ] = False,
+) -> Annotated[CallToolResult, PlaceOrderRead]:
+    """Place an order for a customer: reserves stock and snapshots each line's price.
+
+    All lines are checked first; if any line is bad (unknown SKU, inactive product, not enough
+    stock, another currency) nothing is reserved and the error names every bad line. Use
+    dry_run=true to see the priced order first. Pass an idempotency_key so a retry after a
+    timeout cannot place the order twice. Next steps: payments_record, then orders_mark_shipped.
+    """
+    values = {"customer_id": customer_id, "lines": lines, "shipping_address": shipping_address}
+    request = validated(OrderCreate, as_sent(ctx, values), TOOL_PLACE)
+    if isinstance(request, CallToolResult):
+        return request
+    who = actor(ctx)
+    return await run(
+        ctx, TOOL_PLACE, lambda s: place(s, request, dry_run=dry_run, actor=who, idempotency_key=idempotency_key)
+    )
+
+
+async def orders_get(
+    ctx: ToolContext, order_id: OrderIdArg, response_format: FormatArg = "concise"
+) -> Annotated[CallToolResult, OrderRead]:
+    """One order with its lines, payments and refunds, and the tools that apply to it next."""
+    return await run(ctx, TOOL_GET, lambda s: get(s, order_id, detailed=response_format == "detailed"))
+
+
+async def orders_list(
+    ctx: ToolContext,
+    status: Annotated[OrderStatus | None, Field(description="Only orders in this status")] = None,
+    customer_id: Annotated[EntityRef | None, Field(description="Only this customer's orders (cus_…)")] = None,
+    placed_from: Annotated[
+        date | None, Field(description="First day, YYYY-MM-DD, in the shop's time zone (inclusive)")
+    ] = None,
+    placed_to: Annotated[date | None, Field(description="Last day, YYYY-MM-DD (inclusive)")] = None,
+    limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
+    ] = None,
+    response_format: FormatArg = "concise",
+) -> Annotated[CallToolResult, OrderPageRead]:
+    """Orders newest first, optionally by status, customer and placed-at days.
+
+    For the daily review: status='paid' lists orders waiting to be shipped, status='placed'
+    orders waiting for payment. Returns a page and a next_cursor.
+    """
+    values: dict[str, Any] = {"status": status, "customer_id": customer_id, "placed_from": placed_from}
+    values |= {"placed_to": placed_to, "limit": limit, "cursor": cursor}
+    query = validated(OrderQuery, as_sent(ctx, values), TOOL_LIST)
+    if isinstance(query, CallToolResult):
+        return query
+    return await run(ctx, TOOL_LIST, lambda s: list_page(s, query, detailed=response_format == "detailed"))
+
+
+async def orders_cancel(
+    ctx: ToolContext,
+    order_id: OrderIdArg,
+    answer: Annotated[confirm.Answer, Resolve(ask_cancel)],
+    reason: Annotated[str | None, Field(max_length=500, description="Why, for the audit log")] = None,
+    confirmation_token: TokenArg = None,
+) -> Annotated[CallToolResult, MoneyBackRead]:
+    """Cancel a placed or paid order: every line goes back into stock and anything paid is refunded.
+
+    When money goes back, a person must confirm: clients that support it get a question;
+    otherwise the first call changes nothing and returns a preview and a confirmation_token.
+    Show the preview to the person and repeat the call with the token only if they agree.
+    Shipped or delivered orders cannot be cancelled (use payments_refund).
+    """
+    request = validated(OrderCancel, as_sent(ctx, {"order_id": order_id, "reason": reason}), TOOL_CANCEL)
+    if isinstance(request, CallToolResult):
+        return request
+    approval = confirm.approval_from(answer, confirmation_token)
+    if isinstance(approval, str):
+        return confirm.declined(f"cancelling order {order_id}", approval)
+    who = actor(ctx)
+    return await run(
+        ctx, TOOL_CANCEL, lambda s: cancel(s, order_id, reason=request.reason, actor=who, approval=approval)
+    )
+
+
+async def orders_mark_shipped(
+    ctx: ToolContext,
+    order_id: OrderIdArg,
+    carrier: Annotated[str, Field(max_length=100, description="e.g. DHL, UPS, Royal Mail")],
+    tracking_number: Annotated[str, Field(max_length=100, description="The carrier's tracking number")],
+) -> Annotated[CallToolResult, OrderRead]:
+    """Record that a paid order left the shop, with carrier and tracking number; e-mails the customer."""
+    shipment = validated(Shipment, as_sent(ctx, {"carrier": carrier, "tracking_number": tracking_number}), TOOL_SHIP)
+    if isinstance(shipment, CallToolResult):
+        return shipment
+    who = actor(ctx)
+    return await run(ctx, TOOL_SHIP, lambda s: mark_shipped(s, order_id, shipment, actor=who))
+
+
+async def orders_mark_delivered(ctx: ToolContext, order_id: OrderIdArg) -> Annotated[CallToolResult, OrderRead]:
+    """Record that a shipped order reached the customer."""
+    who = actor(ctx)
+    return await run(ctx, TOOL_DELIVER, lambda s: mark_delivered(s, order_id, actor=who))
+
+
+def register(server: MCPServer[AppContext]) -> None:
+    tool(server, title="Place an order", read_only=False, idempotent=False)(orders_place)
+    tool(server, title="Get an order", read_only=True, idempotent=True)(orders_get)
+    tool(server, title="List orders", read_only=True, idempotent=True)(orders_list)
+    tool(server, title="Cancel an order", read_only=False, idempotent=False, destructive=True)(orders_cancel)
+    tool(server, title="Mark an order shipped", read_only=False, idempotent=False)(orders_mark_shipped)
+    tool(server, title="Mark an order delivered", read_only=False, idempotent=False)(orders_mark_delivered)

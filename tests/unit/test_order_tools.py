@@ -1,0 +1,119 @@
+"""The order tools' use cases called straight, with services handed in: no server, no client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NoReturn
+
+import pytest
+from mcp_types import CallToolResult, TextContent
+
+from mcp_server.handlers.mcp import orders
+from mcp_server.models.orders import Shipment
+from mcp_server.services.audit import AuditService
+from mcp_server.services.catalog import CatalogService
+from mcp_server.services.customers import CustomerService
+from mcp_server.services.notifications import NotificationService
+from mcp_server.services.orders import OrderService
+from mcp_server.services.payments import PaymentService
+from mcp_server.services.reports import ReportService
+from mcp_server.services.requests import PersonConfirmed
+from tests.unit.commerce import ACTOR, Shop, add_customer, add_product, make_shop, order_request, pay, place
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass(frozen=True)
+class Services:
+    """The service registry a tool is handed, over the in-memory shop (no audit or e-mail use case here)."""
+
+    shop: Shop
+
+    @property
+    def customers(self) -> CustomerService:
+        return self.shop.customers
+
+    @property
+    def catalog(self) -> CatalogService:
+        return self.shop.catalog
+
+    @property
+    def orders(self) -> OrderService:
+        return self.shop.orders
+
+    @property
+    def payments(self) -> PaymentService:
+        return self.shop.payments
+
+    @property
+    def reports(self) -> ReportService:
+        return self.shop.reports
+
+    @property
+    def audit(self) -> AuditService:
+        return _unused("audit")
+
+    @property
+    def notifications(self) -> NotificationService:
+        return _unused("notifications")
+
+
+def _unused(name: str) -> NoReturn:
+    raise AssertionError(f"the order tools do not use {name}")
+
+
+def text(result: CallToolResult) -> str:
+    return "".join(c.text for c in result.content if isinstance(c, TextContent))
+
+
+@pytest.fixture
+async def shop() -> Shop:
+    shop = make_shop()
+    await add_product(shop, "MUG-01", price_minor=1250, stock=5)
+    return shop
+
+
+async def test_a_dry_run_prices_the_order_and_places_nothing(shop: Shop) -> None:
+    customer = await add_customer(shop)
+
+    result = await orders.place(
+        Services(shop), order_request(customer, [("MUG-01", 2)]), dry_run=True, actor=ACTOR, idempotency_key=None
+    )
+
+    assert not result.is_error
+    assert text(result).startswith("## Dry run — nothing was placed or reserved")
+    assert result.structured_content is not None
+    assert result.structured_content["total_minor"] == 2500
+    assert shop.db.orders == {}
+
+
+async def test_cancelling_a_paid_order_asks_a_person_first_and_changes_nothing(shop: Shop) -> None:
+    order = await place(shop, await add_customer(shop), [("MUG-01", 2)])
+    await pay(shop, order.id, 2500)
+
+    result = await orders.cancel(Services(shop), order.id, reason=None, actor=ACTOR, approval=None)
+
+    assert text(result).startswith("## Confirmation needed — nothing was changed yet")
+    assert result.structured_content is not None
+    assert result.structured_content["outcome"] == "confirmation_required"
+    assert result.structured_content["preview"] == (
+        f"Cancel order {order.id} of Ada Lovelace <ada@example.com>: 2 unit(s) go back into stock and 25.00 EUR "
+        "is refunded."
+    )
+    assert shop.db.orders[order.id].status == "paid"
+
+
+async def test_a_confirmed_cancel_and_an_illegal_ship_answer_in_tool_words(shop: Shop) -> None:
+    order = await place(shop, await add_customer(shop), [("MUG-01", 2)])
+    await pay(shop, order.id, 2500)
+
+    done = await orders.cancel(Services(shop), order.id, reason="changed mind", actor=ACTOR, approval=PersonConfirmed())
+    ship = await orders.mark_shipped(
+        Services(shop), order.id, Shipment(carrier="DHL", tracking_number="1"), actor=ACTOR
+    )
+
+    assert text(done).startswith(f"## Cancelled order {order.id}")
+    assert ship.is_error
+    assert text(ship).endswith(
+        f"Next: the tools that apply to {order.id} now: none (the status is final). Nothing was changed."
+    )
