@@ -1,4 +1,4 @@
-"""The order tools' use cases called straight, with services handed in: no server, no client."""
+"""The order and payment tools' use cases called straight, with services handed in: no server, no client."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import NoReturn
 import pytest
 from mcp_types import CallToolResult, TextContent
 
-from mcp_server.handlers.mcp import orders
+from mcp_server.handlers.mcp import orders, payments
 from mcp_server.models.orders import Shipment
+from mcp_server.models.payments import PaymentCreate
 from mcp_server.services.audit import AuditService
 from mcp_server.services.catalog import CatalogService
 from mcp_server.services.customers import CustomerService
@@ -117,3 +118,14 @@ async def test_a_confirmed_cancel_and_an_illegal_ship_answer_in_tool_words(shop:
     assert text(ship).endswith(
         f"Next: the tools that apply to {order.id} now: none (the status is final). Nothing was changed."
     )
+
+
+async def test_recording_the_whole_amount_says_the_order_is_paid_and_to_ship_it(shop: Shop) -> None:
+    order = await place(shop, await add_customer(shop), [("MUG-01", 2)])
+
+    result = await payments.record(
+        Services(shop), PaymentCreate(order_id=order.id, method="cash"), actor=ACTOR, idempotency_key=None
+    )
+
+    assert text(result).startswith(f"## Recorded 25.00 EUR (cash) for order {order.id}")
+    assert text(result).endswith(f"The order is paid. Next: orders_mark_shipped with order_id='{order.id}'.")

@@ -41,7 +41,7 @@ from mcp_server.models.payments import (
     RefundCreate,
 )
 from mcp_server.services.payments import CardNotCharged, Recorded, RefundPlan
-from mcp_server.services.requests import NeedsConfirmation
+from mcp_server.services.requests import Approval, NeedsConfirmation
 from mcp_server.services.results import Rejected, Success
 from mcp_server.utils.markdown import code_span, item
 from mcp_server.utils.money import format_money
@@ -222,151 +222,163 @@ async def ask_refund(
     return confirm.ask(preview.value.describe() + " Go ahead?")
 
 
-def register(server: MCPServer[AppContext]) -> None:
-    @tool(server, title="Record a payment or charge a card", read_only=False, idempotent=False)
-    async def payments_record(
-        ctx: ToolContext,
-        order_id: OrderIdArg,
-        method: Annotated[
-            PaymentMethod,
-            Field(description="cash, bank_transfer or other (money already received), or card (charged now)"),
-        ],
-        amount: Annotated[
-            Amount | None, Field(description="Minor units: 1250 means 12.50 EUR. Default: all still to pay")
-        ] = None,
-        payment_method: Annotated[
-            str | None,
-            Field(max_length=120, description="For method=card: the customer's saved card at the gateway (pm_…)"),
-        ] = None,
-        reference: Annotated[
-            str | None,
-            Field(
-                max_length=200, description="Manual payments: e.g. the bank transfer's reference or a receipt number"
-            ),
-        ] = None,
-        idempotency_key: KeyArg = None,
-    ) -> Annotated[CallToolResult, RecordedRead]:
-        """Record money received for a placed order, or charge the customer's saved card for it.
+# -- the use cases, each with its services handed in (a test calls them without a server) ------------
 
-        At most what is still to pay (the default). When payments cover the total the order becomes
-        paid and can be shipped (orders_mark_shipped). A card is charged through the payment gateway
-        (if the shop has one) and never twice: if the gateway does not answer, the payment stays
-        pending and the next payments_record for the order completes that one instead of charging
-        again. Pass an idempotency_key so a retry cannot record the same payment twice.
-        """
-        values = {
-            "order_id": order_id,
-            "amount": amount,
-            "method": method,
-            "payment_method": payment_method,
-            "reference": reference,
-        }
-        request = validated(PaymentCreate, as_sent(ctx, values), TOOL_RECORD)
-        if isinstance(request, CallToolResult):
-            return request
 
-        async def use(services: ServiceRegistry) -> CallToolResult:
-            result = await services.payments.record(request, actor=actor(ctx), idempotency_key=idempotency_key)
-            match result:
-                case Success(value=recorded):
-                    return recorded_result(recorded, request)
-                case CardNotCharged():
-                    return not_charged_result(result)
-                case Rejected(field="amount"):
-                    return failure(
-                        result, next_step=f"record at most what is still to pay (orders_get shows it). {UNCHANGED}"
-                    )
-                case Rejected(field="method"):
-                    return failure(result, next_step=f"use method cash, bank_transfer or other. {UNCHANGED}")
-                case _:
-                    return order_failure(result, tool_name=TOOL_RECORD)
+async def record(
+    services: ServiceRegistry, request: PaymentCreate, *, actor: str, idempotency_key: str | None
+) -> CallToolResult:
+    result = await services.payments.record(request, actor=actor, idempotency_key=idempotency_key)
+    match result:
+        case Success(value=recorded):
+            return recorded_result(recorded, request)
+        case CardNotCharged():
+            return not_charged_result(result)
+        case Rejected(field="amount"):
+            return failure(result, next_step=f"record at most what is still to pay (orders_get shows it). {UNCHANGED}")
+        case Rejected(field="method"):
+            return failure(result, next_step=f"use method cash, bank_transfer or other. {UNCHANGED}")
+        case _:
+            return order_failure(result, tool_name=TOOL_RECORD)
 
-        return await run(ctx, TOOL_RECORD, use)
 
-    @tool(server, title="List payments and refunds", read_only=True, idempotent=True)
-    async def payments_list(
-        ctx: ToolContext,
-        order_id: Annotated[EntityRef | None, Field(description="Only this order's payments and refunds")] = None,
-        date_from: Annotated[date | None, Field(description="First day, YYYY-MM-DD, shop time zone")] = None,
-        date_to: Annotated[date | None, Field(description="Last day, YYYY-MM-DD (inclusive)")] = None,
-        limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
-        cursor: Annotated[
-            str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
-        ] = None,
-        response_format: FormatArg = "concise",
-    ) -> Annotated[CallToolResult, PaymentPageRead]:
-        """Payments received and refunds made, oldest first, by order or by day range."""
-        values: dict[str, Any] = {"order_id": order_id, "date_from": date_from, "date_to": date_to}
-        query = validated(PaymentQuery, as_sent(ctx, values | {"limit": limit, "cursor": cursor}), TOOL_LIST)
-        if isinstance(query, CallToolResult):
-            return query
-
-        async def use(services: ServiceRegistry) -> CallToolResult:
-            result = await services.payments.list(query)
-            match result:
-                case Success(value=page):
-                    parts = [f"of order `{query.order_id}`"] if query.order_id else []
-                    parts += [f"from {query.date_from}"] if query.date_from else []
-                    parts += [f"to {query.date_to}"] if query.date_to else []
-                    filters = md.filters(parts)
-                    structured = PaymentPageRead(
-                        payments=[PaymentRead.from_record(p) for p in page.items], next_cursor=page.next_cursor
-                    )
-                    text = md.payment_page(page, filters=filters, detailed=response_format == "detailed")
-                    return ok(text, structured)
-                case _:
-                    return order_failure(result, tool_name=TOOL_LIST)
-
-        return await run(ctx, TOOL_LIST, use)
-
-    @tool(server, title="Refund a payment", read_only=False, idempotent=False, destructive=True)
-    async def payments_refund(
-        ctx: ToolContext,
-        amount: AmountArg,
-        reason: Annotated[str, Field(max_length=500, description="Why, kept in the shop's records")],
-        answer: Annotated[confirm.Answer, Resolve(ask_refund)],
-        order_id: Annotated[
-            EntityRef | None, Field(description="Refund this order (newest payments first); or payment_id")
-        ] = None,
-        payment_id: Annotated[EntityRef | None, Field(description="Refund this one payment (pay_…)")] = None,
-        restock: Annotated[
-            bool, Field(description="true puts every unit of the order not yet returned back into stock")
-        ] = False,
-        idempotency_key: KeyArg = None,
-        confirmation_token: TokenArg = None,
-    ) -> Annotated[CallToolResult, MoneyBackRead]:
-        """Give money back to a customer: never more than paid minus already refunded.
-
-        Needs a person's confirmation. Clients that support it show the person a question;
-        otherwise the first call changes nothing and returns a preview and a confirmation_token:
-        show the preview to the person and, only if they agree, repeat the call with the same
-        arguments plus the token (single use, 10 minutes). When refunds reach the amount paid the
-        order becomes refunded. For a return of only some items, use restock=false and
-        catalog_adjust_stock (reason=restock) for the returned units.
-        """
-        values = {"order_id": order_id, "payment_id": payment_id, "amount": amount, "reason": reason}
-        request = validated(RefundCreate, as_sent(ctx, values | {"restock": restock}), TOOL_REFUND)
-        if isinstance(request, CallToolResult):
-            return request
-        approval = confirm.approval_from(answer, confirmation_token)
-        if isinstance(approval, str):
-            return confirm.declined("the refund", approval)
-
-        async def use(services: ServiceRegistry) -> CallToolResult:
-            result = await services.payments.refund(
-                request, actor=actor(ctx), approval=approval, idempotency_key=idempotency_key
+async def list_page(services: ServiceRegistry, query: PaymentQuery, *, detailed: bool) -> CallToolResult:
+    result = await services.payments.list(query)
+    match result:
+        case Success(value=page):
+            parts = [f"of order `{query.order_id}`"] if query.order_id else []
+            parts += [f"from {query.date_from}"] if query.date_from else []
+            parts += [f"to {query.date_to}"] if query.date_to else []
+            filters = md.filters(parts)
+            structured = PaymentPageRead(
+                payments=[PaymentRead.from_record(p) for p in page.items], next_cursor=page.next_cursor
             )
-            match result:
-                case Success() | NeedsConfirmation():
-                    return refund_result(result)
-                case Rejected(field="amount"):
-                    return failure(
-                        result,
-                        next_step=f"refund at most the amount shown (orders_get lists payments). {UNCHANGED}",
-                    )
-                case Rejected(field="payment_id"):
-                    return failure(result, next_step=f"call payments_list with the order_id. {UNCHANGED}")
-                case _:
-                    return order_failure(result, tool_name=TOOL_REFUND)
+            return ok(md.payment_page(page, filters=filters, detailed=detailed), structured)
+        case _:
+            return order_failure(result, tool_name=TOOL_LIST)
 
-        return await run(ctx, TOOL_REFUND, use)
+
+async def refund(
+    services: ServiceRegistry, request: RefundCreate, *, actor: str, approval: Approval, idempotency_key: str | None
+) -> CallToolResult:
+    result = await services.payments.refund(request, actor=actor, approval=approval, idempotency_key=idempotency_key)
+    match result:
+        case Success() | NeedsConfirmation():
+            return refund_result(result)
+        case Rejected(field="amount"):
+            return failure(
+                result, next_step=f"refund at most the amount shown (orders_get lists payments). {UNCHANGED}"
+            )
+        case Rejected(field="payment_id"):
+            return failure(result, next_step=f"call payments_list with the order_id. {UNCHANGED}")
+        case _:
+            return order_failure(result, tool_name=TOOL_REFUND)
+
+
+# -- the tools: arguments in, one use case through ``run`` ------------------------------------------
+
+
+async def payments_record(
+    ctx: ToolContext,
+    order_id: OrderIdArg,
+    method: Annotated[
+        PaymentMethod,
+        Field(description="cash, bank_transfer or other (money already received), or card (charged now)"),
+    ],
+    amount: Annotated[
+        Amount | None, Field(description="Minor units: 1250 means 12.50 EUR. Default: all still to pay")
+    ] = None,
+    payment_method: Annotated[
+        str | None,
+        Field(max_length=120, description="For method=card: the customer's saved card at the gateway (pm_…)"),
+    ] = None,
+    reference: Annotated[
+        str | None,
+        Field(max_length=200, description="Manual payments: e.g. the bank transfer's reference or a receipt number"),
+    ] = None,
+    idempotency_key: KeyArg = None,
+) -> Annotated[CallToolResult, RecordedRead]:
+    """Record money received for a placed order, or charge the customer's saved card for it.
+
+    At most what is still to pay (the default). When payments cover the total the order becomes
+    paid and can be shipped (orders_mark_shipped). A card is charged through the payment gateway
+    (if the shop has one) and never twice: if the gateway does not answer, the payment stays
+    pending and the next payments_record for the order completes that one instead of charging
+    again. Pass an idempotency_key so a retry cannot record the same payment twice.
+    """
+    values = {
+        "order_id": order_id,
+        "amount": amount,
+        "method": method,
+        "payment_method": payment_method,
+        "reference": reference,
+    }
+    request = validated(PaymentCreate, as_sent(ctx, values), TOOL_RECORD)
+    if isinstance(request, CallToolResult):
+        return request
+    who = actor(ctx)
+    return await run(ctx, TOOL_RECORD, lambda s: record(s, request, actor=who, idempotency_key=idempotency_key))
+
+
+async def payments_list(
+    ctx: ToolContext,
+    order_id: Annotated[EntityRef | None, Field(description="Only this order's payments and refunds")] = None,
+    date_from: Annotated[date | None, Field(description="First day, YYYY-MM-DD, shop time zone")] = None,
+    date_to: Annotated[date | None, Field(description="Last day, YYYY-MM-DD (inclusive)")] = None,
+    limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
+    ] = None,
+    response_format: FormatArg = "concise",
+) -> Annotated[CallToolResult, PaymentPageRead]:
+    """Payments received and refunds made, oldest first, by order or by day range."""
+    values: dict[str, Any] = {"order_id": order_id, "date_from": date_from, "date_to": date_to}
+    query = validated(PaymentQuery, as_sent(ctx, values | {"limit": limit, "cursor": cursor}), TOOL_LIST)
+    if isinstance(query, CallToolResult):
+        return query
+    return await run(ctx, TOOL_LIST, lambda s: list_page(s, query, detailed=response_format == "detailed"))
+
+
+async def payments_refund(
+    ctx: ToolContext,
+    amount: AmountArg,
+    reason: Annotated[str, Field(max_length=500, description="Why, kept in the shop's records")],
+    answer: Annotated[confirm.Answer, Resolve(ask_refund)],
+    order_id: Annotated[
+        EntityRef | None, Field(description="Refund this order (newest payments first); or payment_id")
+    ] = None,
+    payment_id: Annotated[EntityRef | None, Field(description="Refund this one payment (pay_…)")] = None,
+    restock: Annotated[
+        bool, Field(description="true puts every unit of the order not yet returned back into stock")
+    ] = False,
+    idempotency_key: KeyArg = None,
+    confirmation_token: TokenArg = None,
+) -> Annotated[CallToolResult, MoneyBackRead]:
+    """Give money back to a customer: never more than paid minus already refunded.
+
+    Needs a person's confirmation. Clients that support it show the person a question;
+    otherwise the first call changes nothing and returns a preview and a confirmation_token:
+    show the preview to the person and, only if they agree, repeat the call with the same
+    arguments plus the token (single use, 10 minutes). When refunds reach the amount paid the
+    order becomes refunded. For a return of only some items, use restock=false and
+    catalog_adjust_stock (reason=restock) for the returned units.
+    """
+    values = {"order_id": order_id, "payment_id": payment_id, "amount": amount, "reason": reason}
+    request = validated(RefundCreate, as_sent(ctx, values | {"restock": restock}), TOOL_REFUND)
+    if isinstance(request, CallToolResult):
+        return request
+    approval = confirm.approval_from(answer, confirmation_token)
+    if isinstance(approval, str):
+        return confirm.declined("the refund", approval)
+    who = actor(ctx)
+    return await run(
+        ctx,
+        TOOL_REFUND,
+        lambda s: refund(s, request, actor=who, approval=approval, idempotency_key=idempotency_key),
+    )
+
+
+def register(server: MCPServer[AppContext]) -> None:
+    tool(server, title="Record a payment or charge a card", read_only=False, idempotent=False)(payments_record)
+    tool(server, title="List payments and refunds", read_only=True, idempotent=True)(payments_list)
+    tool(server, title="Refund a payment", read_only=False, idempotent=False, destructive=True)(payments_refund)
