@@ -89,16 +89,11 @@ class SqlUnitOfWork:
         # Shielded: cancelling the driver mid-connect or mid-BEGIN leaves a half-closed aiosqlite
         # connection whose close task keeps the process alive. A cancelled caller waits for these two
         # steps (at most the busy timeout), then gives the connection back and is cancelled.
+        connection: AsyncConnection | None = None
         with anyio.CancelScope(shield=True):
-            connection = await self._engine.connect()
-            try:
-                if self._write:
-                    # Begin now, before the first read: a writer's checks must see what it will write over.
-                    await connection.begin()
-            except BaseException as exc:
-                await _close(connection)
-                self._raise_for_storage(exc)
-                raise
+            connection = await self._open()
+        if connection is None:  # pragma: no cover - nothing cancels a shielded scope of its own
+            raise RuntimeError("the database connection was not opened")
         try:
             await anyio.lowlevel.checkpoint_if_cancelled()
         except BaseException:
@@ -114,6 +109,18 @@ class SqlUnitOfWork:
         self.requests = SqlRequestLog(connection)
         self.reports = SqlReportRepository(connection)
         return self
+
+    async def _open(self) -> AsyncConnection:
+        connection = await self._engine.connect()
+        try:
+            if self._write:
+                # Begin now, before the first read: a writer's checks must see what it will write over.
+                await connection.begin()
+        except BaseException as exc:
+            await _close(connection)
+            self._raise_for_storage(exc)
+            raise
+        return connection
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
