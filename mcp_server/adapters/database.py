@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from mcp_server.adapters.migrations import HEAD_REVISION
 from mcp_server.adapters.sqlite_driver import OneTripAiosqliteDBAPI
+from mcp_server.clients.private_files import make_private, make_private_directories
 
 logger = logging.getLogger(__name__)
 
@@ -258,30 +259,10 @@ def provide_database_file(path: Path, creation: Creation) -> bool:
     except FileExistsError:
         return False  # another process created it a moment ago
     try:
-        _private(fd)
+        make_private(fd)
     finally:
         os.close(fd)
     return True
-
-
-def make_private_directories(directory: Path) -> None:
-    """Create ``directory`` and its missing parents, each 0700 whatever the umask."""
-    missing: list[Path] = []
-    while not directory.exists() and directory != directory.parent:
-        missing.append(directory)
-        directory = directory.parent
-    for folder in reversed(missing):
-        try:
-            folder.mkdir(mode=0o700)
-        except FileExistsError:
-            continue  # made by someone else meanwhile: theirs to keep as it is
-        folder.chmod(0o700)
-
-
-def _private(fd: int) -> None:
-    """A file this process just created: 0600 exactly, whatever the umask (SQLite gives WAL and SHM the same)."""
-    if hasattr(os, "fchmod"):  # not on Windows, where files are private to their user by default
-        os.fchmod(fd, 0o600)
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -352,7 +333,7 @@ def backup_sqlite(source: Path, target: Path | str) -> Backup:
         raise BackupError(describe_failure(exc)) from exc
     partial = Path(name)
     try:
-        _private(fd)
+        make_private(fd)
         done = _copy_into(source, partial, fd)
         _publish(partial, target)
     except (sqlite3.Error, OSError) as exc:

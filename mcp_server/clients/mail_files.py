@@ -13,6 +13,7 @@ from pathlib import Path
 
 import anyio
 
+from mcp_server.clients.private_files import make_private, make_private_directories
 from mcp_server.models.outbox import Delivered, Email, SendOutcome, TemporaryFailure
 
 
@@ -30,31 +31,16 @@ class FileEmailSender:
             return TemporaryFailure(f"could not write the message file ({exc.strerror or type(exc).__name__})")
 
     def _write(self, message_id: str, text: str) -> SendOutcome:
-        _private_directories(self._directory)
+        make_private_directories(self._directory)
         target = self._directory / f"{message_id}.eml"
         # mkstemp: a new file (never through a link) with an unguessable name, 0600
         fd, partial = tempfile.mkstemp(prefix=f".{message_id}.", suffix=".eml.part", dir=self._directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as file:
-                if hasattr(os, "fchmod"):  # exactly 0600, whatever the umask (Windows: private by default)
-                    os.fchmod(file.fileno(), 0o600)
+                make_private(file.fileno())
                 file.write(text)
             os.replace(partial, target)
         except BaseException:
             Path(partial).unlink(missing_ok=True)
             raise
         return Delivered(f"file:{target.name}")
-
-
-def _private_directories(directory: Path) -> None:
-    """Create ``directory`` and its missing parents, each 0700 whatever the umask."""
-    missing: list[Path] = []
-    while not directory.exists() and directory != directory.parent:
-        missing.append(directory)
-        directory = directory.parent
-    for folder in reversed(missing):
-        try:
-            folder.mkdir(mode=0o700)
-        except FileExistsError:
-            continue
-        folder.chmod(0o700)
