@@ -1,0 +1,137 @@
+"""The customer, catalog, report, notification and audit tools' use cases called straight: no server, no client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from mcp_types import CallToolResult, TextContent
+
+from mcp_server.handlers.mcp import customers
+from mcp_server.models.customers import CustomerCreate, CustomerLookup, CustomerQuery, CustomerUpdate
+from mcp_server.models.outbox import Delivered, Email, SendOutcome
+from mcp_server.services.audit import AuditService
+from mcp_server.services.catalog import CatalogService
+from mcp_server.services.customers import CustomerService
+from mcp_server.services.notifications import NotificationService
+from mcp_server.services.orders import OrderService
+from mcp_server.services.payments import PaymentService
+from mcp_server.services.reports import ReportService
+from tests.fakes import FakeUnitOfWorkFactory
+from tests.unit.commerce import ACTOR, Shop, add_customer, make_shop
+
+pytestmark = pytest.mark.anyio
+
+
+class ScriptedSender:
+    """Answers each send with the next scripted outcome, then Delivered."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[SendOutcome] = []
+
+    async def send(self, email: Email, *, message_id: str) -> SendOutcome:
+        del email
+        return self.outcomes.pop(0) if self.outcomes else Delivered(f"provider-{message_id}")
+
+
+@dataclass(frozen=True)
+class Services:
+    """The service registry a tool is handed: every service, over one in-memory shop."""
+
+    shop: Shop
+    audit: AuditService
+    notifications: NotificationService
+
+    @property
+    def customers(self) -> CustomerService:
+        return self.shop.customers
+
+    @property
+    def catalog(self) -> CatalogService:
+        return self.shop.catalog
+
+    @property
+    def orders(self) -> OrderService:
+        return self.shop.orders
+
+    @property
+    def payments(self) -> PaymentService:
+        return self.shop.payments
+
+    @property
+    def reports(self) -> ReportService:
+        return self.shop.reports
+
+
+def services_of(shop: Shop, sender: ScriptedSender | None = None) -> Services:
+    uow = FakeUnitOfWorkFactory(shop.db)
+    outbox = NotificationService(uow, shop.clock, shop.ids, sender or ScriptedSender())
+    return Services(shop, AuditService(uow), outbox)
+
+
+def text(result: CallToolResult) -> str:
+    return "".join(c.text for c in result.content if isinstance(c, TextContent))
+
+
+@pytest.fixture
+def shop() -> Shop:
+    return make_shop()
+
+
+# -- customers -------------------------------------------------------------------------------------
+
+
+async def test_registering_a_customer_stores_them_and_says_the_welcome_e_mail_is_queued(shop: Shop) -> None:
+    data = CustomerCreate(name="Ada Lovelace", email="Ada@Example.com")
+
+    result = await customers.register_customer(services_of(shop), data, actor=ACTOR)
+
+    assert not result.is_error
+    assert result.structured_content is not None
+    customer_id = result.structured_content["id"]
+    assert shop.db.customers[customer_id].email == "ada@example.com"
+    assert text(result).startswith("## Registered ")
+    assert text(result).endswith("A welcome e-mail is queued. Use this id with customers_update or customers_get.")
+
+
+async def test_registering_a_taken_address_names_the_existing_customer_and_writes_nothing(shop: Shop) -> None:
+    existing = await add_customer(shop)
+
+    result = await customers.register_customer(
+        services_of(shop), CustomerCreate(name="Someone Else", email="ADA@example.com"), actor=ACTOR
+    )
+
+    assert result.is_error
+    assert text(result).endswith(
+        f"Next: call customers_get with customer_id='{existing}' to use the existing customer; nothing was written."
+    )
+    assert list(shop.db.customers) == [existing]
+
+
+async def test_an_unknown_e_mail_points_to_customers_list(shop: Shop) -> None:
+    result = await customers.get(services_of(shop), CustomerLookup(email="nobody@example.com"), detailed=False)
+
+    assert result.is_error
+    assert text(result).endswith("Next: call customers_list with query=… to search by part of a name or e-mail.")
+
+
+async def test_listing_filters_by_part_of_a_name(shop: Shop) -> None:
+    ada = await add_customer(shop)
+    await add_customer(shop, email="grace@example.com", name="Grace Hopper")
+
+    result = await customers.list_page(services_of(shop), CustomerQuery(text="lovel"), detailed=False)
+
+    assert result.structured_content is not None
+    assert [c["id"] for c in result.structured_content["customers"]] == [ada]
+    assert result.structured_content["next_cursor"] is None
+
+
+async def test_an_update_changes_only_the_fields_given_and_says_which(shop: Shop) -> None:
+    ada = await add_customer(shop)
+
+    result = await customers.update(services_of(shop), ada, CustomerUpdate(phone="+44 20 7946 0000"), actor=ACTOR)
+
+    assert text(result).startswith("## Updated ")
+    assert "changed phone" in text(result).splitlines()[0]
+    assert shop.db.customers[ada].phone == "+44 20 7946 0000"
+    assert shop.db.customers[ada].name == "Ada Lovelace"
