@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import pytest
 from mcp_types import CallToolResult, TextContent
 
-from mcp_server.handlers.mcp import customers
+from mcp_server.handlers.mcp import catalog, customers
+from mcp_server.models.catalog import ProductCreate, ProductLookup, ProductQuery, StockAdjustment
 from mcp_server.models.customers import CustomerCreate, CustomerLookup, CustomerQuery, CustomerUpdate
 from mcp_server.models.outbox import Delivered, Email, SendOutcome
 from mcp_server.services.audit import AuditService
@@ -18,7 +19,7 @@ from mcp_server.services.orders import OrderService
 from mcp_server.services.payments import PaymentService
 from mcp_server.services.reports import ReportService
 from tests.fakes import FakeUnitOfWorkFactory
-from tests.unit.commerce import ACTOR, Shop, add_customer, make_shop
+from tests.unit.commerce import ACTOR, Shop, add_customer, add_product, make_shop
 
 pytestmark = pytest.mark.anyio
 
@@ -135,3 +136,57 @@ async def test_an_update_changes_only_the_fields_given_and_says_which(shop: Shop
     assert "changed phone" in text(result).splitlines()[0]
     assert shop.db.customers[ada].phone == "+44 20 7946 0000"
     assert shop.db.customers[ada].name == "Ada Lovelace"
+
+
+# -- catalog ---------------------------------------------------------------------------------------
+
+
+async def test_adding_a_taken_sku_points_to_the_existing_product_and_adds_nothing(shop: Shop) -> None:
+    existing = await add_product(shop, "MUG-01")
+    data = ProductCreate(sku="mug-01", name="Another mug", price_minor=900, currency="EUR")
+
+    result = await catalog.create_product(services_of(shop), data, actor=ACTOR)
+
+    assert result.is_error
+    assert text(result).endswith(
+        f"Next: call catalog_update_product with product_id='{existing}' to change it, or pick another SKU. "
+        "Nothing was changed."
+    )
+    assert list(shop.db.products) == [existing]
+
+
+async def test_adjusting_stock_shows_before_and_after(shop: Shop) -> None:
+    mug = await add_product(shop, "MUG-01", stock=5)
+
+    result = await catalog.adjust_stock(services_of(shop), mug, StockAdjustment(delta=3, reason="restock"), actor=ACTOR)
+
+    assert text(result).startswith("## Stock of ")
+    assert "5 → 8 (restock)" in text(result).splitlines()[0]
+    assert shop.db.products[mug].stock == 8
+
+
+async def test_taking_more_stock_than_there_is_is_refused_and_changes_nothing(shop: Shop) -> None:
+    mug = await add_product(shop, "MUG-01", stock=2)
+
+    result = await catalog.adjust_stock(services_of(shop), mug, StockAdjustment(delta=-3, reason="damage"), actor=ACTOR)
+
+    assert result.is_error
+    assert text(result).endswith("Next: choose another delta (catalog_get shows the stock). Nothing was changed.")
+    assert shop.db.products[mug].stock == 2
+
+
+async def test_a_low_stock_search_lists_only_products_under_the_line(shop: Shop) -> None:
+    await add_product(shop, "MUG-01", stock=10)
+    low = await add_product(shop, "CUP-01", stock=1)
+
+    result = await catalog.search(services_of(shop), ProductQuery(stock_below=5), detailed=False)
+
+    assert result.structured_content is not None
+    assert [p["id"] for p in result.structured_content["products"]] == [low]
+
+
+async def test_an_unknown_sku_points_to_catalog_search(shop: Shop) -> None:
+    result = await catalog.get(services_of(shop), ProductLookup(sku="NOPE-1"), detailed=False)
+
+    assert result.is_error
+    assert text(result).endswith("Next: call catalog_search (text=part of the name or SKU) to find the product.")

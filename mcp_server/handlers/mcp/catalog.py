@@ -58,220 +58,225 @@ FormatArg = Annotated[
 ]
 
 
+# -- the use cases, each with its services handed in (a test calls them without a server) ------------
+
+
+async def create_product(services: ServiceRegistry, data: ProductCreate, *, actor: str) -> CallToolResult:
+    result = await services.catalog.create_product(data, actor=actor)
+    match result:
+        case Unavailable():
+            return failure(result, next_step=RETRY_LATER)
+        case Success(value=product):
+            text = markdown.product(product, detailed=True, heading="Added {name}")
+            return ok(text, ProductRead.from_record(product))
+        case Conflict(existing_id=existing):
+            return failure(
+                result,
+                next_step=f"call catalog_update_product with product_id='{existing}' to change it, or pick "
+                f"another SKU. {UNCHANGED}",
+            )
+
+
+async def update_product(
+    services: ServiceRegistry, product_id: str, changes: ProductUpdate, *, actor: str
+) -> CallToolResult:
+    result = await services.catalog.update_product(product_id, changes, actor=actor)
+    match result:
+        case Unavailable():
+            return failure(result, next_step=RETRY_LATER)
+        case Success(value=change):
+            head = (
+                f"Updated {{name}}: changed {', '.join(change.changed)}"
+                if change.changed
+                else "Nothing changed for {name}: the values given are the current ones"
+            )
+            return ok(
+                markdown.product(change.product, detailed=True, heading=head),
+                ProductRead.from_record(change.product),
+            )
+        case NotFound():
+            return failure(result, next_step=FIND_IT)
+        case Rejected(field="product_id"):
+            return failure(result, next_step=f"{FIND_IT} {UNCHANGED}")
+        case Rejected():
+            return failure(result, next_step=f"correct the arguments and call {TOOL_UPDATE} again. {UNCHANGED}")
+
+
+async def adjust_stock(
+    services: ServiceRegistry, product_id: str, adjustment: StockAdjustment, *, actor: str
+) -> CallToolResult:
+    result = await services.catalog.adjust_stock(product_id, adjustment, actor=actor)
+    match result:
+        case Unavailable():
+            return failure(result, next_step=RETRY_LATER)
+        case Success(value=change):
+            product = change.product
+            head = f"Stock of {{name}}: {change.before:,} → {product.stock:,} ({change.reason})"
+            return ok(markdown.product(product, detailed=False, heading=head), ProductRead.from_record(product))
+        case NotFound():
+            return failure(result, next_step=FIND_IT)
+        case Rejected(field="delta"):
+            return failure(result, next_step=f"choose another delta (catalog_get shows the stock). {UNCHANGED}")
+        case Rejected():
+            return failure(result, next_step=f"{FIND_IT} {UNCHANGED}")
+
+
+async def get(services: ServiceRegistry, lookup: ProductLookup, *, detailed: bool) -> CallToolResult:
+    result = await services.catalog.get(product_id=lookup.product_id, sku=lookup.sku)
+    match result:
+        case Unavailable():
+            return failure(result, next_step=RETRY_LATER)
+        case Success(value=product):
+            return ok(markdown.product(product, detailed=detailed), ProductRead.from_record(product))
+        case NotFound():
+            return failure(result, next_step=FIND_IT)
+        case Rejected(field="product_id") if lookup.product_id is not None and lookup.sku is None:
+            return failure(result, next_step=FIND_IT)
+        case Rejected():
+            return failure(result, next_step="pass exactly one of product_id (prd_…) or sku.")
+
+
+async def search(services: ServiceRegistry, request: ProductQuery, *, detailed: bool) -> CallToolResult:
+    result = await services.catalog.search(request)
+    match result:
+        case Unavailable():
+            return failure(result, next_step=RETRY_LATER)
+        case Success(value=page):
+            parts = [f"matching {code_span(request.text)}"] if request.text else []
+            parts += [f"with fewer than {request.stock_below} in stock"] if request.stock_below else []
+            parts += ["including inactive"] if request.include_inactive else []
+            filters = (" " + ", ".join(parts)) if parts else ""
+            text_out = markdown.product_page(
+                page, detailed=detailed, filters=filters, include_inactive=request.include_inactive
+            )
+            items = [
+                ProductRead.from_record(p).model_copy(
+                    update={"description": truncate(p.description, markdown.LIST_NOTE_CHARS) if p.description else None}
+                )
+                for p in page.items
+            ]
+            return ok(text_out, ProductPageRead(products=items, next_cursor=page.next_cursor))
+        case Rejected():
+            return failure(result, next_step="call catalog_search again without cursor to start from the top.")
+
+
+# -- the tools: arguments in, one use case through ``run`` ------------------------------------------
+
+
+async def catalog_create_product(
+    ctx: ToolContext,
+    sku: SkuArg,
+    name: Annotated[ProductName, Field(description="Name as customers see it (1-200 characters)")],
+    price_minor: PriceArg,
+    currency: CurrencyArg,
+    description: Annotated[Description | None, Field(description="Up to 4000 characters")] = None,
+    stock: Annotated[StockLevel, Field(description="Units in stock now (default 0)")] = 0,
+    active: Annotated[bool, Field(description="false keeps it out of searches (include_inactive shows it)")] = True,
+) -> Annotated[CallToolResult, ProductRead]:
+    """Add a new product with its price and starting stock.
+
+    SKUs are unique in any letter case: if the SKU exists you get an error naming that product
+    (use catalog_update_product to change it). To change stock later use catalog_adjust_stock.
+    """
+    values = {"sku": sku, "name": name, "description": description, "price_minor": price_minor}
+    values |= {"currency": currency, "stock": stock, "active": active}
+    data = validated(ProductCreate, as_sent(ctx, values), TOOL_CREATE)
+    if isinstance(data, CallToolResult):
+        return data
+    who = actor(ctx)
+    return await run(ctx, TOOL_CREATE, lambda s: create_product(s, data, actor=who))
+
+
+async def catalog_update_product(
+    ctx: ToolContext,
+    product_id: ProductIdArg,
+    name: Annotated[ProductName | None, Field(description="New name")] = None,
+    description: Annotated[Description | None, Field(description="New description; null clears it")] = None,
+    price_minor: Annotated[PriceMinor | None, Field(description="New price in minor units")] = None,
+    currency: Annotated[Currency | None, Field(description="New currency (ISO 4217)")] = None,
+    active: Annotated[bool | None, Field(description="false retires the product; true brings it back")] = None,
+) -> Annotated[CallToolResult, ProductRead]:
+    """Change a product's name, description, price or active flag. Only the fields you pass change.
+
+    Stock is not changed here: use catalog_adjust_stock. To change the currency, pass the
+    price in the new currency too. The audit log keeps the old values (audit_log_list with
+    entity_id=product_id).
+    """
+    chosen = changes_sent(
+        ctx,
+        {"name": name, "description": description, "price_minor": price_minor, "currency": currency}
+        | {"active": active},
+    )
+    changes = validated(ProductUpdate, chosen, TOOL_UPDATE)
+    if isinstance(changes, CallToolResult):
+        return changes
+    who = actor(ctx)
+    return await run(ctx, TOOL_UPDATE, lambda s: update_product(s, product_id, changes, actor=who))
+
+
+async def catalog_adjust_stock(
+    ctx: ToolContext,
+    product_id: ProductIdArg,
+    delta: Annotated[StockDelta, Field(description="Units to add (positive) or remove (negative); not 0")],
+    reason: Annotated[StockReason, Field(description="restock (goods in), damage (written off), correction (a count)")],
+    note: Annotated[str | None, Field(max_length=500, description="Optional note for the audit log")] = None,
+) -> Annotated[CallToolResult, ProductRead]:
+    """Add or remove stock with a reason; stock never goes below zero.
+
+    Not idempotent: calling twice adjusts twice, so check audit_log_list (action
+    product.stock_adjusted) before retrying after an error.
+    """
+    adjustment = validated(StockAdjustment, as_sent(ctx, {"delta": delta, "reason": reason, "note": note}), TOOL_ADJUST)
+    if isinstance(adjustment, CallToolResult):
+        return adjustment
+    who = actor(ctx)
+    return await run(ctx, TOOL_ADJUST, lambda s: adjust_stock(s, product_id, adjustment, actor=who))
+
+
+async def catalog_get(
+    ctx: ToolContext,
+    product_id: Annotated[ProductId | None, Field(description="Product id (prd_…); give this or sku")] = None,
+    sku: Annotated[Sku | None, Field(description="SKU in any letter case; or product_id")] = None,
+    response_format: FormatArg = "concise",
+) -> Annotated[CallToolResult, ProductRead]:
+    """Look up one product by id or SKU (exactly one): price, stock and whether it is active.
+
+    If you only know part of a name, call catalog_search instead.
+    """
+    lookup = validated(ProductLookup, as_sent(ctx, {"product_id": product_id, "sku": sku}), TOOL_GET)
+    if isinstance(lookup, CallToolResult):
+        return lookup
+    return await run(ctx, TOOL_GET, lambda s: get(s, lookup, detailed=response_format == "detailed"))
+
+
+async def catalog_search(
+    ctx: ToolContext,
+    text: Annotated[str | None, Field(max_length=200, description="Part of a name or SKU, any case")] = None,
+    include_inactive: Annotated[bool, Field(description="Also list retired products")] = False,
+    stock_below: Annotated[
+        int | None, Field(ge=1, description="Only products with fewer units than this (low-stock check)")
+    ] = None,
+    limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
+    ] = None,
+    response_format: FormatArg = "concise",
+) -> Annotated[CallToolResult, ProductPageRead]:
+    """Find products by part of the name or SKU; active ones only unless include_inactive=true.
+
+    Use stock_below for a low-stock review (e.g. stock_below=5). Returns a page and a next_cursor.
+    For one known product, catalog_get is cheaper.
+    """
+    values: dict[str, Any] = {"text": text, "include_inactive": include_inactive, "stock_below": stock_below}
+    request = validated(ProductQuery, as_sent(ctx, values | {"limit": limit, "cursor": cursor}), TOOL_SEARCH)
+    if isinstance(request, CallToolResult):
+        return request
+    return await run(ctx, TOOL_SEARCH, lambda s: search(s, request, detailed=response_format == "detailed"))
+
+
 def register(server: MCPServer[AppContext]) -> None:
-    @tool(server, title="Add a product to the catalog", read_only=False, idempotent=False)
-    async def catalog_create_product(
-        ctx: ToolContext,
-        sku: SkuArg,
-        name: Annotated[ProductName, Field(description="Name as customers see it (1-200 characters)")],
-        price_minor: PriceArg,
-        currency: CurrencyArg,
-        description: Annotated[Description | None, Field(description="Up to 4000 characters")] = None,
-        stock: Annotated[StockLevel, Field(description="Units in stock now (default 0)")] = 0,
-        active: Annotated[bool, Field(description="false keeps it out of searches (include_inactive shows it)")] = True,
-    ) -> Annotated[CallToolResult, ProductRead]:
-        """Add a new product with its price and starting stock.
-
-        SKUs are unique in any letter case: if the SKU exists you get an error naming that product
-        (use catalog_update_product to change it). To change stock later use catalog_adjust_stock.
-        """
-        values = {"sku": sku, "name": name, "description": description, "price_minor": price_minor}
-        values |= {"currency": currency, "stock": stock, "active": active}
-        data = validated(ProductCreate, as_sent(ctx, values), TOOL_CREATE)
-        if isinstance(data, CallToolResult):
-            return data
-
-        async def use(services: ServiceRegistry) -> CallToolResult:
-            result = await services.catalog.create_product(data, actor=actor(ctx))
-            match result:
-                case Unavailable():
-                    return failure(result, next_step=RETRY_LATER)
-                case Success(value=product):
-                    text = markdown.product(product, detailed=True, heading="Added {name}")
-                    return ok(text, ProductRead.from_record(product))
-                case Conflict(existing_id=existing):
-                    return failure(
-                        result,
-                        next_step=f"call catalog_update_product with product_id='{existing}' to change it, or pick "
-                        f"another SKU. {UNCHANGED}",
-                    )
-
-        return await run(ctx, TOOL_CREATE, use)
-
-    @tool(server, title="Update a product", read_only=False, idempotent=True, destructive=True)
-    async def catalog_update_product(
-        ctx: ToolContext,
-        product_id: ProductIdArg,
-        name: Annotated[ProductName | None, Field(description="New name")] = None,
-        description: Annotated[Description | None, Field(description="New description; null clears it")] = None,
-        price_minor: Annotated[PriceMinor | None, Field(description="New price in minor units")] = None,
-        currency: Annotated[Currency | None, Field(description="New currency (ISO 4217)")] = None,
-        active: Annotated[bool | None, Field(description="false retires the product; true brings it back")] = None,
-    ) -> Annotated[CallToolResult, ProductRead]:
-        """Change a product's name, description, price or active flag. Only the fields you pass change.
-
-        Stock is not changed here: use catalog_adjust_stock. To change the currency, pass the
-        price in the new currency too. The audit log keeps the old values (audit_log_list with
-        entity_id=product_id).
-        """
-        chosen = changes_sent(
-            ctx,
-            {"name": name, "description": description, "price_minor": price_minor, "currency": currency}
-            | {"active": active},
-        )
-        changes = validated(ProductUpdate, chosen, TOOL_UPDATE)
-        if isinstance(changes, CallToolResult):
-            return changes
-
-        async def use(services: ServiceRegistry) -> CallToolResult:
-            result = await services.catalog.update_product(product_id, changes, actor=actor(ctx))
-            match result:
-                case Unavailable():
-                    return failure(result, next_step=RETRY_LATER)
-                case Success(value=change):
-                    head = (
-                        f"Updated {{name}}: changed {', '.join(change.changed)}"
-                        if change.changed
-                        else "Nothing changed for {name}: the values given are the current ones"
-                    )
-                    return ok(
-                        markdown.product(change.product, detailed=True, heading=head),
-                        ProductRead.from_record(change.product),
-                    )
-                case NotFound():
-                    return failure(result, next_step=FIND_IT)
-                case Rejected(field="product_id"):
-                    return failure(result, next_step=f"{FIND_IT} {UNCHANGED}")
-                case Rejected():
-                    return failure(result, next_step=f"correct the arguments and call {TOOL_UPDATE} again. {UNCHANGED}")
-
-        return await run(ctx, TOOL_UPDATE, use)
-
-    @tool(server, title="Adjust stock", read_only=False, idempotent=False)
-    async def catalog_adjust_stock(
-        ctx: ToolContext,
-        product_id: ProductIdArg,
-        delta: Annotated[StockDelta, Field(description="Units to add (positive) or remove (negative); not 0")],
-        reason: Annotated[
-            StockReason, Field(description="restock (goods in), damage (written off), correction (a count)")
-        ],
-        note: Annotated[str | None, Field(max_length=500, description="Optional note for the audit log")] = None,
-    ) -> Annotated[CallToolResult, ProductRead]:
-        """Add or remove stock with a reason; stock never goes below zero.
-
-        Not idempotent: calling twice adjusts twice, so check audit_log_list (action
-        product.stock_adjusted) before retrying after an error.
-        """
-        adjustment = validated(
-            StockAdjustment, as_sent(ctx, {"delta": delta, "reason": reason, "note": note}), TOOL_ADJUST
-        )
-        if isinstance(adjustment, CallToolResult):
-            return adjustment
-
-        async def use(services: ServiceRegistry) -> CallToolResult:
-            result = await services.catalog.adjust_stock(product_id, adjustment, actor=actor(ctx))
-            match result:
-                case Unavailable():
-                    return failure(result, next_step=RETRY_LATER)
-                case Success(value=change):
-                    product = change.product
-                    head = f"Stock of {{name}}: {change.before:,} → {product.stock:,} ({change.reason})"
-                    return ok(markdown.product(product, detailed=False, heading=head), ProductRead.from_record(product))
-                case NotFound():
-                    return failure(result, next_step=FIND_IT)
-                case Rejected(field="delta"):
-                    return failure(result, next_step=f"choose another delta (catalog_get shows the stock). {UNCHANGED}")
-                case Rejected():
-                    return failure(result, next_step=f"{FIND_IT} {UNCHANGED}")
-
-        return await run(ctx, TOOL_ADJUST, use)
-
-    @tool(server, title="Get a product", read_only=True, idempotent=True)
-    async def catalog_get(
-        ctx: ToolContext,
-        product_id: Annotated[ProductId | None, Field(description="Product id (prd_…); give this or sku")] = None,
-        sku: Annotated[Sku | None, Field(description="SKU in any letter case; or product_id")] = None,
-        response_format: FormatArg = "concise",
-    ) -> Annotated[CallToolResult, ProductRead]:
-        """Look up one product by id or SKU (exactly one): price, stock and whether it is active.
-
-        If you only know part of a name, call catalog_search instead.
-        """
-        lookup = validated(ProductLookup, as_sent(ctx, {"product_id": product_id, "sku": sku}), TOOL_GET)
-        if isinstance(lookup, CallToolResult):
-            return lookup
-
-        async def use(services: ServiceRegistry) -> CallToolResult:
-            result = await services.catalog.get(product_id=lookup.product_id, sku=lookup.sku)
-            match result:
-                case Unavailable():
-                    return failure(result, next_step=RETRY_LATER)
-                case Success(value=product):
-                    return ok(
-                        markdown.product(product, detailed=response_format == "detailed"),
-                        ProductRead.from_record(product),
-                    )
-                case NotFound():
-                    return failure(result, next_step=FIND_IT)
-                case Rejected(field="product_id") if lookup.product_id is not None and lookup.sku is None:
-                    return failure(result, next_step=FIND_IT)
-                case Rejected():
-                    return failure(result, next_step="pass exactly one of product_id (prd_…) or sku.")
-
-        return await run(ctx, TOOL_GET, use)
-
-    @tool(server, title="Search the catalog", read_only=True, idempotent=True)
-    async def catalog_search(
-        ctx: ToolContext,
-        text: Annotated[str | None, Field(max_length=200, description="Part of a name or SKU, any case")] = None,
-        include_inactive: Annotated[bool, Field(description="Also list retired products")] = False,
-        stock_below: Annotated[
-            int | None, Field(ge=1, description="Only products with fewer units than this (low-stock check)")
-        ] = None,
-        limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
-        cursor: Annotated[
-            str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
-        ] = None,
-        response_format: FormatArg = "concise",
-    ) -> Annotated[CallToolResult, ProductPageRead]:
-        """Find products by part of the name or SKU; active ones only unless include_inactive=true.
-
-        Use stock_below for a low-stock review (e.g. stock_below=5). Returns a page and a next_cursor.
-        For one known product, catalog_get is cheaper.
-        """
-        values: dict[str, Any] = {"text": text, "include_inactive": include_inactive, "stock_below": stock_below}
-        request = validated(ProductQuery, as_sent(ctx, values | {"limit": limit, "cursor": cursor}), TOOL_SEARCH)
-        if isinstance(request, CallToolResult):
-            return request
-
-        async def use(services: ServiceRegistry) -> CallToolResult:
-            result = await services.catalog.search(request)
-            match result:
-                case Unavailable():
-                    return failure(result, next_step=RETRY_LATER)
-                case Success(value=page):
-                    parts = [f"matching {code_span(request.text)}"] if request.text else []
-                    parts += [f"with fewer than {request.stock_below} in stock"] if request.stock_below else []
-                    parts += ["including inactive"] if request.include_inactive else []
-                    filters = (" " + ", ".join(parts)) if parts else ""
-                    text_out = markdown.product_page(
-                        page,
-                        detailed=response_format == "detailed",
-                        filters=filters,
-                        include_inactive=request.include_inactive,
-                    )
-                    items = [
-                        ProductRead.from_record(p).model_copy(
-                            update={
-                                "description": truncate(p.description, markdown.LIST_NOTE_CHARS)
-                                if p.description
-                                else None
-                            }
-                        )
-                        for p in page.items
-                    ]
-                    return ok(text_out, ProductPageRead(products=items, next_cursor=page.next_cursor))
-                case Rejected():
-                    return failure(result, next_step="call catalog_search again without cursor to start from the top.")
-
-        return await run(ctx, TOOL_SEARCH, use)
+    tool(server, title="Add a product to the catalog", read_only=False, idempotent=False)(catalog_create_product)
+    tool(server, title="Update a product", read_only=False, idempotent=True, destructive=True)(catalog_update_product)
+    tool(server, title="Adjust stock", read_only=False, idempotent=False)(catalog_adjust_stock)
+    tool(server, title="Get a product", read_only=True, idempotent=True)(catalog_get)
+    tool(server, title="Search the catalog", read_only=True, idempotent=True)(catalog_search)
