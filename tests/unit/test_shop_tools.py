@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 from mcp_types import CallToolResult, TextContent
 
-from mcp_server.handlers.mcp import catalog, customers
+from mcp_server.handlers.mcp import catalog, customers, reports
 from mcp_server.models.catalog import ProductCreate, ProductLookup, ProductQuery, StockAdjustment
 from mcp_server.models.customers import CustomerCreate, CustomerLookup, CustomerQuery, CustomerUpdate
 from mcp_server.models.outbox import Delivered, Email, SendOutcome
+from mcp_server.models.reports import SalesQuery
 from mcp_server.services.audit import AuditService
 from mcp_server.services.catalog import CatalogService
 from mcp_server.services.customers import CustomerService
@@ -19,7 +21,7 @@ from mcp_server.services.orders import OrderService
 from mcp_server.services.payments import PaymentService
 from mcp_server.services.reports import ReportService
 from tests.fakes import FakeUnitOfWorkFactory
-from tests.unit.commerce import ACTOR, Shop, add_customer, add_product, make_shop
+from tests.unit.commerce import ACTOR, Shop, add_customer, add_product, make_shop, place
 
 pytestmark = pytest.mark.anyio
 
@@ -190,3 +192,28 @@ async def test_an_unknown_sku_points_to_catalog_search(shop: Shop) -> None:
 
     assert result.is_error
     assert text(result).endswith("Next: call catalog_search (text=part of the name or SKU) to find the product.")
+
+
+# -- reports ---------------------------------------------------------------------------------------
+
+
+async def test_the_sales_summary_counts_the_day_s_orders(shop: Shop) -> None:
+    await add_product(shop, "MUG-01", price_minor=1250, stock=5)
+    await place(shop, await add_customer(shop), [("MUG-01", 2)])
+    day = shop.clock.now().date()
+
+    result = await reports.sales_summary(services_of(shop), SalesQuery(date_from=day, date_to=day))
+
+    assert text(result).startswith(f"## Sales {day.isoformat()} to {day.isoformat()} (UTC)")
+    assert result.structured_content is not None
+    [row] = result.structured_content["days"]
+    assert (row["orders"], row["units"], row["revenue_minor"], row["net_minor"]) == (1, 2, 2500, 2500)
+
+
+async def test_a_summary_ending_before_it_starts_asks_for_other_dates(shop: Shop) -> None:
+    query = SalesQuery(date_from=date(2026, 11, 26), date_to=date(2026, 11, 25))
+
+    result = await reports.sales_summary(services_of(shop), query)
+
+    assert result.is_error
+    assert text(result).endswith("Next: correct the dates and call reports_sales_summary again.")
