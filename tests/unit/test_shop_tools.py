@@ -8,10 +8,10 @@ from datetime import date
 import pytest
 from mcp_types import CallToolResult, TextContent
 
-from mcp_server.handlers.mcp import catalog, customers, reports
+from mcp_server.handlers.mcp import catalog, customers, notifications, reports
 from mcp_server.models.catalog import ProductCreate, ProductLookup, ProductQuery, StockAdjustment
 from mcp_server.models.customers import CustomerCreate, CustomerLookup, CustomerQuery, CustomerUpdate
-from mcp_server.models.outbox import Delivered, Email, SendOutcome
+from mcp_server.models.outbox import Delivered, Email, NotificationQuery, PermanentFailure, SendOutcome
 from mcp_server.models.reports import SalesQuery
 from mcp_server.services.audit import AuditService
 from mcp_server.services.catalog import CatalogService
@@ -217,3 +217,38 @@ async def test_a_summary_ending_before_it_starts_asks_for_other_dates(shop: Shop
 
     assert result.is_error
     assert text(result).endswith("Next: correct the dates and call reports_sales_summary again.")
+
+
+# -- notifications ---------------------------------------------------------------------------------
+
+
+async def test_a_failed_e_mail_is_listed_with_its_reason_and_re_queued(shop: Shop) -> None:
+    await add_customer(shop)
+    sender = ScriptedSender()
+    sender.outcomes.append(PermanentFailure("the e-mail provider answered 422"))
+    services = services_of(shop, sender)
+    await services.notifications.deliver_due()
+    [welcome] = shop.db.outbox
+
+    listed = await notifications.list_page(services, NotificationQuery(status="failed"))
+    retried = await notifications.retry(services, welcome.id, actor=ACTOR)
+
+    assert listed.structured_content is not None
+    assert [n["id"] for n in listed.structured_content["notifications"]] == [welcome.id]
+    assert "the e-mail provider answered 422" in text(listed)
+    assert text(retried).startswith(f"## Re-queued {welcome.id}")
+    [again] = shop.db.outbox
+    assert (again.status, again.attempts) == ("pending", 0)
+
+
+async def test_re_queueing_an_e_mail_that_did_not_fail_changes_nothing(shop: Shop) -> None:
+    await add_customer(shop)
+    [welcome] = shop.db.outbox
+
+    result = await notifications.retry(services_of(shop), welcome.id, actor=ACTOR)
+
+    assert result.is_error
+    assert text(result).endswith(
+        "Next: call notifications_list with status='failed' to see which can be re-queued. Nothing was changed."
+    )
+    assert shop.db.outbox == [welcome]

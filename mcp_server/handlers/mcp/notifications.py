@@ -49,88 +49,95 @@ def _row(m: OutboxMessage) -> list[str]:
     ]
 
 
+# -- the use cases, each with its services handed in (a test calls them without a server) ------------
+
+
+async def list_page(services: ServiceRegistry, query: NotificationQuery) -> CallToolResult:
+    result = await services.notifications.list(query)
+    match result:
+        case Unavailable():
+            return failure(result, next_step=RETRY_LATER)
+        case Rejected():
+            return failure(result, next_step=f"call {TOOL_LIST} again without cursor to start from the top.")
+        case Success(value=page):
+            what = f" ({query.status})" if query.status else ""
+            if not page.items:
+                text = f"No notifications{what}."
+            else:
+                headers = ["id", "kind", "to", "status", "attempts", "sent / next", "last error"]
+                text = f"**{len(page.items)} notification(s){what}, oldest first**\n\n" + table(
+                    headers, [_row(m) for m in page.items]
+                )
+                text += (
+                    f"\n\nMore results exist: call {TOOL_LIST} again with the same filters and "
+                    f"cursor=`{page.next_cursor}`."
+                    if page.next_cursor
+                    else "\n\nThat is the whole list."
+                )
+            structured = NotificationPageRead(
+                notifications=[NotificationRead.from_record(m) for m in page.items],
+                next_cursor=page.next_cursor,
+            )
+            return ok(text, structured)
+
+
+async def retry(services: ServiceRegistry, notification_id: str, *, actor: str) -> CallToolResult:
+    result = await services.notifications.retry(notification_id, actor=actor)
+    match result:
+        case Unavailable():
+            return failure(result, next_step=RETRY_LATER)
+        case NotFound() | Rejected():
+            return failure(
+                result,
+                next_step=f"call {TOOL_LIST} with status='failed' to see which can be re-queued. Nothing was changed.",
+            )
+        case Success(value=message):
+            text = (
+                f"## Re-queued {message.id}\n\n- **kind:** {message.kind}\n"
+                f"- **to:** {inline(message.recipient)}\n"
+                "- **status:** pending (attempts start again from 0)\n\n"
+                "The worker sends it within seconds (or run `shopkeeper worker --once`)."
+            )
+            return ok(text, NotificationRead.from_record(message))
+
+
+# -- the tools: arguments in, one use case through ``run`` ------------------------------------------
+
+
+async def notifications_list(
+    ctx: ToolContext,
+    status: Annotated[
+        NotificationStatus | None, Field(description="pending, sending, sent or failed; all when omitted")
+    ] = None,
+    limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
+    ] = None,
+) -> Annotated[CallToolResult, NotificationPageRead]:
+    """E-mails the shop queued (welcome, order placed, shipped, refunded, cancelled) and how delivery went.
+
+    Oldest first. status='failed' lists the ones that gave up, with the reason; re-queue one
+    with notifications_retry once the cause is fixed.
+    """
+    query = validated(NotificationQuery, as_sent(ctx, {"status": status, "limit": limit, "cursor": cursor}), TOOL_LIST)
+    if isinstance(query, CallToolResult):
+        return query
+    return await run(ctx, TOOL_LIST, lambda s: list_page(s, query))
+
+
+async def notifications_retry(
+    ctx: ToolContext,
+    notification_id: Annotated[NotificationId, Field(description="The failed notification's id (ntf_…)")],
+) -> Annotated[CallToolResult, NotificationRead]:
+    """Put a failed e-mail back in the queue with a fresh set of attempts; the worker sends it soon.
+
+    Only failed notifications can be re-queued (notifications_list with status='failed' shows
+    them and why they failed). Fix the cause first, e.g. the address with customers_update.
+    """
+    who = actor(ctx)
+    return await run(ctx, TOOL_RETRY, lambda s: retry(s, notification_id, actor=who))
+
+
 def register(server: MCPServer[AppContext]) -> None:
-    @tool(server, title="List e-mail notifications", read_only=True, idempotent=True)
-    async def notifications_list(
-        ctx: ToolContext,
-        status: Annotated[
-            NotificationStatus | None, Field(description="pending, sending, sent or failed; all when omitted")
-        ] = None,
-        limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
-        cursor: Annotated[
-            str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
-        ] = None,
-    ) -> Annotated[CallToolResult, NotificationPageRead]:
-        """E-mails the shop queued (welcome, order placed, shipped, refunded, cancelled) and how delivery went.
-
-        Oldest first. status='failed' lists the ones that gave up, with the reason; re-queue one
-        with notifications_retry once the cause is fixed.
-        """
-        query = validated(
-            NotificationQuery, as_sent(ctx, {"status": status, "limit": limit, "cursor": cursor}), TOOL_LIST
-        )
-        if isinstance(query, CallToolResult):
-            return query
-
-        async def use(services: ServiceRegistry) -> CallToolResult:
-            result = await services.notifications.list(query)
-            match result:
-                case Unavailable():
-                    return failure(result, next_step=RETRY_LATER)
-                case Rejected():
-                    return failure(result, next_step=f"call {TOOL_LIST} again without cursor to start from the top.")
-                case Success(value=page):
-                    what = f" ({query.status})" if query.status else ""
-                    if not page.items:
-                        text = f"No notifications{what}."
-                    else:
-                        headers = ["id", "kind", "to", "status", "attempts", "sent / next", "last error"]
-                        text = f"**{len(page.items)} notification(s){what}, oldest first**\n\n" + table(
-                            headers, [_row(m) for m in page.items]
-                        )
-                        text += (
-                            f"\n\nMore results exist: call {TOOL_LIST} again with the same filters and "
-                            f"cursor=`{page.next_cursor}`."
-                            if page.next_cursor
-                            else "\n\nThat is the whole list."
-                        )
-                    structured = NotificationPageRead(
-                        notifications=[NotificationRead.from_record(m) for m in page.items],
-                        next_cursor=page.next_cursor,
-                    )
-                    return ok(text, structured)
-
-        return await run(ctx, TOOL_LIST, use)
-
-    @tool(server, title="Re-queue a failed e-mail", read_only=False, idempotent=False)
-    async def notifications_retry(
-        ctx: ToolContext,
-        notification_id: Annotated[NotificationId, Field(description="The failed notification's id (ntf_…)")],
-    ) -> Annotated[CallToolResult, NotificationRead]:
-        """Put a failed e-mail back in the queue with a fresh set of attempts; the worker sends it soon.
-
-        Only failed notifications can be re-queued (notifications_list with status='failed' shows
-        them and why they failed). Fix the cause first, e.g. the address with customers_update.
-        """
-
-        async def use(services: ServiceRegistry) -> CallToolResult:
-            result = await services.notifications.retry(notification_id, actor=actor(ctx))
-            match result:
-                case Unavailable():
-                    return failure(result, next_step=RETRY_LATER)
-                case NotFound() | Rejected():
-                    return failure(
-                        result,
-                        next_step=f"call {TOOL_LIST} with status='failed' to see which can be re-queued. "
-                        "Nothing was changed.",
-                    )
-                case Success(value=message):
-                    text = (
-                        f"## Re-queued {message.id}\n\n- **kind:** {message.kind}\n"
-                        f"- **to:** {inline(message.recipient)}\n"
-                        "- **status:** pending (attempts start again from 0)\n\n"
-                        "The worker sends it within seconds (or run `shopkeeper worker --once`)."
-                    )
-                    return ok(text, NotificationRead.from_record(message))
-
-        return await run(ctx, TOOL_RETRY, use)
+    tool(server, title="List e-mail notifications", read_only=True, idempotent=True)(notifications_list)
+    tool(server, title="Re-queue a failed e-mail", read_only=False, idempotent=False)(notifications_retry)
