@@ -8,7 +8,8 @@ from datetime import date
 import pytest
 from mcp_types import CallToolResult, TextContent
 
-from mcp_server.handlers.mcp import catalog, customers, notifications, reports
+from mcp_server.handlers.mcp import audit, catalog, customers, notifications, reports
+from mcp_server.models.audit import AuditQuery
 from mcp_server.models.catalog import ProductCreate, ProductLookup, ProductQuery, StockAdjustment
 from mcp_server.models.customers import CustomerCreate, CustomerLookup, CustomerQuery, CustomerUpdate
 from mcp_server.models.outbox import Delivered, Email, NotificationQuery, PermanentFailure, SendOutcome
@@ -252,3 +253,21 @@ async def test_re_queueing_an_e_mail_that_did_not_fail_changes_nothing(shop: Sho
         "Next: call notifications_list with status='failed' to see which can be re-queued. Nothing was changed."
     )
     assert shop.db.outbox == [welcome]
+
+
+# -- audit -----------------------------------------------------------------------------------------
+
+
+async def test_one_customer_s_history_is_listed_newest_first_page_by_page(shop: Shop) -> None:
+    ada = await add_customer(shop)
+    await shop.customers.update(ada, CustomerUpdate(notes="prefers e-mail"), actor=ACTOR)
+
+    result = await audit.list_page(services_of(shop), AuditQuery(entity_id=ada, limit=1), detailed=False, filtered=True)
+
+    assert result.structured_content is not None
+    [entry] = result.structured_content["entries"]
+    assert (entry["action"], entry["entity_id"]) == ("customer.updated", ada)
+    cursor = result.structured_content["next_cursor"]
+    assert text(result).endswith(
+        f"More results exist: call audit_log_list again with the same filters and cursor=`{cursor}`."
+    )

@@ -19,52 +19,60 @@ from mcp_server.utils.markdown import truncate
 VALUE_CHARS = 200
 
 
+# -- the use case, with its services handed in (a test calls it without a server) ------------------
+
+
+async def list_page(
+    services: ServiceRegistry, request: AuditQuery, *, detailed: bool, filtered: bool
+) -> CallToolResult:
+    """``filtered``: the call named an entity type, entity or action (the next-page hint keeps them)."""
+    result = await services.audit.list(request)
+    match result:
+        case Unavailable():
+            return failure(result, next_step=RETRY_LATER)
+        case Success(value=page):
+            entries = [_shorten(AuditEntryRead.from_record(e, detailed=detailed)) for e in page.items]
+            text = markdown.audit_page(page, detailed=detailed, filtered=filtered)
+            return ok(text, AuditPageRead(entries=entries, next_cursor=page.next_cursor))
+        case Rejected():
+            return failure(result, next_step="call audit_log_list again without cursor to start from the top.")
+
+
+# -- the tool: arguments in, the use case through ``run`` -------------------------------------------
+
+
+async def audit_log_list(
+    ctx: ToolContext,
+    entity_type: Annotated[EntityType | None, Field(description="Only this kind of entity, e.g. 'customer'")] = None,
+    entity_id: Annotated[EntityId | None, Field(description="Only changes to this entity, e.g. cus_…")] = None,
+    action: Annotated[Action | None, Field(description="Only this action, e.g. 'customer.updated'")] = None,
+    limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
+    ] = None,
+    response_format: Annotated[
+        ResponseFormat, Field(description="'concise' (default): one-line summaries; 'detailed': before/after")
+    ] = "concise",
+) -> Annotated[CallToolResult, AuditPageRead]:
+    """Show who changed what and when, newest first: every change any tool made is recorded here.
+
+    Use to answer "who changed this customer?", to check whether a call took effect before retrying,
+    or to review today's activity. Filter by entity_id to see one record's history.
+    """
+    sent = as_sent(
+        ctx,
+        {"entity_type": entity_type, "entity_id": entity_id, "action": action, "limit": limit, "cursor": cursor},
+    )
+    request = validated(AuditQuery, sent, "audit_log_list")
+    if isinstance(request, CallToolResult):
+        return request
+    detailed = response_format == "detailed"
+    filtered = any(v is not None for v in (entity_type, entity_id, action))
+    return await run(ctx, "audit_log_list", lambda s: list_page(s, request, detailed=detailed, filtered=filtered))
+
+
 def register(server: MCPServer[AppContext]) -> None:
-    @tool(server, title="Read the audit log", read_only=True, idempotent=True)
-    async def audit_log_list(
-        ctx: ToolContext,
-        entity_type: Annotated[
-            EntityType | None, Field(description="Only this kind of entity, e.g. 'customer'")
-        ] = None,
-        entity_id: Annotated[EntityId | None, Field(description="Only changes to this entity, e.g. cus_…")] = None,
-        action: Annotated[Action | None, Field(description="Only this action, e.g. 'customer.updated'")] = None,
-        limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
-        cursor: Annotated[
-            str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
-        ] = None,
-        response_format: Annotated[
-            ResponseFormat, Field(description="'concise' (default): one-line summaries; 'detailed': before/after")
-        ] = "concise",
-    ) -> Annotated[CallToolResult, AuditPageRead]:
-        """Show who changed what and when, newest first: every change any tool made is recorded here.
-
-        Use to answer "who changed this customer?", to check whether a call took effect before retrying,
-        or to review today's activity. Filter by entity_id to see one record's history.
-        """
-        sent = as_sent(
-            ctx,
-            {"entity_type": entity_type, "entity_id": entity_id, "action": action, "limit": limit, "cursor": cursor},
-        )
-        request = validated(AuditQuery, sent, "audit_log_list")
-        if isinstance(request, CallToolResult):
-            return request
-        detailed = response_format == "detailed"
-
-        async def use(services: ServiceRegistry) -> CallToolResult:
-            result = await services.audit.list(request)
-            match result:
-                case Unavailable():
-                    return failure(result, next_step=RETRY_LATER)
-                case Success(value=page):
-                    entries = [_shorten(AuditEntryRead.from_record(e, detailed=detailed)) for e in page.items]
-                    text = markdown.audit_page(
-                        page, detailed=detailed, filtered=any(v is not None for v in (entity_type, entity_id, action))
-                    )
-                    return ok(text, AuditPageRead(entries=entries, next_cursor=page.next_cursor))
-                case Rejected():
-                    return failure(result, next_step="call audit_log_list again without cursor to start from the top.")
-
-        return await run(ctx, "audit_log_list", use)
+    tool(server, title="Read the audit log", read_only=True, idempotent=True)(audit_log_list)
 
 
 def _shorten(entry: AuditEntryRead) -> AuditEntryRead:
