@@ -2,69 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NoReturn
-
 import pytest
-from mcp_types import CallToolResult, TextContent
 
 from mcp_server.handlers.mcp import orders, payments
 from mcp_server.models.orders import Shipment
 from mcp_server.models.payments import PaymentCreate
-from mcp_server.services.audit import AuditService
-from mcp_server.services.catalog import CatalogService
-from mcp_server.services.customers import CustomerService
-from mcp_server.services.notifications import NotificationService
-from mcp_server.services.orders import OrderService
-from mcp_server.services.payments import PaymentService
-from mcp_server.services.reports import ReportService
 from mcp_server.services.requests import PersonConfirmed
 from tests.unit.commerce import ACTOR, Shop, add_customer, add_product, make_shop, order_request, pay, place
+from tests.unit.tool_support import services_of, text
 
 pytestmark = pytest.mark.anyio
-
-
-@dataclass(frozen=True)
-class Services:
-    """The service registry a tool is handed, over the in-memory shop (no audit or e-mail use case here)."""
-
-    shop: Shop
-
-    @property
-    def customers(self) -> CustomerService:
-        return self.shop.customers
-
-    @property
-    def catalog(self) -> CatalogService:
-        return self.shop.catalog
-
-    @property
-    def orders(self) -> OrderService:
-        return self.shop.orders
-
-    @property
-    def payments(self) -> PaymentService:
-        return self.shop.payments
-
-    @property
-    def reports(self) -> ReportService:
-        return self.shop.reports
-
-    @property
-    def audit(self) -> AuditService:
-        return _unused("audit")
-
-    @property
-    def notifications(self) -> NotificationService:
-        return _unused("notifications")
-
-
-def _unused(name: str) -> NoReturn:
-    raise AssertionError(f"the order tools do not use {name}")
-
-
-def text(result: CallToolResult) -> str:
-    return "".join(c.text for c in result.content if isinstance(c, TextContent))
 
 
 @pytest.fixture
@@ -78,7 +25,7 @@ async def test_a_dry_run_prices_the_order_and_places_nothing(shop: Shop) -> None
     customer = await add_customer(shop)
 
     result = await orders.place(
-        Services(shop), order_request(customer, [("MUG-01", 2)]), dry_run=True, actor=ACTOR, idempotency_key=None
+        services_of(shop), order_request(customer, [("MUG-01", 2)]), dry_run=True, actor=ACTOR, idempotency_key=None
     )
 
     assert not result.is_error
@@ -92,7 +39,7 @@ async def test_cancelling_a_paid_order_asks_a_person_first_and_changes_nothing(s
     order = await place(shop, await add_customer(shop), [("MUG-01", 2)])
     await pay(shop, order.id, 2500)
 
-    result = await orders.cancel(Services(shop), order.id, reason=None, actor=ACTOR, approval=None)
+    result = await orders.cancel(services_of(shop), order.id, reason=None, actor=ACTOR, approval=None)
 
     assert text(result).startswith("## Confirmation needed — nothing was changed yet")
     assert result.structured_content is not None
@@ -108,9 +55,11 @@ async def test_a_confirmed_cancel_and_an_illegal_ship_answer_in_tool_words(shop:
     order = await place(shop, await add_customer(shop), [("MUG-01", 2)])
     await pay(shop, order.id, 2500)
 
-    done = await orders.cancel(Services(shop), order.id, reason="changed mind", actor=ACTOR, approval=PersonConfirmed())
+    done = await orders.cancel(
+        services_of(shop), order.id, reason="changed mind", actor=ACTOR, approval=PersonConfirmed()
+    )
     ship = await orders.mark_shipped(
-        Services(shop), order.id, Shipment(carrier="DHL", tracking_number="1"), actor=ACTOR
+        services_of(shop), order.id, Shipment(carrier="DHL", tracking_number="1"), actor=ACTOR
     )
 
     assert text(done).startswith(f"## Cancelled order {order.id}")
@@ -124,7 +73,7 @@ async def test_recording_the_whole_amount_says_the_order_is_paid_and_to_ship_it(
     order = await place(shop, await add_customer(shop), [("MUG-01", 2)])
 
     result = await payments.record(
-        Services(shop), PaymentCreate(order_id=order.id, method="cash"), actor=ACTOR, idempotency_key=None
+        services_of(shop), PaymentCreate(order_id=order.id, method="cash"), actor=ACTOR, idempotency_key=None
     )
 
     assert text(result).startswith(f"## Recorded 25.00 EUR (cash) for order {order.id}")

@@ -2,79 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 import pytest
-from mcp_types import CallToolResult, TextContent
 
 from mcp_server.handlers.mcp import audit, catalog, customers, notifications, reports
 from mcp_server.models.audit import AuditQuery
 from mcp_server.models.catalog import ProductCreate, ProductLookup, ProductQuery, StockAdjustment
 from mcp_server.models.customers import CustomerCreate, CustomerLookup, CustomerQuery, CustomerUpdate
-from mcp_server.models.outbox import Delivered, Email, NotificationQuery, PermanentFailure, SendOutcome
+from mcp_server.models.outbox import NotificationQuery, PermanentFailure
 from mcp_server.models.reports import SalesQuery
-from mcp_server.services.audit import AuditService
-from mcp_server.services.catalog import CatalogService
-from mcp_server.services.customers import CustomerService
-from mcp_server.services.notifications import NotificationService
-from mcp_server.services.orders import OrderService
-from mcp_server.services.payments import PaymentService
-from mcp_server.services.reports import ReportService
-from tests.fakes import FakeUnitOfWorkFactory
 from tests.unit.commerce import ACTOR, Shop, add_customer, add_product, make_shop, place
+from tests.unit.tool_support import ScriptedSender, services_of, text
 
 pytestmark = pytest.mark.anyio
-
-
-class ScriptedSender:
-    """Answers each send with the next scripted outcome, then Delivered."""
-
-    def __init__(self) -> None:
-        self.outcomes: list[SendOutcome] = []
-
-    async def send(self, email: Email, *, message_id: str) -> SendOutcome:
-        del email
-        return self.outcomes.pop(0) if self.outcomes else Delivered(f"provider-{message_id}")
-
-
-@dataclass(frozen=True)
-class Services:
-    """The service registry a tool is handed: every service, over one in-memory shop."""
-
-    shop: Shop
-    audit: AuditService
-    notifications: NotificationService
-
-    @property
-    def customers(self) -> CustomerService:
-        return self.shop.customers
-
-    @property
-    def catalog(self) -> CatalogService:
-        return self.shop.catalog
-
-    @property
-    def orders(self) -> OrderService:
-        return self.shop.orders
-
-    @property
-    def payments(self) -> PaymentService:
-        return self.shop.payments
-
-    @property
-    def reports(self) -> ReportService:
-        return self.shop.reports
-
-
-def services_of(shop: Shop, sender: ScriptedSender | None = None) -> Services:
-    uow = FakeUnitOfWorkFactory(shop.db)
-    outbox = NotificationService(uow, shop.clock, shop.ids, sender or ScriptedSender())
-    return Services(shop, AuditService(uow), outbox)
-
-
-def text(result: CallToolResult) -> str:
-    return "".join(c.text for c in result.content if isinstance(c, TextContent))
 
 
 @pytest.fixture
