@@ -102,3 +102,24 @@ async def refund_now(shop: Shop, order_id: str, amount: int, *, restock: bool = 
     request = RefundCreate(order_id=order_id, amount=amount, reason="test", restock=restock)
     result = await shop.payments.refund(request, actor=ACTOR, approval=PersonConfirmed())
     assert isinstance(result, Success), result
+
+
+@dataclass
+class World:
+    """A shop with a card gateway, one customer and a stocked mug (MUG-01 at 10.00 EUR)."""
+
+    shop: Shop
+    gateway: FakeGateway
+    customer: str
+
+
+async def card_world(gateway: FakeGateway, *, stock: int = 10) -> World:
+    shop = make_shop(gateway=gateway)
+    customer = await add_customer(shop)
+    await add_product(shop, "MUG-01", price_minor=1000, stock=stock)
+    return World(shop, gateway, customer)
+
+
+async def placed(world: World, mugs: int = 3) -> str:
+    """An order of ``mugs`` mugs for the world's customer; its id."""
+    return (await place(world.shop, world.customer, [("MUG-01", mugs)])).id

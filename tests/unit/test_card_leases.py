@@ -9,7 +9,6 @@ FakeGateway's ``gate`` holds every answer, so the callers truly overlap, and it 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import TypeVar
 
 import anyio
@@ -22,7 +21,7 @@ from mcp_server.services.payments import CardNotCharged, SettleRound
 from mcp_server.services.requests import PersonConfirmed
 from mcp_server.services.results import Success
 from tests.fakes import FakeGateway, FakeUnitOfWorkFactory
-from tests.unit.commerce import ACTOR, Shop, add_customer, add_product, make_shop, place
+from tests.unit.commerce import ACTOR, World, add_customer, add_product, card_world, make_shop, placed
 
 pytestmark = pytest.mark.anyio
 
@@ -32,24 +31,9 @@ T = TypeVar("T")
 BUSY = "another request is asking the payment gateway about it right now"
 
 
-@dataclass
-class World:
-    shop: Shop
-    gateway: FakeGateway
-    customer: str
-
-
 @pytest.fixture
 async def world() -> World:
-    gateway = FakeGateway()
-    shop = make_shop(gateway=gateway)
-    customer = await add_customer(shop)
-    await add_product(shop, "MUG-01", price_minor=1000, stock=50)
-    return World(shop, gateway, customer)
-
-
-async def placed(world: World, mugs: int = 3) -> str:
-    return (await place(world.shop, world.customer, [("MUG-01", mugs)])).id
+    return await card_world(FakeGateway(), stock=50)
 
 
 async def charge(world: World, order_id: str):

@@ -7,8 +7,6 @@ instead of charging again, declines as results, reserved money for pending refun
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from mcp_types import CallToolResult, TextContent
 
@@ -19,31 +17,16 @@ from mcp_server.services.payments import CardNotCharged, SettleRound
 from mcp_server.services.requests import NeedsConfirmation, PersonConfirmed
 from mcp_server.services.results import Rejected, Success
 from tests.fakes import FakeGateway
-from tests.unit.commerce import ACTOR, Shop, add_customer, add_product, make_shop, pay, place
+from tests.unit.commerce import ACTOR, World, add_customer, add_product, card_world, make_shop, pay, place, placed
 
 pytestmark = pytest.mark.anyio
 
 VISA = "pm_card_visa"
 
 
-@dataclass
-class World:
-    shop: Shop
-    gateway: FakeGateway
-    customer: str
-
-
 @pytest.fixture
 async def world() -> World:
-    gateway = FakeGateway()
-    shop = make_shop(gateway=gateway)
-    customer = await add_customer(shop)
-    await add_product(shop, "MUG-01", price_minor=1000, stock=10)
-    return World(shop, gateway, customer)
-
-
-async def placed(world: World, mugs: int = 3) -> str:
-    return (await place(world.shop, world.customer, [("MUG-01", mugs)])).id
+    return await card_world(FakeGateway())
 
 
 def card(order_id: str, amount: int | None = None, pm: str = VISA) -> PaymentCreate:

@@ -6,7 +6,6 @@ Every test here pinned a bug found in review (each failed before its fix).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import pytest
 from mcp_types import CallToolResult, TextContent
@@ -26,7 +25,7 @@ from mcp_server.services.payments import CardNotCharged, SettleRound
 from mcp_server.services.requests import PersonConfirmed
 from mcp_server.services.results import Rejected, Success
 from tests.fakes import FakeGateway
-from tests.unit.commerce import ACTOR, Shop, add_customer, add_product, make_shop, place
+from tests.unit.commerce import ACTOR, World, card_world, placed
 
 pytestmark = pytest.mark.anyio
 
@@ -108,24 +107,6 @@ class ShortRefundGateway(FakeGateway):
         return answer
 
 
-@dataclass
-class World:
-    shop: Shop
-    gateway: FakeGateway
-    customer: str
-
-
-async def world_with(gateway: FakeGateway) -> World:
-    shop = make_shop(gateway=gateway)
-    customer = await add_customer(shop)
-    await add_product(shop, "MUG-01", price_minor=1000, stock=10)
-    return World(shop, gateway, customer)
-
-
-async def placed(world: World, mugs: int = 3) -> str:
-    return (await place(world.shop, world.customer, [("MUG-01", mugs)])).id
-
-
 async def charge(world: World, order_id: str, *, key: str | None = None):
     request = PaymentCreate(order_id=order_id, method="card", payment_method=VISA)
     return await world.shop.payments.record(request, actor=ACTOR, idempotency_key=key)
@@ -148,7 +129,7 @@ def text_of(result: CallToolResult) -> str:
 
 
 async def test_a_401_when_resuming_a_charge_does_not_fail_it_so_the_card_is_not_charged_twice() -> None:
-    world = await world_with(AuthFailingGateway())
+    world = await card_world(AuthFailingGateway())
     order_id = await placed(world)
     world.gateway.faults.extend(["lost", "unauthorized"])
 
@@ -167,7 +148,7 @@ async def test_a_401_when_resuming_a_charge_does_not_fail_it_so_the_card_is_not_
 
 
 async def test_a_401_when_resuming_a_refund_does_not_release_money_the_gateway_gave_back() -> None:
-    world = await world_with(AuthFailingGateway())
+    world = await card_world(AuthFailingGateway())
     order_id = await placed(world)
     assert isinstance(await charge(world, order_id), Success)
     world.gateway.faults.extend(["lost", "unauthorized"])
@@ -188,7 +169,7 @@ async def test_a_401_when_resuming_a_refund_does_not_release_money_the_gateway_g
 
 
 async def test_a_cancelled_orders_failed_card_refund_can_be_refunded_again() -> None:
-    world = await world_with(FakeGateway())
+    world = await card_world(FakeGateway())
     order_id = await placed(world)
     assert isinstance(await charge(world, order_id), Success)
     world.gateway.faults.append("refuse")
@@ -207,7 +188,7 @@ async def test_a_cancelled_orders_failed_card_refund_can_be_refunded_again() -> 
 
 
 async def test_a_charge_first_answered_processing_is_booked_once_the_gateway_completes_it() -> None:
-    world = await world_with(ProcessingGateway())
+    world = await card_world(ProcessingGateway())
     order_id = await placed(world)
 
     first = await charge(world, order_id)
@@ -226,7 +207,7 @@ async def test_a_charge_first_answered_processing_is_booked_once_the_gateway_com
 
 
 async def test_a_refund_the_gateway_made_for_another_amount_is_not_booked_as_asked() -> None:
-    world = await world_with(ShortRefundGateway())
+    world = await card_world(ShortRefundGateway())
     order_id = await placed(world)
     assert isinstance(await charge(world, order_id), Success)
 
@@ -240,7 +221,7 @@ async def test_a_refund_the_gateway_made_for_another_amount_is_not_booked_as_ask
 
 
 async def test_rows_that_stay_pending_do_not_starve_the_background_settler() -> None:
-    world = await world_with(FakeGateway())
+    world = await card_world(FakeGateway())
     stuck_order, later_order = await placed(world), await placed(world)
     world.gateway.faults.append("down")
     stuck = await charge(world, stuck_order)
@@ -263,7 +244,7 @@ async def test_rows_that_stay_pending_do_not_starve_the_background_settler() -> 
 
 
 async def test_a_settled_card_refund_keeps_its_reason_in_the_ledger() -> None:
-    world = await world_with(FakeGateway())
+    world = await card_world(FakeGateway())
     order_id = await placed(world)
     assert isinstance(await charge(world, order_id), Success)
 
@@ -278,7 +259,7 @@ async def test_a_settled_card_refund_keeps_its_reason_in_the_ledger() -> None:
 
 
 async def test_a_row_past_the_key_lifetime_does_not_tell_the_agent_to_try_again_in_a_minute() -> None:
-    world = await world_with(FakeGateway())
+    world = await card_world(FakeGateway())
     order_id = await placed(world)
     world.gateway.faults.append("down")
     assert isinstance(await charge(world, order_id), CardNotCharged)
@@ -293,7 +274,7 @@ async def test_a_row_past_the_key_lifetime_does_not_tell_the_agent_to_try_again_
 
 
 async def test_a_key_retry_that_completes_a_pending_refund_does_not_say_nothing_changed() -> None:
-    world = await world_with(FakeGateway())
+    world = await card_world(FakeGateway())
     order_id = await placed(world)
     assert isinstance(await charge(world, order_id), Success)
     world.gateway.faults.append("down")
@@ -310,7 +291,7 @@ async def test_a_key_retry_that_completes_a_pending_refund_does_not_say_nothing_
 
 
 async def test_cancel_blocked_by_a_pending_card_payment_says_to_wait_not_to_find_the_order() -> None:
-    world = await world_with(FakeGateway())
+    world = await card_world(FakeGateway())
     order_id = await placed(world)
     world.gateway.faults.extend(["down", "down"])
     assert isinstance(await charge(world, order_id), CardNotCharged)
@@ -322,7 +303,7 @@ async def test_cancel_blocked_by_a_pending_card_payment_says_to_wait_not_to_find
 
 
 async def test_a_cash_payment_that_only_completed_a_pending_card_payment_says_the_cash_was_not_recorded() -> None:
-    world = await world_with(FakeGateway())
+    world = await card_world(FakeGateway())
     order_id = await placed(world)
     world.gateway.faults.append("down")
     assert isinstance(await charge(world, order_id), CardNotCharged)
