@@ -12,7 +12,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
 from tests.e2e.support import as_list, as_object, open_shop
 from tests.fakes import FakeClock
+from tests.http_standin import serving
 
 pytestmark = pytest.mark.anyio
 
@@ -151,17 +152,10 @@ def _handler(provider: StandInProvider) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def provider() -> Iterator[StandInProvider]:
     stand_in = StandInProvider()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stand_in))
-    server.daemon_threads = True
-    host, port = server.server_address[:2]
-    stand_in.url = f"http://{host!s}:{port}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield stand_in
-    stand_in.stop()
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(_handler(stand_in)) as url:
+        stand_in.url = url
+        yield stand_in
+        stand_in.stop()
 
 
 # --- service stacks on a real SQLite file -------------------------------------------------------------

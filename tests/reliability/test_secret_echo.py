@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from mcp_server.models.payments_gateway import (
 )
 from tests.cli.conftest import Cli
 from tests.e2e.support import Shop, as_object, dump_tables, integer, objects, open_shop, sqlite_url, string
+from tests.http_standin import serving
 from tests.integration.stripe_standin import Sleeps
 from tests.reliability.echoes import echoes, leaks
 
@@ -231,16 +232,9 @@ def _handler(provider: HostileProvider) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def provider() -> Iterator[HostileProvider]:
     stand_in = HostileProvider()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stand_in))
-    server.daemon_threads = True
-    host, port = server.server_address[:2]
-    stand_in.url = f"http://{host!s}:{port}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield stand_in
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(_handler(stand_in)) as url:
+        stand_in.url = url
+        yield stand_in
 
 
 def assert_nothing_leaked(*texts: str) -> None:
