@@ -84,11 +84,15 @@ class SqlUnitOfWork:
         self._write = write
         self._conditions = conditions or StorageConditions()
         self._connection: AsyncConnection | None = None
+        self._shield: anyio.CancelScope | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:
-        # Shielded: cancelling the driver mid-connect or mid-BEGIN leaves a half-closed aiosqlite
-        # connection whose close task keeps the process alive. A cancelled caller waits for these two
-        # steps (at most the busy timeout), then gives the connection back and is cancelled.
+        # Cancellation never reaches the driver: SQLAlchemy answers a cancelled statement by
+        # "terminating" the aiosqlite connection, which stops its thread while a graceful close still
+        # waits on it, leaving a task (and a shutdown) waiting forever. So the connect and BEGIN, the
+        # body and the close run shielded: only the shop's own SQL runs inside a unit of work (never a
+        # gateway or provider call), bounded by the busy timeout. A cancelled caller gets its
+        # cancellation once the unit of work is over, with the connection given back in order.
         connection: AsyncConnection | None = None
         with anyio.CancelScope(shield=True):
             connection = await self._open()
@@ -100,6 +104,8 @@ class SqlUnitOfWork:
             await _close(connection)
             raise
         self._connection = connection
+        self._shield = anyio.CancelScope(shield=True)
+        self._shield.__enter__()
         self.customers = SqlCustomerRepository(connection)
         self.products = SqlProductRepository(connection)
         self.audit = SqlAuditRepository(connection)
@@ -125,12 +131,18 @@ class SqlUnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._connection is not None:
-            # close() rolls back whatever was not committed and returns the connection to the pool.
-            await _close(self._connection)
-            self._connection = None
+        try:
+            if self._connection is not None:
+                # close() rolls back whatever was not committed and returns the connection to the pool.
+                await _close(self._connection)
+                self._connection = None
+        finally:
+            if self._shield is not None:
+                shield, self._shield = self._shield, None
+                shield.__exit__(exc_type, exc, tb)
         if exc is not None:
             self._raise_for_storage(exc)
+        await anyio.lowlevel.checkpoint_if_cancelled()  # a cancellation that arrived meanwhile, now
 
     async def commit(self) -> None:
         if self._connection is None:
