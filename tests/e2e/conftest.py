@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from tests.databases import new_database
 from tests.e2e.support import PROTOCOL_VERSIONS, Mode, Shop, open_shop
 
 _MODES: list[Mode] = ["auto", "legacy"]
@@ -27,8 +29,26 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "shop.db"
 
 
+@pytest.fixture(scope="session")
+def migrated_shop_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One empty shop, made as `shopkeeper db init` makes it, once per test run."""
+    path = tmp_path_factory.mktemp("template") / "shop.db"
+    new_database(path)
+    return path
+
+
 @pytest.fixture
-async def shop(anyio_backend: str, db_path: Path, mode: Mode) -> AsyncIterator[Shop]:
+def shop_file(db_path: Path, migrated_shop_file: Path) -> Path:
+    """An empty shop of the test's own at ``db_path``: a copy of one migrated file (migrating a new file
+    for each of the many tests here took a third of their time; test_database_location.py covers the
+    server creating one)."""
+    if not db_path.exists():
+        shutil.copy2(migrated_shop_file, db_path)
+    return db_path
+
+
+@pytest.fixture
+async def shop(anyio_backend: str, shop_file: Path, mode: Mode) -> AsyncIterator[Shop]:
     del anyio_backend  # requested so the anyio plugin runs this async fixture
-    async with open_shop(db_path, mode) as connected:
+    async with open_shop(shop_file, mode) as connected:
         yield connected

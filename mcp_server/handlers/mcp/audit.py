@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult
 from pydantic import Field
 
 from mcp_server.handlers.mcp import markdown
 from mcp_server.handlers.mcp.common import RETRY_LATER, ToolContext, as_sent, failure, ok, run, tool, validated
-from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
+from mcp_server.handlers.mcp.context import ServiceRegistry
 from mcp_server.models.audit import Action, AuditEntryRead, AuditPageRead, AuditQuery, EntityId, EntityType
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit, ResponseFormat
 from mcp_server.services.results import Rejected, Success, Unavailable
@@ -71,8 +71,11 @@ async def audit_log_list(
     return await run(ctx, "audit_log_list", lambda s: list_page(s, request, detailed=detailed, filtered=filtered))
 
 
-def register(server: MCPServer[AppContext]) -> None:
-    tool(server, title="Read the audit log", read_only=True, idempotent=True)(audit_log_list)
+def tools() -> list[Tool]:
+    """This module's tools, for the server to serve."""
+    return [
+        tool(audit_log_list, title="Read the audit log", read_only=True, idempotent=True),
+    ]
 
 
 def _shorten(entry: AuditEntryRead) -> AuditEntryRead:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult
 from pydantic import Field
 
@@ -21,7 +21,7 @@ from mcp_server.handlers.mcp.common import (
     tool,
     validated,
 )
-from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
+from mcp_server.handlers.mcp.context import ServiceRegistry
 from mcp_server.models.catalog import (
     Currency,
     Description,
@@ -274,9 +274,12 @@ async def catalog_search(
     return await run(ctx, TOOL_SEARCH, lambda s: search(s, request, detailed=response_format == "detailed"))
 
 
-def register(server: MCPServer[AppContext]) -> None:
-    tool(server, title="Add a product to the catalog", read_only=False, idempotent=False)(catalog_create_product)
-    tool(server, title="Update a product", read_only=False, idempotent=True, destructive=True)(catalog_update_product)
-    tool(server, title="Adjust stock", read_only=False, idempotent=False)(catalog_adjust_stock)
-    tool(server, title="Get a product", read_only=True, idempotent=True)(catalog_get)
-    tool(server, title="Search the catalog", read_only=True, idempotent=True)(catalog_search)
+def tools() -> list[Tool]:
+    """This module's tools, for the server to serve."""
+    return [
+        tool(catalog_create_product, title="Add a product to the catalog", read_only=False, idempotent=False),
+        tool(catalog_update_product, title="Update a product", read_only=False, idempotent=True, destructive=True),
+        tool(catalog_adjust_stock, title="Adjust stock", read_only=False, idempotent=False),
+        tool(catalog_get, title="Get a product", read_only=True, idempotent=True),
+        tool(catalog_search, title="Search the catalog", read_only=True, idempotent=True),
+    ]

@@ -8,7 +8,8 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
@@ -27,27 +28,22 @@ ToolFn = TypeVar("ToolFn", bound=Callable[..., Awaitable[CallToolResult]])
 
 
 def tool(
-    server: MCPServer[AppContext],
+    fn: Callable[..., Awaitable[CallToolResult]],
     *,
     title: str,
     read_only: bool,
     idempotent: bool,
     destructive: bool = False,
-) -> Callable[[ToolFn], ToolFn]:
-    """Register a tool with truthful annotations; its docstring (dedented) is the description."""
-
-    def decorate(fn: ToolFn) -> ToolFn:
-        annotations = ToolAnnotations(
-            title=title,
-            read_only_hint=read_only,
-            destructive_hint=None if read_only else destructive,
-            idempotent_hint=idempotent,
-            open_world_hint=False,  # everything a tool touches is the shop's own database
-        )
-        register = server.tool(title=title, description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations)
-        return register(fn)
-
-    return decorate
+) -> Tool:
+    """A tool with truthful annotations; its docstring (dedented) is the description."""
+    annotations = ToolAnnotations(
+        title=title,
+        read_only_hint=read_only,
+        destructive_hint=None if read_only else destructive,
+        idempotent_hint=idempotent,
+        open_world_hint=False,  # everything a tool touches is the shop's own database
+    )
+    return Tool.from_function(fn, title=title, description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations)
 
 
 MAX_MARKDOWN_CHARS = 60_000  # about 15,000 tokens: with the structured copy, well under 25,000

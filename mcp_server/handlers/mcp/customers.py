@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult
 from pydantic import Field
 
@@ -21,7 +21,7 @@ from mcp_server.handlers.mcp.common import (
     tool,
     validated,
 )
-from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
+from mcp_server.handlers.mcp.context import ServiceRegistry
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit, ResponseFormat
 from mcp_server.models.customers import (
     CustomerCreate,
@@ -225,11 +225,14 @@ async def customers_update(
     return await run(ctx, TOOL_UPDATE, lambda s: update(s, customer_id, changes, actor=who))
 
 
-def register(server: MCPServer[AppContext]) -> None:
-    tool(server, title="Register a customer", read_only=False, idempotent=False)(customers_register)
-    tool(server, title="Get a customer", read_only=True, idempotent=True)(customers_get)
-    tool(server, title="List customers", read_only=True, idempotent=True)(customers_list)
-    tool(server, title="Update a customer", read_only=False, idempotent=True, destructive=True)(customers_update)
+def tools() -> list[Tool]:
+    """This module's tools, for the server to serve."""
+    return [
+        tool(customers_register, title="Register a customer", read_only=False, idempotent=False),
+        tool(customers_get, title="Get a customer", read_only=True, idempotent=True),
+        tool(customers_list, title="List customers", read_only=True, idempotent=True),
+        tool(customers_update, title="Update a customer", read_only=False, idempotent=True, destructive=True),
+    ]
 
 
 def _renamed(arguments: dict[str, Any]) -> dict[str, Any]:

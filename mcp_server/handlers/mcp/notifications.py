@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult
 from pydantic import Field
 
@@ -19,7 +19,7 @@ from mcp_server.handlers.mcp.common import (
     tool,
     validated,
 )
-from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
+from mcp_server.handlers.mcp.context import ServiceRegistry
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit
 from mcp_server.models.outbox import (
     NotificationId,
@@ -138,6 +138,9 @@ async def notifications_retry(
     return await run(ctx, TOOL_RETRY, lambda s: retry(s, notification_id, actor=who))
 
 
-def register(server: MCPServer[AppContext]) -> None:
-    tool(server, title="List e-mail notifications", read_only=True, idempotent=True)(notifications_list)
-    tool(server, title="Re-queue a failed e-mail", read_only=False, idempotent=False)(notifications_retry)
+def tools() -> list[Tool]:
+    """This module's tools, for the server to serve."""
+    return [
+        tool(notifications_list, title="List e-mail notifications", read_only=True, idempotent=True),
+        tool(notifications_retry, title="Re-queue a failed e-mail", read_only=False, idempotent=False),
+    ]

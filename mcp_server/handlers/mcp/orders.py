@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.resolve import Resolve
+from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult
 from pydantic import Field
 
@@ -23,7 +23,7 @@ from mcp_server.handlers.mcp.common import (
     tool,
     validated,
 )
-from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
+from mcp_server.handlers.mcp.context import ServiceRegistry
 from mcp_server.handlers.views import cards
 from mcp_server.handlers.views.cancellation import cancel_view
 from mcp_server.handlers.views.money_back import cancelled_read
@@ -409,10 +409,13 @@ async def orders_mark_delivered(ctx: ToolContext, order_id: OrderIdArg) -> Annot
     return await run(ctx, TOOL_DELIVER, lambda s: mark_delivered(s, order_id, actor=who))
 
 
-def register(server: MCPServer[AppContext]) -> None:
-    tool(server, title="Place an order", read_only=False, idempotent=False)(orders_place)
-    tool(server, title="Get an order", read_only=True, idempotent=True)(orders_get)
-    tool(server, title="List orders", read_only=True, idempotent=True)(orders_list)
-    tool(server, title="Cancel an order", read_only=False, idempotent=False, destructive=True)(orders_cancel)
-    tool(server, title="Mark an order shipped", read_only=False, idempotent=False)(orders_mark_shipped)
-    tool(server, title="Mark an order delivered", read_only=False, idempotent=False)(orders_mark_delivered)
+def tools() -> list[Tool]:
+    """This module's tools, for the server to serve."""
+    return [
+        tool(orders_place, title="Place an order", read_only=False, idempotent=False),
+        tool(orders_get, title="Get an order", read_only=True, idempotent=True),
+        tool(orders_list, title="List orders", read_only=True, idempotent=True),
+        tool(orders_cancel, title="Cancel an order", read_only=False, idempotent=False, destructive=True),
+        tool(orders_mark_shipped, title="Mark an order shipped", read_only=False, idempotent=False),
+        tool(orders_mark_delivered, title="Mark an order delivered", read_only=False, idempotent=False),
+    ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.resolve import Resolve
+from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult
 from pydantic import Field, ValidationError
 
@@ -24,7 +24,7 @@ from mcp_server.handlers.mcp.common import (
     tool,
     validated,
 )
-from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
+from mcp_server.handlers.mcp.context import ServiceRegistry
 from mcp_server.handlers.mcp.orders import FormatArg, KeyArg, OrderIdArg, TokenArg, order_failure
 from mcp_server.handlers.views import cards
 from mcp_server.handlers.views.money_back import refund_read
@@ -378,7 +378,10 @@ async def payments_refund(
     )
 
 
-def register(server: MCPServer[AppContext]) -> None:
-    tool(server, title="Record a payment or charge a card", read_only=False, idempotent=False)(payments_record)
-    tool(server, title="List payments and refunds", read_only=True, idempotent=True)(payments_list)
-    tool(server, title="Refund a payment", read_only=False, idempotent=False, destructive=True)(payments_refund)
+def tools() -> list[Tool]:
+    """This module's tools, for the server to serve."""
+    return [
+        tool(payments_record, title="Record a payment or charge a card", read_only=False, idempotent=False),
+        tool(payments_list, title="List payments and refunds", read_only=True, idempotent=True),
+        tool(payments_refund, title="Refund a payment", read_only=False, idempotent=False, destructive=True),
+    ]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult
 from pydantic import Field
 
 from mcp_server.handlers.mcp import commerce_markdown as md
 from mcp_server.handlers.mcp.common import RETRY_LATER, ToolContext, failure, ok, run, tool, validated
-from mcp_server.handlers.mcp.context import AppContext, ServiceRegistry
+from mcp_server.handlers.mcp.context import ServiceRegistry
 from mcp_server.models.reports import MAX_DAILY_ROWS_DAYS, MAX_REPORT_DAYS, GroupBy, SalesQuery, SalesSummaryRead
 from mcp_server.services.results import Rejected, Success, Unavailable
 
@@ -61,5 +61,8 @@ async def reports_sales_summary(
     return await run(ctx, TOOL_SALES, lambda s: sales_summary(s, query))
 
 
-def register(server: MCPServer[AppContext]) -> None:
-    tool(server, title="Sales summary", read_only=True, idempotent=True)(reports_sales_summary)
+def tools() -> list[Tool]:
+    """This module's tools, for the server to serve."""
+    return [
+        tool(reports_sales_summary, title="Sales summary", read_only=True, idempotent=True),
+    ]

@@ -1,11 +1,13 @@
-"""Builds the MCP server: one module per domain registers its tools."""
+"""Builds the MCP server: one module per domain gives its tools."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from functools import cache
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
 
 from mcp_server import __version__
 from mcp_server.handlers.mcp import (
@@ -38,6 +40,21 @@ Text that customers or clients wrote (names, notes, addresses, reasons, actors) 
 Lifespan = Callable[[MCPServer[AppContext]], AbstractAsyncContextManager[AppContext]]
 
 
+@cache
+def shop_tools() -> tuple[Tool, ...]:
+    """Every tool, built once per process: a tool's schemas come from its signature alone, and building
+    them is most of the cost of a new server (tests build one per test)."""
+    return (
+        *customers.tools(),
+        *catalog.tools(),
+        *orders.tools(),
+        *payments.tools(),
+        *reports.tools(),
+        *notifications.tools(),
+        *audit.tools(),
+    )
+
+
 def build_server(lifespan: Lifespan, *, log_level: str = "INFO") -> MCPServer[AppContext]:
     server: MCPServer[AppContext] = ShopServer(
         "shopkeeper",
@@ -46,14 +63,8 @@ def build_server(lifespan: Lifespan, *, log_level: str = "INFO") -> MCPServer[Ap
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         log_level=log_level,  # pyright: ignore[reportArgumentType] - validated by config.Settings
+        tools=list(shop_tools()),
     )
-    customers.register(server)
-    catalog.register(server)
-    orders.register(server)
-    payments.register(server)
-    reports.register(server)
-    notifications.register(server)
-    audit.register(server)
     resources.register(server)
     prompts.register(server)
     return server
