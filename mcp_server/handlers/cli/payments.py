@@ -27,7 +27,7 @@ from mcp_server.handlers.cli.common import (
 from mcp_server.handlers.cli.confirm import with_confirmation
 from mcp_server.handlers.cli.orders import card_refund_notes, order_text, payments_table
 from mcp_server.handlers.views import cards
-from mcp_server.handlers.views.money_back import refund_read
+from mcp_server.handlers.views.money_back import refund_done, refund_read
 from mcp_server.models.orders import OrderRead
 from mcp_server.models.payments import (
     PaymentCreate,
@@ -147,22 +147,20 @@ async def refund(args: argparse.Namespace, call: Call) -> int:
     plan = check(await with_confirmation(call, attempt, RefundPlan.describe, yes=args.yes))
     order = plan.order
     structured = refund_read(plan, done=True)
-    amount = format_money(plan.amount_minor, order.currency)
-    notes = card_refund_notes(plan.refunds, order.id)
-    if notes:
-        heading = f"Refund of {amount} on order {order.id}: not all of it is done.\n{notes}"
-    elif plan.replayed:
-        heading = (
-            f"Refund of {amount} on order {order.id} was already made with this idempotency key; "
-            "nothing was changed now."
-        )
-    else:
-        heading = f"Refunded {amount} on order {order.id}; the customer will get an e-mail."
-    stock = f"\n{plan.restock_units} unit(s) went back into stock." if plan.restock_units else ""
-    totals = (
-        f"order status: {order.status}; refunded in total {format_money(order.refunded_minor, order.currency)} "
-        f"of {format_money(order.paid_minor, order.currency)} paid.{stock}"
-    )
+    view = refund_done(plan)
+    match view.state:
+        case "unfinished":
+            notes = card_refund_notes(plan.refunds, order.id)
+            heading = f"Refund of {view.amount} on order {view.order_id}: not all of it is done.\n{notes}"
+        case "replayed":
+            heading = (
+                f"Refund of {view.amount} on order {view.order_id} was already made with this idempotency key; "
+                "nothing was changed now."
+            )
+        case "done":
+            heading = f"Refunded {view.amount} on order {view.order_id}; the customer will get an e-mail."
+    stock = f"\n{view.restocked_units} unit(s) went back into stock." if view.restocked_units else ""
+    totals = f"order status: {view.order_status}; refunded in total {view.refunded} of {view.paid} paid.{stock}"
     call.show(structured, lambda: f"{heading}\n{totals}\n\n{payments_table(plan.refunds)}")
     return money_back_exit(plan.refunds)
 

@@ -27,7 +27,7 @@ from mcp_server.handlers.mcp.common import (
 from mcp_server.handlers.mcp.context import ServiceRegistry
 from mcp_server.handlers.mcp.orders import FormatArg, KeyArg, OrderIdArg, TokenArg, order_failure
 from mcp_server.handlers.views import cards
-from mcp_server.handlers.views.money_back import refund_read
+from mcp_server.handlers.views.money_back import refund_done, refund_read
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit
 from mcp_server.models.orders import EntityRef, OrderRead
 from mcp_server.models.payments import (
@@ -170,26 +170,26 @@ def refund_result(result: Success[RefundPlan] | NeedsConfirmation[RefundPlan]) -
             f"{result.expires_at:%H:%M} UTC)."
         )
         return ok(text, structured)
-    amount = format_money(plan.amount_minor, order.currency)
-    refunds = list(plan.refunds)
-    notes = md.card_refund_notes(refunds, order.id)
-    if notes:
-        heading = f"Refund of {amount} on order {order.id}: not all of it is done — read on"
-    elif plan.replayed:
-        heading = (
-            f"Refund of {amount} on order {order.id} (already made with this idempotency_key; nothing was changed now)"
-        )
-    else:
-        heading = f"Refunded {amount} on order {order.id}"
-    stock = f"; {plan.restock_units} unit(s) went back into stock" if plan.restock_units else ""
+    view = refund_done(plan)
+    notes = md.card_refund_notes(list(plan.refunds), order.id)
+    match view.state:
+        case "unfinished":
+            heading = f"Refund of {view.amount} on order {view.order_id}: not all of it is done — read on"
+        case "replayed":
+            heading = (
+                f"Refund of {view.amount} on order {view.order_id} (already made with this idempotency_key; nothing "
+                "was changed now)"
+            )
+        case "done":
+            heading = f"Refunded {view.amount} on order {view.order_id}"
+    stock = f"; {view.restocked_units} unit(s) went back into stock" if view.restocked_units else ""
     text = (
-        f"## {heading}\n\n- **order status:** {order.status}\n- **refunded in total:** "
-        f"{format_money(order.refunded_minor, order.currency)} of {format_money(order.paid_minor, order.currency)} "
-        f"paid{stock}\n\n" + md.payments_table(list(plan.refunds))
+        f"## {heading}\n\n- **order status:** {view.order_status}\n- **refunded in total:** "
+        f"{view.refunded} of {view.paid} paid{stock}\n\n" + md.payments_table(list(plan.refunds))
     )
     if notes:
         text += "\n\n" + notes
-    elif not plan.replayed:
+    if view.state == "done":
         text += "\n\nThe customer will get an e-mail."
     return ok(text, structured)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from mcp_server.handlers.views.cancellation import cancel_view
 from mcp_server.models.orders import Order
@@ -94,4 +95,31 @@ def refunds_left(refunds: Sequence[Payment]) -> RefundsLeft:
             for r in refunds
             if r.status == "failed"
         ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RefundDone:
+    """A refund carried out: ``unfinished`` (a card refund pending or refused: read the notes),
+    ``replayed`` (an earlier call's, with this idempotency key) or ``done``; and the order's totals."""
+
+    state: Literal["unfinished", "replayed", "done"]
+    amount: str
+    order_id: str
+    order_status: str
+    refunded: str  # in total, on the order
+    paid: str
+    restocked_units: int
+
+
+def refund_done(plan: RefundPlan) -> RefundDone:
+    order = plan.order
+    return RefundDone(
+        "unfinished" if unfinished_refunds(plan.refunds) else ("replayed" if plan.replayed else "done"),
+        format_money(plan.amount_minor, order.currency),
+        order.id,
+        order.status,
+        format_money(order.refunded_minor, order.currency),
+        format_money(order.paid_minor, order.currency),
+        plan.restock_units,
     )
