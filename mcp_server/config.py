@@ -56,6 +56,13 @@ class Settings(BaseModel):
     email_from: str = Field(default="shop@localhost", min_length=3, max_length=254)
     stripe_api_base: str = Field(default="https://api.stripe.com", min_length=8, max_length=300)
     stripe_secret_key: SecretStr | None = None
+    approvals: Literal["person", "none"] = Field(
+        default="person",
+        description="who lets money go back: a person (default), or none, for unattended automation only",
+    )
+    approval_ttl: int = Field(
+        default=600, ge=60, le=86_400, description="seconds an approval request stays open (10 minutes by default)"
+    )
     max_message_bytes: int = Field(
         default=4_194_304,  # 4 MiB, the MCP SDK's default for an HTTP request body
         ge=65_536,
@@ -112,6 +119,11 @@ class Settings(BaseModel):
         if value is not None and not value.get_secret_value().startswith(("sk_", "rk_")):
             raise ValueError("must be a Stripe secret or restricted key (sk_… or rk_…)")
         return value
+
+    @field_validator("approvals", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -172,12 +173,19 @@ class BackendFactory:
         backend_class = await anyio.to_thread.run_sync(_import_backend)
         mail_class, card_class = _import_options()
         cards = card_options(self.settings)
+        if self.settings.approvals == "none":
+            logger.warning(
+                "SHOPKEEPER_APPROVALS=none: money goes back with no person's approval (for unattended automation "
+                "only); every audit entry it lets through says so"
+            )
         return await backend_class.start(
             self.settings.database_url,
             timezone=self.settings.timezone,
             mail=mail_class(**mail_options(self.settings)),
             cards=card_class(**cards) if cards else None,
             create=create,
+            approval_ttl=timedelta(seconds=self.settings.approval_ttl),
+            approvals_required=self.settings.approvals == "person",
         )
 
 

@@ -8,6 +8,8 @@ just like a rolled-back transaction.
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -17,6 +19,7 @@ from types import TracebackType
 
 import anyio
 
+from mcp_server.models.approvals import ApprovalRequest, Approver, StoredStatus
 from mcp_server.models.audit import AuditEntry
 from mcp_server.models.catalog import Product
 from mcp_server.models.customers import Customer
@@ -47,7 +50,8 @@ class FakeDatabase:
     orders: dict[str, Order] = field(default_factory=lambda: {})
     payments: list[Payment] = field(default_factory=lambda: [])
     idempotency: dict[tuple[str, str], StoredRequest] = field(default_factory=lambda: {})
-    used_confirmations: set[str] = field(default_factory=lambda: set[str]())
+    approvers: dict[str, Approver] = field(default_factory=lambda: {})
+    approvals: dict[str, ApprovalRequest] = field(default_factory=lambda: {})
     commits: int = 0
 
 
@@ -341,13 +345,37 @@ class FakeRequestLog:
         assert (tool, key) not in self._db.idempotency
         self._db.idempotency[(tool, key)] = request
 
-    async def confirmation_used(self, nonce: str) -> bool:
-        return nonce in self._db.used_confirmations
-
-    async def claim_confirmation(self, nonce: str, at: datetime) -> bool:
-        if nonce in self._db.used_confirmations:
+    async def add_approver(self, approver: Approver) -> bool:
+        if approver.name in self._db.approvers:
             return False
-        self._db.used_confirmations.add(nonce)
+        self._db.approvers[approver.name] = approver
+        return True
+
+    async def approver(self, name: str) -> Approver | None:
+        return self._db.approvers.get(name)
+
+    async def approvers(self) -> list[Approver]:
+        return sorted(self._db.approvers.values(), key=lambda a: a.name)
+
+    async def remove_approver(self, name: str) -> bool:
+        return self._db.approvers.pop(name, None) is not None
+
+    async def add_approval(self, request: ApprovalRequest) -> None:
+        assert request.id not in self._db.approvals
+        self._db.approvals[request.id] = request
+
+    async def approval(self, approval_id: str) -> ApprovalRequest | None:
+        return self._db.approvals.get(approval_id)
+
+    async def approvals(self, *, status: StoredStatus | None, limit: int) -> list[ApprovalRequest]:
+        rows = [r for r in self._db.approvals.values() if status is None or r.status == status]
+        return sorted(rows, key=lambda r: (r.created_at, r.id), reverse=True)[:limit]
+
+    async def move_approval(self, request: ApprovalRequest, was: StoredStatus) -> bool:
+        stored = self._db.approvals.get(request.id)
+        if stored is None or stored.status != was:
+            return False
+        self._db.approvals[request.id] = request
         return True
 
 
@@ -442,7 +470,8 @@ class FakeUnitOfWork:
         self._db.orders = copy.deepcopy(self._work.orders)
         self._db.payments = copy.deepcopy(self._work.payments)
         self._db.idempotency = copy.deepcopy(self._work.idempotency)
-        self._db.used_confirmations = copy.deepcopy(self._work.used_confirmations)
+        self._db.approvers = copy.deepcopy(self._work.approvers)
+        self._db.approvals = copy.deepcopy(self._work.approvals)
         self._db.commits += 1
 
 
@@ -591,3 +620,13 @@ class FakeGateway:
         if fault == "lost":
             return GatewayUnavailable("could not reach the payment gateway (ReadError)")
         return answer
+
+
+class FakePassphrases:
+    """Passphrases "hashed" fast (a test needs no slow hash); ``verify`` compares like the real one."""
+
+    async def hash(self, passphrase: str) -> str:
+        return "fake$" + hashlib.sha256(passphrase.encode()).hexdigest()
+
+    async def verify(self, passphrase: str, stored: str) -> bool:
+        return hmac.compare_digest(stored, await self.hash(passphrase))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import secrets
 import shutil
 import sqlite3
 import tempfile
@@ -148,33 +147,6 @@ async def ensure_schema(engine: AsyncEngine) -> bool:
     if await current_revision(engine) == HEAD_REVISION:
         return False
     return await upgrade(engine)
-
-
-async def server_secret(engine: AsyncEngine, name: str) -> bytes:
-    """A random 32-byte key kept in the database, created by whichever process needs it first.
-
-    Every process on the same database signs with it, so a confirmation token issued by one
-    (say, an MCP Inspector run) can be redeemed by the next.
-    """
-    query = text("SELECT value FROM server_secrets WHERE name = :name")
-    async with engine.connect() as conn:
-        row = (await conn.execute(query, {"name": name})).first()
-    if row is None:
-        async with writer(engine).begin() as conn:
-            await conn.execute(
-                text(
-                    "INSERT INTO server_secrets (name, value, created_at) VALUES (:name, :value, :at) "
-                    "ON CONFLICT (name) DO NOTHING"
-                ),
-                {"name": name, "value": secrets.token_hex(32), "at": _utc_text()},
-            )
-            row = (await conn.execute(query, {"name": name})).first()
-    assert row is not None  # inserted above, or by a process that won the race
-    return bytes.fromhex(str(row[0]))
-
-
-def _utc_text() -> str:
-    return datetime.now(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 async def upgrade(engine: AsyncEngine) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -16,14 +17,15 @@ from mcp_server.adapters.database import (
     create_engine,
     current_revision,
     provide_database_file,
-    server_secret,
     sqlite_file,
     upgrade,
     writer,
 )
 from mcp_server.adapters.migrations import HEAD_REVISION
 from mcp_server.clients.mail_files import FileEmailSender
+from mcp_server.clients.passphrases import ScryptPassphrases
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
+from mcp_server.services.approvals import APPROVAL_TTL, ApprovalDesk, ApprovalService
 from mcp_server.services.audit import AuditService
 from mcp_server.services.cards import CardDesk
 from mcp_server.services.catalog import CatalogService
@@ -33,7 +35,7 @@ from mcp_server.services.orders import OrderService
 from mcp_server.services.payments import PaymentService
 from mcp_server.services.ports import EmailSender, PaymentGateway
 from mcp_server.services.reports import ReportService
-from mcp_server.services.requests import ConfirmationTokens
+from mcp_server.services.unit_of_work import with_events
 from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
 
@@ -78,6 +80,7 @@ class Services:
     payments: PaymentService
     reports: ReportService
     notifications: NotificationService
+    approvals: ApprovalService
 
 
 class Backend:
@@ -96,16 +99,15 @@ class Backend:
         database_url: str,
         *,
         timezone: str = "UTC",
-        secret: bytes | None = None,
         mail: MailOptions | None = None,
         cards: CardOptions | None = None,
         create: Creation = "never",
+        approval_ttl: timedelta = APPROVAL_TTL,
+        approvals_required: bool = True,
     ) -> Backend:
-        """``secret`` signs confirmation tokens; by default the one kept in the database, so a token
-        from one server process works in another (e.g. MCP Inspector's one process per call).
-
-        A missing database file is created only as ``create`` allows (DatabaseMissingError otherwise).
-        """
+        """The services on ``database_url``; a missing database file is created only as ``create``
+        allows (DatabaseMissingError otherwise). ``approvals_required=False`` lets money go back with
+        no person (SHOPKEEPER_APPROVALS=none, for unattended automation only)."""
         path = sqlite_file(database_url)
         created = path is not None and provide_database_file(path, create)
         engine = create_engine(database_url)
@@ -120,17 +122,17 @@ class Backend:
             outside = _Outside(closers, _secrets(mail, cards))
             sender = _sender(mail or MailOptions(directory=_beside(database_url)), outside)
             gateway = _gateway(cards, outside)
-            secret = secret or await server_secret(engine, "confirmation_tokens")
-            tokens = ConfirmationTokens(secret, clock, ids)
+            approvals = ApprovalDesk(clock, ids, ttl=approval_ttl, required=approvals_required)
             desk = CardDesk(uow, clock, ids, gateway)  # the one place that talks to the gateway, for both services
             services = Services(
                 customers=CustomerService(uow, clock, ids),
                 catalog=CatalogService(uow, clock, ids),
                 audit=AuditService(uow),
-                orders=OrderService(uow, clock, ids, tokens, zone, cards=desk),
-                payments=PaymentService(uow, clock, ids, tokens, zone, cards=desk),
+                orders=OrderService(uow, clock, ids, approvals, zone, cards=desk),
+                payments=PaymentService(uow, clock, ids, approvals, zone, cards=desk),
                 reports=ReportService(uow, zone),
                 notifications=NotificationService(uow, clock, ids, sender),
+                approvals=ApprovalService(with_events(uow, clock, ids), clock, ScryptPassphrases()),
             )
         except BaseException:
             for close in closers:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from mcp_server.models.approvals import ApprovalRequest, Approver
 from mcp_server.models.audit import JsonScalar
 from mcp_server.models.catalog import Product
 from mcp_server.models.customers import Customer
@@ -183,6 +184,35 @@ class RefundFailed:
     details: Details = field(default_factory=dict[str, JsonScalar])
 
 
+@dataclass(frozen=True, slots=True)
+class ApproverAdded:
+    actor: str
+    approver: Approver
+
+
+@dataclass(frozen=True, slots=True)
+class ApproverRemoved:
+    actor: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequested:
+    """A call that needs a person was turned into an approval request (``actor`` asked)."""
+
+    actor: str
+    request: ApprovalRequest
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalDecided:
+    """A person (``actor`` is ``person:NAME``) approved or denied a request (``after`` says which)."""
+
+    actor: str
+    before: ApprovalRequest
+    after: ApprovalRequest
+
+
 Event = (
     CustomerRegistered
     | CustomerUpdated
@@ -201,4 +231,8 @@ Event = (
     | CardRefunded
     | PaymentFailed
     | RefundFailed
+    | ApproverAdded
+    | ApproverRemoved
+    | ApprovalRequested
+    | ApprovalDecided
 )

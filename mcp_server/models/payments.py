@@ -220,10 +220,11 @@ class PaymentPageRead(BaseModel):
 
 
 class MoneyBackRead(BaseModel):
-    """The outcome of a refund or cancel: done, or waiting for a person's confirmation."""
+    """The outcome of a refund or cancel: done, or waiting for a person's approval."""
 
-    outcome: Literal["done", "confirmation_required", "replayed", "pending", "refused"] = Field(
-        description="pending: a card refund awaits the payment gateway; refused: the gateway refused one"
+    outcome: Literal["done", "approval_required", "replayed", "pending", "refused"] = Field(
+        description="approval_required: nothing was done, a person must approve approval_id first; "
+        "pending: a card refund awaits the payment gateway; refused: the gateway refused one"
     )
     order_id: str
     order_status: str
@@ -231,8 +232,9 @@ class MoneyBackRead(BaseModel):
     currency: str
     restocked_units: int
     refunds: list[PaymentRead]
-    preview: str = Field(description="What happens, in words a person can confirm")
-    confirmation_token: str | None = Field(
-        default=None, description="Repeat the same call with this to confirm (single use)"
+    preview: str = Field(description="What happens, in words a person can approve")
+    approval_id: str | None = Field(
+        default=None,
+        description="The approval request a person must approve; then repeat the same call with approval_id",
     )
     expires_at: datetime | None = None

@@ -8,6 +8,7 @@ from mcp_server.models.customers import Customer
 from mcp_server.models.events import OrderCancelled
 from mcp_server.models.orders import Order
 from mcp_server.models.payments import Payment
+from mcp_server.services.approvals import CANCEL, Approval, ApprovalDesk, Asked, GoAhead, NeedsApproval
 from mcp_server.services.card_booking import Settled
 from mcp_server.services.cards import CardDesk
 from mcp_server.services.ledger import (
@@ -20,11 +21,10 @@ from mcp_server.services.ledger import (
 )
 from mcp_server.services.order_lookup import load_order
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
-from mcp_server.services.requests import Approval, ConfirmationTokens, NeedsConfirmation, redeem, request_hash
+from mcp_server.services.requests import request_hash
 from mcp_server.services.results import IllegalTransition, NotFound, Rejected, Success, unavailable_when_busy
 from mcp_server.services.unit_of_work import EventfulUnitOfWork, with_events
-
-CANCEL = "orders_cancel"
+from mcp_server.utils.money import format_money
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,15 @@ class Cancellation:
     refund_minor: int
     restocked_units: int
     refunds: tuple[Payment, ...] = ()
+
+    def describe(self) -> str:
+        """One sentence a person can say yes or no to (the approval request keeps it)."""
+        who = f"{self.customer.name} <{self.customer.email}>" if self.customer else self.order.customer_id
+        money = format_money(self.refund_minor, self.order.currency)
+        return (
+            f"Cancel order {self.order.id} of {who}: {self.restocked_units} unit(s) go back into stock and {money} "
+            "is refunded."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +70,12 @@ class Cancelling:
     """``orders_cancel``: preview, confirm, cancel; a card payment still pending is settled first."""
 
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Clock, ids: IdFactory, tokens: ConfirmationTokens, cards: CardDesk
+        self, uow: UnitOfWorkFactory, clock: Clock, ids: IdFactory, approvals: ApprovalDesk, cards: CardDesk
     ) -> None:
         self._uow = with_events(uow, clock, ids)
         self._clock = clock
         self._ids = ids
-        self._tokens = tokens
+        self._approvals = approvals
         self._cards = cards
 
     @unavailable_when_busy
@@ -82,9 +91,9 @@ class Cancelling:
     @unavailable_when_busy
     async def cancel(
         self, order_id: str, *, reason: str | None, actor: str, approval: Approval
-    ) -> Success[Cancellation] | NeedsConfirmation[Cancellation] | NotFound | Rejected | IllegalTransition:
+    ) -> Success[Cancellation] | NeedsApproval[Cancellation] | NotFound | Rejected | IllegalTransition:
         """Cancel: restock every line and refund whatever was paid. When money goes back, a person
-        must confirm first (``approval``); without one this returns a preview and a token.
+        must approve first (``approval``); without it this returns a preview and an approval request.
 
         A card payment still pending at the gateway is settled first (it may turn out paid); while
         it cannot be, the order is not cancelled. Card refunds go to the gateway after the
@@ -124,18 +133,25 @@ class Cancelling:
         reason: str | None,
         actor: str,
         approval: Approval,
-    ) -> Success[Cancellation] | NeedsConfirmation[Cancellation] | Rejected:
+    ) -> Success[Cancellation] | NeedsApproval[Cancellation] | Rejected:
         order, customer, payments = found
         # What the payments can still give back: a card refund pending at the gateway holds its share.
         refund = sum(p.refundable_minor for p in payments)
         digest = request_hash({"order_id": order.id, "reason": reason, "refundable": refund})
         if refund > 0:
-            if approval is None:
-                token, expires = self._tokens.issue(CANCEL, digest)
-                preview = Cancellation(order, customer, refund, units_to_restock(order))
-                return NeedsConfirmation(preview, token, expires)
-            if refused := await redeem(uow, self._tokens, approval, CANCEL, digest):
-                return refused
+            preview = Cancellation(order, customer, refund, units_to_restock(order))
+            asked = Asked(
+                CANCEL,
+                arguments=request_hash({"order_id": order.id, "reason": reason}),
+                bound=digest,
+                summary=preview.describe(),
+                subject_id=order.id,
+                actor=actor,
+            )
+            gate = await self._approvals.gate(uow, asked, approval, preview)
+            if not isinstance(gate, GoAhead):
+                return gate
+            actor = gate.actor
         now = self._clock.now()
         restocked, units = await restock_all(uow, order, now)
         refunds = await pay_back(

@@ -9,9 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
+from mcp_server.models.approvals import ApprovalRequest
 from mcp_server.models.audit import AUDIT_ID_PREFIX, AuditEntry, JsonScalar
 from mcp_server.models.customers import Customer
 from mcp_server.models.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    ApproverAdded,
+    ApproverRemoved,
     CardRefunded,
     CustomerRegistered,
     CustomerUpdated,
@@ -287,3 +292,42 @@ def _payment_failed(e: PaymentFailed, s: Stamp) -> Effects:
 @handles(RefundFailed)
 def _refund_failed(e: RefundFailed, s: Stamp) -> Effects:
     return _failed(e, e.refund, s, "payment.refund_failed")
+
+
+# -- approvals ---------------------------------------------------------------------------------
+
+
+def _approval_state(r: ApprovalRequest) -> dict[str, JsonScalar]:
+    state: dict[str, JsonScalar] = {
+        "status": r.status,
+        "use_case": r.use_case,
+        "subject_id": r.subject_id,
+        "asked_by": r.actor,
+        "expires_at": r.expires_at.isoformat(),
+    }
+    if r.decided_by:
+        state["decided_by"] = r.decided_by
+    return state
+
+
+@handles(ApproverAdded)
+def _approver_added(e: ApproverAdded, s: Stamp) -> Effects:
+    # Never the hash: the audit log is read by the assistant.
+    return s.entry(e, "approver.added", "approver", e.approver.name, None, {"name": e.approver.name}), None
+
+
+@handles(ApproverRemoved)
+def _approver_removed(e: ApproverRemoved, s: Stamp) -> Effects:
+    return s.entry(e, "approver.removed", "approver", e.name, {"name": e.name}, None), None
+
+
+@handles(ApprovalRequested)
+def _approval_requested(e: ApprovalRequested, s: Stamp) -> Effects:
+    r = e.request
+    return s.entry(e, "approval.requested", "approval", r.id, None, _approval_state(r) | {"summary": r.summary}), None
+
+
+@handles(ApprovalDecided)
+def _approval_decided(e: ApprovalDecided, s: Stamp) -> Effects:
+    action = "approval.approved" if e.after.status == "approved" else "approval.denied"
+    return s.entry(e, action, "approval", e.after.id, _approval_state(e.before), _approval_state(e.after)), None

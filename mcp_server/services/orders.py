@@ -19,15 +19,13 @@ from mcp_server.models.orders import (
     Shipment,
 )
 from mcp_server.models.payments import Payment
+from mcp_server.services.approvals import Approval, ApprovalDesk, NeedsApproval
 from mcp_server.services.cancellation import Cancellation, Cancelling
 from mcp_server.services.cards import CardDesk
 from mcp_server.services.order_lookup import load_order, not_an_order_id
 from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.ports import Clock, IdFactory, PaymentGateway, UnitOfWork, UnitOfWorkFactory
 from mcp_server.services.requests import (
-    Approval,
-    ConfirmationTokens,
-    NeedsConfirmation,
     remember,
     replay,
     request_hash,
@@ -80,7 +78,7 @@ class OrderService:
         uow: UnitOfWorkFactory,
         clock: Clock,
         ids: IdFactory,
-        tokens: ConfirmationTokens,
+        approvals: ApprovalDesk,
         timezone: tzinfo,
         gateway: PaymentGateway | None = None,
         *,
@@ -90,9 +88,9 @@ class OrderService:
         self._uow = with_events(uow, clock, ids)
         self._clock = clock
         self._ids = ids
-        self._tokens = tokens
+        self._approvals = approvals
         self._timezone = timezone
-        self._cancelling = Cancelling(uow, clock, ids, tokens, cards or CardDesk(uow, clock, ids, gateway))
+        self._cancelling = Cancelling(uow, clock, ids, approvals, cards or CardDesk(uow, clock, ids, gateway))
 
     # -- placing ---------------------------------------------------------------------------
 
@@ -272,9 +270,7 @@ class OrderService:
 
     async def cancel(
         self, order_id: str, *, reason: str | None, actor: str, approval: Approval
-    ) -> (
-        Success[Cancellation] | NeedsConfirmation[Cancellation] | NotFound | Rejected | IllegalTransition | Unavailable
-    ):
+    ) -> Success[Cancellation] | NeedsApproval[Cancellation] | NotFound | Rejected | IllegalTransition | Unavailable:
         """See ``Cancelling.cancel``."""
         return await self._cancelling.cancel(order_id, reason=reason, actor=actor, approval=approval)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
+from mcp_server.models.approvals import ApprovalRequest, Approver, StoredStatus
 from mcp_server.models.audit import AuditEntry
 from mcp_server.models.catalog import Product
 from mcp_server.models.customers import Customer
@@ -237,16 +238,42 @@ class PaymentGateway(Protocol):
 
 
 class RequestLog(Protocol):
-    """Idempotency keys and redeemed confirmation tokens."""
+    """Idempotency keys, approvers, and approval requests."""
 
     async def find(self, tool: str, key: str) -> StoredRequest | None: ...
 
     async def remember(self, tool: str, key: str, request: StoredRequest) -> None: ...
 
-    async def confirmation_used(self, nonce: str) -> bool: ...
+    async def add_approver(self, approver: Approver) -> bool:
+        """File ``approver``; False if one with that name exists."""
+        ...
 
-    async def claim_confirmation(self, nonce: str, at: datetime) -> bool:
-        """Mark a confirmation token used; False if it was used before."""
+    async def approver(self, name: str) -> Approver | None: ...
+
+    async def approvers(self) -> list[Approver]: ...
+
+    async def remove_approver(self, name: str) -> bool: ...
+
+    async def add_approval(self, request: ApprovalRequest) -> None: ...
+
+    async def approval(self, approval_id: str) -> ApprovalRequest | None: ...
+
+    async def approvals(self, *, status: StoredStatus | None, limit: int) -> list[ApprovalRequest]:
+        """The newest first, with ``status`` as stored (None: every one)."""
+        ...
+
+    async def move_approval(self, request: ApprovalRequest, was: StoredStatus) -> bool:
+        """Store ``request``'s decision or use if it still has status ``was``; False if another call moved it."""
+        ...
+
+
+class Passphrases(Protocol):
+    """Slow, salted hashes of approvers' passphrases (they never leave the person's terminal or page)."""
+
+    async def hash(self, passphrase: str) -> str: ...
+
+    async def verify(self, passphrase: str, stored: str) -> bool:
+        """True if ``passphrase`` is the one ``stored`` was made from (in constant time)."""
         ...
 
 

@@ -227,7 +227,7 @@ def test_a_refund_with_yes_is_made_without_asking(cli: Cli) -> None:
     done = cli.json("payments", "refund", "--order", order_id, "--amount", "500", "--reason", "chipped", "--yes")
     assert done["outcome"] == "done"
     assert done["amount_minor"] == 500
-    assert done["confirmation_token"] is None
+    assert done["approval_id"] is None
     assert [r["amount"] for r in objects(done, "refunds")] == ["5.00 EUR"]
     assert cli.json("orders", "get", order_id)["refunded_minor"] == 500
 

@@ -31,7 +31,7 @@ class SomethingNew:
         (Conflict("e-mail taken", entity="customer"), Exit.REFUSED, "e-mail taken"),
         (Rejected("too much", field="amount"), Exit.REFUSED, "too much"),
         (Rejected("bad cursor", field="cursor"), Exit.USAGE, "without --cursor"),
-        (Rejected("expired", field="confirmation_token"), Exit.REFUSED, "fresh preview"),
+        (Rejected("what the preview showed has changed since", field="confirmation"), Exit.REFUSED, "fresh preview"),
         (IllegalTransition("ord_1", "placed", "ship", ("pay", "cancel")), Exit.REFUSED, "shopkeeper payments record"),
         (IllegalTransition("ord_1", "cancelled", "ship", ()), Exit.REFUSED, "a final status"),
         (BUSY, Exit.UNAVAILABLE, "busy"),

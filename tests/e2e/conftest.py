@@ -4,10 +4,11 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import pytest
 
 from tests.databases import new_database
-from tests.e2e.support import PROTOCOL_VERSIONS, Mode, Shop, open_shop
+from tests.e2e.support import PROTOCOL_VERSIONS, Mode, Shop, add_approver, open_shop
 
 _MODES: list[Mode] = ["auto", "legacy"]
 
@@ -37,13 +38,27 @@ def migrated_shop_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def approving_shop_file(tmp_path_factory: pytest.TempPathFactory, migrated_shop_file: Path) -> Path:
+    """The empty shop with one approver (``support.APPROVER``), set up as `shopkeeper approvers add` does."""
+    path = tmp_path_factory.mktemp("template-approver") / "shop.db"
+    shutil.copy2(migrated_shop_file, path)
+    anyio.run(add_approver, path)
+    return path
+
+
 @pytest.fixture
-def shop_file(db_path: Path, migrated_shop_file: Path) -> Path:
+def shop_file(request: pytest.FixtureRequest, db_path: Path, migrated_shop_file: Path) -> Path:
     """An empty shop of the test's own at ``db_path``: a copy of one migrated file (migrating a new file
     for each of the many tests here took a third of their time; test_database_location.py covers the
-    server creating one)."""
+    server creating one). Tests marked ``approver`` start with one approver."""
     if not db_path.exists():
-        shutil.copy2(migrated_shop_file, db_path)
+        template = (
+            request.getfixturevalue("approving_shop_file")
+            if request.node.get_closest_marker("approver")
+            else migrated_shop_file
+        )
+        shutil.copy2(template, db_path)
     return db_path
 
 

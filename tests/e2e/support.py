@@ -22,7 +22,11 @@ from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult, Impleme
 
 from mcp_server.config import load_settings
 from mcp_server.entrypoint import bootstrap
+from mcp_server.services.results import Success
 from tests.databases import sqlite_url
+
+APPROVER = "owner"
+PASSPHRASE = "correct horse battery staple"
 
 Mode = Literal["auto", "legacy"]
 """``auto`` negotiates protocol 2026-07-28; ``legacy`` speaks 2025-11-25 with the initialize handshake."""
@@ -148,6 +152,38 @@ def rows_added(before: Tables, after: Tables) -> dict[str, int]:
     return {name: count for name, count in grown.items() if count}
 
 
+# --- a person, outside the conversation ----------------------------------------------------------
+
+
+async def add_approver(db_path: Path, name: str = APPROVER, passphrase: str = PASSPHRASE) -> None:
+    """Set up an approver as `shopkeeper approvers add` does (the passphrase typed at the terminal)."""
+    actions = bootstrap(load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db_path)})).cli_actions()
+    assert actions.open_services is not None
+    async with actions.open_services() as services:
+        added = await services.approvals.add_approver(name, passphrase, actor="cli:test")
+    assert isinstance(added, Success), added
+
+
+async def decide(
+    db_path: Path,
+    approval_id: str,
+    *,
+    approve: bool = True,
+    name: str = APPROVER,
+    passphrase: str = PASSPHRASE,
+    expect: bool = True,
+) -> object:
+    """An approver decides ``approval_id`` as `shopkeeper approvals approve|deny` does; the service's answer
+    (``expect``: that it is a Success)."""
+    actions = bootstrap(load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db_path)})).cli_actions()
+    assert actions.open_services is not None
+    async with actions.open_services() as services:
+        decided = await services.approvals.decide(approval_id, approve=approve, name=name, passphrase=passphrase)
+    if expect:
+        assert isinstance(decided, Success), decided
+    return decided
+
+
 # --- a connected shop -------------------------------------------------------------------------
 
 
@@ -193,6 +229,15 @@ class Shop:
         assert text.strip(), f"{tool} failed without a message"
         assert_no_internals(text, db_path=self.db_path)
         return text
+
+    async def approved(self, tool: str, arguments: Mapping[str, object]) -> Reply:
+        """A money-moving call as a person approves it: ask (an approval request), the approver
+        approves it outside the conversation, then the same call with approval_id."""
+        asked = (await self.ok(tool, arguments)).data
+        assert string(asked, "outcome") == "approval_required", asked
+        approval_id = string(asked, "approval_id")
+        await decide(self.db_path, approval_id)
+        return await self.ok(tool, {**arguments, "approval_id": approval_id})
 
     async def register(self, name: str, email: str, **extra: object) -> JsonObject:
         return (await self.ok("customers_register", {"name": name, "email": email, **extra})).data

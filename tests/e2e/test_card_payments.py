@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.support import JsonObject, Mode, Shop, boolean, integer, objects, open_shop, string
+from tests.e2e.support import JsonObject, Mode, Shop, boolean, decide, integer, objects, open_shop, string
 from tests.integration.stripe_standin import SECRET, FaultProxy, LocalStripe
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.approver]
 
 SERVER_ATTEMPTS = 3  # the server's gateway client tries each request this often
 
@@ -54,11 +54,11 @@ class Stand:
 
 @pytest.fixture
 async def stand(
-    anyio_backend: str, db_path: Path, mode: Mode, proxy: FaultProxy, localstripe: LocalStripe
+    anyio_backend: str, shop_file: Path, mode: Mode, proxy: FaultProxy, localstripe: LocalStripe
 ) -> AsyncIterator[Stand]:
     del anyio_backend
     env = {"SHOPKEEPER_STRIPE_SECRET_KEY": SECRET, "SHOPKEEPER_STRIPE_API_BASE": proxy.url}
-    async with open_shop(db_path, mode, env=env) as shop:
+    async with open_shop(shop_file, mode, env=env) as shop:
         yield Stand(shop, proxy, localstripe, [])
 
 
@@ -100,9 +100,10 @@ async def test_a_card_payment_and_its_refund_over_a_flaky_network_move_money_exa
 
     # A refund: previewed, confirmed, then the gateway is unreachable three times in a row.
     refund = {"order_id": order_id, "amount": 1000, "reason": "one mug arrived broken", "idempotency_key": "ref-1"}
-    token = string((await stand.ok("payments_refund", refund)).data, "confirmation_token")
+    approval_id = string((await stand.ok("payments_refund", refund)).data, "approval_id")
+    await decide(stand.shop.db_path, approval_id)
     stand.proxy.inject(*("503",) * SERVER_ATTEMPTS)
-    waiting = await stand.ok("payments_refund", {**refund, "confirmation_token": token})
+    waiting = await stand.ok("payments_refund", {**refund, "approval_id": approval_id})
 
     assert string(waiting.data, "outcome") == "pending"
     assert "Pending at the payment gateway" in waiting.text
@@ -145,8 +146,7 @@ async def test_cancelling_a_card_paid_order_refunds_the_card(stand: Stand) -> No
     order_id = await placed_order(stand)
     await stand.ok("payments_record", {"order_id": order_id, "method": "card", "payment_method": "pm_card_visa"})
 
-    token = string((await stand.ok("orders_cancel", {"order_id": order_id})).data, "confirmation_token")
-    done = await stand.ok("orders_cancel", {"order_id": order_id, "confirmation_token": token})
+    done = await stand.shop.approved("orders_cancel", {"order_id": order_id})
 
     assert (string(done.data, "outcome"), string(done.data, "order_status")) == ("done", "cancelled")
     assert stand.refunds() == [2500]

@@ -22,6 +22,7 @@ from tests.e2e.support import (
     as_object,
     assert_refused_without_change,
     boolean,
+    decide,
     integer,
     objects,
     open_shop,
@@ -30,7 +31,7 @@ from tests.e2e.support import (
     timestamp,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.approver]
 
 UNKNOWN_ORDER = "ord_01HZZZZZZZZZZZZZZZZZZZZZZZ"  # well formed, never issued
 UNKNOWN_CUSTOMER = "cus_01HZZZZZZZZZZZZZZZZZZZZZZZ"
@@ -52,10 +53,8 @@ def placed_day(order: JsonObject) -> date:
 
 
 async def confirmed(shop: Shop, tool: str, arguments: JsonObject) -> JsonObject:
-    """Call a money-moving tool the token way: preview, then repeat with the token."""
-    preview = (await shop.ok(tool, arguments)).data
-    assert string(preview, "outcome") == "confirmation_required", preview
-    done = (await shop.ok(tool, {**arguments, "confirmation_token": string(preview, "confirmation_token")})).data
+    """Call a money-moving tool as a person approves it: ask, the approver approves, finish."""
+    done = (await shop.approved(tool, arguments)).data
     assert string(done, "outcome") == "done", done
     return done
 
@@ -498,30 +497,40 @@ async def test_cancelling_an_unpaid_order_needs_no_confirmation(stocked: Stocked
     assert (string(order, "status"), order["next_actions"]) == ("cancelled", [])
 
 
-async def test_cancelling_a_paid_order_refunds_after_the_token(stocked: Stocked) -> None:
+async def test_cancelling_a_paid_order_refunds_once_a_person_approved(stocked: Stocked) -> None:
     shop = stocked.shop
     before = await shop.state()
 
     preview = await shop.ok("orders_cancel", {"order_id": stocked.paid})
 
-    assert await shop.state() == before, "the preview changes nothing"
-    assert string(preview.data, "outcome") == "confirmation_required"
-    assert "Confirmation needed — nothing was changed yet" in preview.text
+    after = await shop.state()
+    assert (after.customers, after.products) == (before.customers, before.products), "asking changes no stock"
+    made = {t: rows for t, rows in after.rows.items() if rows != before.rows[t]}
+    assert set(made) == {"approval_requests", "audit_log"}, "only the approval request (and its audit entry)"
+    assert [string(e, "action") for e in after.audit[: len(after.audit) - len(before.audit)]] == ["approval.requested"]
+    assert string(preview.data, "outcome") == "approval_required"
+    assert "Approval needed — nothing was changed yet" in preview.text
     assert "1 unit(s) go back into stock and 12.50 EUR is refunded" in string(preview.data, "preview")
     assert "- **refunded to the customer:** 12.50 EUR" in preview.text
-    token = string(preview.data, "confirmation_token")
-    assert f"confirmation_token=`{token}`" in preview.text
+    approval_id = string(preview.data, "approval_id")
+    assert f"shopkeeper approvals approve {approval_id}" in preview.text
+    assert "you cannot" in preview.text
 
-    done = await shop.ok("orders_cancel", {"order_id": stocked.paid, "confirmation_token": token})
+    early = await shop.fail("orders_cancel", {"order_id": stocked.paid, "approval_id": approval_id})
+    assert "still waiting for a person" in early
+    await decide(shop.db_path, approval_id)
+    done = await shop.ok("orders_cancel", {"order_id": stocked.paid, "approval_id": approval_id})
 
     assert (string(done.data, "outcome"), string(done.data, "order_status")) == ("done", "cancelled")
     assert [integer(r, "amount_minor") for r in objects(done.data, "refunds")] == [1250]
     assert stock_of(await shop.every_product())["MUG-1"] == stock_of(before.products)["MUG-1"] + 1
     order = (await shop.ok("orders_get", {"order_id": stocked.paid})).data
     assert (string(order, "status"), integer(order, "refunded_minor")) == ("cancelled", 1250)
+    cancelled = (await shop.every_audit_entry(entity_id=stocked.paid))[0]
+    assert f"(approved by person:owner in {approval_id})" in string(cancelled, "actor")
 
     unchanged = await shop.state()
-    message = await shop.fail("orders_cancel", {"order_id": stocked.paid, "confirmation_token": token})
+    message = await shop.fail("orders_cancel", {"order_id": stocked.paid, "approval_id": approval_id})
     assert "is cancelled" in message
     assert await shop.state() == unchanged
 
@@ -690,10 +699,10 @@ REFUSALS = {
     "cancel-unknown-order": Refusal(
         "orders_cancel", {"order_id": UNKNOWN_ORDER}, (f"No order with id {UNKNOWN_ORDER}",)
     ),
-    "cancel-with-a-made-up-token": Refusal(
+    "cancel-with-a-made-up-approval": Refusal(
         "orders_cancel",
-        {"order_id": "<paid>", "confirmation_token": "cfm_made.up.token"},
-        ("confirmation_token", "without confirmation_token for a fresh preview"),
+        {"order_id": "<paid>", "approval_id": "apr_01M8KHDXAA8RJT1D9HXBKNWNHW"},
+        ("no approval request", "only they can approve", "without approval_id"),
     ),
     "list-unknown-status": Refusal("orders_list", {"status": "lost"}, ("`status`",)),
     "list-from-after-to": Refusal(

@@ -1,4 +1,4 @@
-"""Payment tools through a real client: record, list, refund — with idempotency keys and a person's confirmation."""
+"""Payment tools through a real client: record, list, refund — with idempotency keys and a person's approval."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Literal
 
 import pytest
 
+from mcp_server.services.results import Rejected, Success
 from tests.e2e.support import (
     JsonObject,
     Mode,
@@ -19,6 +20,7 @@ from tests.e2e.support import (
     as_object,
     assert_refused_without_change,
     boolean,
+    decide,
     integer,
     objects,
     open_shop,
@@ -26,7 +28,7 @@ from tests.e2e.support import (
     string,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.approver]
 
 UNKNOWN_ORDER = "ord_01HZZZZZZZZZZZZZZZZZZZZZZZ"
 UNKNOWN_PAYMENT = "pay_01HZZZZZZZZZZZZZZZZZZZZZZZ"
@@ -138,10 +140,10 @@ async def test_recording_with_a_key_twice_records_one_payment(ledger: Ledger) ->
     assert await shop.state() == after_first
 
 
-# --- refunds: tokens -----------------------------------------------------------------------------
+# --- refunds: a person approves ----------------------------------------------------------------
 
 
-async def test_refund_by_token_then_partial_then_full(ledger: Ledger) -> None:
+async def test_refund_approved_by_a_person_then_partial_then_full(ledger: Ledger) -> None:
     shop = ledger.shop
     await shop.ok("orders_mark_shipped", {"order_id": ledger.paid, "carrier": "DHL", "tracking_number": "JD1"})
     arguments: JsonObject = {"order_id": ledger.paid, "amount": 500, "reason": "scratched", "restock": True}
@@ -149,15 +151,18 @@ async def test_refund_by_token_then_partial_then_full(ledger: Ledger) -> None:
 
     preview = await shop.ok("payments_refund", arguments)
 
-    assert await shop.state() == before, "the preview changes nothing"
-    assert (string(preview.data, "outcome"), preview.data["refunds"]) == ("confirmation_required", [])
+    after = await shop.state()
+    assert (after.customers, after.products) == (before.customers, before.products), "asking moves no stock"
+    assert {t for t, rows in after.rows.items() if rows != before.rows[t]} == {"approval_requests", "audit_log"}
+    assert (string(preview.data, "outcome"), preview.data["refunds"]) == ("approval_required", [])
     assert (integer(preview.data, "amount_minor"), integer(preview.data, "restocked_units")) == (500, 2)
-    assert preview.text.startswith("## Confirmation needed — nothing was refunded yet")
+    assert preview.text.startswith("## Approval needed — nothing was refunded yet")
     assert "Ada Lovelace" in preview.text
     assert "2 unit(s) go back into stock" in preview.text
-    token = string(preview.data, "confirmation_token")
+    approval_id = string(preview.data, "approval_id")
+    await decide(shop.db_path, approval_id)
 
-    done = await shop.ok("payments_refund", {**arguments, "confirmation_token": token})
+    done = await shop.ok("payments_refund", {**arguments, "approval_id": approval_id})
 
     assert (string(done.data, "outcome"), string(done.data, "order_status")) == ("done", "shipped")
     refund = objects(done.data, "refunds")[0]
@@ -172,63 +177,86 @@ async def test_refund_by_token_then_partial_then_full(ledger: Ledger) -> None:
     assert stock_of(await shop.every_product(), "MUG-1") == stock_of(before.products, "MUG-1") + 2
 
     rest: JsonObject = {"payment_id": ledger.payment, "amount": 2000, "reason": "returned"}
-    token = string((await shop.ok("payments_refund", rest)).data, "confirmation_token")
-    final = await shop.ok("payments_refund", {**rest, "confirmation_token": token})
+    final = await shop.approved("payments_refund", rest)
 
     assert string(final.data, "order_status") == "refunded"
     order = (await shop.ok("orders_get", {"order_id": ledger.paid})).data
     assert (string(order, "status"), integer(order, "refunded_minor"), order["next_actions"]) == ("refunded", 2500, [])
 
 
-async def test_a_token_works_once_for_exactly_its_request(ledger: Ledger) -> None:
+async def test_an_approval_works_once_for_exactly_its_request(ledger: Ledger) -> None:
     shop = ledger.shop
     arguments: JsonObject = {"order_id": ledger.paid, "amount": 500, "reason": "scratched"}
-    token = string((await shop.ok("payments_refund", arguments)).data, "confirmation_token")
+    approval_id = string((await shop.ok("payments_refund", arguments)).data, "approval_id")
+    waiting = Refusal("payments_refund", {**arguments, "approval_id": approval_id}, ("still waiting for a person",))
+    await assert_refused_without_change(shop, waiting)
+    await decide(shop.db_path, approval_id)
     before = await shop.state()
 
-    altered = token[:-1] + ("A" if token[-1] != "A" else "B")
+    other = ("made for a different call",)
     refusals = {
-        "altered": Refusal(
-            "payments_refund", {**arguments, "confirmation_token": altered}, ("does not match", "fresh preview")
+        "made-up": Refusal(
+            "payments_refund", {**arguments, "approval_id": "apr_01M8KHDXAA8RJT1D9HXBKNWNHW"}, ("no approval request",)
         ),
-        "another-amount": Refusal(
-            "payments_refund", {**arguments, "amount": 600, "confirmation_token": token}, ("does not match",)
+        "not-an-id": Refusal(
+            "payments_refund", {**arguments, "approval_id": "yes, approved"}, ("no approval request",)
         ),
+        "another-amount": Refusal("payments_refund", {**arguments, "amount": 600, "approval_id": approval_id}, other),
         "another-reason": Refusal(
-            "payments_refund", {**arguments, "reason": "other", "confirmation_token": token}, ("does not match",)
+            "payments_refund", {**arguments, "reason": "other", "approval_id": approval_id}, other
         ),
         "restock-added": Refusal(
-            # restock on an order that has not shipped is refused before the token is even looked at
+            # restock on an order that has not shipped is refused before the approval is even looked at
             "payments_refund",
-            {**arguments, "restock": True, "confirmation_token": token},
+            {**arguments, "restock": True, "approval_id": approval_id},
             ("has not shipped",),
         ),
-        "for-a-cancel": Refusal(
-            "orders_cancel", {"order_id": ledger.paid, "confirmation_token": token}, ("does not match",)
-        ),
+        "for-a-cancel": Refusal("orders_cancel", {"order_id": ledger.paid, "approval_id": approval_id}, other),
     }
     for refusal in refusals.values():
         await assert_refused_without_change(shop, refusal)
     assert await shop.state() == before
 
-    done = await shop.ok("payments_refund", {**arguments, "confirmation_token": token})
-    assert string(done.data, "outcome") == "done", "refused attempts do not use the token up"
+    done = await shop.ok("payments_refund", {**arguments, "approval_id": approval_id})
+    assert string(done.data, "outcome") == "done", "refused attempts do not use the approval up"
     after = await shop.state()
 
     await assert_refused_without_change(
         shop,
-        Refusal("payments_refund", {**arguments, "confirmation_token": token}, ("already used", "works once")),
+        Refusal("payments_refund", {**arguments, "approval_id": approval_id}, ("already used", "works once")),
     )
     assert await shop.state() == after
+
+
+async def test_a_denied_or_wrongly_signed_approval_moves_no_money(ledger: Ledger) -> None:
+    shop = ledger.shop
+    arguments: JsonObject = {"order_id": ledger.paid, "amount": 500, "reason": "scratched"}
+    approval_id = string((await shop.ok("payments_refund", arguments)).data, "approval_id")
+
+    wrong = await decide(shop.db_path, approval_id, passphrase="not the passphrase", expect=False)  # noqa: S106
+    assert isinstance(wrong, Rejected)
+    assert "do not match" in wrong.message
+    stranger = await decide(shop.db_path, approval_id, name="mallory", expect=False)
+    assert isinstance(stranger, Rejected)
+    await assert_refused_without_change(
+        shop, Refusal("payments_refund", {**arguments, "approval_id": approval_id}, ("still waiting for a person",))
+    )
+    denied = await decide(shop.db_path, approval_id, approve=False)
+    assert isinstance(denied, Success)
+    await assert_refused_without_change(
+        shop, Refusal("payments_refund", {**arguments, "approval_id": approval_id}, ("was denied by person:owner",))
+    )
+    late = await decide(shop.db_path, approval_id, expect=False)
+    assert isinstance(late, Rejected)
+    assert "is denied" in late.message
+    actions = [string(e, "action") for e in await shop.every_audit_entry(entity_id=approval_id)]
+    assert actions == ["approval.denied", "approval.requested"]
 
 
 async def test_refunding_with_a_key_twice_refunds_once(ledger: Ledger) -> None:
     shop = ledger.shop
     arguments: JsonObject = {"order_id": ledger.paid, "amount": 700, "reason": "late", "idempotency_key": "rf-1"}
-    preview = await shop.ok("payments_refund", arguments)
-    done = await shop.ok(
-        "payments_refund", {**arguments, "confirmation_token": string(preview.data, "confirmation_token")}
-    )
+    done = await shop.approved("payments_refund", arguments)
     after_first = await shop.state()
 
     again = await shop.ok("payments_refund", arguments)

@@ -18,9 +18,9 @@ import pytest
 from mcp_server.config import load_settings
 from mcp_server.entrypoint import bootstrap
 from tests.databases import sqlite_url
-from tests.e2e.support import TOOLS, JsonObject, Shop, as_object, string, text_of
+from tests.e2e.support import TOOLS, JsonObject, Shop, as_object, decide, string, text_of
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.approver]
 
 Schema = dict[str, Any]
 
@@ -178,13 +178,14 @@ def _quoted(text: str) -> tuple[str, ...]:
 
 async def _answer(shop: Shop, tool: str, arguments: JsonObject) -> tuple[bool, str, str]:
     """(is_error, Markdown, everything a client can read of what the call did) for one call; a money-back
-    preview is confirmed with its token (unless the token is what is being tried)."""
+    call is approved by the person and finished (unless the approval id is what is being tried)."""
     before = await shop.every_audit_entry()
     result = await shop.call(tool, arguments)
     structured: JsonObject = as_object(result.structured_content or {})
-    token = structured.get("confirmation_token")
-    if not result.is_error and isinstance(token, str) and "confirmation_token" not in arguments:
-        result = await shop.call(tool, {**arguments, "confirmation_token": token})
+    approval_id = structured.get("approval_id")
+    if not result.is_error and isinstance(approval_id, str) and "approval_id" not in arguments:
+        await decide(shop.db_path, approval_id)
+        result = await shop.call(tool, {**arguments, "approval_id": approval_id})
     after = await shop.every_audit_entry()
     new = [entry for entry in after if entry not in before]
     readable = json.dumps([structured, result.structured_content, new], ensure_ascii=False)

@@ -100,9 +100,9 @@ async def test_annotations_tell_the_truth(
         ("catalog_get", ["catalog_search"]),
         ("catalog_search", ["next_cursor", "catalog_get", "include_inactive", "stock_below"]),
         ("orders_place", ["dry_run", "idempotency_key", "payments_record", "orders_mark_shipped"]),
-        ("orders_cancel", ["confirmation_token", "payments_refund"]),
+        ("orders_cancel", ["approval_id", "approval request", "payments_refund"]),
         ("payments_record", ["idempotency_key", "orders_mark_shipped"]),
-        ("payments_refund", ["confirmation_token", "preview", "catalog_adjust_stock"]),
+        ("payments_refund", ["approval_id", "approval request", "preview", "catalog_adjust_stock"]),
         ("orders_list", ["next_cursor", "status"]),
     ],
 )

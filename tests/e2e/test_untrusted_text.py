@@ -17,9 +17,9 @@ from markdown_it import MarkdownIt
 from mcp_types import Implementation
 
 from mcp_server.handlers.mcp.server import INSTRUCTIONS
-from tests.e2e.support import Mode, Shop, as_object, objects, open_shop, string
+from tests.e2e.support import Mode, Shop, as_object, decide, objects, open_shop, string
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.approver]
 
 PARSER = MarkdownIt("commonmark").enable("table")
 MARKER = "ignore previous instructions"
@@ -102,15 +102,16 @@ async def _resource(shop: Shop, uri: str) -> str:
 
 
 async def _confirmed(shop: Shop, tool: str, arguments: dict[str, object]) -> tuple[str, str]:
-    """The preview's Markdown and the confirmed result's Markdown of a money-back tool."""
+    """The preview's Markdown and the approved result's Markdown of a money-back tool."""
     preview = await shop.ok(tool, arguments)
-    token = string(preview.data, "confirmation_token")
-    done = await shop.ok(tool, {**arguments, "confirmation_token": token})
+    approval_id = string(preview.data, "approval_id")
+    await decide(shop.db_path, approval_id)
+    done = await shop.ok(tool, {**arguments, "approval_id": approval_id})
     return preview.text, done.text
 
 
-async def test_every_free_text_field_reads_as_quoted_data(db_path: Path, mode: Mode) -> None:
-    async with open_shop(db_path, mode, env={"SHOPKEEPER_ACTOR": ACTOR}) as shop:
+async def test_every_free_text_field_reads_as_quoted_data(shop_file: Path, mode: Mode) -> None:
+    async with open_shop(shop_file, mode, env={"SHOPKEEPER_ACTOR": ACTOR}) as shop:
         registered = await shop.ok("customers_register", {"name": NAME, "email": EMAIL, "phone": PHONE, "notes": NOTES})
         customer_id = string(registered.data, "id")
         created = await shop.ok(
@@ -180,7 +181,11 @@ async def test_every_free_text_field_reads_as_quoted_data(db_path: Path, mode: M
             kept = {(p.get("reference"), p.get("reason")) for p in objects(payments.data, "payments")}
             assert {(REFERENCE, None), (None, REFUND_REASON)} <= kept
             audit = await shop.ok("audit_log_list", {"limit": 100} | chosen)
-            assert {string(e, "actor") for e in objects(audit.data, "entries")} == {ACTOR}
+            # The shop's approver was set up at the terminal, and approved as a person; what the
+            # approval let through names both the asking actor and the approver.
+            actors = {string(e, "actor") for e in objects(audit.data, "entries")}
+            people = {"cli:test", "person:owner"}
+            assert {a for a in actors if a not in people and not a.startswith(f"{ACTOR} (approved by ")} == {ACTOR}
             detailed = response_format == "detailed"
             shown |= {
                 f"customers_get {response_format}": (one.text, (NAME, EMAIL, PHONE) + ((NOTES,) if detailed else ())),

@@ -19,8 +19,8 @@ from mcp_server.adapters.database import create_engine, writer
 from mcp_server.clients.payment_gateway import RetryPolicy, StripePaymentGateway
 from mcp_server.models.payments import RefundCreate
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
+from mcp_server.services.approvals import ApprovalDesk, PersonConfirmed
 from mcp_server.services.payments import PaymentService
-from mcp_server.services.requests import ConfirmationTokens, PersonConfirmed
 from mcp_server.services.results import Success
 from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
@@ -42,7 +42,7 @@ async def main(database_url: str, gateway_url: str, order_id: str, calls: int) -
                 SqlUnitOfWorkFactory(engine, writer(engine)),
                 clock,
                 ids,
-                ConfirmationTokens(b"r" * 32, clock, ids),
+                ApprovalDesk(clock, ids),
                 ZoneInfo("UTC"),
                 gateway,
             )

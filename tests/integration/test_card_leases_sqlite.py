@@ -26,12 +26,12 @@ from mcp_server.clients.payment_gateway import RetryPolicy, StripePaymentGateway
 from mcp_server.models.catalog import ProductCreate
 from mcp_server.models.customers import CustomerCreate
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
+from mcp_server.services.approvals import ApprovalDesk
 from mcp_server.services.cards import LEASE
 from mcp_server.services.catalog import CatalogService
 from mcp_server.services.customers import CustomerService
 from mcp_server.services.orders import OrderService
 from mcp_server.services.payments import CardNotCharged, PaymentService
-from mcp_server.services.requests import ConfirmationTokens
 from mcp_server.services.results import Success
 from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
@@ -53,7 +53,7 @@ async def shop(
 ) -> Shop:
     """A shop in this process (set-up and checks), charging through the proxy like the racers."""
     clock, ids = SystemClock(), IdGenerator()
-    tokens = ConfirmationTokens(b"k" * 32, clock, ids)
+    desk = ApprovalDesk(clock, ids)
     retry = RetryPolicy(attempts=ATTEMPTS, base_delay_s=BASE_DELAY_S)
     gateway = StripePaymentGateway(gateway_http, secret_key=SECRET, base_url=proxy.url, retry=retry, sleep=Sleeps())
     zone = ZoneInfo("UTC")
@@ -64,8 +64,8 @@ async def shop(
     product = ProductCreate(sku="MUG-01", name="Mug", price_minor=PRICE, currency="EUR", stock=50)
     assert isinstance(await CatalogService(uow, clock, ids).create_product(product, actor=ACTOR), Success)
     return Shop(
-        orders=OrderService(uow, clock, ids, tokens, zone, gateway),
-        payments=PaymentService(uow, clock, ids, tokens, zone, gateway),
+        orders=OrderService(uow, clock, ids, desk, zone, gateway),
+        payments=PaymentService(uow, clock, ids, desk, zone, gateway),
         uow=uow,
         localstripe=localstripe,
         proxy=proxy,

@@ -22,12 +22,12 @@ from mcp_server.models.customers import CustomerCreate
 from mcp_server.models.orders import OrderCreate, OrderLineRequest, Shipment
 from mcp_server.models.payments import Payment, PaymentCreate, RefundCreate
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
+from mcp_server.services.approvals import ApprovalDesk, PersonConfirmed
 from mcp_server.services.cards import BUSY
 from mcp_server.services.catalog import CatalogService
 from mcp_server.services.customers import CustomerService
 from mcp_server.services.orders import OrderService
 from mcp_server.services.payments import CardNotCharged, PaymentService
-from mcp_server.services.requests import ConfirmationTokens, PersonConfirmed
 from mcp_server.services.results import IllegalTransition, Rejected, Success
 from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
@@ -108,7 +108,7 @@ async def shop(
     uow: SqlUnitOfWorkFactory, localstripe: LocalStripe, proxy: FaultProxy, gateway_http: httpx.AsyncClient
 ) -> Shop:
     clock, ids = SystemClock(), IdGenerator()
-    tokens = ConfirmationTokens(b"k" * 32, clock, ids)
+    desk = ApprovalDesk(clock, ids)
     gateway = StripePaymentGateway(
         gateway_http,
         secret_key=SECRET,
@@ -123,8 +123,8 @@ async def shop(
     product = ProductCreate(sku="MUG-01", name="Mug", price_minor=PRICE, currency="EUR", stock=50)
     assert isinstance(await catalog.create_product(product, actor=ACTOR), Success)
     return Shop(
-        orders=OrderService(uow, clock, ids, tokens, zone, gateway),
-        payments=PaymentService(uow, clock, ids, tokens, zone, gateway),
+        orders=OrderService(uow, clock, ids, desk, zone, gateway),
+        payments=PaymentService(uow, clock, ids, desk, zone, gateway),
         uow=uow,
         localstripe=localstripe,
         proxy=proxy,

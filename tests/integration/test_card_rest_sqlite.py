@@ -16,11 +16,11 @@ from mcp_server.models.customers import CustomerCreate
 from mcp_server.models.orders import OrderCreate, OrderLineRequest
 from mcp_server.models.payments import PaymentCreate
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
+from mcp_server.services.approvals import ApprovalDesk
 from mcp_server.services.catalog import CatalogService
 from mcp_server.services.customers import CustomerService
 from mcp_server.services.orders import OrderService
 from mcp_server.services.payments import CardNotCharged, PaymentService, SettleRound
-from mcp_server.services.requests import ConfirmationTokens
 from mcp_server.services.results import Success
 from mcp_server.utils.ids import IdGenerator
 from tests.fakes import FakeClock, FakeGateway
@@ -40,19 +40,19 @@ async def second_engine(database_url: str) -> AsyncGenerator[AsyncEngine]:
 
 def payments(uow: SqlUnitOfWorkFactory, clock: FakeClock, gateway: FakeGateway) -> PaymentService:
     ids = IdGenerator()
-    return PaymentService(uow, clock, ids, ConfirmationTokens(b"k" * 32, clock, ids), ZoneInfo("UTC"), gateway)
+    return PaymentService(uow, clock, ids, ApprovalDesk(clock, ids), ZoneInfo("UTC"), gateway)
 
 
 async def test_a_second_process_keeps_to_the_rest_the_first_one_stored(
     uow: SqlUnitOfWorkFactory, second_engine: AsyncEngine
 ) -> None:
     clock, ids, gateway = FakeClock(), IdGenerator(), FakeGateway()
-    tokens = ConfirmationTokens(b"k" * 32, clock, ids)
+    desk = ApprovalDesk(clock, ids)
     customer = await CustomerService(uow, clock, ids).register(CustomerCreate(name="Ada", email="a@x.io"), actor=ACTOR)
     assert isinstance(customer, Success)
     product = ProductCreate(sku="MUG-01", name="Mug", price_minor=1000, currency="EUR", stock=5)
     assert isinstance(await CatalogService(uow, clock, ids).create_product(product, actor=ACTOR), Success)
-    orders = OrderService(uow, clock, ids, tokens, ZoneInfo("UTC"))
+    orders = OrderService(uow, clock, ids, desk, ZoneInfo("UTC"))
     placed = await orders.place(
         OrderCreate(customer_id=customer.value.id, lines=[OrderLineRequest(sku="MUG-01", quantity=1)]), actor=ACTOR
     )

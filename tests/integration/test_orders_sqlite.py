@@ -19,10 +19,10 @@ from mcp_server.models.orders import Order, OrderCreate, OrderLine, OrderLineReq
 from mcp_server.models.payments import Payment, PaymentQuery
 from mcp_server.models.reports import DaySales, ProductSales, SalesQuery
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
+from mcp_server.services.approvals import ApprovalDesk
 from mcp_server.services.orders import OrderService, Placed
 from mcp_server.services.payments import PaymentService
 from mcp_server.services.reports import ReportService, day_windows
-from mcp_server.services.requests import ConfirmationTokens
 from mcp_server.services.results import Conflict, NotFound, Rejected, Success, Unavailable
 from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
@@ -264,8 +264,8 @@ async def test_order_pages_filter_by_time_status_and_customer(seeded: SqlUnitOfW
 
 
 async def test_order_list_days_are_local_days(seeded: SqlUnitOfWorkFactory) -> None:
-    tokens = ConfirmationTokens(b"0123456789abcdef", SystemClock(), IdGenerator())
-    service = OrderService(seeded, SystemClock(), IdGenerator(), tokens, NEW_YORK)
+    desk = ApprovalDesk(SystemClock(), IdGenerator())
+    service = OrderService(seeded, SystemClock(), IdGenerator(), desk, NEW_YORK)
 
     async def listed(**filters: object) -> list[int]:
         result = await service.list(OrderQuery.model_validate(filters))
@@ -278,8 +278,8 @@ async def test_order_list_days_are_local_days(seeded: SqlUnitOfWorkFactory) -> N
 
 
 async def test_payment_pages_filter_by_local_days(seeded: SqlUnitOfWorkFactory) -> None:
-    tokens = ConfirmationTokens(b"0123456789abcdef", SystemClock(), IdGenerator())
-    service = PaymentService(seeded, SystemClock(), IdGenerator(), tokens, NEW_YORK)
+    desk = ApprovalDesk(SystemClock(), IdGenerator())
+    service = PaymentService(seeded, SystemClock(), IdGenerator(), desk, NEW_YORK)
 
     async def listed(**filters: object) -> list[str]:
         result = await service.list(PaymentQuery.model_validate(filters))

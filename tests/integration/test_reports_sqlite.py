@@ -20,8 +20,8 @@ from mcp_server.models.orders import OrderCreate, OrderLineRequest
 from mcp_server.models.payments import Payment, PaymentCreate, PaymentStatus, RefundCreate
 from mcp_server.models.reports import DaySales, ProductSales, SalesQuery, SalesSummary
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
+from mcp_server.services.approvals import PersonConfirmed
 from mcp_server.services.reports import day_windows
-from mcp_server.services.requests import PersonConfirmed
 from mcp_server.services.results import Success
 from tests.fakes import FakeDatabase, FakeReportRepository
 from tests.integration.test_orders_sqlite import MUG, TEA, a_customer, a_payment, an_order

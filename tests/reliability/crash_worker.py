@@ -3,7 +3,8 @@
 It opens the services exactly as the ``shopkeeper`` command line does (``entrypoint.bootstrap``:
 engine, migrations check, repositories, services), prints ``ready``, then writes without pause:
 places orders (racing other workers for the last units), records payments, refunds and cancels
-(with a confirmation token, as the CLI's --yes does), ships, delivers and adjusts stock.
+(a person lets the money go back: half the time at the terminal, as the CLI's --yes does, half the
+time through an approval request the seeded approver approves), ships, delivers and adjusts stock.
 
 Its journal is one JSON object per line, each fsync'ed before the next call: an ``intent`` before
 a write, then ``done`` (the service returned success: a confirmed write) or ``no`` (it refused).
@@ -21,10 +22,10 @@ import json
 import os
 import random
 import sys
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import anyio
 
@@ -35,11 +36,13 @@ from mcp_server.models.catalog import ProductCreate, StockAdjustment
 from mcp_server.models.customers import CustomerCreate
 from mcp_server.models.orders import Order, OrderCreate, OrderLineRequest, OrderQuery, Shipment, ShippingAddress
 from mcp_server.models.payments import PaymentCreate, RefundCreate
-from mcp_server.services.requests import NeedsConfirmation, TokenConfirmation
+from mcp_server.services.approvals import Approval, ApprovalGiven, NeedsApproval, PersonConfirmed, PreviewOnly
 from mcp_server.services.results import Success
 
 Record = dict[str, Any]
 ACTOR = "crash-test"
+APPROVER, PASSPHRASE = "crash-approver", "crash test passphrase"
+R = TypeVar("R")
 
 
 def settings_env(db_path: Path) -> dict[str, str]:
@@ -66,6 +69,8 @@ async def seed(db_path: Path, *, customers: int, stocks: list[int]) -> Record:
     """A shop with ``customers`` customers and one product per entry of ``stocks`` (its initial stock)."""
     await bootstrap(load_settings(settings_env(db_path))).cli_actions().upgrade_database()  # `shopkeeper db upgrade`
     async with open_services(db_path) as services:
+        approver = await services.approvals.add_approver(APPROVER, PASSPHRASE, actor=ACTOR)
+        assert isinstance(approver, Success), approver
         customer_ids: list[str] = []
         for n in range(customers):
             made = await services.customers.register(
@@ -177,11 +182,16 @@ class Worker:
             return None
         restock = target.status != "paid" and self.rng.random() < 0.5
         amount = self.rng.randint(1, target.refundable_minor)
-        return {"op": "refund", "key": self._key("refund"), "order": target.id, "amount": amount, "restock": restock}
+        key, via = self._key("refund"), self._via()
+        return {"op": "refund", "key": key, "order": target.id, "amount": amount, "restock": restock, "via": via}
+
+    def _via(self) -> str:
+        """How a person lets money go back: at the terminal, or by approving an approval request."""
+        return self.rng.choice(("terminal", "approval"))
 
     def cancel(self, orders: list[Order]) -> Record | None:
         target = self._pick(orders, "placed", "paid")
-        return None if target is None else {"op": "cancel", "order": target.id}
+        return None if target is None else {"op": "cancel", "order": target.id, "via": self._via()}
 
     def ship(self, orders: list[Order]) -> Record | None:
         target = self._pick(orders, "paid")
@@ -210,6 +220,23 @@ class Worker:
             self.journal.write({"t": "done", "n": intent["n"], "op": intent["op"], "retry": retry, **outcome})
         else:
             self.journal.write({"t": "no", "n": intent["n"], "op": intent["op"], "retry": retry, "why": outcome})
+
+    async def with_a_person(self, via: str, call: Callable[[Approval], Awaitable[R]]) -> R:
+        """``call`` as a person lets it through: at the terminal (a preview, then the yes that
+        `shopkeeper payments refund --yes` gives for that state) or through an approval request the
+        seeded approver approves, then redeemed. A call that needs nobody is done by the first try."""
+        if via == "terminal":
+            asked = await call(PreviewOnly())
+            needed = _needs_approval(asked)
+            return asked if needed is None else await call(PersonConfirmed(seen=needed.bound))
+        asked = await call(None)
+        needed = _needs_approval(asked)
+        if needed is None or needed.request is None:
+            return asked
+        approval_id = needed.request.id
+        decided = await self.s.approvals.decide(approval_id, approve=True, name=APPROVER, passphrase=PASSPHRASE)
+        assert isinstance(decided, Success), decided
+        return await call(ApprovalGiven(approval_id))
 
     async def perform(self, intent: Record) -> Record | str:
         """The confirmed write's outcome, or the name of the result that refused it."""
@@ -243,21 +270,19 @@ class Worker:
             request = RefundCreate(
                 order_id=intent["order"], amount=intent["amount"], reason=key, restock=intent["restock"]
             )
-            asked = await s.payments.refund(request, actor=ACTOR, approval=None, idempotency_key=key)
-            if isinstance(asked, NeedsConfirmation):  # what `shopkeeper payments refund --yes` does next
-                asked = await s.payments.refund(
-                    request, actor=ACTOR, approval=TokenConfirmation(asked.token), idempotency_key=key
-                )
+            asked = await self.with_a_person(
+                intent["via"],
+                lambda approval: s.payments.refund(request, actor=ACTOR, approval=approval, idempotency_key=key),
+            )
             if not isinstance(asked, Success):
                 return type(asked).__name__
             refunds = [r.id for r in asked.value.refunds]
             return {"order": asked.value.order.id, "refunds": refunds, "amount": asked.value.amount_minor}
         if op == "cancel":
-            cancelled = await s.orders.cancel(intent["order"], reason=None, actor=ACTOR, approval=None)
-            if isinstance(cancelled, NeedsConfirmation):
-                cancelled = await s.orders.cancel(
-                    intent["order"], reason=None, actor=ACTOR, approval=TokenConfirmation(cancelled.token)
-                )
+            cancelled = await self.with_a_person(
+                intent["via"],
+                lambda approval: s.orders.cancel(intent["order"], reason=None, actor=ACTOR, approval=approval),
+            )
             if not isinstance(cancelled, Success):
                 return type(cancelled).__name__
             return {"order": cancelled.value.order.id, "refunds": [r.id for r in cancelled.value.refunds]}
@@ -282,6 +307,10 @@ class Worker:
             "before": adjusted.value.before,
             "after": adjusted.value.product.stock,
         }
+
+
+def _needs_approval(result: object) -> NeedsApproval[object] | None:
+    return cast(NeedsApproval[object], result) if isinstance(result, NeedsApproval) else None
 
 
 async def work(db_path: Path, journal_path: Path, seed_value: str, shop: Record) -> None:

@@ -16,7 +16,7 @@ and checks, after every round:
   status agrees with the money and the stock (a cancelled order has every unit back);
 - every change has exactly one audit entry: each order's entries form one unbroken chain from
   ``order.placed`` to its present state, every payment and refund is named by exactly one entry,
-  every used confirmation token by one refund or cancellation; and one e-mail per placed order.
+  every used approval request by one refund or cancellation; and one e-mail per placed order.
 
 ``SHOPKEEPER_CRASH_ROUNDS`` (default 12) and ``SHOPKEEPER_CRASH_SEED`` make a longer or another run.
 """
@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import random
+import re
 import select
 import sqlite3
 import subprocess
@@ -245,10 +246,11 @@ def _check_orders(conn: sqlite3.Connection) -> None:
 
 
 _ORDER_FIELDS = ("status", "total_minor", "paid_minor", "refunded_minor")
+_APPROVED_IN = re.compile(r"\(approved by person:[^ ]+ in (apr_[0-9A-Za-z_]+)\)$")
 
 
 def _check_audit(conn: sqlite3.Connection) -> None:
-    """One audit entry per change: per order an unbroken chain; every payment, refund and token named once."""
+    """One audit entry per change: per order an unbroken chain; every payment, refund and used approval named once."""
     orders = {r["id"]: r for r in _rows(conn, "SELECT * FROM orders")}
     chains: dict[str, list[sqlite3.Row]] = {order_id: [] for order_id in orders}
     for entry in _rows(conn, "SELECT * FROM audit_log WHERE entity_type = 'order' ORDER BY sequence"):
@@ -283,13 +285,17 @@ def _check_audit(conn: sqlite3.Connection) -> None:
 
     refunds = {r["id"] for r in _rows(conn, "SELECT id FROM payments WHERE kind = 'refund'")}
     money_back = _rows(
-        conn, "SELECT action, after FROM audit_log WHERE action IN ('payment.refunded', 'order.cancelled')"
+        conn, "SELECT action, actor, after FROM audit_log WHERE action IN ('payment.refunded', 'order.cancelled')"
     )
     listed = Counter(rid for e in money_back for rid in str(_json(e["after"]).get("refund_ids") or "").split())
     assert listed == Counter(refunds), "each refund is named by exactly one refund or cancellation entry"
-    confirmed = sum(1 for e in money_back if _json(e["after"]).get("refund_ids"))
-    tokens = _rows(conn, "SELECT COUNT(*) AS n FROM used_confirmations")[0]["n"]
-    assert tokens == confirmed, f"{tokens} confirmation tokens used for {confirmed} confirmed money-back changes"
+    # A change made through an approval request names it in its actor, and marks it used in its own transaction.
+    approved_in = Counter(m.group(1) for e in money_back if (m := _APPROVED_IN.search(str(e["actor"]))))
+    assert all(_json(e["after"]).get("refund_ids") for e in money_back if _APPROVED_IN.search(str(e["actor"])))
+    used = Counter(r["id"] for r in _rows(conn, "SELECT id FROM approval_requests WHERE status = 'used'"))
+    assert approved_in == used, (
+        f"used approval requests {sorted(used)} and the money-back entries that used them {sorted(approved_in)} differ"
+    )
 
     mails = Counter(
         (r["kind"], r["subject_id"])
@@ -407,6 +413,9 @@ def test_kill_9_during_concurrent_writes_loses_nothing_confirmed_and_keeps_the_b
     assert figures.kills == ROUNDS * WORKERS
     assert {"place", "pay", "refund", "cancel", "adjust", "ship"} <= set(figures.confirmed), figures
     assert figures.in_flight_at_kill > 0, figures
+    with _read_only(db) as conn:
+        used = _rows(conn, "SELECT COUNT(*) AS n FROM approval_requests WHERE status = 'used'")[0]["n"]
+    assert used > 0, "no money went back through an approval request"
 
 
 # --- the checks themselves can fail -------------------------------------------------------------------
@@ -427,6 +436,18 @@ _TAMPERING = {
         "SELECT 'aud_X', occurred_at, actor, action, entity_type, entity_id, before, after FROM audit_log "
         "WHERE sequence = (SELECT MAX(sequence) FROM audit_log WHERE action = 'order.shipped')",
         "order.shipped",
+    ),
+    "approval used without its change": (
+        "INSERT INTO approval_requests (id, use_case, arguments_digest, state_digest, summary, subject_id, actor, "
+        "created_at, expires_at, status, decided_by, decided_at, used_at) SELECT 'apr_X', use_case, arguments_digest, "
+        "state_digest, summary, subject_id, actor, created_at, expires_at, 'used', decided_by, decided_at, used_at "
+        "FROM approval_requests WHERE status = 'used' LIMIT 1",
+        "used approval requests",
+    ),
+    "change made through an approval without naming it": (
+        "UPDATE audit_log SET actor = 'crash-test' "
+        "WHERE sequence = (SELECT MAX(sequence) FROM audit_log WHERE actor LIKE '%(approved by person:%')",
+        "used approval requests",
     ),
     "order without lines": (
         "INSERT INTO orders SELECT 'ord_X', customer_id, status, currency, total_minor, paid_minor, refunded_minor, "

@@ -5,7 +5,7 @@ strategies: hypothesis-jsonschema does not run on the Hypothesis this project us
 of the seeded shop mixed in so calls reach real rows, and about half of them made hostile: wrong
 types, missing required arguments, unknown ones, huge strings, control characters, lone
 surrogates, Markdown and newlines, extreme integers and dates, ids of the right shape that do not
-exist and ids of other kinds. Cursors and confirmation tokens the server handed out are fed back.
+exist and ids of other kinds. Cursors and approval request ids the server handed out are fed back.
 
 Every answer must be one an assistant can use: no internal error, no raw pydantic text, no
 traceback; every isError says what to do ``Next:``; every success matches the tool's
@@ -33,7 +33,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from mcp.shared.exceptions import MCPError
 from mcp_types import Tool
 
-from tests.e2e.support import Shop, as_object, open_shop, string, text_of
+from tests.e2e.support import Shop, add_approver, open_shop, string, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -44,7 +44,7 @@ CALL_GUARD_S = 60.0  # a hung call fails the run instead of hanging CI; not a sp
 
 Json = Any
 Schema = Mapping[str, Any]
-HARVESTED = "\x00harvested:"  # placeholder: filled at call time with a cursor, token or id the server gave
+HARVESTED = "\x00harvested:"  # placeholder: filled at call time with a cursor, approval id or id the server gave
 
 # What no answer may contain (the SDK's raw validation report, an incident, a stack trace).
 FORBIDDEN = (
@@ -66,7 +66,7 @@ _ID_KINDS = {
     "notification_id": ("ntf",),
 }
 ID_FIELDS = frozenset({*_ID_KINDS, "entity_id"})
-HARVEST_FIELDS = frozenset({"cursor", "confirmation_token"})
+HARVEST_FIELDS = frozenset({"cursor", "approval_id"})
 
 
 # --- hostile values ----------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ class Pools:
         self.real_ids = real_ids
         self.ids = real_ids + [fake_id(rng, p) for p in _PREFIXES] + [i.lower() for i in real_ids[:3]]
         self.skus = [*skus, "NO-SUCH-SKU", skus[0].lower()]
-        self.harvested: dict[str, list[str]] = {"cursor": [], "confirmation_token": []}
+        self.harvested: dict[str, list[str]] = {"cursor": [], "approval_id": []}
         self.seen_ids: list[str] = list(real_ids)
 
     def ids_for(self, field: str) -> list[str]:
@@ -138,11 +138,11 @@ class Pools:
         return [i for i in self.real_ids if i.split("_", 1)[0] in kinds] or self.real_ids
 
     def harvest(self, value: Json) -> None:
-        """Keep cursors, confirmation tokens and new ids from a result, to send back later."""
+        """Keep cursors, approval request ids and new ids from a result, to send back later."""
         if isinstance(value, dict):
             for key, item in cast(dict[str, Json], value).items():
-                if isinstance(item, str) and key in ("next_cursor", "confirmation_token"):
-                    kind = "cursor" if key == "next_cursor" else "confirmation_token"
+                if isinstance(item, str) and key in ("next_cursor", "approval_id"):
+                    kind = "cursor" if key == "next_cursor" else "approval_id"
                     if item not in self.harvested[kind]:
                         self.harvested[kind].append(item)
                 self.harvest(item)
@@ -153,7 +153,7 @@ class Pools:
             self.seen_ids.append(value)
 
     def fill(self, placeholder: str, rng: random.Random) -> str:
-        """A value for a placeholder: a cursor or token the server gave, or one of the newest ids of a kind."""
+        """A value for a placeholder: a cursor or approval id the server gave, or one of the newest ids of a kind."""
         kind = placeholder.removeprefix(HARVESTED)
         if kind in ID_FIELDS:
             fitting = [i for i in self.seen_ids if i.split("_", 1)[0] in _ID_KINDS.get(kind, _PREFIXES)]
@@ -351,13 +351,8 @@ async def seed(shop: Shop) -> Pools:
     await shop.ok("orders_mark_shipped", {"order_id": orders[2], "carrier": "DHL", "tracking_number": "1Z"})
     await shop.ok("orders_cancel", {"order_id": orders[3]})
     payment_id = string(paid, "id")
-    refund = (
-        await shop.call("payments_refund", {"order_id": orders[1], "amount": 100, "reason": "dented"})
-    ).structured_content
-    token = string(as_object(refund), "confirmation_token")
-    refunded = await shop.ok(
-        "payments_refund", {"order_id": orders[1], "amount": 100, "reason": "dented", "confirmation_token": token}
-    )
+    await add_approver(shop.db_path)  # so money-back calls make approval requests, as in a shop set up for it
+    refunded = await shop.approved("payments_refund", {"order_id": orders[1], "amount": 100, "reason": "dented"})
     refund_ids = [string(r, "id") for r in cast(list[dict[str, Json]], refunded.data.get("refunds", []))]
     notifications = (await shop.ok("notifications_list", {"limit": 100})).data
     mail_ids = [string(n, "id") for n in cast(list[dict[str, Json]], notifications.get("notifications", []))]

@@ -37,7 +37,18 @@ from mcp_server.models.payments_gateway import (
     GatewayUnavailable,
 )
 from tests.cli.conftest import Cli
-from tests.e2e.support import Shop, as_object, dump_tables, integer, objects, open_shop, sqlite_url, string
+from tests.e2e.support import (
+    Shop,
+    add_approver,
+    as_object,
+    decide,
+    dump_tables,
+    integer,
+    objects,
+    open_shop,
+    sqlite_url,
+    string,
+)
 from tests.http_standin import serving
 from tests.integration.stripe_standin import Sleeps
 from tests.reliability.echoes import echoes, leaks
@@ -390,6 +401,7 @@ async def test_an_assistant_never_sees_the_key_whatever_the_gateway_echoes(
     provider.how = how
     db_path = tmp_path / "shop.db"
     async with open_shop(db_path, "auto", env=shop_env(provider)) as shop:
+        await add_approver(db_path)
         seen = Seen(shop)
         customer = string(await seen.ok("customers_register", {"name": "Ada", "email": "ada@example.com"}), "id")
         product = {"sku": "MUG-1", "name": "Mug", "price_minor": 1250, "currency": "EUR", "stock": 50}
@@ -427,9 +439,10 @@ async def test_an_assistant_never_sees_the_key_whatever_the_gateway_echoes(
                 "reason": "broken",
                 "idempotency_key": name.replace(" ", "-"),
             }
-            token = string(await seen.ok("payments_refund", refund), "confirmation_token")
+            approval_id = string(await seen.ok("payments_refund", refund), "approval_id")
+            await decide(db_path, approval_id)  # the approver approves, outside the conversation
             provider.script = [script]
-            outcomes[name] = await seen.call("payments_refund", {**refund, "confirmation_token": token})
+            outcomes[name] = await seen.call("payments_refund", {**refund, "approval_id": approval_id})
 
         shown = {
             name: await seen.ok("orders_get", {"order_id": order_id, "response_format": "detailed"})

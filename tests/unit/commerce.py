@@ -10,16 +10,16 @@ from mcp_server.models.catalog import ProductCreate
 from mcp_server.models.customers import CustomerCreate
 from mcp_server.models.orders import Order, OrderCreate, OrderLineRequest
 from mcp_server.models.payments import PaymentCreate, RefundCreate
+from mcp_server.services.approvals import ApprovalDesk, ApprovalService, PersonConfirmed
 from mcp_server.services.catalog import CatalogService
 from mcp_server.services.customers import CustomerService
 from mcp_server.services.orders import OrderService
 from mcp_server.services.payments import PaymentService
 from mcp_server.services.reports import ReportService
-from mcp_server.services.requests import ConfirmationTokens, PersonConfirmed
 from mcp_server.services.results import Success
-from tests.fakes import FakeClock, FakeDatabase, FakeGateway, FakeUnitOfWorkFactory, SequentialIds
+from mcp_server.services.unit_of_work import with_events
+from tests.fakes import FakeClock, FakeDatabase, FakeGateway, FakePassphrases, FakeUnitOfWorkFactory, SequentialIds
 
-SECRET = b"x" * 32
 ACTOR = "test"
 
 
@@ -28,12 +28,13 @@ class Shop:
     db: FakeDatabase
     clock: FakeClock
     ids: SequentialIds
-    tokens: ConfirmationTokens
+    desk: ApprovalDesk
     customers: CustomerService
     catalog: CatalogService
     orders: OrderService
     payments: PaymentService
     reports: ReportService
+    approvals: ApprovalService
 
 
 def make_shop(
@@ -42,17 +43,18 @@ def make_shop(
     zone = timezone or ZoneInfo("UTC")
     db, clock, ids = FakeDatabase(), FakeClock(start), SequentialIds()
     uow = FakeUnitOfWorkFactory(db)
-    tokens = ConfirmationTokens(SECRET, clock, ids)
+    desk = ApprovalDesk(clock, ids)
     return Shop(
         db=db,
         clock=clock,
         ids=ids,
-        tokens=tokens,
+        desk=desk,
         customers=CustomerService(uow, clock, ids),
         catalog=CatalogService(uow, clock, ids),
-        orders=OrderService(uow, clock, ids, tokens, zone, gateway),
-        payments=PaymentService(uow, clock, ids, tokens, zone, gateway),
+        orders=OrderService(uow, clock, ids, desk, zone, gateway),
+        payments=PaymentService(uow, clock, ids, desk, zone, gateway),
         reports=ReportService(uow, zone),
+        approvals=ApprovalService(with_events(uow, clock, ids), clock, FakePassphrases()),
     )
 
 

@@ -16,9 +16,9 @@ import pytest
 
 from mcp_server.models.payments import PaymentCreate, RefundCreate
 from mcp_server.models.payments_gateway import PaymentOutcome
+from mcp_server.services.approvals import PersonConfirmed
 from mcp_server.services.cards import LEASE
 from mcp_server.services.payments import CardNotCharged, SettleRound
-from mcp_server.services.requests import PersonConfirmed
 from mcp_server.services.results import Success
 from tests.fakes import FakeGateway, FakeUnitOfWorkFactory
 from tests.unit.commerce import ACTOR, World, add_customer, add_product, card_world, make_shop, placed

@@ -13,8 +13,8 @@ from mcp_types import CallToolResult, TextContent
 from mcp_server.handlers.mcp.orders import money_back
 from mcp_server.models.orders import Shipment
 from mcp_server.models.payments import PaymentCreate, RefundCreate
+from mcp_server.services.approvals import NeedsApproval, PersonConfirmed
 from mcp_server.services.payments import CardNotCharged, SettleRound
-from mcp_server.services.requests import NeedsConfirmation, PersonConfirmed
 from mcp_server.services.results import Rejected, Success
 from tests.fakes import FakeGateway
 from tests.unit.commerce import ACTOR, World, add_customer, add_product, card_world, make_shop, pay, place, placed
@@ -255,7 +255,7 @@ async def test_cancelling_a_card_paid_order_refunds_the_card(world: World) -> No
     assert isinstance(await charge(world, order_id), Success)
 
     preview = await world.shop.orders.cancel(order_id, reason="changed mind", actor=ACTOR, approval=None)
-    assert isinstance(preview, NeedsConfirmation)
+    assert isinstance(preview, NeedsApproval)
     result = await world.shop.orders.cancel(order_id, reason="changed mind", actor=ACTOR, approval=PersonConfirmed())
 
     assert isinstance(result, Success), result
@@ -280,7 +280,7 @@ async def test_an_order_with_a_card_payment_pending_is_not_cancelled_until_it_se
 
     # The gateway answers now: the payment turns out to have been taken, so cancelling refunds it.
     preview = await world.shop.orders.cancel(order_id, reason=None, actor=ACTOR, approval=None)
-    assert isinstance(preview, NeedsConfirmation)
+    assert isinstance(preview, NeedsApproval)
     assert preview.preview.refund_minor == 3000
     done = await world.shop.orders.cancel(order_id, reason=None, actor=ACTOR, approval=PersonConfirmed())
     assert isinstance(done, Success)

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from mcp_server.models.payments import PaymentCreate
+from mcp_server.services.approvals import PersonConfirmed
 from mcp_server.services.payments import CardNotCharged, PaymentService, SettleRound
-from mcp_server.services.requests import PersonConfirmed
 from mcp_server.services.results import Rejected
 from tests.fakes import FakeGateway, FakeUnitOfWorkFactory
 from tests.unit.commerce import ACTOR, Shop, add_customer, add_product, make_shop, place
@@ -35,7 +35,7 @@ async def left_pending(shop: Shop, gateway: FakeGateway) -> tuple[str, str]:
 def another_process(shop: Shop, gateway: FakeGateway) -> PaymentService:
     """The same shop's payments as a second server process (or the worker) builds them."""
     uow = FakeUnitOfWorkFactory(shop.db)
-    return PaymentService(uow, shop.clock, shop.ids, shop.tokens, ZoneInfo("UTC"), gateway)
+    return PaymentService(uow, shop.clock, shop.ids, shop.desk, ZoneInfo("UTC"), gateway)
 
 
 async def test_a_row_resting_after_one_process_asked_is_not_asked_about_by_another() -> None:

@@ -21,8 +21,8 @@ from mcp_server.models.payments_gateway import (
     RefundOutcome,
     RetrieveOutcome,
 )
+from mcp_server.services.approvals import PersonConfirmed
 from mcp_server.services.payments import CardNotCharged, SettleRound
-from mcp_server.services.requests import PersonConfirmed
 from mcp_server.services.results import Rejected, Success
 from tests.fakes import FakeGateway
 from tests.unit.commerce import ACTOR, World, card_world, placed

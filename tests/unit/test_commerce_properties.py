@@ -32,7 +32,7 @@ from hypothesis.stateful import (
 from mcp_server.models.catalog import StockAdjustment
 from mcp_server.models.orders import OrderCreate, OrderLineRequest, OrderStatus, Shipment
 from mcp_server.models.payments import PaymentCreate, RefundCreate
-from mcp_server.services.requests import Approval, NeedsConfirmation, PersonConfirmed, TokenConfirmation
+from mcp_server.services.approvals import Approval, ApprovalGiven, NeedsApproval, PersonConfirmed
 from mcp_server.services.results import Conflict, IllegalTransition, Rejected, Success
 from tests.fakes import FakeDatabase
 from tests.unit.commerce import ACTOR, add_customer, add_product, make_shop
@@ -43,7 +43,8 @@ PRODUCTS = 3
 KEYS = ("key-a", "key-b", "key-c")
 Amount = Literal["all", "half", "one", "over"]
 AMOUNTS: tuple[Amount, ...] = ("all", "half", "one", "over")
-HowApproved = Literal["person", "token"]
+HowApproved = Literal["person", "approver"]
+APPROVER, PASSPHRASE = "ada", "a long passphrase"
 
 
 def snapshot(db: FakeDatabase) -> FakeDatabase:
@@ -58,7 +59,8 @@ def snapshot(db: FakeDatabase) -> FakeDatabase:
         orders=dict(db.orders),
         payments=list(db.payments),
         idempotency=dict(db.idempotency),
-        used_confirmations=set(db.used_confirmations),
+        approvers=dict(db.approvers),
+        approvals=dict(db.approvals),
     )
 
 
@@ -83,6 +85,7 @@ class CommerceMachine(RuleBasedStateMachine):
         self.loop = asyncio.Runner()
         self.shop = make_shop()
         self.customer = self.run(add_customer(self.shop))
+        assert isinstance(self.run(self.shop.approvals.add_approver(APPROVER, PASSPHRASE, actor=ACTOR)), Success)
         self.products: list[str] = []
         self.prices: list[int] = []
         self.initial: dict[str, int] = {}
@@ -126,6 +129,20 @@ class CommerceMachine(RuleBasedStateMachine):
         result = self.run(call)
         assert self.shop.db == before
         return result
+
+    def approve(self, before: FakeDatabase, asked: object) -> ApprovalGiven:
+        """``asked`` made one approval request and changed nothing else; a person approves it."""
+        db = self.shop.db
+        assert isinstance(asked, NeedsApproval), asked
+        assert asked.request is not None
+        assert (db.orders, db.payments, db.products) == (before.orders, before.payments, before.products)
+        assert list(db.approvals) == [*before.approvals, asked.request.id]
+        decided = self.run(
+            self.shop.approvals.decide(asked.request.id, approve=True, name=APPROVER, passphrase=PASSPHRASE)
+        )
+        assert isinstance(decided, Success), decided
+        self.audits += 2  # approval.requested, approval.approved
+        return ApprovalGiven(asked.request.id)
 
     def order(self, index: int, fit: bool, *statuses: str) -> tuple[str, ModelOrder]:
         """An order; with ``fit``, one in one of ``statuses`` if there is one (so long histories
@@ -233,7 +250,7 @@ class CommerceMachine(RuleBasedStateMachine):
         fit=st.booleans(),
         how=st.sampled_from(AMOUNTS),
         restock=st.booleans(),
-        approved=st.sampled_from(["person", "token"]),
+        approved=st.sampled_from(["person", "approver"]),
     )
     def refund(self, index: int, fit: bool, how: Amount, restock: bool, approved: HowApproved) -> None:
         order_id, model = self.order(index, fit, "paid", "shipped", "delivered")
@@ -247,13 +264,14 @@ class CommerceMachine(RuleBasedStateMachine):
             expect = Success if amount <= refundable else Rejected
         request = RefundCreate(order_id=order_id, amount=amount, reason="property test", restock=restock)
         approval: Approval = PersonConfirmed()
-        if approved == "token":
-            asked = self.unchanged(self.shop.payments.refund(request, actor=ACTOR, approval=None))
+        if approved == "approver":
+            before = snapshot(self.shop.db)
+            asked = self.run(self.shop.payments.refund(request, actor=ACTOR, approval=None))
             if expect is not Success:
                 assert isinstance(asked, expect), (expect, asked)
+                assert self.shop.db == before
                 return
-            assert isinstance(asked, NeedsConfirmation)
-            approval = TokenConfirmation(asked.token)
+            approval = self.approve(before, asked)
         if isinstance(self.mutate(self.shop.payments.refund(request, actor=ACTOR, approval=approval), expect), Success):
             model.refunded += amount
             if model.refunded == model.paid:
@@ -262,24 +280,25 @@ class CommerceMachine(RuleBasedStateMachine):
                 self.restock(model)
 
     @precondition(has_orders)
-    @rule(index=st.integers(0, 50), fit=st.booleans(), approved=st.sampled_from(["person", "token"]))
+    @rule(index=st.integers(0, 50), fit=st.booleans(), approved=st.sampled_from(["person", "approver"]))
     def cancel(self, index: int, fit: bool, approved: HowApproved) -> None:
         order_id, model = self.order(index, fit, "placed", "paid")
         expect = Success if model.status in ("placed", "paid") else IllegalTransition
         money_back = model.paid - model.refunded
         approval: Approval = PersonConfirmed()
-        if approved == "token":
+        if approved == "approver":
+            before = snapshot(self.shop.db)
             asked = self.run(self.shop.orders.cancel(order_id, reason=None, actor=ACTOR, approval=None))
             if expect is not Success or money_back == 0:
-                # Nothing to confirm: the call without approval is the real one.
+                # Nothing to approve: the call without approval is the real one.
                 assert isinstance(asked, expect), (expect, asked)
                 if isinstance(asked, Success):
                     self.audits += 1
                     self._cancelled(model)
                 return
-            assert isinstance(asked, NeedsConfirmation)
+            assert isinstance(asked, NeedsApproval)
             assert asked.preview.refund_minor == money_back
-            approval = TokenConfirmation(asked.token)
+            approval = self.approve(before, asked)
         cancel = self.shop.orders.cancel(order_id, reason=None, actor=ACTOR, approval=approval)
         if isinstance(self.mutate(cancel, expect), Success):
             self._cancelled(model)

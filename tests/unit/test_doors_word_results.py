@@ -11,8 +11,8 @@ from mcp_server.handlers.cli.payments import not_charged
 from mcp_server.handlers.mcp.orders import order_failure
 from mcp_server.handlers.mcp.payments import not_charged_result
 from mcp_server.models.payments import Payment
+from mcp_server.services.approvals import PersonConfirmed
 from mcp_server.services.payments import CardNotCharged
-from mcp_server.services.requests import PersonConfirmed
 from mcp_server.services.results import Rejected
 from tests.fakes import FakeGateway
 from tests.unit.commerce import ACTOR, add_customer, add_product, make_shop

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import ast
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import get_args
 
 import pytest
 
+from mcp_server.models.approvals import ApprovalRequest, Approver
 from mcp_server.models.catalog import Product
 from mcp_server.models.customers import Customer
 from mcp_server.models.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    ApproverAdded,
+    ApproverRemoved,
     CardRefunded,
     CustomerRegistered,
     CustomerUpdated,
@@ -59,6 +64,10 @@ CASH = Payment("pay_1", "payment", PLACED.id, 1000, "EUR", "cash", "succeeded", 
 CARD = replace(CASH, id="pay_2", method="card", status="pending", reference="pm_card_visa")
 CASH_BACK = Payment("ref_1", "refund", PLACED.id, 400, "EUR", "cash", "succeeded", AT, payment_id=CASH.id, reason="r")
 CARD_BACK = replace(CASH_BACK, id="ref_2", method="card", status="pending", payment_id=CARD.id)
+ADA = Approver("ada", "scrypt$secret-hash", AT)
+ASKED = ApprovalRequest(
+    "apr_1", "payments_refund", "args", "state", "Refund 4.00 EUR", PAID.id, "a", AT, AT + timedelta(minutes=10)
+)
 FAILED_MAIL = OutboxMessage("ntf_1", "welcome", ALICE.email, ALICE.id, {}, "failed", 5, AT, AT, last_error="bounced")
 
 ORDER_EVENTS = (
@@ -110,12 +119,23 @@ EXAMPLES: list[tuple[Event, str, str | None]] = [
     (CardRefunded("a", PAID, PAID.refund(400, AT), CARD_BACK, None), "payment.refunded", None),
     (PaymentFailed("a", PLACED, CARD, "declined"), "payment.failed", None),
     (RefundFailed("a", PAID, CARD_BACK, "declined"), "payment.refund_failed", None),
+    (ApproverAdded("a", ADA), "approver.added", None),
+    (ApproverRemoved("a", ADA.name), "approver.removed", None),
+    (ApprovalRequested("a", ASKED), "approval.requested", None),
+    (ApprovalDecided("a", ASKED, ASKED.decide(True, "person:ada", AT)), "approval.approved", None),
+    (ApprovalDecided("a", ASKED, ASKED.decide(False, "person:ada", AT)), "approval.denied", None),
 ]
 
 
 def test_every_event_type_has_exactly_one_handler_and_an_example() -> None:
     assert set(HANDLERS) == set(get_args(Event))
     assert {type(event) for event, _, _ in EXAMPLES} == set(get_args(Event))
+
+
+def test_an_approver_entry_never_carries_the_passphrase_hash() -> None:
+    entry, _ = effects_of(ApproverAdded("a", ADA), Stamp(SequentialIds(), AT))
+    assert (entry.entity_type, entry.entity_id, entry.after) == ("approver", "ada", {"name": "ada"})
+    assert ADA.passphrase_hash not in repr(entry)
 
 
 def test_a_second_handler_for_one_event_type_is_refused() -> None:

@@ -22,6 +22,7 @@ from mcp_server.models.outbox import (
     SendOutcome,
     TemporaryFailure,
 )
+from mcp_server.services.approvals import PersonConfirmed
 from mcp_server.services.customers import CustomerService
 from mcp_server.services.notifications import (
     LEASE,
@@ -32,7 +33,6 @@ from mcp_server.services.notifications import (
     backoff,
     render,
 )
-from mcp_server.services.requests import PersonConfirmed
 from mcp_server.services.results import NotFound, Rejected, Success
 from tests.fakes import FakeClock, FakeDatabase, FakeUnitOfWorkFactory, SequentialIds
 from tests.unit.commerce import ACTOR, add_customer, add_product, make_shop, pay, place, refund_now

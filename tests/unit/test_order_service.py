@@ -13,7 +13,7 @@ import pytest
 from mcp_server.models.catalog import ProductUpdate, StockAdjustment
 from mcp_server.models.orders import Shipment
 from mcp_server.models.reports import SalesQuery
-from mcp_server.services.requests import NeedsConfirmation, PersonConfirmed, TokenConfirmation
+from mcp_server.services.approvals import ApprovalGiven, NeedsApproval, PersonConfirmed
 from mcp_server.services.results import Conflict, IllegalTransition, NotFound, Rejected, Success
 from tests.fakes import FakeDatabase
 from tests.unit.commerce import (
@@ -356,21 +356,34 @@ async def test_cancel_without_money_needs_no_approval_and_restocks(world: World)
     assert db.payments == []
 
 
-async def test_cancel_with_money_asks_first_and_the_token_then_cancels_restocks_and_refunds(world: World):
+APPROVER, PASSPHRASE = "ada", "a long passphrase"
+
+
+async def approve(world: World, approval_id: str) -> None:
+    decided = await world.shop.approvals.decide(approval_id, approve=True, name=APPROVER, passphrase=PASSPHRASE)
+    assert isinstance(decided, Success), decided
+
+
+async def test_cancel_with_money_asks_for_approval_then_cancels_restocks_and_refunds(world: World):
     order = await place(world.shop, world.customer, [("MUG-01", 2)])
     payment_id = await pay(world.shop, order.id, 1000)  # partly paid: still "placed"
+    assert isinstance(await world.shop.approvals.add_approver(APPROVER, PASSPHRASE, actor=ACTOR), Success)
     db = world.db
     before = copy.deepcopy(db)
 
     asked = await world.shop.orders.cancel(order.id, reason=None, actor=ACTOR, approval=None)
 
-    assert isinstance(asked, NeedsConfirmation)
-    assert asked.token.startswith("cfm_")
-    assert asked.expires_at == world.shop.clock.now() + timedelta(minutes=10)
+    assert isinstance(asked, NeedsApproval)
+    assert asked.request is not None
+    assert asked.request.id.startswith("apr_")
+    assert asked.request.expires_at == world.shop.clock.now() + timedelta(minutes=10)
     assert (asked.preview.refund_minor, asked.preview.restocked_units) == (1000, 2)
-    assert db == before
+    assert (db.orders, db.payments, db.products) == (before.orders, before.payments, before.products)
+    assert list(db.approvals) == [asked.request.id]
 
-    done = await world.shop.orders.cancel(order.id, reason=None, actor=ACTOR, approval=TokenConfirmation(asked.token))
+    await approve(world, asked.request.id)
+    before = copy.deepcopy(db)
+    done = await world.shop.orders.cancel(order.id, reason=None, actor=ACTOR, approval=ApprovalGiven(asked.request.id))
 
     assert isinstance(done, Success)
     stored = db.orders[order.id]
@@ -382,21 +395,26 @@ async def test_cancel_with_money_asks_first_and_the_token_then_cancels_restocks_
     assert [r.id for r in done.value.refunds] == [refund.id]
     assert db.commits == before.commits + 1
     assert len(db.audit) == len(before.audit) + 1
+    assert db.approvals[asked.request.id].status == "used"
     assert db.outbox[-1].payload["refund"].startswith("10.00")
 
 
-async def test_cancel_token_no_longer_fits_once_the_order_changed(world: World):
+async def test_a_cancel_approval_no_longer_fits_once_the_order_changed(world: World):
     order = await place(world.shop, world.customer, [("MUG-01", 2)])
     await pay(world.shop, order.id, 1000)
+    assert isinstance(await world.shop.approvals.add_approver(APPROVER, PASSPHRASE, actor=ACTOR), Success)
     asked = await world.shop.orders.cancel(order.id, reason=None, actor=ACTOR, approval=None)
-    assert isinstance(asked, NeedsConfirmation)
+    assert isinstance(asked, NeedsApproval)
+    assert asked.request is not None
+    await approve(world, asked.request.id)
     await pay(world.shop, order.id, 500)
     before = copy.deepcopy(world.db)
 
-    late = await world.shop.orders.cancel(order.id, reason=None, actor=ACTOR, approval=TokenConfirmation(asked.token))
+    late = await world.shop.orders.cancel(order.id, reason=None, actor=ACTOR, approval=ApprovalGiven(asked.request.id))
 
     assert isinstance(late, Rejected)
-    assert late.field == "confirmation_token"
+    assert late.field == "approval_id"
+    assert "changed" in late.message
     assert world.db == before
 
 

@@ -7,7 +7,8 @@ import pytest
 from mcp_server.handlers.mcp import orders, payments
 from mcp_server.models.orders import Shipment
 from mcp_server.models.payments import PaymentCreate
-from mcp_server.services.requests import PersonConfirmed
+from mcp_server.services.approvals import PersonConfirmed
+from mcp_server.services.results import Success
 from tests.unit.commerce import ACTOR, Shop, add_customer, add_product, make_shop, order_request, pay, place
 from tests.unit.tool_support import services_of, text
 
@@ -38,16 +39,33 @@ async def test_a_dry_run_prices_the_order_and_places_nothing(shop: Shop) -> None
 async def test_cancelling_a_paid_order_asks_a_person_first_and_changes_nothing(shop: Shop) -> None:
     order = await place(shop, await add_customer(shop), [("MUG-01", 2)])
     await pay(shop, order.id, 2500)
+    assert isinstance(await shop.approvals.add_approver("ada", "a long passphrase", actor=ACTOR), Success)
 
     result = await orders.cancel(services_of(shop), order.id, reason=None, actor=ACTOR, approval=None)
 
-    assert text(result).startswith("## Confirmation needed — nothing was changed yet")
+    assert text(result).startswith("## Approval needed — nothing was changed yet")
     assert result.structured_content is not None
-    assert result.structured_content["outcome"] == "confirmation_required"
+    assert result.structured_content["outcome"] == "approval_required"
+    (approval_id,) = shop.db.approvals
+    assert result.structured_content["approval_id"] == approval_id
+    assert f"`shopkeeper approvals approve {approval_id}`" in text(result)
     assert result.structured_content["preview"] == (
         f"Cancel order {order.id} of Ada Lovelace <ada@example.com>: 2 unit(s) go back into stock and 25.00 EUR "
         "is refunded."
     )
+    assert shop.db.orders[order.id].status == "paid"
+
+
+async def test_cancelling_a_paid_order_with_no_approver_says_how_to_set_one_up(shop: Shop) -> None:
+    order = await place(shop, await add_customer(shop), [("MUG-01", 2)])
+    await pay(shop, order.id, 2500)
+
+    result = await orders.cancel(services_of(shop), order.id, reason=None, actor=ACTOR, approval=None)
+
+    assert result.is_error
+    assert "no approver is set up yet" in text(result)
+    assert "`shopkeeper approvers add NAME`" in text(result)
+    assert shop.db.approvals == {}
     assert shop.db.orders[order.id].status == "paid"
 
 

@@ -1,4 +1,4 @@
-"""PaymentService against in-memory fakes: payments, refunds, confirmations, idempotency."""
+"""PaymentService against in-memory fakes: payments, refunds, approvals, idempotency."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from mcp_server.models.orders import Shipment
 from mcp_server.models.payments import PaymentCreate, PaymentQuery, RefundCreate
-from mcp_server.services.requests import NeedsConfirmation, PersonConfirmed, TokenConfirmation
+from mcp_server.services.approvals import ApprovalGiven, NeedsApproval, PersonConfirmed
 from mcp_server.services.results import Conflict, IllegalTransition, NotFound, Rejected, Success
 from tests.fakes import FakeDatabase
 from tests.unit.commerce import ACTOR, Shop, add_customer, add_product, make_shop, pay, place
@@ -157,7 +157,21 @@ async def test_list_payments_of_one_order(world: World):
     assert [(p.order_id, p.amount_minor) for p in page.value.items] == [(one, 3000)]
 
 
-# -- refunds: confirmation ---------------------------------------------------------------------
+# -- refunds: approval ------------------------------------------------------------------------
+
+APPROVER, PASSPHRASE = "ada", "a long passphrase"
+
+
+async def asked_and_approved(world: World, request: RefundCreate) -> str:
+    """The id of an approval request made by ``request`` and approved by a person."""
+    if not world.db.approvers:
+        assert isinstance(await world.shop.approvals.add_approver(APPROVER, PASSPHRASE, actor=ACTOR), Success)
+    asked = await world.shop.payments.refund(request, actor=ACTOR, approval=None)
+    assert isinstance(asked, NeedsApproval), asked
+    assert asked.request is not None
+    decided = await world.shop.approvals.decide(asked.request.id, approve=True, name=APPROVER, passphrase=PASSPHRASE)
+    assert isinstance(decided, Success), decided
+    return asked.request.id
 
 
 async def test_refund_without_approval_is_a_preview_that_changes_nothing(world: World):
@@ -166,8 +180,8 @@ async def test_refund_without_approval_is_a_preview_that_changes_nothing(world: 
 
     result = await world.shop.payments.refund(refund_request(order_id, 1000, restock=True), actor=ACTOR, approval=None)
 
-    assert isinstance(result, NeedsConfirmation)
-    assert result.token.startswith("cfm_")
+    assert isinstance(result, NeedsApproval)
+    assert (result.request, result.approvers) == (None, False)  # no approver yet: no request either
     plan = result.preview
     assert (plan.amount_minor, plan.restock_units, plan.refunds) == (1000, 4, ())
     assert "Refund 10.00" in plan.describe()
@@ -175,53 +189,51 @@ async def test_refund_without_approval_is_a_preview_that_changes_nothing(world: 
     assert world.db == before
 
 
-async def test_refund_token_works_once(world: World):
+async def test_an_approval_works_once(world: World):
     order_id = await paid(world)
     request = refund_request(order_id, 1000)
-    asked = await world.shop.payments.refund(request, actor=ACTOR, approval=None)
-    assert isinstance(asked, NeedsConfirmation)
+    approval_id = await asked_and_approved(world, request)
 
-    done = await world.shop.payments.refund(request, actor=ACTOR, approval=TokenConfirmation(asked.token))
+    done = await world.shop.payments.refund(request, actor=ACTOR, approval=ApprovalGiven(approval_id))
     assert isinstance(done, Success)
     assert world.db.orders[order_id].refunded_minor == 1000
+    assert world.db.audit[-1].actor == f"{ACTOR} (approved by person:{APPROVER} in {approval_id})"
     before = copy.deepcopy(world.db)
 
-    reused = await world.shop.payments.refund(request, actor=ACTOR, approval=TokenConfirmation(asked.token))
+    reused = await world.shop.payments.refund(request, actor=ACTOR, approval=ApprovalGiven(approval_id))
 
     assert isinstance(reused, Rejected)
+    assert reused.field == "approval_id"
     assert "already used" in reused.message
     assert world.db == before
 
 
-async def test_a_token_whose_nonce_was_claimed_meanwhile_is_refused(world: World):
-    """The nonce is claimed in the transaction of the change: a second redeemer (another process) loses."""
+async def test_an_approval_used_meanwhile_is_refused(world: World):
+    """The approval is marked used in the transaction of the change: a second redeemer (another process) loses."""
     order_id = await paid(world)
     request = refund_request(order_id, 3000)
-    asked = await world.shop.payments.refund(request, actor=ACTOR, approval=None)
-    assert isinstance(asked, NeedsConfirmation)
-    world.db.used_confirmations.add(asked.token.removeprefix("cfm_").split(".")[0])
+    approval_id = await asked_and_approved(world, request)
+    world.db.approvals[approval_id] = world.db.approvals[approval_id].use(world.shop.clock.now())
     before = copy.deepcopy(world.db)
 
-    result = await world.shop.payments.refund(request, actor=ACTOR, approval=TokenConfirmation(asked.token))
+    result = await world.shop.payments.refund(request, actor=ACTOR, approval=ApprovalGiven(approval_id))
 
     assert isinstance(result, Rejected)
     assert "already used" in result.message
     assert world.db == before
 
 
-async def test_an_altered_token_is_refused(world: World):
+async def test_an_unknown_approval_id_is_refused(world: World):
     order_id = await paid(world)
     request = refund_request(order_id, 1000)
-    asked = await world.shop.payments.refund(request, actor=ACTOR, approval=None)
-    assert isinstance(asked, NeedsConfirmation)
-    last = asked.token[-1]
-    altered = asked.token[:-1] + ("A" if last != "A" else "B")
+    approval_id = await asked_and_approved(world, request)
     before = copy.deepcopy(world.db)
 
-    for token in (altered, "cfm_garbage", asked.token.removeprefix("cfm_")):
-        result = await world.shop.payments.refund(request, actor=ACTOR, approval=TokenConfirmation(token))
-        assert isinstance(result, Rejected), token
-        assert result.field == "confirmation_token"
+    for wrong in ("apr_garbage", "apr_" + "9" * 26, approval_id.removeprefix("apr_"), ""):
+        result = await world.shop.payments.refund(request, actor=ACTOR, approval=ApprovalGiven(wrong))
+        assert isinstance(result, Rejected), wrong
+        assert result.field == "approval_id"
+        assert "no approval request" in result.message
     assert world.db == before
 
 
@@ -233,53 +245,49 @@ async def test_an_altered_token_is_refused(world: World):
         pytest.param({"reason": "other"}, id="reason"),
     ],
 )
-async def test_a_token_for_other_arguments_is_refused(world: World, change: dict[str, object]):
+async def test_an_approval_for_other_arguments_is_refused(world: World, change: dict[str, object]):
     order_id = await shipped(world)
-    asked = await world.shop.payments.refund(refund_request(order_id, 1000), actor=ACTOR, approval=None)
-    assert isinstance(asked, NeedsConfirmation)
+    approval_id = await asked_and_approved(world, refund_request(order_id, 1000))
     before = copy.deepcopy(world.db)
     other = RefundCreate.model_validate(refund_request(order_id, 1000).model_dump() | change)
 
-    result = await world.shop.payments.refund(other, actor=ACTOR, approval=TokenConfirmation(asked.token))
+    result = await world.shop.payments.refund(other, actor=ACTOR, approval=ApprovalGiven(approval_id))
 
     assert isinstance(result, Rejected)
-    assert "does not match these arguments" in result.message
+    assert "different call" in result.message
     assert world.db == before
 
 
-async def test_a_token_for_another_order_is_refused(world: World):
+async def test_an_approval_for_another_order_is_refused(world: World):
     first, second = await paid(world), await paid(world)
-    asked = await world.shop.payments.refund(refund_request(first, 1000), actor=ACTOR, approval=None)
-    assert isinstance(asked, NeedsConfirmation)
+    approval_id = await asked_and_approved(world, refund_request(first, 1000))
     result = await world.shop.payments.refund(
-        refund_request(second, 1000), actor=ACTOR, approval=TokenConfirmation(asked.token)
+        refund_request(second, 1000), actor=ACTOR, approval=ApprovalGiven(approval_id)
     )
     assert isinstance(result, Rejected)
     assert world.db.orders[second].refunded_minor == 0
 
 
-async def test_an_expired_token_is_refused(world: World):
+async def test_an_expired_approval_is_refused(world: World):
     order_id = await paid(world)
     request = refund_request(order_id, 1000)
-    asked = await world.shop.payments.refund(request, actor=ACTOR, approval=None)
-    assert isinstance(asked, NeedsConfirmation)
+    approval_id = await asked_and_approved(world, request)
     world.shop.clock.advance(601)
     before = copy.deepcopy(world.db)
 
-    result = await world.shop.payments.refund(request, actor=ACTOR, approval=TokenConfirmation(asked.token))
+    result = await world.shop.payments.refund(request, actor=ACTOR, approval=ApprovalGiven(approval_id))
 
     assert isinstance(result, Rejected)
     assert "expired" in result.message
     assert world.db == before
 
 
-async def test_a_token_just_inside_its_lifetime_still_works(world: World):
+async def test_an_approval_just_inside_its_lifetime_still_works(world: World):
     order_id = await paid(world)
     request = refund_request(order_id, 1000)
-    asked = await world.shop.payments.refund(request, actor=ACTOR, approval=None)
-    assert isinstance(asked, NeedsConfirmation)
+    approval_id = await asked_and_approved(world, request)
     world.shop.clock.advance(599)
-    result = await world.shop.payments.refund(request, actor=ACTOR, approval=TokenConfirmation(asked.token))
+    result = await world.shop.payments.refund(request, actor=ACTOR, approval=ApprovalGiven(approval_id))
     assert isinstance(result, Success)
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from mcp_server.models.payments import PaymentCreate, RefundCreate
 from mcp_server.models.reports import SalesQuery, SalesSummary, SalesSummaryRead
-from mcp_server.services.requests import PersonConfirmed
+from mcp_server.services.approvals import PersonConfirmed
 from mcp_server.services.results import Success
 from tests.fakes import FakeGateway
 from tests.unit.commerce import ACTOR, Shop, add_customer, add_product, make_shop, pay, place, refund_now

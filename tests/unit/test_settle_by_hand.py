@@ -1,5 +1,5 @@
 """Settling a stuck card payment or refund by hand, on fakes: what a person read in the gateway's
-dashboard is booked exactly as the gateway's own answer would have been, after a confirmation.
+dashboard is booked exactly as the gateway's own answer would have been, once a person says yes.
 
 The rows are made stuck the way they get stuck: the gateway does not answer, and then a day passes,
 longer than it keeps idempotency keys, so asking it again is no longer allowed.
@@ -17,10 +17,10 @@ from mcp_server.handlers.mcp.payments import not_charged_result
 from mcp_server.handlers.views import cards
 from mcp_server.models.orders import Shipment
 from mcp_server.models.payments import Payment, PaymentCreate, PaymentSettle, RefundCreate
+from mcp_server.services.approvals import ApprovalGiven, NeedsApproval, PersonConfirmed, PreviewOnly
 from mcp_server.services.cancellation import PaymentStillPending
 from mcp_server.services.cards import CardDesk
 from mcp_server.services.payments import CardNotCharged, HandSettlement, SettleRound
-from mcp_server.services.requests import NeedsConfirmation, PersonConfirmed, TokenConfirmation
 from mcp_server.services.results import NotFound, Rejected, Success
 from mcp_server.services.unit_of_work import with_events
 from tests.fakes import FakeDatabase, FakeGateway, FakeUnitOfWorkFactory
@@ -29,6 +29,7 @@ from tests.unit.commerce import ACTOR, Shop, add_customer, add_product, make_sho
 pytestmark = pytest.mark.anyio
 
 VISA = "pm_card_visa"
+APPROVER, PASSPHRASE = "ada", "a long passphrase"
 A_DAY = 24 * 3600
 
 
@@ -112,10 +113,10 @@ def settle(
 
 
 async def settled_by_hand(world: World, request: PaymentSettle, *, who: str = "cli:owner") -> HandSettlement:
-    """Preview, then confirm with the preview's token, as the CLI does."""
-    preview = await world.shop.payments.settle_by_hand(request, actor=who, approval=None)
-    assert isinstance(preview, NeedsConfirmation), preview
-    done = await world.shop.payments.settle_by_hand(request, actor=who, approval=TokenConfirmation(preview.token))
+    """Preview, then the person at the terminal says yes to what it showed, as the CLI does."""
+    preview = await world.shop.payments.settle_by_hand(request, actor=who, approval=PreviewOnly())
+    assert isinstance(preview, NeedsApproval), preview
+    done = await world.shop.payments.settle_by_hand(request, actor=who, approval=PersonConfirmed(seen=preview.bound))
     assert isinstance(done, Success), done
     assert done.value.done
     return done.value
@@ -269,7 +270,7 @@ async def test_a_stuck_refund_settled_as_failed_frees_its_money_for_another_refu
     assert world.db.orders[order_id].status == "refunded"
 
 
-# -- confirmation ------------------------------------------------------------------------------------
+# -- approval ----------------------------------------------------------------------------------------
 
 
 async def test_without_approval_nothing_changes_and_the_preview_says_what_will(world: World) -> None:
@@ -279,7 +280,8 @@ async def test_without_approval_nothing_changes_and_the_preview_says_what_will(w
 
     preview = await world.shop.payments.settle_by_hand(request, actor=ACTOR, approval=None)
 
-    assert isinstance(preview, NeedsConfirmation)
+    assert isinstance(preview, NeedsApproval)
+    assert (preview.request, preview.approvers) == (None, False)  # no approver yet: no request either
     text = preview.preview.describe()
     assert text.startswith(f"Settle card payment {payment.id} of 30.00 EUR for order {order_id}")
     assert "by hand as succeeded (gateway reference pi_42)" in text
@@ -289,26 +291,36 @@ async def test_without_approval_nothing_changes_and_the_preview_says_what_will(w
     assert world.db == before
 
 
-async def test_a_token_works_once_and_only_for_what_was_previewed(world: World) -> None:
+async def approved_settle(world: World, request: PaymentSettle) -> ApprovalGiven:
+    """An approval request made by ``request``, approved by a person."""
+    assert isinstance(await world.shop.approvals.add_approver(APPROVER, PASSPHRASE, actor=ACTOR), Success)
+    asked = await world.shop.payments.settle_by_hand(request, actor=ACTOR, approval=None)
+    assert isinstance(asked, NeedsApproval), asked
+    assert asked.request is not None
+    decided = await world.shop.approvals.decide(asked.request.id, approve=True, name=APPROVER, passphrase=PASSPHRASE)
+    assert isinstance(decided, Success), decided
+    return ApprovalGiven(asked.request.id)
+
+
+async def test_an_approval_works_once_and_only_for_what_was_asked(world: World) -> None:
     _, payment = await stuck_payment(world)
     request = settle(payment.id, "failed")
-    preview = await world.shop.payments.settle_by_hand(request, actor=ACTOR, approval=None)
-    assert isinstance(preview, NeedsConfirmation)
-    token = TokenConfirmation(preview.token)
+    approval = await approved_settle(world, request)
 
     other = await world.shop.payments.settle_by_hand(
-        settle(payment.id, "succeeded", "pi_1"), actor=ACTOR, approval=token
+        settle(payment.id, "succeeded", "pi_1"), actor=ACTOR, approval=approval
     )
     assert isinstance(other, Rejected)
-    assert other.field == "confirmation_token"
+    assert other.field == "approval_id"
     assert world.row(payment.id).status == "pending"
 
-    assert isinstance(await world.shop.payments.settle_by_hand(request, actor=ACTOR, approval=token), Success)
-    used = await world.shop.payments.settle_by_hand(request, actor=ACTOR, approval=token)
-    assert isinstance(used, Rejected)  # the row is not pending any more, and the token was used
+    assert isinstance(await world.shop.payments.settle_by_hand(request, actor=ACTOR, approval=approval), Success)
+    assert world.db.approvals[approval.approval_id].status == "used"
+    used = await world.shop.payments.settle_by_hand(request, actor=ACTOR, approval=approval)
+    assert isinstance(used, Rejected)  # the row is not pending any more, and the approval was used
 
 
-async def test_a_person_who_confirmed_in_place_needs_no_token(world: World) -> None:
+async def test_a_person_who_confirmed_in_place_needs_no_approval_request(world: World) -> None:
     order_id, payment = await stuck_payment(world)
 
     done = await world.shop.payments.settle_by_hand(
@@ -327,7 +339,7 @@ async def test_the_preview_of_a_young_row_warns_that_the_gateway_may_still_answe
 
     preview = await world.shop.payments.settle_by_hand(settle(left.payment.id, "failed"), actor=ACTOR, approval=None)
 
-    assert isinstance(preview, NeedsConfirmation)
+    assert isinstance(preview, NeedsApproval)
     assert "may still settle it by itself" in preview.preview.describe()
 
 
@@ -426,19 +438,19 @@ async def test_a_row_the_gateway_settles_after_the_preview_is_left_as_the_gatewa
     left = await charge(world, order_id)
     assert isinstance(left, CardNotCharged)
     request = settle(left.payment.id, "failed", note="I could not find it")
-    preview = await world.shop.payments.settle_by_hand(request, actor=ACTOR, approval=None)
-    assert isinstance(preview, NeedsConfirmation)
+    approval = await approved_settle(world, request)
     # Meanwhile the background round asks the gateway again, which replays the charge.
     world.shop.clock.advance(61)
     await world.shop.payments.settle_pending(actor="worker")
     assert world.db.orders[order_id].status == "paid"
     before = copy.deepcopy(world.db)
 
-    late = await world.shop.payments.settle_by_hand(request, actor=ACTOR, approval=TokenConfirmation(preview.token))
+    late = await world.shop.payments.settle_by_hand(request, actor=ACTOR, approval=approval)
 
     assert isinstance(late, Rejected)
     assert "is not pending any more: it succeeded (gateway reference pi_1)" in late.message
-    assert world.db == before  # the gateway's answer stands; the token was not used up either
+    assert world.db == before  # the gateway's answer stands; the approval was not used up either
+    assert world.db.approvals[approval.approval_id].status == "approved"
 
 
 async def test_the_desk_does_not_settle_a_row_someone_settled_between_reading_and_writing(world: World) -> None:

@@ -195,7 +195,7 @@ def test_refunds_left_names_the_pending_money_and_each_refused_refund() -> None:
 @pytest.mark.parametrize(
     ("done", "replayed", "refunds", "outcome"),
     [
-        (False, False, (), "confirmation_required"),
+        (False, False, (), "approval_required"),
         (True, False, (), "done"),
         (True, True, (), "replayed"),
         (True, True, (REFUND,), "pending"),
@@ -210,7 +210,7 @@ def test_the_money_back_outcome_says_first_what_the_gateway_has_not_done(
     )
 
     assert read.outcome == outcome
-    assert read.confirmation_token is None  # a door that asks for a token adds it
+    assert read.approval_id is None  # a door that made an approval request adds its id
 
 
 def test_a_cancel_read_carries_the_one_preview_sentence_both_doors_show() -> None:
@@ -219,4 +219,4 @@ def test_a_cancel_read_carries_the_one_preview_sentence_both_doors_show() -> Non
     read = cancelled_read(cancellation, done=False)
 
     assert read.preview == cancel_view(cancellation).describe()
-    assert (read.outcome, read.amount_minor, read.restocked_units) == ("confirmation_required", 2500, 2)
+    assert (read.outcome, read.amount_minor, read.restocked_units) == ("approval_required", 2500, 2)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from mcp_types import CallToolResult, TextContent
 
 from mcp_server.models.outbox import Delivered, Email, SendOutcome
+from mcp_server.services.approvals import ApprovalService
 from mcp_server.services.audit import AuditService
 from mcp_server.services.catalog import CatalogService
 from mcp_server.services.customers import CustomerService
@@ -56,6 +57,10 @@ class Services:
     @property
     def reports(self) -> ReportService:
         return self.shop.reports
+
+    @property
+    def approvals(self) -> ApprovalService:
+        return self.shop.approvals
 
 
 def services_of(shop: Shop, sender: ScriptedSender | None = None) -> Services:

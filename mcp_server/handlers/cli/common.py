@@ -95,12 +95,18 @@ def _ask_on_stderr(question: str) -> str:
     return sys.stdin.readline()
 
 
+def _secret_at_terminal(question: str) -> str:
+    """Read a secret from the terminal itself (/dev/tty), not echoed; never from an argument or the environment."""
+    return getpass.getpass(question)
+
+
 @dataclass(frozen=True, slots=True)
 class Terminal:
     """The person at the keyboard, if any; tests pass their own."""
 
     ask: Callable[[str], str] = _ask_on_stderr
     interactive: Callable[[], bool] = field(default=lambda: sys.stdin.isatty())
+    secret: Callable[[str], str] = _secret_at_terminal
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,12 +196,8 @@ def check(result: Success[T] | Failure | object) -> T:
             fail(f"order {order_id} is {status}, so it cannot {action}{now}. Nothing was changed.", Exit.REFUSED)
         case PaymentStillPending():
             fail(cards.still_pending(result), Exit.REFUSED)
-        case Rejected(field="confirmation_token"):
-            fail(
-                "the order changed since the preview, or the confirmation took longer than its 10 minutes; "
-                "nothing was changed. Run the command again for a fresh preview.",
-                Exit.REFUSED,
-            )
+        case Rejected(field="confirmation"):
+            fail(f"{result.message}: run the command again for a fresh preview", Exit.REFUSED)
         case Rejected(field="cursor"):
             fail(f"{result.message}; run the command again without --cursor to start from the top", Exit.USAGE)
         case Rejected() | Conflict():

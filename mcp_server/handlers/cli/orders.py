@@ -41,8 +41,8 @@ from mcp_server.models.orders import (
     order_json,
 )
 from mcp_server.models.payments import Payment
+from mcp_server.services.approvals import Approval
 from mcp_server.services.orders import Cancellation, OrderDetail, Quote
-from mcp_server.services.requests import Approval
 from mcp_server.utils.money import format_money
 
 ADDRESS_FIELDS = ("name", "line1", "line2", "postal_code", "city", "country")

@@ -37,8 +37,8 @@ from mcp_server.models.payments import (
     PaymentSettle,
     RefundCreate,
 )
+from mcp_server.services.approvals import Approval
 from mcp_server.services.payments import CardNotCharged, HandSettlement, RefundPlan
-from mcp_server.services.requests import Approval
 from mcp_server.utils.money import format_money
 
 AMOUNT_HELP = "minor units: 1250 means 12.50 EUR"

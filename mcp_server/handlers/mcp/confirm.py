@@ -1,10 +1,11 @@
-"""Asking a person before money moves.
+"""Asking a person before money moves back.
 
-When the client can show a form (MCP elicitation), a resolver asks the question before the
-tool body runs; the SDK carries it on both protocol versions (a mid-call request on
-2025-11-25, an input-required round trip on 2026-07-28). When it cannot, the resolver
-answers "not asked", the service hands out a preview with a single-use token, and the
-assistant repeats the call with the token after showing the preview to the person.
+When the client declares form elicitation, a resolver asks the question before the tool body
+runs; the SDK carries it on both protocol versions (a mid-call request on 2025-11-25, an
+input-required round trip on 2026-07-28), and the client, not the assistant, shows it to the
+person. When it cannot, the service makes an approval request (``apr_…``) that a person approves
+with their approver passphrase, outside the conversation; the assistant then repeats the call
+with ``approval_id``. Nothing the assistant can send approves anything by itself.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from mcp.server.elicitation import AcceptedElicitation, CancelledElicitation, De
 from mcp.server.mcpserver.resolve import Elicit
 from pydantic import BaseModel, Field
 
-from mcp_server.handlers.mcp.common import ToolContext, error
+from mcp_server.handlers.mcp.common import ToolContext, error, ok
 from mcp_server.handlers.mcp.context import BackendUnavailableError, ServiceRegistry
-from mcp_server.services.requests import Approval, PersonConfirmed, TokenConfirmation
+from mcp_server.models.payments import MoneyBackRead
+from mcp_server.services.approvals import Approval, ApprovalGiven, NeedsApproval, PersonConfirmed
 
 
 class PersonAnswer(BaseModel):
@@ -33,8 +35,11 @@ class NotAsked(BaseModel):
 
 
 def can_ask(ctx: ToolContext) -> bool:
+    """True when the client declares form elicitation (a client with URL mode only cannot show the form)."""
     capabilities = ctx.client_capabilities
-    return capabilities is not None and capabilities.elicitation is not None
+    return (
+        capabilities is not None and capabilities.elicitation is not None and capabilities.elicitation.form is not None
+    )
 
 
 def ask(question: str) -> Elicit[PersonAnswer]:
@@ -56,10 +61,11 @@ def not_asked(reason: str) -> NotAsked:
 Answer = ElicitationResult[PersonAnswer]
 
 
-def approval_from(answer: Any, token: str | None) -> Approval | str:
-    """The approval to hand the service, or why the person said no (a message)."""
-    if token is not None:
-        return TokenConfirmation(token)
+def approval_from(answer: Any, approval_id: str | None) -> Approval | str:
+    """The approval to hand the service, or why the person said no (a message). Fails closed: an
+    answer that is not a well-formed yes approves nothing."""
+    if approval_id is not None:
+        return ApprovalGiven(approval_id)
     if isinstance(answer, DeclinedElicitation | CancelledElicitation):
         return "declined" if isinstance(answer, DeclinedElicitation) else "cancelled"
     if isinstance(answer, AcceptedElicitation):
@@ -74,3 +80,28 @@ def declined(what: str, how: str) -> Any:
         f"The person {how} the confirmation: {what} did not happen. Nothing was changed.\n\n"
         "Next: do not retry unless the person asks for it again."
     )
+
+
+def needs_person(
+    needed: NeedsApproval[Any], structured: MoneyBackRead, *, tool_name: str, shown: str, nothing: str
+) -> Any:
+    """The answer to a call a person must approve: the preview and the approval request to approve,
+    or (when no approver is set up yet) the one command that sets one up."""
+    request = needed.request
+    if request is None:
+        return error(
+            f"A person must approve this, and no approver is set up yet: {nothing}.\n\n{shown}\n\n"
+            "Next: ask the person to set one up at the shop's terminal with `shopkeeper approvers add NAME` (it asks "
+            f"for a passphrase), then call {tool_name} again with the same arguments."
+        )
+    structured.approval_id = request.id
+    structured.expires_at = request.expires_at
+    text = (
+        f"## Approval needed — {nothing}\n\n{shown}\n\n"
+        f"A person must approve this; you cannot. Approval request `{request.id}`, open until "
+        f"{request.expires_at:%H:%M} UTC.\n\n"
+        "Next: show this preview to the person and ask them to approve it at the shop's terminal with "
+        f"`shopkeeper approvals approve {request.id}` (it asks for their approver name and passphrase). When they "
+        f"say it is approved, call {tool_name} again with the same arguments and approval_id='{request.id}'."
+    )
+    return ok(text, structured)

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from mcp_server.services.approvals import ApprovalService
 from mcp_server.services.audit import AuditService
 from mcp_server.services.catalog import CatalogService
 from mcp_server.services.customers import CustomerService
@@ -40,6 +41,9 @@ class ServiceRegistry(Protocol):
 
     @property
     def notifications(self) -> NotificationService: ...
+
+    @property
+    def approvals(self) -> ApprovalService: ...
 
 
 class BackendUnavailableError(Exception):

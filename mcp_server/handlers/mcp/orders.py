@@ -47,9 +47,9 @@ from mcp_server.models.orders import (
     order_json,
 )
 from mcp_server.models.payments import MoneyBackRead
+from mcp_server.services.approvals import Approval, NeedsApproval
 from mcp_server.services.cancellation import PaymentStillPending
 from mcp_server.services.orders import Cancellation
-from mcp_server.services.requests import Approval, NeedsConfirmation
 from mcp_server.services.results import (
     Conflict,
     Failure,
@@ -78,9 +78,12 @@ KeyArg = Annotated[
 FormatArg = Annotated[
     ResponseFormat, Field(description="'concise' (default) for the essentials, 'detailed' for every field")
 ]
-TokenArg = Annotated[
+ApprovalIdArg = Annotated[
     str | None,
-    Field(max_length=200, description="Only when repeating a call that returned a confirmation_token"),
+    Field(
+        max_length=60,
+        description="Only when repeating a call that made an approval request (apr_…), once a person approved it",
+    ),
 ]
 
 
@@ -109,11 +112,11 @@ def order_failure(result: Failure, *, tool_name: str) -> CallToolResult:
             return failure(result, next_step=f"call customers_list to find the customer id. {UNCHANGED}")
         case Rejected(field="cursor"):
             return failure(result, next_step=f"call {tool_name} again without cursor to start from the top.")
-        case Rejected(field="confirmation_token"):
+        case Rejected(field="approval_id"):
             return failure(
                 result,
-                next_step=f"call {tool_name} again without confirmation_token for a fresh preview, show it to the "
-                f"person, and confirm with the new token. {UNCHANGED}",
+                next_step=f"tell the person what this says; only they can approve (a new request comes from calling "
+                f"{tool_name} again without approval_id). {UNCHANGED}",
             )
         case Rejected():
             return failure(result, next_step=f"correct the arguments and call {tool_name} again. {UNCHANGED}")
@@ -125,8 +128,8 @@ def order_failure(result: Failure, *, tool_name: str) -> CallToolResult:
             )
 
 
-def money_back(result: Success[Cancellation] | NeedsConfirmation[Cancellation], tool_name: str) -> CallToolResult:
-    """A cancellation, done or waiting for confirmation."""
+def money_back(result: Success[Cancellation] | NeedsApproval[Cancellation], tool_name: str) -> CallToolResult:
+    """A cancellation, done or waiting for a person's approval."""
     value = result.value if isinstance(result, Success) else result.preview
     view = cancel_view(value)
     shown = "\n".join(
@@ -142,16 +145,10 @@ def money_back(result: Success[Cancellation] | NeedsConfirmation[Cancellation], 
         ]
     )
     structured = cancelled_read(value, done=isinstance(result, Success))
-    if isinstance(result, NeedsConfirmation):
-        structured.confirmation_token = result.token
-        structured.expires_at = result.expires_at
-        text = (
-            f"## Confirmation needed — nothing was changed yet\n\n{shown}\n\n"
-            f"Next: show this preview to the person. Only if they agree, call {tool_name} again with the same "
-            f"arguments and confirmation_token=`{result.token}` (single use, valid until "
-            f"{result.expires_at:%H:%M} UTC)."
+    if isinstance(result, NeedsApproval):
+        return confirm.needs_person(
+            result, structured, tool_name=tool_name, shown=shown, nothing="nothing was changed yet"
         )
-        return ok(text, structured)
     text = f"## Cancelled order {view.order_id}\n\n{shown}"
     if view.refunds:
         text += "\n\n" + md.payments_table(list(view.refunds))
@@ -160,9 +157,9 @@ def money_back(result: Success[Cancellation] | NeedsConfirmation[Cancellation], 
     return ok(text, structured)
 
 
-async def ask_cancel(ctx: ToolContext, order_id: str, confirmation_token: str | None) -> Any:
-    if confirmation_token is not None or not confirm.can_ask(ctx):
-        return confirm.not_asked("token given or client cannot be asked")
+async def ask_cancel(ctx: ToolContext, order_id: str, approval_id: str | None) -> Any:
+    if approval_id is not None or not confirm.can_ask(ctx):
+        return confirm.not_asked("approval_id given or client cannot be asked")
     services = await confirm.reachable(ctx)
     if services is None:
         return confirm.not_asked("database unavailable")
@@ -265,7 +262,7 @@ async def cancel(
     services: ServiceRegistry, order_id: str, *, reason: str | None, actor: str, approval: Approval
 ) -> CallToolResult:
     result = await services.orders.cancel(order_id, reason=reason, actor=actor, approval=approval)
-    if isinstance(result, Success | NeedsConfirmation):
+    if isinstance(result, Success | NeedsApproval):
         return money_back(result, TOOL_CANCEL)
     return order_failure(result, tool_name=TOOL_CANCEL)
 
@@ -368,19 +365,19 @@ async def orders_cancel(
     order_id: OrderIdArg,
     answer: Annotated[confirm.Answer, Resolve(ask_cancel)],
     reason: Annotated[str | None, Field(max_length=500, description="Why, for the audit log")] = None,
-    confirmation_token: TokenArg = None,
+    approval_id: ApprovalIdArg = None,
 ) -> Annotated[CallToolResult, MoneyBackRead]:
     """Cancel a placed or paid order: every line goes back into stock and anything paid is refunded.
 
-    When money goes back, a person must confirm: clients that support it get a question;
-    otherwise the first call changes nothing and returns a preview and a confirmation_token.
-    Show the preview to the person and repeat the call with the token only if they agree.
-    Shipped or delivered orders cannot be cancelled (use payments_refund).
+    When money goes back, a person must approve: clients that can show a form ask them there;
+    otherwise the first call changes nothing and returns a preview and an approval request (apr_…)
+    that the person approves outside this conversation. Repeat the call with approval_id once they
+    say they did. Shipped or delivered orders cannot be cancelled (use payments_refund).
     """
     request = validated(OrderCancel, as_sent(ctx, {"order_id": order_id, "reason": reason}), TOOL_CANCEL)
     if isinstance(request, CallToolResult):
         return request
-    approval = confirm.approval_from(answer, confirmation_token)
+    approval = confirm.approval_from(answer, approval_id)
     if isinstance(approval, str):
         return confirm.declined(f"cancelling order {order_id}", approval)
     who = actor(ctx)

@@ -1,4 +1,4 @@
-"""Payment tools: record money received, list the ledger, refund with a person's confirmation."""
+"""Payment tools: record money received, list the ledger, refund with a person's approval."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from mcp_server.handlers.mcp.common import (
     validated,
 )
 from mcp_server.handlers.mcp.context import ServiceRegistry
-from mcp_server.handlers.mcp.orders import FormatArg, KeyArg, OrderIdArg, TokenArg, order_failure
+from mcp_server.handlers.mcp.orders import ApprovalIdArg, FormatArg, KeyArg, OrderIdArg, order_failure
 from mcp_server.handlers.views import cards
 from mcp_server.handlers.views.money_back import refund_done, refund_read
 from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit
@@ -40,8 +40,8 @@ from mcp_server.models.payments import (
     PaymentRead,
     RefundCreate,
 )
+from mcp_server.services.approvals import Approval, NeedsApproval
 from mcp_server.services.payments import CardNotCharged, Recorded, RefundPlan
-from mcp_server.services.requests import Approval, NeedsConfirmation
 from mcp_server.services.results import Rejected, Success
 from mcp_server.utils.markdown import code_span, item
 from mcp_server.utils.money import format_money
@@ -156,20 +156,14 @@ def refund_preview(plan: RefundPlan) -> str:
     )
 
 
-def refund_result(result: Success[RefundPlan] | NeedsConfirmation[RefundPlan]) -> CallToolResult:
+def refund_result(result: Success[RefundPlan] | NeedsApproval[RefundPlan]) -> CallToolResult:
     plan = result.value if isinstance(result, Success) else result.preview
     order = plan.order
     structured = refund_read(plan, done=isinstance(result, Success))
-    if isinstance(result, NeedsConfirmation):
-        structured.confirmation_token = result.token
-        structured.expires_at = result.expires_at
-        text = (
-            f"## Confirmation needed — nothing was refunded yet\n\n{refund_preview(plan)}\n\n"
-            "Next: show this preview to the person. Only if they agree, call payments_refund again with the same "
-            f"arguments and confirmation_token=`{result.token}` (single use, valid until "
-            f"{result.expires_at:%H:%M} UTC)."
+    if isinstance(result, NeedsApproval):
+        return confirm.needs_person(
+            result, structured, tool_name=TOOL_REFUND, shown=refund_preview(plan), nothing="nothing was refunded yet"
         )
-        return ok(text, structured)
     view = refund_done(plan)
     notes = md.card_refund_notes(list(plan.refunds), order.id)
     match view.state:
@@ -202,10 +196,10 @@ async def ask_refund(
     reason: str,
     restock: bool,
     idempotency_key: str | None,
-    confirmation_token: str | None,
+    approval_id: str | None,
 ) -> Any:
-    if confirmation_token is not None or not confirm.can_ask(ctx):
-        return confirm.not_asked("token given or client cannot be asked")
+    if approval_id is not None or not confirm.can_ask(ctx):
+        return confirm.not_asked("approval_id given or client cannot be asked")
     values = {"order_id": order_id, "payment_id": payment_id, "amount": amount, "reason": reason}
     try:
         request = RefundCreate.model_validate(as_sent(ctx, values | {"restock": restock}))
@@ -263,7 +257,7 @@ async def refund(
 ) -> CallToolResult:
     result = await services.payments.refund(request, actor=actor, approval=approval, idempotency_key=idempotency_key)
     match result:
-        case Success() | NeedsConfirmation():
+        case Success() | NeedsApproval():
             return refund_result(result)
         case Rejected(field="amount"):
             return failure(
@@ -352,22 +346,22 @@ async def payments_refund(
         bool, Field(description="true puts every unit of the order not yet returned back into stock")
     ] = False,
     idempotency_key: KeyArg = None,
-    confirmation_token: TokenArg = None,
+    approval_id: ApprovalIdArg = None,
 ) -> Annotated[CallToolResult, MoneyBackRead]:
     """Give money back to a customer: never more than paid minus already refunded.
 
-    Needs a person's confirmation. Clients that support it show the person a question;
-    otherwise the first call changes nothing and returns a preview and a confirmation_token:
-    show the preview to the person and, only if they agree, repeat the call with the same
-    arguments plus the token (single use, 10 minutes). When refunds reach the amount paid the
-    order becomes refunded. For a return of only some items, use restock=false and
+    Needs a person's approval. Clients that can show a form ask the person there; otherwise the
+    first call changes nothing and returns a preview and an approval request (apr_…) that the
+    person approves outside this conversation; repeat the call with the same arguments and
+    approval_id once they say they did. When refunds reach the amount paid the order becomes
+    refunded. For a return of only some items, use restock=false and
     catalog_adjust_stock (reason=restock) for the returned units.
     """
     values = {"order_id": order_id, "payment_id": payment_id, "amount": amount, "reason": reason}
     request = validated(RefundCreate, as_sent(ctx, values | {"restock": restock}), TOOL_REFUND)
     if isinstance(request, CallToolResult):
         return request
-    approval = confirm.approval_from(answer, confirmation_token)
+    approval = confirm.approval_from(answer, approval_id)
     if isinstance(approval, str):
         return confirm.declined("the refund", approval)
     who = actor(ctx)

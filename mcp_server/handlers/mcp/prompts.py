@@ -73,7 +73,7 @@ def register(server: MCPServer[AppContext]) -> None:
     @server.prompt(
         name="refund_request",
         title="Handle a refund request",
-        description="Check an order and its payments, then refund with the person's confirmation.",
+        description="Check an order and its payments, then refund once the person approved it.",
     )
     def refund_request(
         order_id: Annotated[str, Field(min_length=1, max_length=64, description="The order (ord_…)")],
@@ -90,6 +90,7 @@ def register(server: MCPServer[AppContext]) -> None:
             "Otherwise propose an amount (never more than paid minus refunded), a reason, and whether the "
             "goods come back into stock (restock=true only if every unit is returned; for a few units use "
             "catalog_adjust_stock with reason='restock' afterwards). When I agree, call payments_refund "
-            "with an idempotency_key. If it answers with a preview and a confirmation_token, show me the "
-            "preview word for word and call again with the token only after I say yes."
+            "with an idempotency_key. If it answers with a preview and an approval request (apr_…), show me "
+            "the preview word for word and how to approve it; call again with approval_id only after I say "
+            "I approved it. You cannot approve it yourself."
         )

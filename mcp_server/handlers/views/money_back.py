@@ -27,8 +27,7 @@ def money_back_read(
 ) -> MoneyBackRead:
     """A refund or cancel as the tools' structuredContent and the CLI's --json show it (no token)."""
     return MoneyBackRead(
-        outcome=unfinished_refunds(refunds)
-        or ("replayed" if replayed else ("done" if done else "confirmation_required")),
+        outcome=unfinished_refunds(refunds) or ("replayed" if replayed else ("done" if done else "approval_required")),
         order_id=order.id,
         order_status=order.status,
         amount_minor=amount_minor,

@@ -10,9 +10,11 @@ from mcp_server.models.entities.customers import CustomerEntity
 from mcp_server.models.entities.orders import OrderEntity, OrderLineEntity
 from mcp_server.models.entities.outbox import OutboxMessageEntity
 from mcp_server.models.entities.payments import PaymentEntity
-from mcp_server.models.entities.requests import IdempotencyKeyEntity, ServerSecretEntity, UsedConfirmationEntity
+from mcp_server.models.entities.requests import ApprovalRequestEntity, ApproverEntity, IdempotencyKeyEntity
 
 __all__ = [
+    "ApprovalRequestEntity",
+    "ApproverEntity",
     "AuditEntryEntity",
     "Base",
     "CustomerEntity",
@@ -22,6 +24,4 @@ __all__ = [
     "OutboxMessageEntity",
     "PaymentEntity",
     "ProductEntity",
-    "ServerSecretEntity",
-    "UsedConfirmationEntity",
 ]

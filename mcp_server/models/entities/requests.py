@@ -1,10 +1,11 @@
-"""Bookkeeping about requests rather than the shop: idempotency keys and used confirmations."""
+"""Bookkeeping about requests rather than the shop: idempotency keys, and the people who approve
+money going back with the requests waiting for them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import CheckConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mcp_server.models.entities.base import Base, UTCDateTime
@@ -22,20 +23,35 @@ class IdempotencyKeyEntity(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class ServerSecretEntity(Base):
-    """Keys the server signs with (e.g. confirmation tokens), shared by every process on the database."""
+class ApproverEntity(Base):
+    """A person who may approve money going back: only a slow hash of their passphrase is kept."""
 
-    __tablename__ = "server_secrets"
+    __tablename__ = "approvers"
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
-    value: Mapped[str] = mapped_column(String(128))
+    passphrase_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class UsedConfirmationEntity(Base):
-    """Confirmation tokens already redeemed: a token works once."""
+class ApprovalRequestEntity(Base):
+    """A call that needs a person, waiting for (or given) their decision; used at most once."""
 
-    __tablename__ = "used_confirmations"
+    __tablename__ = "approval_requests"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'denied', 'used')", name="status"),
+        Index("ix_approval_requests_status", "status", "created_at"),
+    )
 
-    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
-    used_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(40))
+    arguments_digest: Mapped[str] = mapped_column(String(64))
+    state_digest: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text)
+    subject_id: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(10))
+    decided_by: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -11,6 +11,7 @@ from datetime import timedelta, tzinfo
 
 from mcp_server.models.common import Page
 from mcp_server.models.payments import Payment, PaymentCreate, PaymentQuery, PaymentSettle, RefundCreate
+from mcp_server.services.approvals import Approval, ApprovalDesk, NeedsApproval
 from mcp_server.services.cards import CardDesk
 from mcp_server.services.payments.by_hand import ByHand
 from mcp_server.services.payments.listing import Listing
@@ -19,7 +20,6 @@ from mcp_server.services.payments.recording import Recording, RecordResult
 from mcp_server.services.payments.refunds import RefundResult, Refunds
 from mcp_server.services.payments.settling import SETTLE_AFTER, SETTLE_BATCH, Settling
 from mcp_server.services.ports import Clock, IdFactory, PaymentGateway, UnitOfWorkFactory
-from mcp_server.services.requests import Approval, ConfirmationTokens, NeedsConfirmation
 from mcp_server.services.results import IllegalTransition, NotFound, Rejected, Success, Unavailable
 
 __all__ = [
@@ -38,7 +38,7 @@ class PaymentService:
         uow: UnitOfWorkFactory,
         clock: Clock,
         ids: IdFactory,
-        tokens: ConfirmationTokens,
+        approvals: ApprovalDesk,
         timezone: tzinfo,
         gateway: PaymentGateway | None = None,
         *,
@@ -46,7 +46,7 @@ class PaymentService:
     ) -> None:
         """``cards``: the process's one card desk (the entrypoint's); without it one is made on ``gateway``."""
         desk = cards or CardDesk(uow, clock, ids, gateway)
-        parts = (uow, clock, ids, tokens, timezone, desk)
+        parts = (uow, clock, ids, approvals, timezone, desk)
         self._cards = desk
         self._recording = Recording(*parts)
         self._refunds = Refunds(*parts)
@@ -92,6 +92,6 @@ class PaymentService:
 
     async def settle_by_hand(
         self, request: PaymentSettle, *, actor: str, approval: Approval
-    ) -> Success[HandSettlement] | NeedsConfirmation[HandSettlement] | NotFound | Rejected | Unavailable:
+    ) -> Success[HandSettlement] | NeedsApproval[HandSettlement] | NotFound | Rejected | Unavailable:
         """See ``ByHand.settle_by_hand``."""
         return await self._by_hand.settle_by_hand(request, actor=actor, approval=approval)

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 from datetime import tzinfo
 
+from mcp_server.services.approvals import ApprovalDesk
 from mcp_server.services.cards import CardDesk
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWorkFactory
-from mcp_server.services.requests import ConfirmationTokens
 from mcp_server.services.unit_of_work import with_events
 
 
 class UseCase:
-    """The unit of work, clock, ids, confirmation tokens, the shop's time zone and the process's one card desk."""
+    """The unit of work, clock, ids, the approval desk, the shop's time zone and the process's one card desk."""
 
     def __init__(
         self,
         uow: UnitOfWorkFactory,
         clock: Clock,
         ids: IdFactory,
-        tokens: ConfirmationTokens,
+        approvals: ApprovalDesk,
         timezone: tzinfo,
         cards: CardDesk,
     ) -> None:
         self._uow = with_events(uow, clock, ids)
         self._clock = clock
         self._ids = ids
-        self._tokens = tokens
+        self._approvals = approvals
         self._timezone = timezone
         self._cards = cards

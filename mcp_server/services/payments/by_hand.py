@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mcp_server.models.payments import PAYMENT_ID_PREFIX, REFUND_ID_PREFIX, Payment, PaymentSettle
+from mcp_server.services.approvals import SETTLE, Approval, Asked, GoAhead, NeedsApproval, PreviewOnly
 from mcp_server.services.cards import KEY_LIFETIME
 from mcp_server.services.payments.base import UseCase
 from mcp_server.services.payments.outcomes import HandSettlement
-from mcp_server.services.requests import Approval, NeedsConfirmation, redeem, request_hash
+from mcp_server.services.requests import request_hash
 from mcp_server.services.results import NotFound, Rejected, Success, unavailable_when_busy
 from mcp_server.services.unit_of_work import EventfulUnitOfWork
 from mcp_server.utils.ids import canonical_id
-
-SETTLE = "payments_settle"
+from mcp_server.utils.money import format_money
 
 
 class ByHand(UseCase):
@@ -22,7 +22,7 @@ class ByHand(UseCase):
     @unavailable_when_busy
     async def settle_by_hand(
         self, request: PaymentSettle, *, actor: str, approval: Approval
-    ) -> Success[HandSettlement] | NeedsConfirmation[HandSettlement] | NotFound | Rejected:
+    ) -> Success[HandSettlement] | NeedsApproval[HandSettlement] | NotFound | Rejected:
         """Settle a card payment or refund left pending, as a person found it in the gateway's dashboard.
 
         For the rows the gateway cannot settle by being asked again (pending for longer than it keeps
@@ -31,8 +31,8 @@ class ByHand(UseCase):
         succeeded counts as refunded (the customer gets the e-mail), a failed one is marked failed (a
         refund's money is freed for a later refund). The audit entry names the person and the note.
 
-        Moves money in the books, so it needs ``approval``: without it nothing changes and the result
-        is a preview with a single-use token. A row that is no longer pending (the gateway settled it
+        Moves money in the books, so it needs ``approval``: without it nothing changes but an approval
+        request, and the result is the preview. A row that is no longer pending (the gateway settled it
         meanwhile) is reported as it is, and nothing changes.
         """
         row_id = canonical_id(request.payment_id, PAYMENT_ID_PREFIX) or canonical_id(
@@ -44,7 +44,7 @@ class ByHand(UseCase):
                 "and digits)",
                 field="payment_id",
             )
-        async with self._uow(write=approval is not None) as uow:
+        async with self._uow(write=not isinstance(approval, PreviewOnly)) as uow:
             found = await self._settleable(uow, row_id, request)
             if not isinstance(found, HandSettlement):
                 return found
@@ -53,11 +53,19 @@ class ByHand(UseCase):
                 request.model_dump(mode="json")
                 | {"payment_id": row.id, "status": row.status, "stored_reference": row.gateway_reference}
             )
-            if approval is None:
-                token, expires = self._tokens.issue(SETTLE, bound)
-                return NeedsConfirmation(found, token, expires)
-            if refused := await redeem(uow, self._tokens, approval, SETTLE, bound):
-                return refused
+            money = format_money(row.amount_minor, row.currency)
+            asked = Asked(
+                SETTLE,
+                arguments=request_hash(request.model_dump(mode="json")),
+                bound=bound,
+                summary=f"Settle card {row.kind} {row.id} ({money}) of order {row.order_id} by hand: {request.outcome}",
+                subject_id=row.id,
+                actor=actor,
+            )
+            gate = await self._approvals.gate(uow, asked, approval, found)
+            if not isinstance(gate, GoAhead):
+                return gate
+            actor = gate.actor
             settled = await self._cards.settle_by_hand(
                 uow,
                 row,

@@ -14,6 +14,15 @@ from functools import partial
 from mcp_server.models.events import PaymentRefunded, RefundStarted
 from mcp_server.models.orders import ORDER_ID_PREFIX
 from mcp_server.models.payments import PAYMENT_ID_PREFIX, Payment, RefundCreate
+from mcp_server.services.approvals import (
+    REFUND,
+    Approval,
+    ApprovalGiven,
+    Asked,
+    GoAhead,
+    NeedsApproval,
+    PersonConfirmed,
+)
 from mcp_server.services.ledger import (
     allocate,
     pay_back,
@@ -26,7 +35,7 @@ from mcp_server.services.order_lookup import not_an_order_id
 from mcp_server.services.payments.base import UseCase
 from mcp_server.services.payments.outcomes import RefundPlan
 from mcp_server.services.ports import UnitOfWork
-from mcp_server.services.requests import Approval, NeedsConfirmation, redeem, remember, replay, request_hash
+from mcp_server.services.requests import remember, replay, request_hash
 from mcp_server.services.results import (
     Conflict,
     IllegalTransition,
@@ -39,9 +48,7 @@ from mcp_server.services.unit_of_work import EventfulUnitOfWork
 from mcp_server.utils.ids import canonical_id
 from mcp_server.utils.money import format_money
 
-REFUND = "payments_refund"
-
-RefundResult = Success[RefundPlan] | NeedsConfirmation[RefundPlan] | NotFound | Rejected | Conflict | IllegalTransition
+RefundResult = Success[RefundPlan] | NeedsApproval[RefundPlan] | NotFound | Rejected | Conflict | IllegalTransition
 
 
 class Refunds(UseCase):
@@ -71,8 +78,8 @@ class Refunds(UseCase):
     ) -> RefundResult:
         """Give money back (never more than paid minus refunded), optionally restocking the order.
 
-        Needs ``approval``: without it nothing changes and the result is a preview with a
-        single-use confirmation token bound to these arguments and the order as it is now.
+        Needs ``approval``: without it nothing changes but an approval request, bound to these
+        arguments and the order as it is now, and the result is its preview.
 
         The part that comes from card payments is refunded through the gateway after the
         refund is committed as pending; a part the gateway could not be asked about stays
@@ -80,7 +87,10 @@ class Refunds(UseCase):
         refund for the order (or a retry with the same ``idempotency_key``).
         """
         # First settle what earlier refunds of the order left pending at the gateway.
-        moved = await self._resume_refunds_of(request, actor) if approval is not None else set[str]()
+        goes_ahead = isinstance(approval, ApprovalGiven | PersonConfirmed) or (
+            approval is None and not self._approvals.required
+        )
+        moved = await self._resume_refunds_of(request, actor) if goes_ahead else set[str]()
         async with self._uow(write=True) as uow:
             done = await self._refund_in(uow, request, actor, approval, idempotency_key)
         if not isinstance(done, Success):
@@ -112,7 +122,7 @@ class Refunds(UseCase):
         actor: str,
         approval: Approval,
         idempotency_key: str | None,
-    ) -> Success[RefundPlan] | NeedsConfirmation[RefundPlan] | NotFound | Rejected | Conflict | IllegalTransition:
+    ) -> Success[RefundPlan] | NeedsApproval[RefundPlan] | NotFound | Rejected | Conflict | IllegalTransition:
         digest = request_hash(_normalised(request))
         earlier = await replay(uow, REFUND, idempotency_key, digest)
         if isinstance(earlier, Conflict):
@@ -132,11 +142,13 @@ class Refunds(UseCase):
                 "reserved": sum(p.refunded_minor for p in payments),
             }
         )
-        if approval is None:
-            token, expires = self._tokens.issue(REFUND, bound)
-            return NeedsConfirmation(plan, token, expires)
-        if refused := await redeem(uow, self._tokens, approval, REFUND, bound):
-            return refused
+        asked = Asked(
+            REFUND, arguments=digest, bound=bound, summary=plan.describe(), subject_id=plan.order.id, actor=actor
+        )
+        gate = await self._approvals.gate(uow, asked, approval, plan)
+        if not isinstance(gate, GoAhead):
+            return gate
+        actor = gate.actor
         now = self._clock.now()
         order = plan.order
         restocked_units = 0
