@@ -12,7 +12,7 @@ approves anything by itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from mcp_server.models.approvals import (
@@ -129,6 +129,9 @@ class ApprovalDesk:
                 if not await uow.requests.approvers():
                     return NeedsApproval(preview, None, asked.bound, approvers=False)
                 now = self._clock.now()
+                waiting = await self._same_request_waiting(uow, asked, now)
+                if waiting is not None:  # asked again before the person decided: the same request
+                    return NeedsApproval(preview, waiting, asked.bound)
                 request = ApprovalRequest(
                     id=self._ids.new(APPROVAL_ID_PREFIX),
                     use_case=asked.use_case,
@@ -144,6 +147,18 @@ class ApprovalDesk:
                 uow.raise_event(ApprovalRequested(asked.actor, request))
                 await uow.commit()
                 return NeedsApproval(preview, request, asked.bound)
+
+    @staticmethod
+    async def _same_request_waiting(uow: EventfulUnitOfWork, asked: Asked, now: datetime) -> ApprovalRequest | None:
+        for request in await uow.requests.approvals(status="pending", limit=100):
+            same = (request.use_case, request.arguments_digest, request.state_digest) == (
+                asked.use_case,
+                asked.arguments,
+                asked.bound,
+            )
+            if same and request.status_at(now) == "pending":
+                return request
+        return None
 
     async def _redeem(self, uow: EventfulUnitOfWork, asked: Asked, approval_id: str) -> GoAhead | Rejected:
         wanted = canonical_id(approval_id, APPROVAL_ID_PREFIX)

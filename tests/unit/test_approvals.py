@@ -267,3 +267,15 @@ async def test_remove_approver_writes_an_audit_entry(shop: Shop) -> None:
     assert shop.db.approvers == {}
     entry = shop.db.audit[-1]
     assert (entry.action, entry.actor, entry.entity_id) == ("approver.removed", ACTOR, APPROVER)
+
+
+async def test_asking_again_before_the_person_decided_gives_the_same_request(shop: Shop) -> None:
+    order = await paid_order(shop)
+    await add_approver(shop)
+    first = await ask(shop, refund(order, 500))
+    again = await ask(shop, refund(order, 500))
+    other = await ask(shop, refund(order, 600))
+
+    assert again == first, "one request for the person to decide, however often the assistant asks"
+    assert other != first
+    assert len(shop.db.approvals) == 2
