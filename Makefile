@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: run test lint typecheck contracts pytest bench format clean
+.PHONY: run test lint typecheck contracts pytest browser bench format clean
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,17 @@ typecheck: $(VENV)/.dev
 contracts: $(VENV)/.dev
 	$(VENV)/bin/lint-imports
 
-pytest: $(VENV)/.dev
+pytest: $(VENV)/.dev browser
 	$(PY) -m pytest
+
+## browser: Debian's Chromium and ChromeDriver for the approval page's browser test (installed when missing and apt-get can)
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium and chromium-driver (apt-get) for the browser test"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+		|| { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }; \
+	else echo "note: the browser test needs chromium and chromium-driver (e.g. sudo apt-get install chromium chromium-driver)"; fi
 
 ## bench: cold start, latency, memory and the order tools over 1,000,000 seeded orders against a bare MCP echo
 ## server, measured in one run (minutes; BENCH_ARGS="--quick" for a smoke run, "--orders 0" skips the orders)

@@ -63,6 +63,9 @@ class Settings(BaseModel):
     approval_ttl: int = Field(
         default=600, ge=60, le=86_400, description="seconds an approval request stays open (10 minutes by default)"
     )
+    approval_port: int = Field(
+        default=0, ge=0, le=65_535, description="the approval page's port on 127.0.0.1 (0: a free one)"
+    )
     max_message_bytes: int = Field(
         default=4_194_304,  # 4 MiB, the MCP SDK's default for an HTTP request body
         ge=65_536,

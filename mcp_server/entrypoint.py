@@ -27,11 +27,13 @@ from mcp_server.handlers.consumers.outbox_worker import run_outbox_worker
 from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
     from mcp.server.mcpserver import MCPServer
 
     from mcp_server.adapters.database import Creation
     from mcp_server.adapters.service_factories import Backend, CardOptions, MailOptions
     from mcp_server.handlers.cli.main import CliActions
+    from mcp_server.handlers.web.approval_page import ApprovalPage
     from mcp_server.services.results import Unavailable
 
 logger = logging.getLogger("mcp_server")
@@ -217,13 +219,46 @@ class Application:
                 if settings.worker:
                     tasks.start_soon(run_outbox_worker, warmup.services)
                     tasks.start_soon(run_card_settler, warmup.services)
+                page = _PageOnDemand(warmup.services, settings.approval_port, tasks)
                 try:
-                    yield AppContext(services=warmup.services, actor=settings.actor, new_shop=warmup.new_shop)
+                    yield AppContext(
+                        services=warmup.services,
+                        actor=settings.actor,
+                        new_shop=warmup.new_shop,
+                        approval_link=page.link,
+                    )
                 finally:
                     tasks.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await warmup.close()
+
+
+class _PageOnDemand:
+    """The approval page, started in the server's task group the first time an answer needs its link."""
+
+    def __init__(self, services: Callable[[], Awaitable[ServiceRegistry]], port: int, tasks: TaskGroup) -> None:
+        self._services = services
+        self._port = port
+        self._tasks = tasks
+        self._lock = anyio.Lock()
+        self._page: ApprovalPage | None = None
+        self._failed = False
+
+    async def link(self, approval_id: str) -> str | None:
+        async with self._lock:
+            if self._page is None and not self._failed:
+                from mcp_server.handlers.web.approval_page import ApprovalPage
+
+                page = ApprovalPage(self._services, port=self._port)
+                try:
+                    await self._tasks.start(page.run)
+                except OSError as exc:  # e.g. SHOPKEEPER_APPROVAL_PORT taken: the terminal still works
+                    logger.error("the approval page could not start: %s", exc.strerror or type(exc).__name__)
+                    self._failed = True
+                    return None
+                self._page = page
+        return self._page.link(approval_id) if self._page is not None else None
 
 
 def bootstrap(settings: Settings) -> Application:

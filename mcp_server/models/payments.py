@@ -238,3 +238,6 @@ class MoneyBackRead(BaseModel):
         description="The approval request a person must approve; then repeat the same call with approval_id",
     )
     expires_at: datetime | None = None
+    approval_url: str | None = Field(
+        default=None, description="Where the person approves it in a browser (they need their passphrase)"
+    )

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from mcp.server.elicitation import AcceptedElicitation, CancelledElicitation, DeclinedElicitation, ElicitationResult
 from mcp.server.mcpserver.resolve import Elicit
+from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from mcp_server.handlers.mcp.common import ToolContext, error, ok
@@ -100,8 +101,34 @@ def needs_person(
         f"## Approval needed — {nothing}\n\n{shown}\n\n"
         f"A person must approve this; you cannot. Approval request `{request.id}`, open until "
         f"{request.expires_at:%H:%M} UTC.\n\n"
-        "Next: show this preview to the person and ask them to approve it at the shop's terminal with "
+        f"Next: show this preview to the person and ask them to approve it: {AT_THE_TERMINAL}"
         f"`shopkeeper approvals approve {request.id}` (it asks for their approver name and passphrase). When they "
         f"say it is approved, call {tool_name} again with the same arguments and approval_id='{request.id}'."
     )
     return ok(text, structured)
+
+
+AT_THE_TERMINAL = "at the shop's terminal with "
+
+
+async def with_page_link(ctx: ToolContext, result: Any) -> Any:
+    """``result`` with the approval page's link, when it made an approval request (the page starts now)."""
+    if not isinstance(result, CallToolResult) or result.is_error or not result.structured_content:
+        return result
+    approval_id = result.structured_content.get("approval_id")
+    link_of = ctx.request_context.lifespan_context.approval_link
+    if not isinstance(approval_id, str) or result.structured_content.get("outcome") != "approval_required":
+        return result
+    link = await link_of(approval_id) if link_of is not None else None
+    if link is None:
+        return result
+    structured = {**result.structured_content, "approval_url": link}
+    texts = [
+        TextContent(
+            type="text", text=c.text.replace(AT_THE_TERMINAL, f"in a browser at {link} , or {AT_THE_TERMINAL}", 1)
+        )
+        if isinstance(c, TextContent)
+        else c
+        for c in result.content
+    ]
+    return CallToolResult(content=texts, structured_content=structured)

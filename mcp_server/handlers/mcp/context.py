@@ -68,3 +68,5 @@ class AppContext:
     services: Callable[[], Awaitable[ServiceRegistry]]
     actor: str | None = None
     new_shop: Callable[[], bool] = _not_new
+    approval_link: Callable[[str], Awaitable[str | None]] | None = None
+    """The approval page's link for a request (the page starts on first need); None: no page."""

@@ -381,9 +381,10 @@ async def orders_cancel(
     if isinstance(approval, str):
         return confirm.declined(f"cancelling order {order_id}", approval)
     who = actor(ctx)
-    return await run(
+    result = await run(
         ctx, TOOL_CANCEL, lambda s: cancel(s, order_id, reason=request.reason, actor=who, approval=approval)
     )
+    return await confirm.with_page_link(ctx, result)
 
 
 async def orders_mark_shipped(

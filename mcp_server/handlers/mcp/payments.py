@@ -365,11 +365,12 @@ async def payments_refund(
     if isinstance(approval, str):
         return confirm.declined("the refund", approval)
     who = actor(ctx)
-    return await run(
+    result = await run(
         ctx,
         TOOL_REFUND,
         lambda s: refund(s, request, actor=who, approval=approval, idempotency_key=idempotency_key),
     )
+    return await confirm.with_page_link(ctx, result)
 
 
 def tools() -> list[Tool]:

@@ -1,0 +1,1 @@
+"""The web door: pages a person opens in a browser (the approval page)."""
