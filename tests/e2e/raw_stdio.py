@@ -95,6 +95,20 @@ class RawStdioServer:
             if reply.get("id") == request_id and ("result" in reply or "error" in reply):
                 return replies
 
+    def next_message(self) -> JsonObject:
+        """The next message the server writes (a request of its own, a notification or a reply)."""
+        try:
+            line = self._inbox.get(timeout=REPLY_TIMEOUT)
+        except queue.Empty:
+            raise AssertionError(f"nothing from the server within {REPLY_TIMEOUT}s; stderr:\n{self.stderr}") from None
+        if line is None:
+            raise AssertionError(f"the server closed stdout; stderr:\n{self.stderr}")
+        return as_object(json.loads(line))
+
+    def send(self, message: JsonObject) -> None:
+        """Write one JSON-RPC message (e.g. a request whose answers the test reads with next_message)."""
+        self._write(message)
+
     def send_raw(self, data: bytes) -> None:
         """Write bytes as they are (a test's malformed or oversized line; add the newline yourself)."""
         stdin = self._process.stdin
@@ -173,12 +187,12 @@ class RawStdioServer:
         assert "error" not in reply, f"{method} failed: {reply['error']}"
         return as_object(reply.get("result"))
 
-    def initialize(self, client_name: str = "raw-json-lines") -> JsonObject:
+    def initialize(self, client_name: str = "raw-json-lines", capabilities: JsonObject | None = None) -> JsonObject:
         result = self.result(
             "initialize",
             {
                 "protocolVersion": PROTOCOL_VERSION,
-                "capabilities": {},
+                "capabilities": capabilities or {},
                 "clientInfo": {"name": client_name, "version": "1.0"},
             },
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import sys
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -21,8 +22,10 @@ import anyio
 import httpx
 import pytest
 
+from tests.databases import sqlite_url
+from tests.e2e.raw_stdio import RawStdioServer
 from tests.e2e.support import PASSPHRASE as OWNER_PASSPHRASE
-from tests.e2e.support import JsonObject, Mode, Shop, open_shop, string
+from tests.e2e.support import JsonObject, Mode, Shop, as_object, open_shop, string
 
 pytestmark = [pytest.mark.anyio, pytest.mark.approver]
 
@@ -158,3 +161,48 @@ async def test_a_forged_or_misdirected_form_decides_nothing(shop_file: Path, mod
 
     assert "was denied by person:owner" in refused
     assert refunds(shop_file) == []
+
+
+def test_a_client_that_opens_links_offers_the_person_the_page(shop_file: Path, tmp_path: Path) -> None:
+    """Protocol 2025-11-25, a client with URL-mode elicitation and no forms: the server asks it, mid-call,
+    to open the approval page; the approval itself still takes the passphrase on the page."""
+    env = {**os.environ, "SHOPKEEPER_DATABASE_URL": sqlite_url(shop_file), "SHOPKEEPER_WORKER": "off"}
+    argv = [sys.executable, "-m", "mcp_server"]
+    with RawStdioServer(argv, env=env, cwd=tmp_path, stderr_path=tmp_path / "stderr.log") as server:
+        server.initialize("links-only", capabilities={"elicitation": {"url": {}}})
+        ada = as_object(server.call_tool("customers_register", {"name": "Ada", "email": "ada@x.example"}))
+        ada_id = string(as_object(ada["structuredContent"]), "id")
+        mug: JsonObject = {"sku": "MUG-1", "name": "Mug", "price_minor": 1250, "currency": "EUR", "stock": 5}
+        made = server.call_tool("catalog_create_product", mug)
+        assert not made.get("isError"), made
+        lines = [{"sku": "MUG-1", "quantity": 2}]
+        placed = server.call_tool("orders_place", {"customer_id": ada_id, "lines": lines})
+        assert not placed.get("isError"), placed
+        order = string(as_object(as_object(placed["structuredContent"])["order"]), "id")
+        server.call_tool("payments_record", {"order_id": order, "amount": 2500, "method": "cash"})
+
+        refund = {"order_id": order, "amount": 1000, "reason": "broken"}
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": "refund-1",
+                "method": "tools/call",
+                "params": {"name": "payments_refund", "arguments": refund},
+            }
+        )
+        asked = server.next_message()
+        assert asked.get("method") == "elicitation/create", asked
+        params = as_object(asked["params"])
+        assert params.get("mode") == "url"
+        assert string(params, "url").startswith("http://127.0.0.1:")
+        assert "Refund 10.00 EUR" in string(params, "message")
+        server.send({"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "accept"}})
+        answer = server.next_message()
+        while answer.get("id") != "refund-1":
+            answer = server.next_message()
+        result = as_object(answer["result"])
+        structured = as_object(result["structuredContent"])
+        assert string(structured, "outcome") == "approval_required"
+        assert string(structured, "approval_url") == string(params, "url")
+        assert refunds(shop_file) == []
+        server.close()

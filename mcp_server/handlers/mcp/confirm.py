@@ -10,6 +10,7 @@ with ``approval_id``. Nothing the assistant can send approves anything by itself
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from mcp.server.elicitation import AcceptedElicitation, CancelledElicitation, DeclinedElicitation, ElicitationResult
@@ -21,6 +22,8 @@ from mcp_server.handlers.mcp.common import ToolContext, error, ok
 from mcp_server.handlers.mcp.context import BackendUnavailableError, ServiceRegistry
 from mcp_server.models.payments import MoneyBackRead
 from mcp_server.services.approvals import Approval, ApprovalGiven, NeedsApproval, PersonConfirmed
+
+logger = logging.getLogger("mcp_server.tools")
 
 
 class PersonAnswer(BaseModel):
@@ -122,6 +125,7 @@ async def with_page_link(ctx: ToolContext, result: Any) -> Any:
     link = await link_of(approval_id) if link_of is not None else None
     if link is None:
         return result
+    await _offer_link(ctx, approval_id, link, str(result.structured_content.get("preview") or ""))
     structured = {**result.structured_content, "approval_url": link}
     texts = [
         TextContent(
@@ -132,3 +136,16 @@ async def with_page_link(ctx: ToolContext, result: Any) -> Any:
         for c in result.content
     ]
     return CallToolResult(content=texts, structured_content=structured)
+
+
+async def _offer_link(ctx: ToolContext, approval_id: str, link: str, preview: str) -> None:
+    """Where the client opens links itself (URL-mode elicitation, no form: on protocol 2025-11-25, a
+    mid-call request), it offers the person the page; the page, not the client, takes the passphrase.
+    Wherever it cannot, the answer's link is the way, so any failure here is only logged."""
+    elicitation = ctx.client_capabilities.elicitation if ctx.client_capabilities is not None else None
+    if elicitation is None or elicitation.url is None or elicitation.form is not None:
+        return
+    try:
+        await ctx.elicit_url(f"Approve or deny on the shop's approval page: {preview}", link, approval_id)
+    except Exception as exc:  # e.g. protocol 2026-07-28, which has no mid-call requests
+        logger.debug("the approval page's link was not offered through the client (%s)", type(exc).__name__)
