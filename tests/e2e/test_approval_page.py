@@ -206,3 +206,24 @@ def test_a_client_that_opens_links_offers_the_person_the_page(shop_file: Path, t
         assert string(structured, "approval_url") == string(params, "url")
         assert refunds(shop_file) == []
         server.close()
+
+
+async def test_an_expired_request_cannot_be_approved_on_the_page(shop_file: Path, mode: Mode) -> None:
+    async with open_shop(shop_file, mode) as shop:
+        arguments, asked = await ask_for_a_refund(shop)
+        url, approval_id = string(asked, "approval_url"), string(asked, "approval_id")
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+        async with httpx.AsyncClient(timeout=30) as http:
+            token = (await http.get(url)).text.split('name="token" value="', 1)[1].split('"', 1)[0]
+            with closing(sqlite3.connect(shop_file)) as db, db:  # set-up: ten minutes pass
+                db.execute("UPDATE approval_requests SET expires_at = '2000-01-01 00:00:00.000000'")
+            form = {"token": token, "name": "owner", "passphrase": OWNER_PASSPHRASE, "decision": "approve"}
+            late = await http.post(url, data=form, headers={"Origin": origin})
+            shown = await http.get(url)
+        refused = await shop.fail("payments_refund", {**arguments, "approval_id": approval_id})
+
+    assert late.status_code == 409
+    assert "is expired" in late.text
+    assert "This request is expired" in shown.text
+    assert "expired" in refused
+    assert refunds(shop_file) == []
