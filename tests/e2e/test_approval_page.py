@@ -205,7 +205,7 @@ def test_a_client_that_opens_links_offers_the_person_the_page(shop_file: Path, t
         assert string(structured, "outcome") == "approval_required"
         assert string(structured, "approval_url") == string(params, "url")
         assert refunds(shop_file) == []
-        server.close()
+        assert server.close() == 0, "the server (and its approval page) stop when the client goes"
 
 
 async def test_an_expired_request_cannot_be_approved_on_the_page(shop_file: Path, mode: Mode) -> None:
