@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: run test lint typecheck contracts pytest browser bench format clean
+.PHONY: run test lint typecheck contracts pytest test-servers bench format clean
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,17 +33,21 @@ typecheck: $(VENV)/.dev
 contracts: $(VENV)/.dev
 	$(VENV)/bin/lint-imports
 
-pytest: $(VENV)/.dev browser
+pytest: $(VENV)/.dev test-servers
 	$(PY) -m pytest
 
-## browser: Debian's Chromium and ChromeDriver for the approval page's browser test (installed when missing and apt-get can)
-browser:
-	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+## test-servers: what some tests start for themselves: Debian's Chromium and ChromeDriver (the approval
+## page in a browser) and PostgreSQL 15's server programs; installed when missing and apt-get can
+test-servers:
+	@missing=""; \
+	{ command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || missing="chromium chromium-driver"; \
+	[ -x "$$(pg_config --bindir 2>/dev/null)/initdb" ] || missing="$$missing postgresql-15"; \
+	if [ -z "$$missing" ]; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		echo "installing chromium and chromium-driver (apt-get) for the browser test"; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
-		|| { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }; \
-	else echo "note: the browser test needs chromium and chromium-driver (e.g. sudo apt-get install chromium chromium-driver)"; fi
+		echo "installing$$missing (apt-get) for the tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+		|| { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }; \
+	else echo "note: some tests need$$missing (e.g. sudo apt-get install$$missing)"; fi
 
 ## bench: cold start, latency, memory and the order tools over 1,000,000 seeded orders against a bare MCP echo
 ## server, measured in one run (minutes; BENCH_ARGS="--quick" for a smoke run, "--orders 0" skips the orders)

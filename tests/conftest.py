@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.integration.stripe_standin import READ_TIMEOUT_S, FaultProxy, LocalStripe, Sleeps
+from tests.postgres import PostgresServer, postgres_server
 
 
 @pytest.fixture
@@ -56,3 +57,10 @@ async def gateway_http() -> AsyncGenerator[httpx.AsyncClient]:
     timeout = httpx.Timeout(connect=1.0, read=READ_TIMEOUT_S, write=1.0, pool=1.0)
     async with httpx.AsyncClient(timeout=timeout) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Generator[PostgresServer]:
+    """One throwaway PostgreSQL 15 server for the whole run (started on first use, about a second)."""
+    with postgres_server() as server:
+        yield server

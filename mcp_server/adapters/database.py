@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from mcp_server.adapters.migrations import HEAD_REVISION
@@ -133,7 +133,7 @@ async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as conn:
         try:
             result = await conn.execute(text("SELECT version_num FROM alembic_version"))
-        except OperationalError:
+        except (OperationalError, ProgrammingError):  # no such table: SQLite's, then PostgreSQL's word for it
             return None
         row = result.first()
     return None if row is None else str(row[0])

@@ -1,0 +1,104 @@
+"""A throwaway PostgreSQL 15 server for the tests: its own cluster in a temporary folder, on a free
+loopback port, started once and stopped when the tests end.
+
+PostgreSQL refuses to run as root, so under root the cluster belongs to the ``postgres`` system
+user (Debian's packages make it) and is run through ``runuser``; otherwise as the current user.
+The binaries come from ``pg_config --bindir`` (Debian's postgresql-15; `.ci/run` and `make test`
+install it where apt-get can).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Generator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+START_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresServer:
+    host: str
+    port: int
+    user: str
+    bindir: Path
+
+    def url(self, database: str, driver: str = "psycopg") -> str:
+        return f"postgresql+{driver}://{self.user}@{self.host}:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        """A new, empty database ``name`` (dropped first if a test left one behind); its psycopg URL."""
+        self._psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._psql(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def _psql(self, sql: str) -> None:
+        subprocess.run(
+            [str(self.bindir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.host, "-p", str(self.port),
+             "-U", self.user, "-d", "postgres", "-c", sql],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+
+
+def bindir() -> Path | None:
+    """Where PostgreSQL's server programs are, or None when they are not installed."""
+    try:
+        found = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    path = Path(found.stdout.strip())
+    return path if (path / "initdb").exists() and (path / "pg_ctl").exists() else None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def postgres_server() -> Generator[PostgresServer]:
+    """Start a new cluster (trust authentication on loopback only) and stop it afterwards."""
+    programs = bindir()
+    if programs is None:
+        raise RuntimeError(
+            "the PostgreSQL tests need PostgreSQL 15's server programs (Debian: apt-get install postgresql-15); "
+            "`pg_config --bindir` did not find initdb and pg_ctl"
+        )
+    as_root = os.geteuid() == 0
+    owner = "postgres" if as_root else None
+    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+    folder = Path(tempfile.mkdtemp(prefix="shopkeeper-pg-"))
+    data, log = folder / "data", folder / "server.log"
+    if owner is not None:
+        shutil.chown(folder, user=owner)
+    port = _free_port()
+    user = owner or os.environ.get("USER") or "postgres"
+
+    def run(*argv: str) -> None:
+        subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=START_TIMEOUT_S)
+
+    run(str(programs / "initdb"), "-D", str(data), "-U", user, "-A", "trust", "-E", "UTF8", "--no-sync")
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off -c full_page_writes=off"
+    run(str(programs / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start")
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield PostgresServer("127.0.0.1", port, user, programs)
+    finally:
+        subprocess.run(
+            [*prefix, str(programs / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+            capture_output=True, timeout=START_TIMEOUT_S, check=False,
+        )  # fmt: skip
+        shutil.rmtree(folder, ignore_errors=True)
