@@ -30,11 +30,11 @@ class PostgresServer:
     user: str
     bindir: Path
 
-    def url(self, database: str, driver: str = "psycopg") -> str:
+    def url(self, database: str, driver: str = "asyncpg") -> str:
         return f"postgresql+{driver}://{self.user}@{self.host}:{self.port}/{database}"
 
     def create_database(self, name: str) -> str:
-        """A new, empty database ``name`` (dropped first if a test left one behind); its psycopg URL."""
+        """A new, empty database ``name`` (dropped first if a test left one behind); its asyncpg URL."""
         self._psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         self._psql(f'CREATE DATABASE "{name}"')
         return self.url(name)

@@ -5,7 +5,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Select, String, Table, bindparam, insert, select, update
+from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mcp_server.models.customers import Customer
@@ -51,9 +51,9 @@ def _page(*, status: bool, customer: bool, placed_from: bool, placed_to: bool, b
     if customer:
         query = query.where(_o.c.customer_id == bindparam("customer_id"))
     if placed_from:
-        query = query.where(_o.c.placed_at >= bindparam("placed_from", type_=String))
+        query = query.where(_o.c.placed_at >= bindparam("placed_from"))
     if placed_to:
-        query = query.where(_o.c.placed_at < bindparam("placed_to", type_=String))
+        query = query.where(_o.c.placed_at < bindparam("placed_to"))
     return query
 
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Select, String, Table, bindparam, insert, or_, select, update
+from sqlalchemy import Select, Table, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mcp_server.models.entities.outbox import OutboxMessageEntity
@@ -18,7 +18,7 @@ _DUE = (
     select(*_t.c)
     .where(
         or_(_t.c.status == "pending", _t.c.status == "sending"),
-        _t.c.next_attempt_at <= bindparam("now", type_=String),
+        _t.c.next_attempt_at <= bindparam("now"),
     )
     .order_by(_t.c.next_attempt_at, _t.c.id)
     .limit(bindparam("limit"))

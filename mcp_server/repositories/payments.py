@@ -5,7 +5,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Select, String, Table, bindparam, insert, or_, select, text, update
+from sqlalchemy import Select, Table, bindparam, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mcp_server.models.entities.payments import PaymentEntity
@@ -19,8 +19,8 @@ _PENDING = (
     # The literal (not a bound value) lets SQLite use the partial index ix_payments_pending.
     .where(
         text("status = 'pending'"),
-        _t.c.created_at >= bindparam("since", type_=String),
-        _t.c.created_at < bindparam("before", type_=String),
+        _t.c.created_at >= bindparam("since"),
+        _t.c.created_at < bindparam("before"),
     )
     .order_by(_t.c.created_at)
     .limit(bindparam("limit"))
@@ -36,9 +36,9 @@ def _page(*, order: bool, created_from: bool, created_to: bool, after: bool) -> 
     if order:
         query = query.where(_t.c.order_id == bindparam("order_id"))
     if created_from:
-        query = query.where(_t.c.created_at >= bindparam("created_from", type_=String))
+        query = query.where(_t.c.created_at >= bindparam("created_from"))
     if created_to:
-        query = query.where(_t.c.created_at < bindparam("created_to", type_=String))
+        query = query.where(_t.c.created_at < bindparam("created_to"))
     return query
 
 

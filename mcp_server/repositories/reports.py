@@ -9,6 +9,7 @@ from typing import cast
 from sqlalchemy import Integer, String, Table, and_, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mcp_server.models.entities.base import UTCDateTime
 from mcp_server.models.entities.catalog import ProductEntity
 from mcp_server.models.entities.orders import OrderEntity, OrderLineEntity
 from mcp_server.models.entities.payments import PaymentEntity
@@ -30,12 +31,14 @@ class SqlReportRepository:
             return []
         # Local days as UTC intervals: each is a range scan of the placed_at index.
         # (SQLite has no column list on VALUES aliases; a UNION ALL of one-row SELECTs is portable.)
+        # SQLite keeps UTC moments as text; other engines compare them as timestamps.
+        moment = String if self._connection.dialect.name == "sqlite" else UTCDateTime()
         windows = union_all(
             *(
                 select(
                     literal(n, Integer).label("day_no"),
-                    literal(moment_param(self._connection, d.start), String).label("day_start"),
-                    literal(moment_param(self._connection, d.end), String).label("day_end"),
+                    literal(moment_param(self._connection, d.start), moment).label("day_start"),
+                    literal(moment_param(self._connection, d.end), moment).label("day_end"),
                 )
                 for n, d in enumerate(days)
             )

@@ -1,7 +1,7 @@
 """The same Alembic migrations create and upgrade a PostgreSQL database: from empty to head, with the
 schema the ORM entities describe, and back down to nothing and up again.
 
-The server is a throwaway PostgreSQL 15 cluster (tests/postgres.py), on psycopg 3.
+The server is a throwaway PostgreSQL 15 cluster (tests/postgres.py), on asyncpg (decision 0013).
 """
 
 from __future__ import annotations
