@@ -6,10 +6,11 @@ settings do not offer it to users yet).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from mcp_server.adapters.service_factories import Backend
+from mcp_server.adapters.service_factories import Backend, MailOptions
 from mcp_server.models.audit import AuditQuery
 from mcp_server.models.catalog import ProductCreate
 from mcp_server.models.customers import CustomerCreate, CustomerQuery
@@ -24,8 +25,9 @@ pytestmark = pytest.mark.anyio
 ACTOR = "test"
 
 
-async def test_a_day_of_business_on_postgresql(postgres: PostgresServer) -> None:
-    backend = await Backend.start(postgres.create_database("services"), create="anywhere")
+async def test_a_day_of_business_on_postgresql(postgres: PostgresServer, tmp_path: Path) -> None:
+    mail = MailOptions(directory=tmp_path / "mail")  # no file beside a server's database to put them by
+    backend = await Backend.start(postgres.create_database("services"), create="anywhere", mail=mail)
     try:
         s = backend.services
         today = datetime.now(UTC).date()
@@ -82,5 +84,6 @@ async def test_a_day_of_business_on_postgresql(postgres: PostgresServer) -> None
         delivered = await s.notifications.deliver_due()
         assert not isinstance(delivered, Unavailable)
         assert delivered.sent == 3, "welcome, order placed, refunded: each e-mail once"
+        assert len(list((tmp_path / "mail").glob("*.eml"))) == 3
     finally:
         await backend.close()
