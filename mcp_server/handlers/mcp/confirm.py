@@ -105,13 +105,14 @@ def needs_person(
         f"A person must approve this; you cannot. Approval request `{request.id}`, open until "
         f"{request.expires_at:%H:%M} UTC.\n\n"
         f"Next: show this preview to the person and ask them to approve it: {AT_THE_TERMINAL}"
-        f"`shopkeeper approvals approve {request.id}` (it asks for their approver name and passphrase). When they "
+        f"`shopkeeper approvals approve {request.id}` {IT_ASKS} their approver name and passphrase). When they "
         f"say it is approved, call {tool_name} again with the same arguments and approval_id='{request.id}'."
     )
     return ok(text, structured)
 
 
 AT_THE_TERMINAL = "at the shop's terminal with "
+IT_ASKS = "(it asks for"
 
 
 async def with_page_link(ctx: ToolContext, result: Any) -> Any:
@@ -128,14 +129,16 @@ async def with_page_link(ctx: ToolContext, result: Any) -> Any:
     await _offer_link(ctx, approval_id, link, str(result.structured_content.get("preview") or ""))
     structured = {**result.structured_content, "approval_url": link}
     texts = [
-        TextContent(
-            type="text", text=c.text.replace(AT_THE_TERMINAL, f"in a browser at {link} , or {AT_THE_TERMINAL}", 1)
-        )
-        if isinstance(c, TextContent)
-        else c
+        TextContent(type="text", text=_with_link(c.text, link)) if isinstance(c, TextContent) else c
         for c in result.content
     ]
     return CallToolResult(content=texts, structured_content=structured)
+
+
+def _with_link(text: str, link: str) -> str:
+    """The answer's next step with the page first (an autolink, so no punctuation joins the URL)."""
+    text = text.replace(AT_THE_TERMINAL, f"in a browser at <{link}>, or {AT_THE_TERMINAL}", 1)
+    return text.replace(IT_ASKS, "(either way it asks for", 1)
 
 
 async def _offer_link(ctx: ToolContext, approval_id: str, link: str, preview: str) -> None:
