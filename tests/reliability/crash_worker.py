@@ -235,7 +235,9 @@ class Worker:
             return asked
         approval_id = needed.request.id
         decided = await self.s.approvals.decide(approval_id, approve=True, name=APPROVER, passphrase=PASSPHRASE)
-        assert isinstance(decided, Success), decided
+        # Another worker asking the same of the same order at the same state gets the same request (one
+        # for the person to decide) and may have had it approved already: redeeming says who got it.
+        assert isinstance(decided, Success) or getattr(decided, "field", None) == "approval_id", decided
         return await call(ApprovalGiven(approval_id))
 
     async def perform(self, intent: Record) -> Record | str:
