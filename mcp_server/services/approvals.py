@@ -130,7 +130,7 @@ class ApprovalDesk:
                     return NeedsApproval(preview, None, asked.bound, approvers=False)
                 now = self._clock.now()
                 waiting = await self._same_request_waiting(uow, asked, now)
-                if waiting is not None:  # asked again before the person decided: the same request
+                if waiting is not None:  # the same caller asked again before the person decided: one request
                     return NeedsApproval(preview, waiting, asked.bound)
                 request = ApprovalRequest(
                     id=self._ids.new(APPROVAL_ID_PREFIX),
@@ -151,10 +151,11 @@ class ApprovalDesk:
     @staticmethod
     async def _same_request_waiting(uow: EventfulUnitOfWork, asked: Asked, now: datetime) -> ApprovalRequest | None:
         for request in await uow.requests.approvals(status="pending", limit=100):
-            same = (request.use_case, request.arguments_digest, request.state_digest) == (
+            same = (request.use_case, request.arguments_digest, request.state_digest, request.actor) == (
                 asked.use_case,
                 asked.arguments,
                 asked.bound,
+                asked.actor,
             )
             if same and request.status_at(now) == "pending":
                 return request

@@ -276,6 +276,11 @@ async def test_asking_again_before_the_person_decided_gives_the_same_request(sho
     again = await ask(shop, refund(order, 500))
     other = await ask(shop, refund(order, 600))
 
+    elsewhere = await shop.payments.refund(refund(order, 500), actor="another assistant", approval=None)
+
     assert again == first, "one request for the person to decide, however often the assistant asks"
     assert other != first
-    assert len(shop.db.approvals) == 2
+    assert isinstance(elsewhere, NeedsApproval)
+    assert elsewhere.request is not None
+    assert elsewhere.request.id != first, "another caller's request is its own"
+    assert len(shop.db.approvals) == 3
