@@ -26,6 +26,9 @@ _WITH_LINES = (
     .where(_o.c.id == bindparam("id"))
     .order_by(_l.c.line_no)
 )
+# A writer on a database server reads the order it will write over under a row lock, so two calls on
+# one order take turns as they do under SQLite's BEGIN IMMEDIATE (which locks the whole file).
+_WITH_LINES_LOCKED = _WITH_LINES.with_for_update(of=_o)
 _c = cast(Table, CustomerEntity.__table__)
 _p = cast(Table, PaymentEntity.__table__)
 _ITS_CUSTOMER = select(*_c.c).where(
@@ -58,11 +61,14 @@ def _page(*, status: bool, customer: bool, placed_from: bool, placed_to: bool, b
 
 
 class SqlOrderRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, *, lock: bool = False) -> None:
         self._connection = connection
+        self._lock = lock
 
     async def get(self, order_id: str) -> Order | None:
-        return _order(await fetch_all(self._connection, _WITH_LINES, {"id": order_id}, inline=True))
+        """The order with its lines; in a writer on a database server, locked until the transaction ends."""
+        query = _WITH_LINES_LOCKED if self._lock else _WITH_LINES
+        return _order(await fetch_all(self._connection, query, {"id": order_id}, inline=True))
 
     async def detail(self, order_id: str) -> tuple[Order, Customer | None, list[Payment]] | None:
         """The order with its lines, its customer and its payments and refunds, in one round trip."""

@@ -110,7 +110,8 @@ class SqlUnitOfWork:
         self.products = SqlProductRepository(connection)
         self.audit = SqlAuditRepository(connection)
         self.outbox = SqlOutboxRepository(connection)
-        self.orders = SqlOrderRepository(connection)
+        # SQLite's BEGIN IMMEDIATE already serializes writers; a database server locks the order rows.
+        self.orders = SqlOrderRepository(connection, lock=self._write and connection.dialect.name != "sqlite")
         self.payments = SqlPaymentRepository(connection)
         self.requests = SqlRequestLog(connection)
         self.reports = SqlReportRepository(connection)

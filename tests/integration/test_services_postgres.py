@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import anyio
 import pytest
 
 from mcp_server.adapters.service_factories import Backend, MailOptions
@@ -87,3 +88,49 @@ async def test_a_day_of_business_on_postgresql(postgres: PostgresServer, tmp_pat
         assert len(list((tmp_path / "mail").glob("*.eml"))) == 3
     finally:
         await backend.close()
+
+
+async def test_two_refunds_racing_on_one_order_never_give_back_more_than_paid(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """Two server processes' worth of engines refund the same orders at once, at READ COMMITTED: the
+    order row lock makes them take turns, so the money given back never exceeds what was paid."""
+    url = postgres.create_database("racing")
+    mail = MailOptions(directory=tmp_path / "mail")
+    first = await Backend.start(url, create="anywhere", mail=mail)
+    second = await Backend.start(url, create="anywhere", mail=mail)
+    try:
+        s = first.services
+        ada = await s.customers.register(CustomerCreate(name="Ada", email="ada@example.com"), actor=ACTOR)
+        assert isinstance(ada, Success)
+        mug = ProductCreate(sku="MUG-1", name="Mug", price_minor=1250, currency="EUR", stock=1000)
+        assert isinstance(await s.catalog.create_product(mug, actor=ACTOR), Success)
+        orders: list[str] = []
+        for _ in range(12):
+            order = OrderCreate(customer_id=ada.value.id, lines=[OrderLineRequest(sku="MUG-1", quantity=2)])
+            placed = await s.orders.place(order, actor=ACTOR)
+            assert isinstance(placed, Success)
+            orders.append(placed.value.order.id)
+            paid = await s.payments.record(PaymentCreate(order_id=placed.value.order.id, method="cash"), actor=ACTOR)
+            assert isinstance(paid, Success)
+
+        outcomes: list[object] = []
+
+        async def refund(backend: Backend, order_id: str) -> None:
+            request = RefundCreate(order_id=order_id, amount=1500, reason="race")
+            outcomes.append(await backend.services.payments.refund(request, actor=ACTOR, approval=PersonConfirmed()))
+
+        async with anyio.create_task_group() as tasks:
+            for order_id in orders:
+                tasks.start_soon(refund, first, order_id)
+                tasks.start_soon(refund, second, order_id)
+
+        assert sum(isinstance(o, Success) for o in outcomes) == len(orders), "one refund per order goes through"
+        for order_id in orders:
+            got = await s.orders.get(order_id)
+            assert isinstance(got, Success)
+            given_back = sum(p.amount_minor for p in got.value.payments if p.kind == "refund")
+            assert (got.value.order.refunded_minor, given_back) == (1500, 1500), order_id
+    finally:
+        await first.close()
+        await second.close()
