@@ -39,7 +39,6 @@ NEEDS_A_PERSON: frozenset[str] = frozenset({REFUND, CANCEL, SETTLE})
 
 APPROVAL_TTL = timedelta(minutes=10)
 MAX_PASSPHRASE_CHARS = 1024
-ADD_APPROVER = "shopkeeper approvers add NAME"
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,9 +178,7 @@ class ApprovalDesk:
         match request.status_at(now):
             case "pending":
                 return Rejected(
-                    f"approval request {request.id} is still waiting for a person: nothing was done. Ask the person "
-                    f"to approve it (`shopkeeper approvals approve {request.id}`), then call again with the same "
-                    "arguments and approval_id",
+                    f"approval request {request.id} is still waiting for a person: nothing was done",
                     field="approval_id",
                 )
             case "denied":

@@ -518,6 +518,7 @@ async def test_cancelling_a_paid_order_refunds_once_a_person_approved(stocked: S
 
     early = await shop.fail("orders_cancel", {"order_id": stocked.paid, "approval_id": approval_id})
     assert "still waiting for a person" in early
+    assert "`shopkeeper approvals approve apr_…`" in early, "the assistant can tell the person how"
     await decide(shop.db_path, approval_id)
     done = await shop.ok("orders_cancel", {"order_id": stocked.paid, "approval_id": approval_id})
 

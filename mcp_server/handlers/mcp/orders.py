@@ -115,8 +115,10 @@ def order_failure(result: Failure, *, tool_name: str) -> CallToolResult:
         case Rejected(field="approval_id"):
             return failure(
                 result,
-                next_step=f"tell the person what this says; only they can approve (a new request comes from calling "
-                f"{tool_name} again without approval_id). {UNCHANGED}",
+                next_step="tell the person what this says; only they can approve, on the approval page or with "
+                "`shopkeeper approvals approve apr_…` at the shop's terminal. Once they did, call "
+                f"{tool_name} again with the same arguments and approval_id; a new request comes from calling it "
+                f"without approval_id. {UNCHANGED}",
             )
         case Rejected():
             return failure(result, next_step=f"correct the arguments and call {tool_name} again. {UNCHANGED}")
