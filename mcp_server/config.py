@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 ENV_PREFIX = "SHOPKEEPER_"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-_SUPPORTED_SCHEMES = ("sqlite+aiosqlite://",)
+_SUPPORTED_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://", "postgresql+psycopg://")
+_POSTGRES_ALIASES = ("postgresql://", "postgres://")  # what psql, pg_dump and most hosts print
 
 
 class ConfigError(Exception):
@@ -44,7 +45,7 @@ def default_database_path(env: Mapping[str, str] | None = None) -> Path:
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     database_url: str = Field(min_length=1)
     log_level: LogLevel = "INFO"
@@ -66,6 +67,26 @@ class Settings(BaseModel):
     approval_port: int = Field(
         default=0, ge=0, le=65_535, description="the approval page's port on 127.0.0.1 (0: a free one)"
     )
+    db_pool_size: int = Field(
+        default=5, ge=1, le=200, description="PostgreSQL: connections one process keeps open at most"
+    )
+    db_pool_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="PostgreSQL: seconds a call waits for a free connection (or a locked row) before it "
+        "answers busy, nothing changed",
+    )
+    db_pgbouncer: bool = Field(
+        default=False,
+        description="PostgreSQL behind PgBouncer's transaction pooling: no server-side prepared statements",
+    )
+    mail_dir_setting: Path | None = Field(
+        default=None,
+        alias="mail_dir",
+        description="where e-mails are written as files when no provider token is set (default: beside "
+        "a SQLite database; the data directory for PostgreSQL)",
+    )
     max_message_bytes: int = Field(
         default=4_194_304,  # 4 MiB, the MCP SDK's default for an HTTP request body
         ge=65_536,
@@ -76,9 +97,19 @@ class Settings(BaseModel):
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
-        example = "e.g. sqlite+aiosqlite:////home/me/shop.db (four slashes before an absolute path)"
+        example = (
+            "e.g. sqlite+aiosqlite:////home/me/shop.db (four slashes before an absolute path), "
+            "or postgresql://user:password@host:5432/shop"
+        )
+        if value.startswith(_POSTGRES_ALIASES):
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]  # decision 0013: asyncpg
         if not value.startswith(_SUPPORTED_SCHEMES):
             raise ValueError(f"must start with one of {', '.join(_SUPPORTED_SCHEMES)} ({example})")
+        if value.startswith("postgresql"):
+            rest = value.split("://", 1)[1]
+            if not rest.split("?", 1)[0].rstrip("/").partition("/")[2]:
+                raise ValueError("name the database after the host, e.g. postgresql://user@host:5432/shop")
+            return value
         path = unquote(value.split(":///", 1)[1].split("?", 1)[0]) if ":///" in value else ""
         if path in ("", ":memory:") or "mode=memory" in value:
             # Every unit of work would share one connection: no isolation, no concurrent writers.
@@ -97,7 +128,7 @@ class Settings(BaseModel):
             raise ValueError(f"'{value[:60]}' is not an IANA time zone (e.g. UTC, Europe/Berlin)") from None
         return value
 
-    @field_validator("worker", mode="before")
+    @field_validator("worker", "db_pgbouncer", mode="before")
     @classmethod
     def _on_off(cls, value: object) -> object:
         if isinstance(value, str):
@@ -133,15 +164,50 @@ class Settings(BaseModel):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("mail_dir_setting")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_absolute():
+            raise ValueError("must be an absolute path, e.g. /home/me/shop-mail")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
     @property
     def mail_dir(self) -> Path:
-        """Where e-mails are written as files when no provider token is set: beside the database."""
-        return self.sqlite_path.parent / "mail"
+        """Where e-mails are written as files when no provider token is set: SHOPKEEPER_MAIL_DIR, else
+        beside a SQLite database, else in the data directory."""
+        if self.mail_dir_setting is not None:
+            return self.mail_dir_setting
+        return self.sqlite_path.parent / "mail" if self.is_sqlite else default_data_dir() / "mail"
 
     @property
     def sqlite_path(self) -> Path:
-        """The database file (validated absolute); %-escapes decoded as SQLAlchemy decodes them (%3F is '?')."""
+        """The database file (validated absolute); %-escapes decoded as SQLAlchemy decodes them (%3F is '?').
+
+        Only for a SQLite URL (see ``is_sqlite``)."""
+        if not self.is_sqlite:
+            raise ValueError("not a SQLite database")
         return Path(unquote(self.database_url.split(":///", 1)[1].split("?", 1)[0]))
+
+    @property
+    def database_label(self) -> str:
+        """How to name the database to a person: the file, or the server's URL with its password hidden."""
+        return str(self.sqlite_path) if self.is_sqlite else hide_password(self.database_url)
+
+
+def hide_password(url: str) -> str:
+    """``url`` with any password replaced by ***, for logs and messages."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, tail = rest.partition("/")
+    credentials, at, host = authority.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}{slash}{tail}"
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -151,7 +217,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     for key, value in env.items():
         if key.startswith(ENV_PREFIX) and value != "":
             raw[key[len(ENV_PREFIX) :].lower()] = value
-    known = set(Settings.model_fields)
+    known = {field.alias or name for name, field in Settings.model_fields.items()}
     unknown = sorted(k for k in raw if k not in known)
     for name in unknown:
         raw.pop(name)  # later issues add variables; an unknown one is not fatal

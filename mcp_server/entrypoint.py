@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
     from mcp.server.mcpserver import MCPServer
 
-    from mcp_server.adapters.database import Creation
+    from mcp_server.adapters.database import Creation, PoolOptions
     from mcp_server.adapters.service_factories import Backend, CardOptions, MailOptions
     from mcp_server.handlers.cli.main import CliActions
     from mcp_server.handlers.web.approval_page import ApprovalPage
@@ -125,6 +125,8 @@ def _server_problem(exc: BaseException) -> tuple[str, str]:
 def server_creation(settings: Settings) -> Creation:
     """Where the MCP server may create a missing database: at the default location (its directories
     too), else only as a new file in a directory that already exists."""
+    if not settings.is_sqlite:
+        return "never"  # a database server's database is made by its administrator (createdb), then migrated here
     return "anywhere" if settings.sqlite_path == default_database_path() else "new-file"
 
 
@@ -154,6 +156,13 @@ def mail_options(settings: Settings) -> dict[str, Any]:
         "api_base": settings.email_api_base,
         "token": token,
     }
+
+
+def pool_options(settings: Settings) -> PoolOptions:
+    """The connection pool for a database server (SQLite ignores it)."""
+    from mcp_server.adapters.database import PoolOptions
+
+    return PoolOptions(size=settings.db_pool_size, timeout_s=settings.db_pool_timeout, pgbouncer=settings.db_pgbouncer)
 
 
 def _import_backend() -> type[Backend]:
@@ -188,6 +197,7 @@ class BackendFactory:
             create=create,
             approval_ttl=timedelta(seconds=self.settings.approval_ttl),
             approvals_required=self.settings.approvals == "person",
+            pool=pool_options(self.settings),
         )
 
 
@@ -327,7 +337,7 @@ def _cli_actions(settings: Settings, backends: BackendFactory) -> CliActions:
     from mcp_server.handlers.cli.common import CommandError, Exit
     from mcp_server.handlers.cli.main import BackupMade, CliActions, SchemaState
 
-    label = str(settings.sqlite_path)
+    label = settings.database_label
 
     async def prepare_schema(*, only_new: bool) -> SchemaState:
         from mcp_server.adapters.database import (
@@ -340,8 +350,8 @@ def _cli_actions(settings: Settings, backends: BackendFactory) -> CliActions:
         from mcp_server.adapters.migrations import HEAD_REVISION
 
         try:
-            created = provide_database_file(settings.sqlite_path, "anywhere")
-            engine = create_engine(settings.database_url)
+            created = settings.is_sqlite and provide_database_file(settings.sqlite_path, "anywhere")
+            engine = create_engine(settings.database_url, pool=pool_options(settings))
             try:
                 before = await current_revision(engine)
                 if only_new and before is not None:
@@ -400,6 +410,8 @@ def _cli_actions(settings: Settings, backends: BackendFactory) -> CliActions:
     def backup_database(target: str) -> BackupMade:
         from mcp_server.adapters.database import BackupError, backup_sqlite
 
+        if not settings.is_sqlite:
+            raise CommandError(server_backup_advice(settings.database_label), Exit.REFUSED)
         try:
             made = backup_sqlite(settings.sqlite_path, target)
         except BackupError as exc:
@@ -423,6 +435,16 @@ def _cli_actions(settings: Settings, backends: BackendFactory) -> CliActions:
 
 
 CREATE_IT = "create it with 'shopkeeper db init', or correct SHOPKEEPER_DATABASE_URL"
+
+
+def server_backup_advice(label: str) -> str:
+    """What `db backup` says on PostgreSQL: the server's own tool makes a consistent copy while it runs."""
+    return (
+        f"the shop is on a PostgreSQL server ({label}), so back it up with PostgreSQL's own tool while "
+        "Shopkeeper keeps running: pg_dump --format=custom --file shop-$(date +%Y%m%d).dump "
+        "'postgresql://USER@HOST:PORT/DATABASE' (restore into an empty database with pg_restore --dbname=…); "
+        "nothing was written"
+    )
 
 
 def _cli_problem(exc: BaseException, label: str, doing: str = "open or migrate") -> str:

@@ -6,6 +6,7 @@ import errno
 import logging
 import os
 import shutil
+import socket
 import sqlite3
 import tempfile
 from contextlib import closing
@@ -30,15 +31,28 @@ BUSY_TIMEOUT_MS = 10_000
 _BEGIN_OPTION = "shopkeeper_begin"
 
 
-def create_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> AsyncEngine:
-    """An engine for ``url``; for SQLite with WAL, synchronous=NORMAL, foreign keys and a busy timeout."""
+@dataclass(frozen=True, slots=True)
+class PoolOptions:
+    """A database server's connection pool: at most ``size`` connections, each call waiting at most
+    ``timeout_s`` for one (and for a locked row); ``pgbouncer``: no server-side prepared statements."""
+
+    size: int = 5
+    timeout_s: float = 10.0
+    pgbouncer: bool = False
+
+
+def create_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, pool: PoolOptions | None = None) -> AsyncEngine:
+    """An engine for ``url``: SQLite with WAL, synchronous=NORMAL, foreign keys and a busy timeout, or
+    PostgreSQL with a bounded pool (decision 0013)."""
     is_sqlite = url.startswith("sqlite")  # the file is there: provide_database_file() decides who creates it
-    url = _read_only_if_unwritable(url) if is_sqlite else url
+    if not is_sqlite:
+        return _server_engine(url, pool or PoolOptions())
+    url = _read_only_if_unwritable(url)
     extra: dict[str, Any] = {"module": OneTripAiosqliteDBAPI()} if url.startswith("sqlite+aiosqlite") else {}
     engine = create_async_engine(
         url,
         # check_same_thread=False: index lookups run on the event loop's thread (decision 0006)
-        connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False} if is_sqlite else {},
+        connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
         **extra,
         # Sessions always end their own transaction (commit, or rollback on close); a second
         # rollback when the connection returns to the pool would only cost another thread hop.
@@ -46,12 +60,56 @@ def create_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> AsyncE
         # A failed statement's text (in a log or a traceback) shows the SQL, never a customer's data.
         hide_parameters=True,
     )
-    if is_sqlite:
-        _install_sqlite_hooks(engine, busy_timeout_ms)
+    _install_sqlite_hooks(engine, busy_timeout_ms)
     driver_log = logging.getLogger("aiosqlite")
     if driver_log.level == logging.NOTSET:  # at DEBUG it logs every statement with its values: customers' data
         driver_log.setLevel(logging.INFO)
     return engine
+
+
+def _server_engine(url: str, pool: PoolOptions) -> AsyncEngine:
+    """PostgreSQL: a pool of at most ``pool.size`` connections (no overflow); a call that waits longer
+    than ``pool.timeout_s`` for a connection, or for a row another call has locked, is told "busy"."""
+    lock_ms = str(int(pool.timeout_s * 1000))
+    asyncpg = url.startswith("postgresql+asyncpg")
+    connect_args: dict[str, Any]
+    if asyncpg:
+        connect_args = {"timeout": pool.timeout_s}
+        if pool.pgbouncer:
+            # Transaction pooling hands each transaction any server connection: a statement prepared on
+            # one is unknown on the next (and PgBouncer refuses unknown start-up parameters).
+            connect_args |= {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
+        else:
+            connect_args["server_settings"] = {"lock_timeout": lock_ms, "application_name": "shopkeeper"}
+    else:  # psycopg 3
+        connect_args = {"connect_timeout": max(1, round(pool.timeout_s))}
+        if pool.pgbouncer:
+            connect_args["prepare_threshold"] = None
+        else:
+            connect_args["options"] = f"-c lock_timeout={lock_ms}"
+            connect_args["application_name"] = "shopkeeper"
+    engine = create_async_engine(
+        url,
+        connect_args=connect_args,
+        pool_size=pool.size,
+        max_overflow=0,
+        pool_timeout=pool.timeout_s,
+        pool_recycle=3600,
+        hide_parameters=True,
+    )
+    if pool.pgbouncer:
+        _lock_timeout_per_transaction(engine, lock_ms)
+    return engine
+
+
+def _lock_timeout_per_transaction(engine: AsyncEngine, lock_ms: str) -> None:
+    """Behind PgBouncer a session setting would stay on whichever server connection had it: each
+    transaction sets its own lock timeout instead."""
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:  # pyright: ignore[reportUnusedFunction]
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":  # readers lock nothing
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_ms)}")
 
 
 def _read_only_if_unwritable(url: str) -> str:
@@ -79,6 +137,14 @@ def _read_only_if_unwritable(url: str) -> str:
 
 NEARLY_FULL_BYTES = 64 * 1024
 """Less free space than this and SQLite cannot make its 32 KiB -shm index, nor much else."""
+
+
+def reader(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool for readers: on a database server each statement runs in autocommit
+    (no BEGIN and ROLLBACK round trips), as readers do on SQLite."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def writer(engine: AsyncEngine) -> AsyncEngine:
@@ -243,6 +309,15 @@ def describe_failure(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         exc = exc.orig
+    state = getattr(exc, "sqlstate", None)
+    if isinstance(state, str):
+        return _SERVER_WORDS.get(state, f"the database server refused (SQLSTATE {state[:5]})")
+    if isinstance(exc, socket.gaierror):
+        return "the database server's host name is not known (check SHOPKEEPER_DATABASE_URL)"
+    if isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == errno.ECONNREFUSED:
+        return "the database server refused the connection (is it running, on that host and port?)"
+    if isinstance(exc, TimeoutError):
+        return "the database server did not answer in time"
     if isinstance(exc, sqlite3.Error):
         if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL:
             return "the disk is full"
@@ -253,6 +328,16 @@ def describe_failure(exc: BaseException) -> str:
     if type(exc).__module__.startswith("alembic"):
         return "its schema is not one this version of Shopkeeper knows (was it made by a newer version?)"
     return "an unexpected problem (SHOPKEEPER_LOG_LEVEL=DEBUG shows the details)"
+
+
+_SERVER_WORDS = {
+    "28P01": "the database server refused the user name or password (check SHOPKEEPER_DATABASE_URL)",
+    "28000": "the database server refused this user from here (check SHOPKEEPER_DATABASE_URL and pg_hba.conf)",
+    "3D000": "that database does not exist on the server (create it first, e.g. createdb shop)",
+    "42501": "the database user may not create or change tables there (use the database's owner)",
+    "53300": "the database server has no free connections",
+    "57P03": "the database server is starting up or shutting down",
+}
 
 
 # -- backups ---------------------------------------------------------------------------------------

@@ -14,9 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mcp_server.adapters.database import (
     Creation,
+    PoolOptions,
     create_engine,
     current_revision,
     provide_database_file,
+    reader,
     sqlite_file,
     upgrade,
     writer,
@@ -104,20 +106,21 @@ class Backend:
         create: Creation = "never",
         approval_ttl: timedelta = APPROVAL_TTL,
         approvals_required: bool = True,
+        pool: PoolOptions | None = None,
     ) -> Backend:
         """The services on ``database_url``; a missing database file is created only as ``create``
         allows (DatabaseMissingError otherwise). ``approvals_required=False`` lets money go back with
         no person (SHOPKEEPER_APPROVALS=none, for unattended automation only)."""
         path = sqlite_file(database_url)
         created = path is not None and provide_database_file(path, create)
-        engine = create_engine(database_url)
+        engine = create_engine(database_url, pool=pool)
         closers: list[Callable[[], Awaitable[None]]] = []
         try:
             before = await current_revision(engine)  # what ensure_schema() would read first
             is_new = created or before is None
             if before != HEAD_REVISION and await upgrade(engine):
                 logger.info("database at revision %s", HEAD_REVISION)
-            uow = SqlUnitOfWorkFactory(engine, writer(engine))
+            uow = SqlUnitOfWorkFactory(reader(engine), writer(engine))
             clock, ids, zone = SystemClock(), IdGenerator(), ZoneInfo(timezone)
             outside = _Outside(closers, _secrets(mail, cards))
             sender = _sender(mail or MailOptions(directory=_beside(database_url)), outside)

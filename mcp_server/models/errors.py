@@ -23,3 +23,7 @@ class StorageFullError(StorageUnavailableError):
 
 class StorageReadOnlyError(StorageUnavailableError):
     """The database file (or its folder) cannot be written; reads still work, nothing was written."""
+
+
+class StorageOfflineError(StorageUnavailableError):
+    """The database server could not be reached (down, restarting, refusing connections); nothing was written."""

@@ -13,11 +13,13 @@ from urllib.parse import unquote
 import anyio
 import anyio.lowlevel
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mcp_server.models.errors import (
     StorageBusyError,
     StorageFullError,
+    StorageOfflineError,
     StorageReadOnlyError,
     StorageUnavailableError,
 )
@@ -177,10 +179,16 @@ def storage_error(exc: BaseException, folder: Path | None = None) -> StorageUnav
     disk also shows as a read-only open or an I/O error on the -shm index: ``folder`` (the database's)
     tells those apart by its free space.
     """
+    if isinstance(exc, SATimeoutError):  # no free connection in the pool in time
+        return StorageBusyError()
     if isinstance(exc, DBAPIError) and isinstance(exc.orig, BaseException):
+        if exc.connection_invalidated:
+            return StorageOfflineError()  # the server went away mid-call; the pool reconnects next time
         exc = exc.orig
+    if isinstance(exc, OSError | TimeoutError):  # connecting to a database server
+        return StorageOfflineError()
     if not isinstance(exc, sqlite3.Error):
-        return None
+        return _server_error(getattr(exc, "sqlstate", None))
     code = getattr(exc, "sqlite_errorcode", -1) & 0xFF  # the primary code, without the extended bits
     if code == sqlite3.SQLITE_FULL:
         return StorageFullError()
@@ -194,6 +202,29 @@ def storage_error(exc: BaseException, folder: Path | None = None) -> StorageUnav
     ):
         return StorageBusyError()
     return None
+
+
+_SERVER_STATES: dict[str, type[StorageUnavailableError]] = {
+    "55P03": StorageBusyError,  # lock_not_available: a row stayed locked past the lock timeout
+    "40001": StorageBusyError,  # serialization_failure
+    "40P01": StorageBusyError,  # deadlock_detected: one of the two is rolled back
+    "53100": StorageFullError,  # disk_full
+    "53300": StorageBusyError,  # too_many_connections
+    "25006": StorageReadOnlyError,  # read_only_sql_transaction: a standby, or default_transaction_read_only
+    "57P01": StorageOfflineError,  # admin_shutdown
+    "57P02": StorageOfflineError,  # crash_shutdown
+    "57P03": StorageOfflineError,  # cannot_connect_now: starting up or shutting down
+}
+
+
+def _server_error(sqlstate: object) -> StorageUnavailableError | None:
+    """A database server's SQLSTATE that means "not now" in domain words; None for anything else."""
+    if not isinstance(sqlstate, str):
+        return None
+    kind = _SERVER_STATES.get(sqlstate)
+    if kind is None and sqlstate.startswith("08"):  # connection_exception and its kinds
+        kind = StorageOfflineError
+    return kind() if kind is not None else None
 
 
 def _database_folder(engine: AsyncEngine) -> Path | None:

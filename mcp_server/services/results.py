@@ -14,6 +14,7 @@ from typing import Generic, ParamSpec, TypeVar
 from mcp_server.models.errors import (
     StorageBusyError,
     StorageFullError,
+    StorageOfflineError,
     StorageReadOnlyError,
     StorageUnavailableError,
 )
@@ -94,6 +95,10 @@ DISK_FULL = Unavailable(
     "the disk that holds the shop's database is full; nothing was changed",
     remedy="free space on that disk",
 )
+OFFLINE = Unavailable(
+    "the shop's database server could not be reached; nothing was changed, retry in a minute",
+    remedy="check that the database server is running and reachable from Shopkeeper",
+)
 READ_ONLY = Unavailable(
     "the shop's database file is read-only; nothing was changed (reading still works)",
     remedy="make the database file and its folder writable for the user running Shopkeeper "
@@ -108,6 +113,8 @@ def storage_unavailable(error: StorageUnavailableError) -> Unavailable:
             return DISK_FULL
         case StorageReadOnlyError():
             return READ_ONLY
+        case StorageOfflineError():
+            return OFFLINE
         case StorageBusyError() | _:
             return BUSY
 

@@ -245,7 +245,7 @@ def _maintenance(args: argparse.Namespace, actions: CliActions) -> int:
             assert prepare is not None
             state = anyio.run(prepare)
             if state.new:
-                print(f"{label}: created a new, empty database; schema upgraded to revision {state.revision}")
+                print(f"{label}: made a new, empty shop; schema upgraded to revision {state.revision}")
             else:
                 print(f"{label}: schema {'upgraded to' if state.upgraded else 'already at'} revision {state.revision}")
             return Exit.OK
