@@ -22,6 +22,9 @@ _DUE = (
     )
     .order_by(_t.c.next_attempt_at, _t.c.id)
     .limit(bindparam("limit"))
+    # A database server: rows another worker is claiming right now are passed over, not waited for
+    # (nor claimed twice). SQLite compiles no clause for it; its BEGIN IMMEDIATE serializes claims.
+    .with_for_update(skip_locked=True)
 )
 _UPDATABLE = ("status", "attempts", "last_error", "next_attempt_at", "sent_at")
 

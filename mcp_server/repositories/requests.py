@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mcp_server.models.approvals import ApprovalRequest, Approver, StoredStatus
@@ -22,11 +22,26 @@ _approvers = cast(Table, ApproverEntity.__table__)
 _approvals = cast(Table, ApprovalRequestEntity.__table__)
 
 
+# On a database server two writers with one key would both find nothing and both act; the loser's
+# insert would then fail. So a writer first takes a transaction lock named after the key: the second
+# waits until the first commits, then finds its record and answers as its replay (as under SQLite's
+# BEGIN IMMEDIATE). A statement of its own: at READ COMMITTED the next statement sees the winner's row.
+_LOCK_NAME = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("name"), 0)))
+_PENDING_APPROVALS = "approvals:pending"
+
+
 class SqlRequestLog:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, *, lock: bool = False) -> None:
         self._connection = connection
+        self._lock = lock
+
+    async def _take_turns(self, name: str) -> None:
+        if self._lock:
+            await self._connection.execute(_LOCK_NAME, {"name": name})
 
     async def find(self, tool: str, key: str) -> StoredRequest | None:
+        """The request stored under ``key``; a writer on a database server waits for one with that key."""
+        await self._take_turns(f"key:{tool}:{key}")
         row = await fetch_one(self._connection, _FIND, {"tool": tool, "key": key}, inline=True)
         if row is None:
             return None
@@ -79,7 +94,10 @@ class SqlRequestLog:
         return _approval(row) if row is not None else None
 
     async def approvals(self, *, status: StoredStatus | None, limit: int) -> list[ApprovalRequest]:
-        """The newest first; ``status`` as stored (expiry is read from ``expires_at``)."""
+        """The newest first; ``status`` as stored (expiry is read from ``expires_at``). A writer on a
+        database server reading pending requests waits for another doing so: identical asks share one."""
+        if status == "pending":
+            await self._take_turns(_PENDING_APPROVALS)
         statement = select(_approvals).order_by(_approvals.c.created_at.desc(), _approvals.c.id.desc()).limit(limit)
         if status is not None:
             statement = statement.where(_approvals.c.status == status)

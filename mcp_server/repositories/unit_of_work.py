@@ -112,10 +112,12 @@ class SqlUnitOfWork:
         self.products = SqlProductRepository(connection)
         self.audit = SqlAuditRepository(connection)
         self.outbox = SqlOutboxRepository(connection)
-        # SQLite's BEGIN IMMEDIATE already serializes writers; a database server locks the order rows.
-        self.orders = SqlOrderRepository(connection, lock=self._write and connection.dialect.name != "sqlite")
+        # SQLite's BEGIN IMMEDIATE already serializes writers; a database server locks the rows (and
+        # idempotency keys) a writer must see before it writes over them.
+        server_writer = self._write and connection.dialect.name != "sqlite"
+        self.orders = SqlOrderRepository(connection, lock=server_writer)
         self.payments = SqlPaymentRepository(connection)
-        self.requests = SqlRequestLog(connection)
+        self.requests = SqlRequestLog(connection, lock=server_writer)
         self.reports = SqlReportRepository(connection)
         return self
 

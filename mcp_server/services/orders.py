@@ -124,7 +124,8 @@ class OrderService:
                 return _bad_lines(quote.problems)
             assert quote.currency is not None  # a quote without problems has at least one priced line
             now = self._clock.now()
-            for line in quote.lines:
+            # In product order, so two orders for the same products lock their rows in one order (no deadlock).
+            for line in sorted(quote.lines, key=lambda line: line.product_id):
                 # Conditional decrement: under concurrency the database, not this check, has the last word.
                 if await uow.products.adjust_stock(line.product_id, -line.quantity, now) is None:
                     product = await uow.products.get(line.product_id)
