@@ -33,16 +33,24 @@ class PostgresServer:
     def url(self, database: str, driver: str = "asyncpg") -> str:
         return f"postgresql+{driver}://{self.user}@{self.host}:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
-        """A new, empty database ``name`` (dropped first if a test left one behind); its asyncpg URL."""
-        self._psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        self._psql(f'CREATE DATABASE "{name}"')
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """A new database ``name`` (dropped first if a test left one behind), empty or a copy of
+        ``template`` (which no one may be connected to); its asyncpg URL."""
+        # FILE_COPY: for a small template a copy of its files (~25 ms) beats WAL-logging every block (~60 ms).
+        copy = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template is not None else ""
+        self._psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"{copy}')
         return self.url(name)
 
-    def _psql(self, sql: str) -> None:
+    def drop_database(self, name: str) -> None:
+        """Drop ``name`` if it exists, closing any connection still open to it."""
+        self._psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _psql(self, *statements: str) -> None:
+        """Run each statement on its own (CREATE DATABASE cannot run inside a transaction), in one psql."""
+        commands = [arg for sql in statements for arg in ("-c", sql)]
         subprocess.run(
             [str(self.bindir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.host, "-p", str(self.port),
-             "-U", self.user, "-d", "postgres", "-c", sql],
+             "-U", self.user, "-d", "postgres", *commands],
             check=True, capture_output=True, timeout=30,
         )  # fmt: skip
 
@@ -85,7 +93,19 @@ def postgres_server() -> Generator[PostgresServer]:
     def run(*argv: str) -> None:
         subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=START_TIMEOUT_S)
 
-    run(str(programs / "initdb"), "-D", str(data), "-U", user, "-A", "trust", "-E", "UTF8", "--no-sync")
+    run(
+        str(programs / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        user,
+        "-A",
+        "trust",
+        "-E",
+        "UTF8",
+        "--locale=C.UTF-8",
+        "--no-sync",
+    )
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off -c full_page_writes=off"
     run(str(programs / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start")
     try:

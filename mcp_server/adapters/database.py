@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
+from uuid import uuid4
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, make_url
@@ -78,7 +79,12 @@ def _server_engine(url: str, pool: PoolOptions) -> AsyncEngine:
         if pool.pgbouncer:
             # Transaction pooling hands each transaction any server connection: a statement prepared on
             # one is unknown on the next (and PgBouncer refuses unknown start-up parameters).
-            connect_args |= {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
+            connect_args |= {
+                "statement_cache_size": 0,  # asyncpg's own cache
+                "prepared_statement_cache_size": 0,  # SQLAlchemy's
+                # the statements SQLAlchemy still prepares get names no other client of PgBouncer uses
+                "prepared_statement_name_func": lambda: f"__shopkeeper_{uuid4().hex}__",
+            }
         else:
             connect_args["server_settings"] = {"lock_timeout": lock_ms, "application_name": "shopkeeper"}
     else:  # psycopg 3

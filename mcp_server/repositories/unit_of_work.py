@@ -122,7 +122,11 @@ class SqlUnitOfWork:
         return self
 
     async def _open(self) -> AsyncConnection:
-        connection = await self._engine.connect()
+        try:
+            connection = await self._engine.connect()
+        except Exception as exc:  # no free connection in time, or a server that is not there
+            self._raise_for_storage(exc)
+            raise
         try:
             if self._write:
                 # Begin now, before the first read: a writer's checks must see what it will write over.

@@ -4,11 +4,10 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import anyio
 import pytest
 
-from tests.databases import new_database
-from tests.e2e.support import PROTOCOL_VERSIONS, Mode, Shop, add_approver, open_shop
+from tests.e2e.support import PROTOCOL_VERSIONS, Mode, Shop, open_shop
+from tests.engines import Engine, ShopDatabase
 
 _MODES: list[Mode] = ["auto", "legacy"]
 
@@ -30,23 +29,6 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "shop.db"
 
 
-@pytest.fixture(scope="session")
-def migrated_shop_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One empty shop, made as `shopkeeper db init` makes it, once per test run."""
-    path = tmp_path_factory.mktemp("template") / "shop.db"
-    new_database(path)
-    return path
-
-
-@pytest.fixture(scope="session")
-def approving_shop_file(tmp_path_factory: pytest.TempPathFactory, migrated_shop_file: Path) -> Path:
-    """The empty shop with one approver (``support.APPROVER``), set up as `shopkeeper approvers add` does."""
-    path = tmp_path_factory.mktemp("template-approver") / "shop.db"
-    shutil.copy2(migrated_shop_file, path)
-    anyio.run(add_approver, path)
-    return path
-
-
 @pytest.fixture
 def shop_file(request: pytest.FixtureRequest, db_path: Path, migrated_shop_file: Path) -> Path:
     """An empty shop of the test's own at ``db_path``: a copy of one migrated file (migrating a new file
@@ -63,7 +45,21 @@ def shop_file(request: pytest.FixtureRequest, db_path: Path, migrated_shop_file:
 
 
 @pytest.fixture
-async def shop(anyio_backend: str, shop_file: Path, mode: Mode) -> AsyncIterator[Shop]:
+async def shop(anyio_backend: str, shop_db: ShopDatabase, mode: Mode) -> AsyncIterator[Shop]:
+    """The real server on a shop of the test's own, connected in-process: on SQLite over both protocol
+    versions, and on PostgreSQL (the engine is independent of the protocol: one version there)."""
     del anyio_backend  # requested so the anyio plugin runs this async fixture
-    async with open_shop(shop_file, mode) as connected:
+    async with open_shop(shop_db, mode) as connected:
         yield connected
+
+
+_PAIRS: list[tuple[Engine, Mode]] = [("sqlite", "auto"), ("sqlite", "legacy"), ("postgresql", "auto")]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that needs both an engine and a protocol version runs on the three pairs above (as a
+    parametrize mark, added before pytest reads marks, so it takes precedence over the fixtures' params)."""
+    if "db_engine" in metafunc.fixturenames and "mode" in metafunc.fixturenames:
+        ids = [f"{engine}-{PROTOCOL_VERSIONS[mode]}" for engine, mode in _PAIRS]
+        metafunc.definition.add_marker(pytest.mark.parametrize(("db_engine", "mode"), _PAIRS, ids=ids))

@@ -24,6 +24,7 @@ from mcp_server.config import load_settings
 from mcp_server.entrypoint import bootstrap
 from mcp_server.services.results import Success
 from tests.databases import sqlite_url
+from tests.engines import ShopDatabase
 
 APPROVER = "owner"
 PASSPHRASE = "correct horse battery staple"
@@ -125,7 +126,7 @@ def text_of(result: CallToolResult) -> str:
     return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
-def assert_no_internals(text: str, *, db_path: Path | None = None) -> None:
+def assert_no_internals(text: str, *, db_path: Path | None = None, db: ShopDatabase | None = None) -> None:
     """An error (or any text) shows no stack trace, SQL, driver name or database location."""
     lowered = text.lower()
     for marker in _INTERNALS_ANY_CASE:
@@ -134,10 +135,24 @@ def assert_no_internals(text: str, *, db_path: Path | None = None) -> None:
         assert marker not in text, f"{marker!r} leaked into: {text!r}"
     if db_path is not None:
         assert str(db_path.parent) not in text, f"the database location leaked into: {text!r}"
+    if db is not None:
+        assert db.leaks_in(text) is None, f"the database location leaked into: {text!r}"
 
 
-def dump_tables(db_path: Path) -> Tables:
-    """Every row of every table in the database file (read-only), in a stable order."""
+Where = ShopDatabase | Path | str
+"""A shop database as tests name it: a ShopDatabase, a SQLite file, or a SHOPKEEPER_DATABASE_URL."""
+
+
+def url_of(where: Where) -> str:
+    if isinstance(where, ShopDatabase):
+        return where.url
+    return sqlite_url(where) if isinstance(where, Path) else where
+
+
+def dump_tables(db_path: Path | ShopDatabase) -> Tables:
+    """Every row of every table in the database (a SQLite file read-only), in a stable order."""
+    if isinstance(db_path, ShopDatabase):
+        return db_path.tables()
     with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
         names = [str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return {
@@ -155,9 +170,9 @@ def rows_added(before: Tables, after: Tables) -> dict[str, int]:
 # --- a person, outside the conversation ----------------------------------------------------------
 
 
-async def add_approver(db_path: Path, name: str = APPROVER, passphrase: str = PASSPHRASE) -> None:
+async def add_approver(db_path: Where, name: str = APPROVER, passphrase: str = PASSPHRASE) -> None:
     """Set up an approver as `shopkeeper approvers add` does (the passphrase typed at the terminal)."""
-    actions = bootstrap(load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db_path)})).cli_actions()
+    actions = bootstrap(load_settings({"SHOPKEEPER_DATABASE_URL": url_of(db_path)})).cli_actions()
     assert actions.open_services is not None
     async with actions.open_services() as services:
         added = await services.approvals.add_approver(name, passphrase, actor="cli:test")
@@ -165,7 +180,7 @@ async def add_approver(db_path: Path, name: str = APPROVER, passphrase: str = PA
 
 
 async def decide(
-    db_path: Path,
+    db_path: Where,
     approval_id: str,
     *,
     approve: bool = True,
@@ -175,7 +190,7 @@ async def decide(
 ) -> object:
     """An approver decides ``approval_id`` as `shopkeeper approvals approve|deny` does; the service's answer
     (``expect``: that it is a Success)."""
-    actions = bootstrap(load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db_path)})).cli_actions()
+    actions = bootstrap(load_settings({"SHOPKEEPER_DATABASE_URL": url_of(db_path)})).cli_actions()
     assert actions.open_services is not None
     async with actions.open_services() as services:
         decided = await services.approvals.decide(approval_id, approve=approve, name=name, passphrase=passphrase)
@@ -208,7 +223,13 @@ class ShopState:
 @dataclass(frozen=True, slots=True)
 class Shop:
     client: Client
-    db_path: Path
+    db: ShopDatabase
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite file (a test that reads it directly runs on SQLite only)."""
+        assert self.db.path is not None, "this test reads a SQLite file: give it a SQLite shop"
+        return self.db.path
 
     async def call(self, tool: str, arguments: Mapping[str, object] | None = None) -> CallToolResult:
         return await self.client.call_tool(tool, dict(arguments or {}))
@@ -218,7 +239,7 @@ class Shop:
         text = text_of(result)
         assert not result.is_error, f"{tool}({arguments!r}) failed: {text}"
         assert text.strip(), f"{tool} returned no Markdown"
-        assert_no_internals(text, db_path=self.db_path)
+        assert_no_internals(text, db=self.db)
         return Reply(text=text, data=as_object(result.structured_content))
 
     async def fail(self, tool: str, arguments: Mapping[str, object] | None = None) -> str:
@@ -227,7 +248,7 @@ class Shop:
         text = text_of(result)
         assert result.is_error, f"{tool}({arguments!r}) should have failed but returned: {text}"
         assert text.strip(), f"{tool} failed without a message"
-        assert_no_internals(text, db_path=self.db_path)
+        assert_no_internals(text, db=self.db)
         return text
 
     async def approved(self, tool: str, arguments: Mapping[str, object]) -> Reply:
@@ -236,7 +257,7 @@ class Shop:
         asked = (await self.ok(tool, arguments)).data
         assert string(asked, "outcome") == "approval_required", asked
         approval_id = string(asked, "approval_id")
-        await decide(self.db_path, approval_id)
+        await decide(self.db, approval_id)
         return await self.ok(tool, {**arguments, "approval_id": approval_id})
 
     async def register(self, name: str, email: str, **extra: object) -> JsonObject:
@@ -268,7 +289,7 @@ class Shop:
             customers=await self.every_customer(),
             products=await self.every_product(),
             audit=await self.every_audit_entry(),
-            rows=dump_tables(self.db_path),
+            rows=self.db.tables(),
         )
 
     async def _every(self, tool: str, key: str, **filters: object) -> list[JsonObject]:
@@ -287,7 +308,7 @@ class Shop:
 
 @asynccontextmanager
 async def open_shop(
-    db_path: Path,
+    db_path: Path | ShopDatabase,
     mode: Mode,
     *,
     env: Mapping[str, str] | None = None,
@@ -302,13 +323,12 @@ async def open_shop(
     """
     # The e-mail worker is off unless a test asks for it: it changes outbox rows in the background,
     # which would race the tests' before/after comparisons of every table.
-    settings = load_settings(
-        {"SHOPKEEPER_DATABASE_URL": sqlite_url(db_path), "SHOPKEEPER_WORKER": "off", **(env or {})}
-    )
+    db = db_path if isinstance(db_path, ShopDatabase) else ShopDatabase("sqlite", sqlite_url(db_path), path=db_path)
+    settings = load_settings({"SHOPKEEPER_DATABASE_URL": db.url, "SHOPKEEPER_WORKER": "off", **(env or {})})
     async with Client(
         bootstrap(settings).mcp_server(), mode=mode, client_info=client_info, elicitation_callback=elicitation
     ) as client:
-        shop = Shop(client, db_path)
+        shop = Shop(client, db)
         await shop.call("customers_list", {"limit": 1})
         yield shop
 

@@ -1,20 +1,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mcp_server.adapters.database import create_engine, ensure_schema, writer
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
-from tests.databases import new_database
+from tests.engines import ShopDatabase
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """A new, migrated shop database at ``tmp_path / 'shop.db'``."""
-    return new_database(tmp_path / "shop.db")
+def database_url(shop_db: ShopDatabase) -> str:
+    """A new, migrated shop database of the test's own, on each engine in turn (``shop_db``)."""
+    return shop_db.url
 
 
 @pytest.fixture
