@@ -13,7 +13,7 @@ from mcp_server.adapters.database import PoolOptions
 from mcp_server.adapters.service_factories import Backend, MailOptions
 from mcp_server.models.catalog import ProductCreate, StockAdjustment
 from mcp_server.models.customers import CustomerCreate
-from mcp_server.models.orders import OrderCreate, OrderLineRequest
+from mcp_server.models.orders import OrderCreate, OrderLineRequest, OrderQuery
 from mcp_server.services.results import BUSY, OFFLINE, Success, Unavailable
 from tests.engines import ShopDatabase
 
@@ -145,5 +145,38 @@ async def test_the_pgbouncer_settings_keep_every_use_case_working(shop_db: ShopD
             other.rollback()
         assert isinstance(blocked, Unavailable), "the per-transaction lock timeout applies"
         assert shop_db.count("orders") == 1
+    finally:
+        await backend.close()
+
+
+@ON_POSTGRESQL
+async def test_the_psycopg_driver_serves_the_same_shop(shop_db: ShopDatabase, tmp_path: Path) -> None:
+    """postgresql+psycopg:// (the `psycopg` extra) gives the same answers as asyncpg."""
+    url = shop_db.url.replace("+asyncpg", "+psycopg", 1)
+    backend = await _open(url, tmp_path, PoolOptions(timeout_s=0.5))
+    try:
+        customer, product = await _stocked(backend)
+        s = backend.services
+        order = OrderCreate(customer_id=customer, lines=[OrderLineRequest(sku="mug-1", quantity=2)])
+        placed = await s.orders.place(order, actor=ACTOR, idempotency_key="k")
+        replayed = await s.orders.place(order, actor=ACTOR, idempotency_key="k")
+        assert isinstance(placed, Success)
+        assert isinstance(replayed, Success)
+        assert replayed.value.replayed
+        today = placed.value.order.placed_at.date()
+        listed = await s.orders.list(OrderQuery(placed_from=today, placed_to=today))
+        assert isinstance(listed, Success)
+        assert [o.id for o in listed.value.items] == [placed.value.order.id]
+        stock = await s.catalog.get(product_id=product, sku=None)
+        assert isinstance(stock, Success)
+        assert stock.value.stock == 3
+        with psycopg.connect(shop_db.sync_url.replace("postgresql+psycopg", "postgresql")) as other:
+            other.execute("SELECT 1 FROM products WHERE id = %s FOR UPDATE", (product,))
+            with anyio.fail_after(10):
+                blocked = await s.orders.place(
+                    OrderCreate(customer_id=customer, lines=[OrderLineRequest(sku="MUG-1", quantity=1)]), actor=ACTOR
+                )
+            other.rollback()
+        assert blocked == BUSY, "the lock timeout is set on psycopg's connections too"
     finally:
         await backend.close()
