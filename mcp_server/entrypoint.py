@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from mcp_server.adapters.database import Creation, PoolOptions
     from mcp_server.adapters.service_factories import Backend, CardOptions, MailOptions
-    from mcp_server.handlers.cli.main import CliActions
+    from mcp_server.handlers.cli.main import CliActions, CopyMade
     from mcp_server.handlers.web.approval_page import ApprovalPage
     from mcp_server.services.results import Unavailable
 
@@ -423,6 +423,31 @@ def _cli_actions(settings: Settings, backends: BackendFactory) -> CliActions:
             raise CommandError(_cli_problem(exc, label, doing="back up"), Exit.ERROR) from None
         return BackupMade(made.path, made.pages, made.tables)
 
+    async def copy_database(target: str) -> CopyMade:
+        """``db copy --to URL``: the shop copied into an empty PostgreSQL database; errors as one line."""
+        from mcp_server.adapters.copy import CopyError
+        from mcp_server.adapters.copy import copy_database as copy
+        from mcp_server.handlers.cli.main import CopyMade
+
+        try:
+            report = await copy(settings.database_url, target)
+        except CopyError as exc:
+            match exc.problem:
+                case "bad-url":
+                    raise CommandError(f"--to: {exc}", Exit.USAGE) from None
+                case "outdated":
+                    raise CommandError(
+                        f"{exc}; run 'shopkeeper db upgrade' first, then copy again. Nothing was copied", Exit.REFUSED
+                    ) from None
+                case "refused":
+                    raise CommandError(str(exc), Exit.REFUSED) from None
+                case "failed":
+                    raise CommandError(str(exc), Exit.ERROR) from None
+        except Exception as exc:
+            logger.debug("could not copy the database", exc_info=True)
+            raise CommandError(_cli_problem(exc, label, doing="copy"), Exit.ERROR) from None
+        return CopyMade(report.target, report.tables)
+
     return CliActions(
         upgrade_database=upgrade_database,
         database_label=label,
@@ -431,6 +456,7 @@ def _cli_actions(settings: Settings, backends: BackendFactory) -> CliActions:
         open_services=open_services,
         actor=settings.actor,
         init_database=init_database,
+        copy_database=copy_database,
     )
 
 

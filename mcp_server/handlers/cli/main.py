@@ -58,6 +58,14 @@ class BackupMade:
 
 
 @dataclass(frozen=True, slots=True)
+class CopyMade:
+    """A shop copied into a database server: the target (password hidden) and each table's rows, counts checked."""
+
+    target: str
+    tables: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CliActions:
     """What the CLI can do, wired by the entrypoint. The database commands raise CommandError (one line, a code)."""
 
@@ -75,6 +83,8 @@ class CliActions:
     """SHOPKEEPER_ACTOR; the audit log names ``cli:<login name>`` when it is not set."""
     init_database: Callable[[], Awaitable[SchemaState]] | None = None
     """Create a new, empty shop; refuses (CommandError, REFUSED) when one is already there."""
+    copy_database: Callable[[str], Awaitable[CopyMade]] | None = None
+    """Copy the shop into the empty PostgreSQL database at the URL given; what was copied."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,6 +124,21 @@ def build_parser() -> argparse.ArgumentParser:
         "before it gets its name, and is private to you.",
     )
     backup.add_argument("path", help="where to write the copy: a new file, or an existing directory")
+    copy = db_commands.add_parser(
+        "copy",
+        help="move the shop into an empty PostgreSQL database, for the day it outgrows the file",
+        description="Copy every table of the shop's SQLite file, ids unchanged, into the empty PostgreSQL "
+        "database at URL (it must exist: createdb shop), in one transaction, and check each table's row count; "
+        "a database that already holds a shop is refused, never overwritten. The file is only read. Stop "
+        "Shopkeeper first: what it writes to the file after the copy began is not copied.",
+    )
+    copy.add_argument(
+        "--to",
+        required=True,
+        metavar="URL",
+        help="the target, e.g. postgresql://user@host:5432/shop; a password left out of the URL is read from "
+        "PGPASSWORD or ~/.pgpass (and stays out of your shell's history)",
+    )
     worker = groups.add_parser(
         "worker",
         help="deliver queued e-mails and settle card payments left pending (the MCP server does this too, "
@@ -217,10 +242,19 @@ def _discard_stdout() -> None:
 
 
 def _maintenance(args: argparse.Namespace, actions: CliActions) -> int:
-    """``worker``, ``db init``, ``db upgrade`` and ``db backup``."""
+    """``worker``, ``db init``, ``db upgrade``, ``db backup`` and ``db copy``."""
     command = (args.group, getattr(args, "command", None))
     label = actions.database_label
     run_worker, backup, init = actions.run_worker, actions.backup_database, actions.init_database
+    if command == ("db", "copy") and actions.copy_database is not None:
+        copy_database = actions.copy_database
+
+        def move() -> int:
+            made = anyio.run(copy_database, str(args.to))
+            print(_copied(label, made))
+            return Exit.OK
+
+        return _one_line(move)
     if args.group == "worker" and run_worker is not None:
 
         def work() -> int:
@@ -252,3 +286,17 @@ def _maintenance(args: argparse.Namespace, actions: CliActions) -> int:
 
         return _say("this command is not available here", Exit.ERROR) if prepare is None else _one_line(schema)
     return Exit.USAGE  # pragma: no cover - argparse rejects unknown commands before this
+
+
+def _copied(label: str, made: CopyMade) -> str:
+    """What ``db copy`` did, table by table, and what the person does next."""
+    width = max(len(name) for name, _ in made.tables)
+    rows = sum(count for _, count in made.tables)
+    lines = [f"{label}: copied to {made.target}, every table's row count checked:"]
+    lines += [f"  {name:<{width}}  {count:>9,}" for name, count in made.tables]
+    lines.append(f"  {'total':<{width}}  {rows:>9,} rows in {len(made.tables)} tables")
+    password = " (with the password in place of ***)" if ":***@" in made.target else ""
+    lines.append(
+        f"Next: set SHOPKEEPER_DATABASE_URL={made.target}{password} and restart Shopkeeper; keep {label} as a backup."
+    )
+    return "\n".join(lines)
