@@ -13,9 +13,10 @@ import hmac
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 
@@ -39,6 +40,23 @@ from mcp_server.models.payments_gateway import (
 )
 from mcp_server.models.reports import DaySales, DayWindow, ProductSales
 from mcp_server.models.requests import StoredRequest
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+R = TypeVar("R", bound="DataclassInstance")
+
+
+def _stored(record: R) -> R:
+    """``record`` as a database hands it back: every moment in UTC (a naive one is refused, as there)."""
+    moments: dict[str, datetime] = {}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            moments[f.name] = value.astimezone(UTC)
+    return replace(record, **moments)
 
 
 @dataclass
@@ -71,11 +89,11 @@ class FakeCustomerRepository:
 
     async def add(self, customer: Customer) -> None:
         self._check_unique(customer)
-        self._rows[customer.id] = customer
+        self._rows[customer.id] = _stored(customer)
 
     async def update(self, customer: Customer) -> None:
         self._check_unique(customer)
-        self._rows[customer.id] = customer
+        self._rows[customer.id] = _stored(customer)
 
     async def page_after(self, *, text: str | None, after_id: str | None, limit: int) -> list[Customer]:
         rows = sorted(self._rows.values(), key=lambda c: c.id)
@@ -103,16 +121,16 @@ class FakeProductRepository:
     async def add(self, product: Product) -> None:
         if await self.find_by_sku(product.sku) is not None:
             raise UniqueViolationError("product sku")
-        self._rows[product.id] = product
+        self._rows[product.id] = _stored(product)
 
     async def update(self, product: Product) -> None:
-        self._rows[product.id] = replace(product, stock=self._rows[product.id].stock)
+        self._rows[product.id] = _stored(replace(product, stock=self._rows[product.id].stock))
 
     async def adjust_stock(self, product_id: str, delta: int, at: datetime) -> int | None:
         current = self._rows.get(product_id)
         if current is None or current.stock + delta < 0:
             return None
-        self._rows[product_id] = replace(current, stock=current.stock + delta, updated_at=at)
+        self._rows[product_id] = _stored(replace(current, stock=current.stock + delta, updated_at=at))
         return current.stock + delta
 
     async def page_after(
@@ -135,7 +153,7 @@ class FakeAuditRepository:
         self._rows = rows
 
     async def add(self, entry: AuditEntry) -> None:
-        self._rows.append(replace(entry, sequence=len(self._rows) + 1))
+        self._rows.append(_stored(replace(entry, sequence=len(self._rows) + 1)))
 
     async def page_before(
         self,
@@ -162,7 +180,7 @@ class FakeOutboxRepository:
         self._rows = rows
 
     async def add(self, message: OutboxMessage) -> None:
-        self._rows.append(message)
+        self._rows.append(_stored(message))
 
     async def get(self, message_id: str) -> OutboxMessage | None:
         return next((m for m in self._rows if m.id == message_id), None)
@@ -172,23 +190,23 @@ class FakeOutboxRepository:
             (m for m in self._rows if m.status in ("pending", "sending") and m.next_attempt_at <= now),
             key=lambda m: (m.next_attempt_at, m.id),
         )[:limit]
-        claimed = [replace(m, status="sending", next_attempt_at=lease_until, claimed_by=claim) for m in due]
+        claimed = [_stored(replace(m, status="sending", next_attempt_at=lease_until, claimed_by=claim)) for m in due]
         for message in claimed:
-            await self.update(message)
+            self._put(message)
         return claimed
 
     async def renew(self, message_id: str, claim: str, lease_until: datetime) -> bool:
         held = await self._held(message_id, claim)
         if held is None:
             return False
-        await self.update(replace(held, next_attempt_at=lease_until))
+        self._put(_stored(replace(held, next_attempt_at=lease_until)))
         return True
 
     async def finish(self, message: OutboxMessage, claim: str) -> bool:
         held = await self._held(message.id, claim)
         if held is None:
             return False
-        await self.update(replace(message, claimed_by=None))
+        self._put(replace(_outcome(held, message), claimed_by=None))
         return True
 
     async def _held(self, message_id: str, claim: str) -> OutboxMessage | None:
@@ -196,6 +214,11 @@ class FakeOutboxRepository:
         return message if message is not None and message.status == "sending" and message.claimed_by == claim else None
 
     async def update(self, message: OutboxMessage) -> None:
+        held = await self.get(message.id)
+        if held is not None:
+            self._put(_outcome(held, message))
+
+    def _put(self, message: OutboxMessage) -> None:
         for n, existing in enumerate(self._rows):
             if existing.id == message.id:
                 self._rows[n] = message
@@ -204,6 +227,20 @@ class FakeOutboxRepository:
         rows = sorted(self._rows, key=lambda m: m.id)
         rows = [m for m in rows if (status is None or m.status == status) and (after_id is None or m.id > after_id)]
         return rows[:limit]
+
+
+def _outcome(held: OutboxMessage, message: OutboxMessage) -> OutboxMessage:
+    """``held`` with the fields update and finish write: status, attempts, last_error, next_attempt_at, sent_at."""
+    return _stored(
+        replace(
+            held,
+            status=message.status,
+            attempts=message.attempts,
+            last_error=message.last_error,
+            next_attempt_at=message.next_attempt_at,
+            sent_at=message.sent_at,
+        )
+    )
 
 
 class FakeOrderRepository:
@@ -226,11 +263,26 @@ class FakeOrderRepository:
 
     async def add(self, order: Order) -> None:
         assert order.id not in self._rows
-        self._rows[order.id] = order
+        self._rows[order.id] = _stored(order)
 
     async def update(self, order: Order) -> None:
-        assert order.id in self._rows
-        self._rows[order.id] = order
+        """Only what the SQL repository writes: status, amounts, shipment, updated_at, restocked counts."""
+        stored = self._rows[order.id]
+        restocked = {line.line_no: line.restocked for line in order.lines}
+        self._rows[order.id] = _stored(
+            replace(
+                stored,
+                status=order.status,
+                paid_minor=order.paid_minor,
+                refunded_minor=order.refunded_minor,
+                carrier=order.carrier,
+                tracking_number=order.tracking_number,
+                updated_at=order.updated_at,
+                lines=tuple(
+                    replace(line, restocked=restocked.get(line.line_no, line.restocked)) for line in stored.lines
+                ),
+            )
+        )
 
     async def page_before(
         self,
@@ -269,7 +321,7 @@ class FakePaymentRepository:
         return [p for p in self._rows if p.id in ids]
 
     async def add(self, payment: Payment) -> None:
-        self._rows.append(replace(payment, sequence=len(self._rows) + 1))
+        self._rows.append(_stored(replace(payment, sequence=len(self._rows) + 1)))
 
     async def set_refunded(self, payment_id: str, refunded_minor: int) -> None:
         for n, p in enumerate(self._rows):
@@ -300,7 +352,7 @@ class FakePaymentRepository:
     async def claim(self, payment_id: str, *, claim: str, now: datetime, lease_until: datetime) -> bool:
         for n, p in enumerate(self._rows):
             if p.id == payment_id and p.status == "pending" and (p.lease_until is None or p.lease_until < now):
-                self._rows[n] = replace(p, lease_until=lease_until, claimed_by=claim)
+                self._rows[n] = _stored(replace(p, lease_until=lease_until, claimed_by=claim))
                 return True
         return False
 
@@ -312,7 +364,7 @@ class FakePaymentRepository:
     async def rest(self, payment_id: str, *, attempts: int, next_attempt_at: datetime) -> None:
         for n, p in enumerate(self._rows):
             if p.id == payment_id and p.status == "pending":
-                self._rows[n] = replace(p, attempts=attempts, next_attempt_at=next_attempt_at)
+                self._rows[n] = _stored(replace(p, attempts=attempts, next_attempt_at=next_attempt_at))
 
     async def page_after(
         self,
@@ -343,12 +395,12 @@ class FakeRequestLog:
 
     async def remember(self, tool: str, key: str, request: StoredRequest) -> None:
         assert (tool, key) not in self._db.idempotency
-        self._db.idempotency[(tool, key)] = request
+        self._db.idempotency[(tool, key)] = _stored(request)
 
     async def add_approver(self, approver: Approver) -> bool:
         if approver.name in self._db.approvers:
             return False
-        self._db.approvers[approver.name] = approver
+        self._db.approvers[approver.name] = _stored(approver)
         return True
 
     async def approver(self, name: str) -> Approver | None:
@@ -362,7 +414,7 @@ class FakeRequestLog:
 
     async def add_approval(self, request: ApprovalRequest) -> None:
         assert request.id not in self._db.approvals
-        self._db.approvals[request.id] = request
+        self._db.approvals[request.id] = _stored(request)
 
     async def approval(self, approval_id: str) -> ApprovalRequest | None:
         return self._db.approvals.get(approval_id)
@@ -375,7 +427,15 @@ class FakeRequestLog:
         stored = self._db.approvals.get(request.id)
         if stored is None or stored.status != was:
             return False
-        self._db.approvals[request.id] = request
+        self._db.approvals[request.id] = _stored(
+            replace(
+                stored,
+                status=request.status,
+                decided_by=request.decided_by,
+                decided_at=request.decided_at,
+                used_at=request.used_at,
+            )
+        )
         return True
 
 
