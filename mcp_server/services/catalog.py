@@ -131,16 +131,19 @@ class CatalogService:
             now = self._clock.now()
             level = await uow.products.adjust_stock(canonical, adjustment.delta, now)
             if level is None:
+                # What the refusal saw, not what the first read saw: on a database server another writer
+                # may have moved the stock in between (SQLite's write lock rules that out).
+                refused_at = await uow.products.get(canonical)
+                have = refused_at.stock if refused_at is not None else current.stock
                 return Rejected(
-                    f"stock cannot go below zero: {current.sku} has {current.stock} in stock, "
+                    f"stock cannot go below zero: {current.sku} has {have} in stock, "
                     f"and the change is {adjustment.delta:+d}",
                     field="delta",
                 )
-            uow.raise_event(
-                StockAdjusted(actor, canonical, current.stock, level, adjustment.reason, adjustment.note or None)
-            )
+            before = level - adjustment.delta  # the level this atomic change started from
+            uow.raise_event(StockAdjusted(actor, canonical, before, level, adjustment.reason, adjustment.note or None))
             await uow.commit()
-        return Success(StockChange(replace(current, stock=level, updated_at=now), current.stock, adjustment.reason))
+        return Success(StockChange(replace(current, stock=level, updated_at=now), before, adjustment.reason))
 
     @unavailable_when_busy
     async def get(self, *, product_id: str | None, sku: str | None) -> Success[Product] | NotFound | Rejected:

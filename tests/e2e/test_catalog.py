@@ -15,7 +15,6 @@ from tests.e2e.support import (
     as_object,
     assert_refused_without_change,
     boolean,
-    dump_tables,
     integer,
     objects,
     optional_string,
@@ -132,10 +131,10 @@ async def test_price_is_shown_in_the_currencys_own_units(
 
 
 async def test_create_writes_the_product_and_one_audit_entry(shop: Shop) -> None:
-    empty = dump_tables(shop.db_path)
+    empty = shop.db.tables()
     product = await shop.add_product("Mug-Blue-01", "Blue Mug", stock=3)
 
-    assert rows_added(empty, dump_tables(shop.db_path)) == {"products": 1, "audit_log": 1}, "no e-mail is queued"
+    assert rows_added(empty, shop.db.tables()) == {"products": 1, "audit_log": 1}, "no e-mail is queued"
     entries = await shop.every_audit_entry()
     assert [(string(e, "action"), string(e, "entity_id")) for e in entries] == [("product.created", product["id"])]
     assert await shop.every_product() == [product]
@@ -326,7 +325,7 @@ async def test_adjust_stock_shows_before_and_after_and_records_each_change(shop:
     ]
 
     for delta, reason, was, now in steps:
-        rows_before = dump_tables(shop.db_path)
+        rows_before = shop.db.tables()
         arguments: JsonObject = {"product_id": product_id, "delta": delta, "reason": reason}
         if reason == "correction":
             arguments["note"] = "annual count"
@@ -335,7 +334,7 @@ async def test_adjust_stock_shows_before_and_after_and_records_each_change(shop:
         assert reply.text.startswith(f"## Stock of `Blue Mug`: {was} → {now} ({reason})\n"), reply.text
         assert f"- **in stock:** {now}" in reply.text
         assert integer(reply.data, "stock") == now
-        assert rows_added(rows_before, dump_tables(shop.db_path)) == {"audit_log": 1}, f"one entry for {reason}"
+        assert rows_added(rows_before, shop.db.tables()) == {"audit_log": 1}, f"one entry for {reason}"
 
     entries = await shop.every_audit_entry(entity_id=product_id, action="product.stock_adjusted")
     recorded = [(as_object(e.get("before")), as_object(e.get("after"))) for e in reversed(entries)]

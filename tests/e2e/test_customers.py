@@ -10,7 +10,6 @@ from tests.e2e.support import (
     JsonObject,
     Shop,
     as_object,
-    dump_tables,
     objects,
     optional_string,
     rows_added,
@@ -47,11 +46,11 @@ async def test_register_answers_with_the_new_customer(shop: Shop) -> None:
 async def test_register_and_update_write_everything_in_one_go(shop: Shop) -> None:
     """A registration stores the customer, its audit entry and the queued welcome e-mail; an update
     stores the change and its audit entry (and queues nothing)."""
-    empty = dump_tables(shop.db_path)
+    empty = shop.db.tables()
     customer_id = string(await shop.register("Ada Lovelace", "ada@engines.example"), "id")
-    registered = dump_tables(shop.db_path)
+    registered = shop.db.tables()
     await shop.ok("customers_update", {"customer_id": customer_id, "name": "Ada King"})
-    updated = dump_tables(shop.db_path)
+    updated = shop.db.tables()
 
     assert sorted(rows_added(empty, registered).values()) == [1, 1, 1], rows_added(empty, registered)
     assert list(rows_added(registered, updated).values()) == [1], "only the audit entry is new"

@@ -16,16 +16,16 @@ import anyio
 import pytest
 
 from tests.e2e.support import Shop, as_object, integer, objects, open_shop, sqlite_url, string
+from tests.engines import ShopDatabase
 
 pytestmark = pytest.mark.anyio
 
 HANG_S = 60.0  # only a hang takes this long (the worker itself looks again every 5 s when idle)
 
 
-def _fail_all(db_path: Path, reason: str) -> None:
+def _fail_all(db: ShopDatabase, reason: str) -> None:
     """Set-up only: park every queued message as failed, as the worker would after its last try."""
-    with closing(sqlite3.connect(db_path)) as conn, conn:
-        conn.execute("UPDATE outbox SET status = 'failed', attempts = 5, last_error = ?", (reason,))
+    db.execute("UPDATE outbox SET status = 'failed', attempts = 5, last_error = :reason", reason=reason)
 
 
 async def test_queued_welcome_mails_are_listed_and_a_failed_one_can_be_requeued(shop: Shop) -> None:
@@ -43,7 +43,7 @@ async def test_queued_welcome_mails_are_listed_and_a_failed_one_can_be_requeued(
     assert "notifications_list" in refused
     assert await shop.state() == before
 
-    _fail_all(shop.db_path, "the e-mail provider answered 422: Invalid 'To' address")
+    _fail_all(shop.db, "the e-mail provider answered 422: Invalid 'To' address")
     failed = await shop.ok("notifications_list", {"status": "failed"})
     assert "Invalid 'To' address" in failed.text
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -210,8 +208,7 @@ async def test_an_order_from_placing_to_full_refund(shop: Shop) -> None:
         ["order.placed", "payment.recorded", "payment.recorded", "order.shipped", "order.delivered"]
         + ["payment.refunded"] * 2
     )
-    with closing(sqlite3.connect(shop.db_path)) as conn:
-        mails = sorted(str(kind) for (kind,) in conn.execute("SELECT kind FROM outbox"))
+    mails = sorted(str(kind) for (kind,) in shop.db.query("SELECT kind FROM outbox"))
     assert mails == ["order_placed", "order_refunded", "order_refunded", "order_shipped", "welcome"]
 
     # the sales summary agrees
@@ -519,7 +516,7 @@ async def test_cancelling_a_paid_order_refunds_once_a_person_approved(stocked: S
     early = await shop.fail("orders_cancel", {"order_id": stocked.paid, "approval_id": approval_id})
     assert "still waiting for a person" in early
     assert "`shopkeeper approvals approve apr_…`" in early, "the assistant can tell the person how"
-    await decide(shop.db_path, approval_id)
+    await decide(shop.db, approval_id)
     done = await shop.ok("orders_cancel", {"order_id": stocked.paid, "approval_id": approval_id})
 
     assert (string(done.data, "outcome"), string(done.data, "order_status")) == ("done", "cancelled")

@@ -160,7 +160,7 @@ async def test_refund_approved_by_a_person_then_partial_then_full(ledger: Ledger
     assert "Ada Lovelace" in preview.text
     assert "2 unit(s) go back into stock" in preview.text
     approval_id = string(preview.data, "approval_id")
-    await decide(shop.db_path, approval_id)
+    await decide(shop.db, approval_id)
 
     done = await shop.ok("payments_refund", {**arguments, "approval_id": approval_id})
 
@@ -190,7 +190,7 @@ async def test_an_approval_works_once_for_exactly_its_request(ledger: Ledger) ->
     approval_id = string((await shop.ok("payments_refund", arguments)).data, "approval_id")
     waiting = Refusal("payments_refund", {**arguments, "approval_id": approval_id}, ("still waiting for a person",))
     await assert_refused_without_change(shop, waiting)
-    await decide(shop.db_path, approval_id)
+    await decide(shop.db, approval_id)
     before = await shop.state()
 
     other = ("made for a different call",)
@@ -233,20 +233,20 @@ async def test_a_denied_or_wrongly_signed_approval_moves_no_money(ledger: Ledger
     arguments: JsonObject = {"order_id": ledger.paid, "amount": 500, "reason": "scratched"}
     approval_id = string((await shop.ok("payments_refund", arguments)).data, "approval_id")
 
-    wrong = await decide(shop.db_path, approval_id, passphrase="not the passphrase", expect=False)  # noqa: S106
+    wrong = await decide(shop.db, approval_id, passphrase="not the passphrase", expect=False)  # noqa: S106
     assert isinstance(wrong, Rejected)
     assert "do not match" in wrong.message
-    stranger = await decide(shop.db_path, approval_id, name="mallory", expect=False)
+    stranger = await decide(shop.db, approval_id, name="mallory", expect=False)
     assert isinstance(stranger, Rejected)
     await assert_refused_without_change(
         shop, Refusal("payments_refund", {**arguments, "approval_id": approval_id}, ("still waiting for a person",))
     )
-    denied = await decide(shop.db_path, approval_id, approve=False)
+    denied = await decide(shop.db, approval_id, approve=False)
     assert isinstance(denied, Success)
     await assert_refused_without_change(
         shop, Refusal("payments_refund", {**arguments, "approval_id": approval_id}, ("was denied by person:owner",))
     )
-    late = await decide(shop.db_path, approval_id, expect=False)
+    late = await decide(shop.db, approval_id, expect=False)
     assert isinstance(late, Rejected)
     assert "is denied" in late.message
     actions = [string(e, "action") for e in await shop.every_audit_entry(entity_id=approval_id)]

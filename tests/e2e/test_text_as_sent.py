@@ -184,7 +184,7 @@ async def _answer(shop: Shop, tool: str, arguments: JsonObject) -> tuple[bool, s
     structured: JsonObject = as_object(result.structured_content or {})
     approval_id = structured.get("approval_id")
     if not result.is_error and isinstance(approval_id, str) and "approval_id" not in arguments:
-        await decide(shop.db_path, approval_id)
+        await decide(shop.db, approval_id)
         result = await shop.call(tool, {**arguments, "approval_id": approval_id})
     after = await shop.every_audit_entry()
     new = [entry for entry in after if entry not in before]
