@@ -10,6 +10,9 @@ Orders are spread over the last ``--days`` days, placed at strictly increasing m
 generated from those milliseconds the way ``mcp_server.utils.ids`` makes them (48-bit ms + 80 random bits, Crockford
 base32), so ids sort in placed_at order as the server's own would. Seeded rows get no audit entries and no outbox
 messages: this is a fixture, not history. No ``ANALYZE`` is run: the server does not run it either.
+
+The rows come from ``catalog_rows`` and ``order_chunks``, which ``benchmarks.seed_pg`` also uses: the same random
+seed and ``now_ms`` give a PostgreSQL database with the same ids, timestamps and amounts.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +61,10 @@ def _stamp(ms: int) -> str:
     return moment.strftime(_TIMESTAMP_FORMAT)
 
 
+Stamp = Callable[[int], object]
+"""Milliseconds since the epoch as one engine stores a UTC timestamp (SQLite: naive UTC text)."""
+
+
 def _expand(mix: Sequence[tuple[str, int]]) -> list[str]:
     return [status for status, weight in mix for _ in range(weight)]
 
@@ -66,11 +73,14 @@ def _expand(mix: Sequence[tuple[str, int]]) -> list[str]:
 class SeedResult:
     """What was written, how long each part took, and the order ids the benchmark needs."""
 
-    path: Path
+    path: Path | None  # the SQLite file; None for a database server
     orders: int
+    where: str = ""  # what was seeded, for the report
+    size_bytes: int = 0
     rows: dict[str, int] = field(default_factory=dict[str, int])
     insert_s: float = 0.0
     index_s: float = 0.0
+    analyze_s: float = 0.0  # PostgreSQL's VACUUM (ANALYZE) after the load
     total_s: float = 0.0
     customer_ids: list[str] = field(default_factory=list[str])
     skus: list[str] = field(default_factory=list[str])
@@ -132,15 +142,19 @@ def seed(
     deep_positions: Sequence[int] = (),
     samples: int = 1000,
     progress: bool = False,
+    now_ms: int | None = None,
 ) -> SeedResult:
-    """Migrate ``path`` (created if missing) and fill it; ``deep_positions`` are newest-first positions to report."""
+    """Migrate ``path`` (created if missing) and fill it; ``deep_positions`` are newest-first positions to report.
+
+    The same ``random_seed`` and ``now_ms`` give the same rows, ids and timestamps on every engine.
+    """
     started = time.perf_counter()
     migrate(path)
     rng = random.Random(random_seed)  # noqa: S311 - reproducible fixture data, not secrets
-    result = SeedResult(path=path, orders=orders)
-    now_ms = time.time_ns() // 1_000_000
+    result = SeedResult(path=path, orders=orders, where=str(path))
+    now_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
     start_ms = now_ms - days * 86_400_000
-    result.last_day = datetime.datetime.fromtimestamp(now_ms / 1000, datetime.UTC).date()
+    result.last_day = last_day(now_ms)
 
     db = sqlite3.connect(path, isolation_level=None)
     try:
@@ -151,29 +165,18 @@ def seed(
         insert_started = time.perf_counter()
         db.execute("BEGIN")
         index_sql = _drop_secondary_indexes(db)
-        catalog = _seed_catalog(db, rng, result, customers, products, start_ms)
+        catalog = catalog_rows(rng, result, customers, products, start_ms, _stamp)
+        db.executemany(_INSERT_CUSTOMER, catalog.customer_rows)
+        db.executemany(_INSERT_PRODUCT, catalog.product_rows)
         db.execute("COMMIT")
-        wanted = {orders - p: p for p in deep_positions if 1 <= p <= orders}  # ascending index -> newest-first pos
-        stride = max(1, orders // max(1, samples))
-        for chunk in _order_chunks(rng, catalog, orders, start_ms, now_ms, batch):
+        tally = Tally(result, orders, deep_positions, samples, insert_started, progress)
+        for chunk in order_chunks(rng, catalog, orders, start_ms, now_ms, batch, _stamp):
             db.execute("BEGIN")
             db.executemany(_INSERT_ORDER, chunk.orders)
             db.executemany(_INSERT_LINE, chunk.lines)
             db.executemany(_INSERT_PAYMENT, chunk.payments)
             db.execute("COMMIT")
-            for offset, row in enumerate(chunk.orders):
-                index = chunk.first + offset
-                if index in wanted:
-                    result.newest_first[wanted[index]] = str(row[0])
-                if index % stride == stride // 2:
-                    result.sample_order_ids.append(str(row[0]))
-            for table, count in (("orders", len(chunk.orders)), ("order_lines", len(chunk.lines))):
-                result.rows[table] = result.rows.get(table, 0) + count
-            result.rows["payments"] = result.rows.get("payments", 0) + len(chunk.payments)
-            if progress:
-                done = chunk.first + len(chunk.orders)
-                rate = sum(result.rows.values()) / (time.perf_counter() - insert_started)
-                print(f"  {done:>10,} orders  ({rate:,.0f} rows/s)", file=sys.stderr, flush=True)
+            tally.add(chunk)
         result.insert_s = time.perf_counter() - insert_started
         index_started = time.perf_counter()
         db.execute("BEGIN")
@@ -185,83 +188,152 @@ def seed(
     finally:
         db.close()
     result.total_s = time.perf_counter() - started
+    result.size_bytes = path.stat().st_size
     return result
 
 
+def last_day(now_ms: int) -> datetime.date:
+    return datetime.datetime.fromtimestamp(now_ms / 1000, datetime.UTC).date()
+
+
+class Tally:
+    """Counts rows as chunks are written and keeps the order ids the benchmark asks for."""
+
+    def __init__(
+        self,
+        result: SeedResult,
+        orders: int,
+        deep_positions: Sequence[int],
+        samples: int,
+        started: float,
+        progress: bool,
+    ) -> None:
+        self._result = result
+        self._wanted = {orders - p: p for p in deep_positions if 1 <= p <= orders}  # ascending index -> position
+        self._stride = max(1, orders // max(1, samples))
+        self._started = started
+        self._progress = progress
+
+    def add(self, chunk: Chunk) -> None:
+        result, stride, wanted = self._result, self._stride, self._wanted
+        for offset, row in enumerate(chunk.orders):
+            index = chunk.first + offset
+            if index in wanted:
+                result.newest_first[wanted[index]] = str(row[0])
+            if index % stride == stride // 2:
+                result.sample_order_ids.append(str(row[0]))
+        for table, count in (
+            ("orders", len(chunk.orders)),
+            ("order_lines", len(chunk.lines)),
+            ("payments", len(chunk.payments)),
+        ):
+            result.rows[table] = result.rows.get(table, 0) + count
+        if self._progress:
+            done = chunk.first + len(chunk.orders)
+            rate = result.total_rows / (time.perf_counter() - self._started)
+            print(f"  {done:>10,} orders  ({rate:,.0f} rows/s)", file=sys.stderr, flush=True)
+
+
 @dataclass(frozen=True, slots=True)
-class _Catalog:
+class Catalog:
     customers: list[tuple[str, str]]  # id, name
     products: list[tuple[str, str, str, int]]  # id, sku, name, price_minor
+    customer_rows: list[tuple[object, ...]]  # in CUSTOMER_COLUMNS order
+    product_rows: list[tuple[object, ...]]  # in PRODUCT_COLUMNS order
 
 
-def _seed_catalog(
-    db: sqlite3.Connection, rng: random.Random, result: SeedResult, customers: int, products: int, start_ms: int
-) -> _Catalog:
-    created = _stamp(start_ms - 86_400_000)
+CUSTOMER_COLUMNS = ("id", "name", "name_key", "email", "phone", "notes", "created_at", "updated_at")
+PRODUCT_COLUMNS = (
+    "id", "sku", "sku_key", "name", "name_key", "description", "price_minor", "currency", "stock", "active",
+    "created_at", "updated_at",
+)  # fmt: skip
+
+
+def catalog_rows(
+    rng: random.Random, result: SeedResult, customers: int, products: int, start_ms: int, stamp: Stamp
+) -> Catalog:
+    """The customers and products, as rows; their ids and SKUs noted in ``result``."""
+    created = stamp(start_ms - 86_400_000)
     customer_rows: list[tuple[object, ...]] = []
     for n in range(customers):
         cid = make_id("cus", start_ms - 86_400_000 + n, rng)
-        customer_rows.append((cid, f"Customer {n:05d}", f"customer{n:05d}@example.com", None, None, created, created))
-    db.executemany(
-        "INSERT INTO customers (id, name, email, phone, notes, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        customer_rows,
-    )
+        name = f"Customer {n:05d}"
+        customer_rows.append((cid, name, name.lower(), f"customer{n:05d}@example.com", None, None, created, created))
     product_rows: list[tuple[object, ...]] = []
     for n in range(products):
         pid = make_id("prd", start_ms - 86_400_000 + n, rng)
         sku = f"SKU-{n:05d}"
         price = rng.randrange(199, 20_000)
         product_rows.append(
-            (pid, sku, sku.lower(), f"Product {n:05d}", None, price, CURRENCY, PRODUCT_STOCK, 1, created, created)
+            (
+                pid,
+                sku,
+                sku.lower(),
+                f"Product {n:05d}",
+                f"product {n:05d}",
+                None,
+                price,
+                CURRENCY,
+                PRODUCT_STOCK,
+                True,
+                created,
+                created,
+            )
         )
-    db.executemany(
-        "INSERT INTO products (id, sku, sku_key, name, description, price_minor, currency, stock, active, "
-        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        product_rows,
-    )
     result.rows["customers"] = len(customer_rows)
     result.rows["products"] = len(product_rows)
     result.customer_ids = [str(row[0]) for row in customer_rows]
     result.skus = [str(row[1]) for row in product_rows]
-    return _Catalog(
+    return Catalog(
         customers=[(str(r[0]), str(r[1])) for r in customer_rows],
-        products=[(str(r[0]), str(r[1]), str(r[3]), int(str(r[5]))) for r in product_rows],
+        products=[(str(r[0]), str(r[1]), str(r[3]), int(str(r[6]))) for r in product_rows],
+        customer_rows=customer_rows,
+        product_rows=product_rows,
     )
 
 
-_INSERT_ORDER = (
-    "INSERT INTO orders (id, customer_id, status, currency, total_minor, paid_minor, refunded_minor, line_count, "
-    "units, ship_name, ship_line1, ship_line2, ship_postal_code, ship_city, ship_country, carrier, tracking_number, "
-    "placed_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_INSERT_LINE = (
-    "INSERT INTO order_lines (order_id, line_no, product_id, sku, name, quantity, unit_price_minor, "
-    "line_total_minor, restocked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_INSERT_PAYMENT = (
-    "INSERT INTO payments (id, kind, order_id, payment_id, amount_minor, currency, method, status, reference, "
-    "reason, restock, refunded_minor, gateway_reference, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+def _insert(table: str, columns: Sequence[str]) -> str:
+    names, marks = ", ".join(columns), ", ".join("?" * len(columns))
+    return f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - constant table and column names
+
+
+ORDER_COLUMNS = (
+    "id", "customer_id", "status", "currency", "total_minor", "paid_minor", "refunded_minor", "line_count", "units",
+    "ship_name", "ship_line1", "ship_line2", "ship_postal_code", "ship_city", "ship_country", "carrier",
+    "tracking_number", "placed_at", "updated_at",
+)  # fmt: skip
+LINE_COLUMNS = (
+    "order_id", "line_no", "product_id", "sku", "name", "quantity", "unit_price_minor", "line_total_minor", "restocked",
+)  # fmt: skip
+PAYMENT_COLUMNS = (
+    "id", "kind", "order_id", "payment_id", "amount_minor", "currency", "method", "status", "reference", "reason",
+    "restock", "refunded_minor", "gateway_reference", "created_at",
+)  # fmt: skip
+_INSERT_CUSTOMER = _insert("customers", CUSTOMER_COLUMNS)
+_INSERT_PRODUCT = _insert("products", PRODUCT_COLUMNS)
+_INSERT_ORDER = _insert("orders", ORDER_COLUMNS)
+_INSERT_LINE = _insert("order_lines", LINE_COLUMNS)
+_INSERT_PAYMENT = _insert("payments", PAYMENT_COLUMNS)
 
 
 @dataclass(slots=True)
-class _Chunk:
+class Chunk:
     first: int
     orders: list[tuple[object, ...]] = field(default_factory=list[tuple[object, ...]])
     lines: list[tuple[object, ...]] = field(default_factory=list[tuple[object, ...]])
     payments: list[tuple[object, ...]] = field(default_factory=list[tuple[object, ...]])
 
 
-def _order_chunks(
-    rng: random.Random, catalog: _Catalog, orders: int, start_ms: int, end_ms: int, batch: int
-) -> Iterator[_Chunk]:
-    """Orders in placed_at order, ``batch`` at a time, with their lines and payments."""
+def order_chunks(
+    rng: random.Random, catalog: Catalog, orders: int, start_ms: int, end_ms: int, batch: int, stamp: Stamp
+) -> Iterator[Chunk]:
+    """Orders in placed_at order, ``batch`` at a time, with their lines and payments (rows in *_COLUMNS order)."""
     old_mix, recent_mix = _expand(_OLD_MIX), _expand(_RECENT_MIX)
     recent_from = end_ms - _RECENT_DAYS * 86_400_000
     gap = max(1, (end_ms - start_ms) // max(1, orders))  # strictly increasing ms -> strictly increasing ids
     customers, products = catalog.customers, catalog.products
     randrange, choice, sample, random_ = rng.randrange, rng.choice, rng.sample, rng.random
-    chunk = _Chunk(first=0)
+    chunk = Chunk(first=0)
     for index in range(orders):
         placed_ms = start_ms + index * gap + randrange(gap)
         order_id = make_id("ord", placed_ms, rng)
@@ -274,7 +346,7 @@ def _order_chunks(
             chunk.lines.append((order_id, line_no, product_id, sku, name, quantity, price, price * quantity, 0))
             total += price * quantity
             units += quantity
-        placed = _stamp(placed_ms)
+        placed = stamp(placed_ms)
         updated_ms = placed_ms
         paid = refunded = 0
         if status in _PAID_STATUSES:
@@ -295,10 +367,10 @@ def _order_chunks(
                     "succeeded",
                     None,
                     None,
-                    0,
+                    False,
                     refunded,
                     f"gw_{index:09d}" if method == "card" else None,
-                    _stamp(paid_ms),
+                    stamp(paid_ms),
                 )
             )
             updated_ms = paid_ms
@@ -316,10 +388,10 @@ def _order_chunks(
                         "succeeded",
                         None,
                         "customer request",
-                        0,
+                        False,
                         0,
                         None,
-                        _stamp(refund_ms),
+                        stamp(refund_ms),
                     )
                 )
                 updated_ms = refund_ms
@@ -349,12 +421,12 @@ def _order_chunks(
                 "DHL" if shipped else None,
                 f"TRK{index:010d}" if shipped else None,
                 placed,
-                _stamp(min(updated_ms, end_ms)),
+                stamp(min(updated_ms, end_ms)),
             )
         )
         if len(chunk.orders) >= batch:
             yield chunk
-            chunk = _Chunk(first=index + 1)
+            chunk = Chunk(first=index + 1)
     if chunk.orders:
         yield chunk
 
@@ -362,10 +434,12 @@ def _order_chunks(
 def describe(result: SeedResult) -> list[str]:
     tables = ", ".join(f"{table} {count:,}" for table, count in result.rows.items())
     return [
-        f"seeded   {result.path} ({result.path.stat().st_size / 1e6:,.0f} MB): {tables}",
+        f"seeded   {result.where} ({result.size_bytes / 1e6:,.0f} MB): {tables}",
         f"         {result.total_rows:,} rows inserted in {result.insert_s:.1f} s = {result.rows_per_s:,.0f} rows/s "
         f"({result.orders / result.insert_s:,.0f} orders/s); indexes rebuilt in {result.index_s:.1f} s "
-        f"({result.rows_per_s_with_indexes:,.0f} rows/s including them); {result.total_s:.1f} s in all with migration",
+        f"({result.rows_per_s_with_indexes:,.0f} rows/s including them)"
+        + (f"; VACUUM (ANALYZE) {result.analyze_s:.1f} s" if result.analyze_s else "")
+        + f"; {result.total_s:.1f} s in all with the schema",
     ]
 
 

@@ -178,8 +178,6 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:  # pyright: ignore[reportUnusedFunction]
         # Take transactions into our own hands (see _on_begin) instead of the driver's implicit BEGIN.
         dbapi_connection.isolation_level = None
-        # SQLite's own lower() folds ASCII only; searches promise any letter case ("Élodie").
-        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")  # first, so the others wait for locks too
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -194,10 +192,6 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         begin = conn.get_execution_options().get(_BEGIN_OPTION)
         if begin:
             conn.exec_driver_sql(str(begin))
-
-
-def _unicode_lower(value: object) -> object:
-    return value.lower() if isinstance(value, str) else value
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -4,7 +4,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Select, String, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Select, String, Table, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,7 +32,7 @@ def _page(*, text: bool, active_only: bool, stock_below: bool, after: bool) -> S
         needle = bindparam("needle", type_=String)
         query = query.where(
             or_(
-                func.lower(_t.c.name).contains(needle, autoescape=False, escape="\\"),
+                _t.c.name_key.contains(needle, autoescape=False, escape="\\"),
                 _t.c.sku_key.contains(needle, autoescape=False, escape="\\"),
             )
         )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Select, String, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Select, String, Table, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,7 +27,7 @@ def _page(*, filtered: bool, after: bool) -> Select[Any]:
         needle = bindparam("needle", type_=String)
         query = query.where(
             or_(
-                func.lower(_t.c.name).contains(needle, autoescape=False, escape="\\"),
+                _t.c.name_key.contains(needle, autoescape=False, escape="\\"),
                 _t.c.email.contains(needle, autoescape=False, escape="\\"),
             )
         )

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from mcp_server.adapters.migrations import HEAD_REVISION
 from mcp_server.handlers.cli.common import Exit
 from mcp_server.handlers.cli.main import run
 from tests.cli.conftest import NOBODY, Cli, Outcome
@@ -99,7 +100,8 @@ def test_a_shop_at_an_older_schema_is_upgraded_first(
     line = one_line(copy(cli, capsys, "--to", postgres.create_database("cli_outdated")), Exit.REFUSED)
 
     assert line == (
-        "shopkeeper: the shop's schema is at revision 0007, not the newest (0008); run 'shopkeeper db upgrade' "
+        f"shopkeeper: the shop's schema is at revision 0007, not the newest ({HEAD_REVISION}); "
+        "run 'shopkeeper db upgrade' "
         "first, then copy again. Nothing was copied"
     )
 

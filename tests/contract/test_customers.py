@@ -13,7 +13,7 @@ from mcp_server.adapters.database import create_engine, ensure_schema, writer
 from mcp_server.models.errors import UniqueViolationError
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 from mcp_server.services.ports import UnitOfWorkFactory
-from tests.contract.records import T0, customer, read, save, written, xfail_on
+from tests.contract.records import T0, customer, read, save, written
 from tests.postgres import PostgresServer
 
 pytestmark = pytest.mark.anyio
@@ -127,29 +127,17 @@ async def test_search_wildcards_match_themselves(uow_factory: UnitOfWorkFactory)
     assert await page(uow_factory, "\\") == []
 
 
-async def test_a_dotted_capital_i_is_found_as_written(
-    uow_factory: UnitOfWorkFactory, request: pytest.FixtureRequest
-) -> None:
-    xfail_on(
-        request,
-        "postgresql",
-        "PostgreSQL's lower() folds 'İ' to 'i' while the repository folds the search text with Python's str.lower() "
-        "('i̇', i + U+0307): searching a name exactly as stored finds nothing",
-    )
+async def test_a_dotted_capital_i_is_found_as_written(uow_factory: UnitOfWorkFactory) -> None:
+    """Names are folded by Python on every engine (migration 0009): PostgreSQL's lower() folds 'İ' otherwise."""
     ilker = customer(1, "İlker Başbuğ", email="ilker@example.com")
     await save(uow_factory, ilker)
     assert await page(uow_factory, "İlker") == [ilker.id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="PostgreSQL's lower() folds by the database's LC_CTYPE: under 'C' it folds ASCII only, so not even "
-    "'Élodie' finds 'Élodie' (the test server is made with C.UTF-8; a shop's own server may not be)",
-)
 async def test_search_folds_non_ascii_letters_on_a_postgresql_database_in_the_c_locale(
     postgres: PostgresServer,
 ) -> None:
+    """PostgreSQL's lower() folds by the database's LC_CTYPE (ASCII only under 'C'); the shop folds in Python."""
     name = "contract_c_locale"
     postgres.drop_database(name)
     admin = create_engine(postgres.url("postgres")).execution_options(isolation_level="AUTOCOMMIT")

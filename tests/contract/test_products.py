@@ -117,3 +117,11 @@ async def test_text_search_in_name_or_sku_in_any_letter_case(uow_factory: UnitOf
     assert await page(uow_factory, "_50%") == [tea.id], "wildcards match themselves"
     assert await page(uow_factory, "%") == [tea.id]
     assert await page(uow_factory, "tea", active_only=True, stock_below=11) == [tea.id]
+
+
+async def test_a_product_name_is_found_as_written_whatever_python_folds(uow_factory: UnitOfWorkFactory) -> None:
+    """Names are folded by Python on every engine (migration 0009); PostgreSQL's lower() folds 'İ' otherwise."""
+    rug = product(1, "RUG-1", "İstanbul kilim")
+    await save(uow_factory, rug)
+    assert await page(uow_factory, "İstanbul") == [rug.id]
+    assert await page(uow_factory, "İSTANBUL KILIM") == [rug.id]

@@ -24,6 +24,8 @@ class ProductEntity(Base):
     # The SKU folded to lower case: unique, so "AB-1" and "ab-1" cannot both exist.
     sku_key: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The name as Python folds it to lower case, for searches (migration 0009).
+    name_key: Mapped[str | None] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     price_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
@@ -39,6 +41,7 @@ class ProductEntity(Base):
             "sku": product.sku,
             "sku_key": product.sku.lower(),
             "name": product.name,
+            "name_key": product.name.lower(),
             "description": product.description,
             "price_minor": product.price_minor,
             "currency": product.currency,
@@ -51,7 +54,8 @@ class ProductEntity(Base):
     @staticmethod
     def record_from_row(row: Sequence[Any]) -> Product:
         """A row selected with ``select(*ProductEntity.__table__.c)``, in column order."""
-        id_, sku, _sku_key, name, description, price_minor, currency, stock, active, created_at, updated_at = row
+        id_, sku, _sku_key, name, _name_key, description, price_minor, currency, stock, active = row[:10]
+        created_at, updated_at = row[10:]
         return Product(
             id=id_,
             sku=sku,

@@ -16,6 +16,8 @@ class CustomerEntity(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The name as Python folds it to lower case: searches match it the same way on every engine (0009).
+    name_key: Mapped[str | None] = mapped_column(String(200))
     # Stored normalized (trimmed, lower-case); the unique index is the last word on duplicates.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     phone: Mapped[str | None] = mapped_column(String(40))
@@ -29,6 +31,7 @@ class CustomerEntity(Base):
         return {
             "id": customer.id,
             "name": customer.name,
+            "name_key": customer.name.lower(),
             "email": customer.email,
             "phone": customer.phone,
             "notes": customer.notes,
@@ -39,7 +42,7 @@ class CustomerEntity(Base):
     @staticmethod
     def record_from_row(row: Sequence[Any]) -> Customer:
         """A row selected with ``select(*CustomerEntity.__table__.c)``, in column order."""
-        id_, name, email, phone, notes, created_at, updated_at = row
+        id_, name, _name_key, email, phone, notes, created_at, updated_at = row
         return Customer(
             id=id_,
             name=name,
