@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from mcp_server.adapters import copy as copying
 from mcp_server.adapters.copy import CopyError, copy_database
 from mcp_server.adapters.database import DatabaseMissingError, create_engine
+from mcp_server.adapters.migrations import HEAD_REVISION
 from mcp_server.adapters.service_factories import Backend, MailOptions
 from mcp_server.models.audit import AuditEntry, AuditQuery
 from mcp_server.models.catalog import ProductCreate
