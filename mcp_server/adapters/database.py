@@ -138,7 +138,8 @@ def _read_only_if_unwritable(url: str) -> str:
         return url
     logger.warning("%s: serving reads only until Shopkeeper restarts with that fixed", why)
     driver = url.split(":", 1)[0]
-    return f"{driver}:///file:{quote(str(path))}?mode=ro&immutable=1&uri=true"
+    # Quoted twice: SQLAlchemy decodes the URL once, then SQLite decodes the file: URI ('#', '?', '%').
+    return f"{driver}:///file:{quote(quote(str(path)))}?mode=ro&immutable=1&uri=true"
 
 
 NEARLY_FULL_BYTES = 64 * 1024
