@@ -56,13 +56,19 @@ class PostgresServer:
 
 
 def bindir() -> Path | None:
-    """Where PostgreSQL's server programs are, or None when they are not installed."""
+    """Where PostgreSQL's server programs are (``pg_config --bindir``, else Debian's
+    /usr/lib/postgresql/<version>/bin, newest first, which is not on PATH), or None when not installed."""
+    candidates: list[Path] = []
     try:
         found = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, timeout=10, check=True)
+        candidates.append(Path(found.stdout.strip()))
     except (OSError, subprocess.SubprocessError):
-        return None
-    path = Path(found.stdout.strip())
-    return path if (path / "initdb").exists() and (path / "pg_ctl").exists() else None
+        pass
+    versions = Path("/usr/lib/postgresql").glob("*/bin")
+    candidates += sorted(
+        versions, key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0, reverse=True
+    )
+    return next((path for path in candidates if (path / "initdb").exists() and (path / "pg_ctl").exists()), None)
 
 
 def _free_port() -> int:
