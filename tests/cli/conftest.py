@@ -1,4 +1,5 @@
-"""The CLI in-process: ``run(argv, actions, terminal)`` over the entrypoint's real wiring, on a fresh SQLite file."""
+"""The CLI in-process: ``run(argv, actions, terminal)`` over the entrypoint's real wiring, on a new shop of the
+test's own on each engine (``shop_db``)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from mcp_server.config import load_settings
 from mcp_server.entrypoint import bootstrap
 from mcp_server.handlers.cli.common import Terminal
 from mcp_server.handlers.cli.main import CliActions, run
-from tests.databases import new_database, sqlite_url
+from tests.databases import sqlite_url
 from tests.e2e.support import JsonObject, as_object, assert_no_internals, string
+from tests.engines import Engine, ShopDatabase
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +50,20 @@ NOBODY = Terminal(ask=lambda question: pytest.fail(f"nobody should be asked: {qu
 @dataclass(slots=True)
 class Cli:
     actions: CliActions
-    db_path: Path
+    db: ShopDatabase
     capture: pytest.CaptureFixture[str]
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite file (a test that reads it directly runs on SQLite only)."""
+        assert self.db.path is not None, "this test reads a SQLite file: give it a SQLite shop"
+        return self.db.path
 
     def __call__(self, *argv: str, terminal: Terminal = NOBODY) -> Outcome:
         self.capture.readouterr()
         code = run(list(argv), self.actions, terminal)
         captured = self.capture.readouterr()
-        assert_no_internals(captured.out + captured.err, db_path=self.db_path)
+        assert_no_internals(captured.out + captured.err, db_path=self.db.path, db=self.db)
         return Outcome(code, captured.out, captured.err)
 
     def ok(self, *argv: str, terminal: Terminal = NOBODY) -> Outcome:
@@ -98,14 +106,19 @@ class Cli:
 
 
 @pytest.fixture
-def make_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., Cli]:
+def make_cli(
+    request: pytest.FixtureRequest, tmp_path: Path, capsys: pytest.CaptureFixture[str], db_engine: Engine
+) -> Callable[..., Cli]:
     def make(*, database: bool = True, **env: str) -> Cli:
-        """The CLI on ``tmp_path / 'shop.db'``, made first as ``shopkeeper db init`` makes it (unless told not to)."""
-        db_path = tmp_path / "shop.db"
-        if database and not db_path.exists():
-            new_database(db_path)
-        settings = load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db_path), **env})
-        return Cli(bootstrap(settings).cli_actions(), db_path, capsys)
+        """The CLI on the test's shop (``shop_db``, made as ``shopkeeper db init`` makes it), or with
+        ``database=False`` on a SQLite file that does not exist yet."""
+        if database:
+            db: ShopDatabase = request.getfixturevalue("shop_db")
+        else:
+            assert db_engine == "sqlite", "a shop that does not exist yet is a SQLite file"
+            db = ShopDatabase("sqlite", sqlite_url(tmp_path / "shop.db"), path=tmp_path / "shop.db")
+        settings = load_settings({"SHOPKEEPER_DATABASE_URL": db.url, **env})
+        return Cli(bootstrap(settings).cli_actions(), db, capsys)
 
     return make
 

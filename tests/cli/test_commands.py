@@ -13,7 +13,7 @@ from mcp_server.handlers.cli.common import Exit
 from mcp_server.handlers.cli.main import build_parser
 from mcp_server.utils.ids import IdGenerator
 from tests.cli.conftest import Cli, Person
-from tests.e2e.support import as_list, as_object, dump_tables, integer, objects, optional_string, string
+from tests.e2e.support import as_list, as_object, integer, objects, optional_string, string
 
 # -- help and the command line itself --------------------------------------------------------------
 
@@ -37,6 +37,7 @@ def _commands() -> list[tuple[str, ...]]:
     return found
 
 
+@pytest.mark.parametrize("db_engine", ["sqlite"])  # about the file it must not create
 def test_every_command_has_help_with_a_description(make_cli: Callable[..., Cli]) -> None:
     cli = make_cli(database=False)
     commands = _commands()
@@ -234,7 +235,7 @@ def test_a_refund_with_yes_is_made_without_asking(cli: Cli) -> None:
 
 def test_without_a_terminal_and_without_yes_nothing_is_refunded(cli: Cli) -> None:
     order_id = cli.paid_order(cli.customer())
-    before = dump_tables(cli.db_path)
+    before = cli.db.tables()
     outcome = cli("payments", "refund", "--order", order_id, "--amount", "500", "--reason", "chipped")
     assert outcome.code == Exit.NOT_CONFIRMED
     assert outcome.out == ""
@@ -243,7 +244,7 @@ def test_without_a_terminal_and_without_yes_nothing_is_refunded(cli: Cli) -> Non
     assert "Ada Lovelace" in preview
     assert "--yes" in rerun
     assert "Nothing was changed" in rerun
-    assert dump_tables(cli.db_path) == before
+    assert cli.db.tables() == before
 
 
 @pytest.mark.parametrize(("answer", "refunded"), [("y", 500), ("YES\n", 500), ("n", 0), ("", 0)])

@@ -17,6 +17,9 @@ from tests.cli.conftest import NOBODY, Cli, Outcome
 from tests.e2e.support import assert_no_internals
 from tests.postgres import PostgresServer
 
+# The copy's source is a SQLite file by definition (its target is the PostgreSQL server).
+pytestmark = pytest.mark.parametrize("db_engine", ["sqlite"])
+
 PASSWORD = "s3cret-pässword"  # the test server trusts every local connection: any password gets in
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import anyio
 
 from tests.cli.conftest import Cli
 from tests.e2e.support import JsonObject, as_object, open_shop, string
+from tests.engines import ShopDatabase
 
 
 def test_json_output_is_the_tools_structured_content(cli: Cli) -> None:
@@ -29,11 +28,11 @@ def test_json_output_is_the_tools_structured_content(cli: Cli) -> None:
         "audit_log_list": {"entity_id": order_id},
     }
 
-    async def from_tools(db_path: Path) -> dict[str, JsonObject]:
-        async with open_shop(db_path, "auto") as shop:
+    async def from_tools(db: ShopDatabase) -> dict[str, JsonObject]:
+        async with open_shop(db, "auto") as shop:
             return {tool: (await shop.ok(tool, args)).data for tool, args in arguments.items()}
 
-    tools = anyio.run(from_tools, cli.db_path)
+    tools = anyio.run(from_tools, cli.db)
     # An order's next actions name this door's commands instead of tools; everything else is the same.
     assert as_object(from_cli["orders_get"]).pop("next_actions") == ["shopkeeper orders ship",
         "shopkeeper orders cancel", "shopkeeper payments refund"]  # fmt: skip

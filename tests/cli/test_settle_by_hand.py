@@ -13,7 +13,7 @@ import pytest
 from mcp_server.handlers.cli.common import Exit
 from tests.cli.conftest import Cli, Person
 from tests.cli.test_card_payments import placed
-from tests.e2e.support import as_object, dump_tables, objects, string
+from tests.e2e.support import as_object, objects, string
 from tests.integration.stripe_standin import SECRET, LocalStripe
 
 
@@ -79,7 +79,7 @@ def test_human_output_says_what_was_booked(down: Cli) -> None:
 
 def test_without_a_terminal_and_without_yes_nothing_is_settled(down: Cli) -> None:
     _, payment_id = pending_payment(down)
-    before = dump_tables(down.db_path)
+    before = down.db.tables()
 
     outcome = down("payments", "settle", payment_id, "--failed", "--note", "not there")
 
@@ -90,7 +90,7 @@ def test_without_a_terminal_and_without_yes_nothing_is_settled(down: Cli) -> Non
     assert "by hand as failed" in preview
     assert "may still settle it by itself" in preview  # it was sent just now
     assert "--yes" in rerun
-    assert dump_tables(down.db_path) == before
+    assert down.db.tables() == before
 
 
 @pytest.mark.parametrize(("answer", "status"), [("y", "failed"), ("n", "pending")])
@@ -127,7 +127,7 @@ def test_a_payment_settled_as_failed_leaves_the_order_payable_and_cancellable(do
 
 def test_refusals_have_their_exit_codes(down: Cli) -> None:
     order_id, payment_id = pending_payment(down)
-    before = dump_tables(down.db_path)
+    before = down.db.tables()
 
     needs_ref = down.fail(Exit.USAGE, "payments", "settle", payment_id, "--succeeded", "--note", "x", "--yes")
     assert needs_ref.startswith("shopkeeper: --gateway-reference: required with --succeeded")
@@ -145,7 +145,7 @@ def test_refusals_have_their_exit_codes(down: Cli) -> None:
     assert "pi_" in wrong_kind
     missing = "pay_" + "0" * 26
     assert missing in down.fail(Exit.NOT_FOUND, "payments", "settle", missing, "--failed", "--note", "x", "--yes")
-    assert dump_tables(down.db_path) == before
+    assert down.db.tables() == before
 
     down.ok("payments", "settle", payment_id, "--failed", "--note", "x", "--yes")
     again = down.fail(Exit.REFUSED, "payments", "settle", payment_id, "--failed", "--note", "x", "--yes")
