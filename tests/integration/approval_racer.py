@@ -1,9 +1,10 @@
 """One shop process for the approval race test:
 ``python -m tests.integration.approval_racer DB_URL ORDER AMOUNT APPROVAL_ID``.
 
-It opens its own engine on the shared SQLite file, prints ``ready``, waits for a line on stdin (so
-the processes start together), then repeats the refund of AMOUNT from ORDER with the approved
-request APPROVAL_ID and prints one JSON line: the kind of result, and the field of a refusal.
+It opens its own engine on the shared database (a SQLite file or a PostgreSQL database), prints
+``ready``, waits for a line on stdin (so the processes start together), then repeats the refund of
+AMOUNT from ORDER with the approved request APPROVAL_ID and prints one JSON line: the kind of result,
+and the field of a refusal.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One shop process for the lease race test: ``python -m tests.integration.card_racer DB_URL GATEWAY_URL ORDER N``.
 
-It opens its own engine on the shared SQLite file and its own gateway client, prints ``ready``,
+It opens its own engine on the shared database and its own gateway client, prints ``ready``,
 waits for a line on stdin (so every process starts together), then makes N confirmed card
 refunds of 1.00 of the order at once and prints one JSON line: the statuses of the refund rows
 each call reported (or the kind of result when it was not a refund plan).

@@ -1,5 +1,8 @@
 """`shopkeeper db backup`: a consistent, checked, private copy of a database that is being written to,
-from and to any path a file system allows, never through a planted link, never half-written."""
+from and to any path a file system allows, never through a planted link, never half-written.
+
+The copy is SQLite's (its online backup API, of the file): these tests make SQLite files of their own.
+On PostgreSQL the command names the server's own tool instead and writes nothing (the last test)."""
 
 from __future__ import annotations
 
@@ -15,7 +18,11 @@ from pathlib import Path
 import pytest
 
 from mcp_server.adapters.database import BackupError, DatabaseMissingError, backup_sqlite
+from mcp_server.config import load_settings
+from mcp_server.entrypoint import bootstrap
+from mcp_server.handlers.cli.main import run
 from tests.databases import mode_of, new_database, umask
+from tests.engines import ShopDatabase
 
 SHOPKEEPER = Path(sys.executable).with_name("shopkeeper")
 ODD_NAMES = ["hash#1", "what?", "100%", "50%41", "with space", "café ñ 日本", "#?%& é"]
@@ -270,3 +277,21 @@ def test_the_command_refuses_a_missing_directory_and_names_problems_in_words(tmp
     assert "not a directory" in under_a_file.stderr.lower()
     assert ".part" not in under_a_file.stderr, "names what is in the way, not a temporary file"
     assert "Error" not in under_a_file.stderr, "words, not an exception class"
+
+
+@pytest.mark.parametrize("db_engine", ["postgresql"])
+def test_on_postgresql_the_command_names_pg_dump_and_writes_nothing(
+    shop_db: ShopDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = shop_db.tables()
+    actions = bootstrap(load_settings({"SHOPKEEPER_DATABASE_URL": shop_db.url})).cli_actions()
+
+    code = run(["db", "backup", str(tmp_path / "copy.db")], actions)
+
+    said = capsys.readouterr()
+    assert code == 4, said.err  # refused
+    assert said.err.count("\n") == 1
+    assert "pg_dump --format=custom" in said.err
+    assert "nothing was written" in said.err
+    assert list(tmp_path.iterdir()) == []
+    assert shop_db.tables() == before

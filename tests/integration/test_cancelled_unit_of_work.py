@@ -1,4 +1,5 @@
-"""A unit of work entered by cancelled code gives its connection back cleanly, so the process can exit.
+"""A unit of work entered by cancelled code gives its connection back cleanly, so the process can exit
+(on each engine).
 
 Cancelling the driver mid-connect or mid-BEGIN left a half-closed aiosqlite connection whose close
 task never finished: Ctrl-C during a card payment hung the server (its lease release ran here).

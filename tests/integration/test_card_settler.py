@@ -4,8 +4,7 @@ one HTTP client, the real gateway client) and the consumer door ``run_card_settl
 from __future__ import annotations
 
 import json
-import sqlite3
-from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from mcp_server.models.orders import OrderCreate, OrderLineRequest
 from mcp_server.models.payments import PaymentCreate
 from mcp_server.services.payments import CardNotCharged
 from mcp_server.services.results import Success
+from tests.engines import ShopDatabase
 from tests.integration.stripe_standin import SECRET, LocalStripe
 
 pytestmark = pytest.mark.anyio
@@ -30,7 +30,7 @@ async def start(database_url: str, tmp_path: Path, api_base: str) -> Backend:
 
 
 async def test_the_worker_settles_a_card_payment_nobody_retried(
-    database_url: str, tmp_path: Path, localstripe: LocalStripe, unreachable_url: str
+    database_url: str, shop_db: ShopDatabase, tmp_path: Path, localstripe: LocalStripe, unreachable_url: str
 ) -> None:
     down = await start(database_url, tmp_path, unreachable_url)
     try:
@@ -49,9 +49,13 @@ async def test_the_worker_settles_a_card_payment_nobody_retried(
         assert pending.pending
     finally:
         await down.close()
-    db_file = Path(database_url.split(":///", 1)[1])
-    with closing(sqlite3.connect(db_file)) as conn, conn:  # set-up: the attempt is two minutes old
-        conn.execute("UPDATE payments SET created_at = datetime(created_at, '-2 minutes')")
+    # set-up: the attempt is two minutes old
+    assert (
+        shop_db.execute(
+            "UPDATE payments SET created_at = :at", at=shop_db.moment(datetime.now(UTC) - timedelta(minutes=2))
+        )
+        == 1
+    )
 
     up = await start(database_url, tmp_path, localstripe.url)
     try:
@@ -72,6 +76,4 @@ async def test_the_worker_settles_a_card_payment_nobody_retried(
         if pi["status"] == "succeeded" and order_id in json.dumps(pi["metadata"])
     ]
     assert len(charged) == 1
-    with closing(sqlite3.connect(db_file)) as conn:
-        actors = [row[0] for row in conn.execute("SELECT actor FROM audit_log WHERE action = 'payment.recorded'")]
-    assert actors == ["worker"]
+    assert shop_db.query("SELECT actor FROM audit_log WHERE action = 'payment.recorded'") == [("worker",)]

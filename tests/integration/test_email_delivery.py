@@ -1,15 +1,14 @@
-"""E-mail delivery end to end: a real SQLite file, the real Postmark-shaped client over a real
-httpx.AsyncClient, and a stand-in provider on 127.0.0.1 that records every request and answers
-from a script. Nothing in httpx is mocked."""
+"""E-mail delivery end to end: a real database on each engine (a SQLite file, a PostgreSQL database),
+the real Postmark-shaped client over a real httpx.AsyncClient, and a stand-in provider on 127.0.0.1
+that records every request and answers from a script. Nothing in httpx is mocked."""
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, closing
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
@@ -36,6 +35,7 @@ from mcp_server.services.results import Success
 from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
 from tests.e2e.support import as_list, as_object, open_shop
+from tests.engines import ShopDatabase
 from tests.fakes import FakeClock
 from tests.http_standin import serving
 
@@ -158,7 +158,7 @@ def provider() -> Iterator[StandInProvider]:
         stand_in.stop()
 
 
-# --- service stacks on a real SQLite file -------------------------------------------------------------
+# --- service stacks on a real database ---------------------------------------------------------------
 
 
 @dataclass
@@ -214,20 +214,18 @@ class Row:
     status: str
     attempts: int
     last_error: str | None
-    next_attempt_at: str
-    sent_at: str | None
+    next_attempt_at: object  # as the engine stores it: text on SQLite, a datetime on PostgreSQL
+    sent_at: object | None
 
 
-def outbox(db_file: Path) -> list[Row]:
-    """The outbox straight from the file, in id order."""
+def outbox(db: ShopDatabase) -> list[Row]:
+    """The outbox straight from the database, in id order."""
     columns = "id, kind, recipient, subject_id, status, attempts, last_error, next_attempt_at, sent_at"
-    with closing(sqlite3.connect(db_file)) as conn:
-        rows = conn.execute(f"SELECT {columns} FROM outbox ORDER BY id").fetchall()  # noqa: S608 - constant
-    return [Row(*r) for r in rows]
+    return [Row(*r) for r in db.query(f"SELECT {columns} FROM outbox ORDER BY id")]  # noqa: S608 - constant
 
 
-def only_row(db_file: Path) -> Row:
-    (row,) = outbox(db_file)
+def only_row(db: ShopDatabase) -> Row:
+    (row,) = outbox(db)
     return row
 
 
@@ -239,7 +237,7 @@ def start_of_test() -> FakeClock:
 
 
 async def test_a_welcome_email_goes_out_through_the_provider(
-    provider: StandInProvider, database_url: str, tmp_path: Path
+    provider: StandInProvider, database_url: str, shop_db: ShopDatabase, tmp_path: Path
 ):
     mail = MailOptions(directory=tmp_path / "mail", sender=SENDER, api_base=provider.url + "/", token=TOKEN)
     backend = await Backend.start(database_url, mail=mail)
@@ -252,7 +250,7 @@ async def test_a_welcome_email_goes_out_through_the_provider(
     assert outcome == DeliveryRound(sent=1)
     assert len(provider.requests) == 1
     request = provider.requests[0]
-    row = only_row(tmp_path / "shop.db")
+    row = only_row(shop_db)
     assert (request.method, request.path) == ("POST", "/email")
     assert request.headers["x-postmark-server-token"] == TOKEN
     assert request.headers["content-type"] == "application/json"
@@ -269,15 +267,16 @@ async def test_a_welcome_email_goes_out_through_the_provider(
     assert not (tmp_path / "mail").exists()  # a provider is configured: no files
 
 
-async def test_a_5xx_is_retried_after_the_backoff_and_then_delivered(provider: StandInProvider, database_url: str):
-    db_file = Path(database_url.split(":///", 1)[1])
+async def test_a_5xx_is_retried_after_the_backoff_and_then_delivered(
+    provider: StandInProvider, database_url: str, shop_db: ShopDatabase
+):
     clock = start_of_test()
     provider.script = [SERVER_ERROR, OK]
     async with stack(database_url, provider, clock) as shop:
         await register(shop.customers, "Ada Lovelace", "ada@example.com")
 
         assert await shop.notifications.deliver_due() == DeliveryRound(retrying=1)
-        waiting = only_row(db_file)
+        waiting = only_row(shop_db)
         assert (waiting.status, waiting.attempts) == ("pending", 1)
         assert waiting.last_error == "the e-mail provider answered 500: Internal server error"
 
@@ -288,14 +287,15 @@ async def test_a_5xx_is_retried_after_the_backoff_and_then_delivered(provider: S
         clock.advance(1)
         assert await shop.notifications.deliver_due() == DeliveryRound(sent=1)
 
-    done = only_row(db_file)
+    done = only_row(shop_db)
     assert (done.status, done.attempts, done.last_error) == ("sent", 2, None)
     assert len(provider.requests) == 2
     assert [r.shopkeeper_id for r in provider.requests] == [done.id, done.id]
 
 
-async def test_after_max_attempts_server_errors_the_message_is_parked(provider: StandInProvider, database_url: str):
-    db_file = Path(database_url.split(":///", 1)[1])
+async def test_after_max_attempts_server_errors_the_message_is_parked(
+    provider: StandInProvider, database_url: str, shop_db: ShopDatabase
+):
     clock = start_of_test()
     provider.script = [SERVER_ERROR, SERVER_ERROR, SERVER_ERROR, OK]
     async with stack(database_url, provider, clock, max_attempts=3) as shop:
@@ -309,14 +309,13 @@ async def test_after_max_attempts_server_errors_the_message_is_parked(provider: 
         clock.advance(24 * 3600)
         assert await shop.notifications.deliver_due() == DeliveryRound()
 
-    parked = only_row(db_file)
+    parked = only_row(shop_db)
     assert (parked.status, parked.attempts, parked.sent_at) == ("failed", 3, None)
     assert parked.last_error == "the e-mail provider answered 500: Internal server error"
     assert len(provider.requests) == 3  # no fourth try
 
 
-async def test_a_422_is_parked_at_once(provider: StandInProvider, database_url: str):
-    db_file = Path(database_url.split(":///", 1)[1])
+async def test_a_422_is_parked_at_once(provider: StandInProvider, database_url: str, shop_db: ShopDatabase):
     clock = start_of_test()
     provider.script = [BAD_ADDRESS]
     async with stack(database_url, provider, clock) as shop:
@@ -325,38 +324,38 @@ async def test_a_422_is_parked_at_once(provider: StandInProvider, database_url: 
         clock.advance(24 * 3600)
         assert await shop.notifications.deliver_due() == DeliveryRound()
 
-    parked = only_row(db_file)
+    parked = only_row(shop_db)
     assert (parked.status, parked.attempts, parked.sent_at) == ("failed", 1, None)
     assert parked.last_error == "the e-mail provider answered 422: Invalid 'To' address"
     assert len(provider.requests) == 1
 
 
 async def test_429_and_an_unreachable_provider_are_temporary(
-    provider: StandInProvider, database_url: str, unreachable_url: str
+    provider: StandInProvider, database_url: str, shop_db: ShopDatabase, unreachable_url: str
 ):
-    db_file = Path(database_url.split(":///", 1)[1])
     clock = start_of_test()
     provider.script = [TOO_MANY]
     async with stack(database_url, provider, clock) as shop:
         await register(shop.customers, "Ada Lovelace", "ada@example.com")
         assert await shop.notifications.deliver_due() == DeliveryRound(retrying=1)
-    limited = only_row(db_file)
+    limited = only_row(shop_db)
     assert (limited.status, limited.attempts) == ("pending", 1)
     assert limited.last_error == "the e-mail provider answered 429: Rate limit exceeded"
 
     clock.advance(30)
     async with stack(database_url, provider, clock, api_base=unreachable_url) as shop:
         assert await shop.notifications.deliver_due() == DeliveryRound(retrying=1)
-    unreachable = only_row(db_file)
+    unreachable = only_row(shop_db)
     assert (unreachable.status, unreachable.attempts) == ("pending", 2)
     assert unreachable.last_error == "could not reach the e-mail provider (ConnectError)"
     assert len(provider.requests) == 1
 
 
-async def test_a_provider_slower_than_the_timeout_is_a_temporary_failure(provider: StandInProvider, database_url: str):
+async def test_a_provider_slower_than_the_timeout_is_a_temporary_failure(
+    provider: StandInProvider, database_url: str, shop_db: ShopDatabase
+):
     """The provider holds its answer until the test releases it, after the round is over: the round
     can only end by the HTTP client giving up (its read timeout), never by the answer arriving."""
-    db_file = Path(database_url.split(":///", 1)[1])
     clock = start_of_test()
     provider.script = [HELD]
     async with stack(database_url, provider, clock, http_timeout=SHORT_READ) as shop:
@@ -366,7 +365,7 @@ async def test_a_provider_slower_than_the_timeout_is_a_temporary_failure(provide
         provider.release()
 
     assert outcome == DeliveryRound(retrying=1)
-    slow = only_row(db_file)
+    slow = only_row(shop_db)
     assert (slow.status, slow.attempts, slow.sent_at) == ("pending", 1, None)
     assert slow.last_error == "the e-mail provider did not answer in time"
     assert len(provider.requests) == 1
@@ -375,14 +374,15 @@ async def test_a_provider_slower_than_the_timeout_is_a_temporary_failure(provide
 # --- two workers ---------------------------------------------------------------------------------------
 
 
-async def test_two_workers_on_one_file_never_send_a_message_twice(provider: StandInProvider, database_url: str):
-    db_file = Path(database_url.split(":///", 1)[1])
+async def test_two_workers_on_one_database_never_send_a_message_twice(
+    provider: StandInProvider, database_url: str, shop_db: ShopDatabase
+):
     provider.delay_each = 0.005  # sends take a little while, so the workers' rounds overlap
     clock = SystemClock()
     async with stack(database_url, provider, clock) as first:
         for n in range(30):
             await register(first.customers, f"Customer {n}", f"c{n}@example.com")
-    queued = {row.id for row in outbox(db_file)}
+    queued = {row.id for row in outbox(shop_db)}
     assert len(queued) == 30
 
     rounds: dict[str, list[DeliveryRound]] = {"worker-a": [], "worker-b": []}
@@ -407,7 +407,7 @@ async def test_two_workers_on_one_file_never_send_a_message_twice(provider: Stan
     sent_ids = [r.shopkeeper_id for r in provider.requests]
     assert sorted({i for i in sent_ids if sent_ids.count(i) > 1}) == []  # nothing sent twice
     assert sorted(sent_ids) == sorted(queued)  # and everything sent
-    rows = outbox(db_file)
+    rows = outbox(shop_db)
     assert {(r.status, r.attempts) for r in rows} == {("sent", 1)}
     by_worker = {token: sum(r.sent for r in done) for token, done in rounds.items()}
     assert sum(by_worker.values()) == 30
@@ -446,15 +446,13 @@ class SlowOnTheClock:
         return outcome
 
 
-def claims_held(db_file: Path) -> list[str | None]:
-    with closing(sqlite3.connect(db_file)) as conn:
-        return [r[0] for r in conn.execute("SELECT claimed_by FROM outbox ORDER BY id")]
+def claims_held(db: ShopDatabase) -> list[str | None]:
+    return [r[0] for r in db.query("SELECT claimed_by FROM outbox ORDER BY id")]
 
 
 async def test_a_worker_slower_than_its_lease_never_sends_what_another_has_claimed_since(
-    provider: StandInProvider, database_url: str
+    provider: StandInProvider, database_url: str, shop_db: ShopDatabase
 ):
-    db_file = Path(database_url.split(":///", 1)[1])
     clock = start_of_test()
     slow: list[SlowOnTheClock] = []
     async with stack(database_url, provider, clock, token=WORKER_B) as second:
@@ -469,12 +467,12 @@ async def test_a_worker_slower_than_its_lease_never_sends_what_another_has_claim
                 await register(first.customers, f"Customer {n}", f"c{n}@example.com")
             outcome = await first.notifications.deliver_due()  # the default batch of 20
 
-    rows = outbox(db_file)
+    rows = outbox(shop_db)
     sent_ids = [r.shopkeeper_id for r in provider.requests]
     assert sorted({i for i in sent_ids if sent_ids.count(i) > 1}) == []  # nothing sent twice
     assert sorted(sent_ids) == [r.id for r in rows]  # and everything sent
     assert {(r.status, r.attempts) for r in rows} == {("sent", 1)}
-    assert claims_held(db_file) == [None] * 20
+    assert claims_held(shop_db) == [None] * 20
     tokens = [r.headers["x-postmark-server-token"] for r in provider.requests]
     assert tokens == [WORKER_A] * 14 + [WORKER_B] * 6
     assert [r.shopkeeper_id for r in provider.requests] == [r.id for r in rows]
@@ -483,11 +481,10 @@ async def test_a_worker_slower_than_its_lease_never_sends_what_another_has_claim
 
 
 async def test_a_worker_that_lost_its_claim_mid_send_leaves_the_other_workers_outcome_alone(
-    provider: StandInProvider, database_url: str
+    provider: StandInProvider, database_url: str, shop_db: ShopDatabase
 ):
     """A send longer than the lease, played out on a fake clock (in real time SEND_TIMEOUT gives such a
     send up well inside the lease): the late worker's 500 must not overwrite the other's delivery."""
-    db_file = Path(database_url.split(":///", 1)[1])
     clock = start_of_test()
     provider.script = [SERVER_ERROR, OK]
     late: list[SlowOnTheClock] = []
@@ -509,18 +506,19 @@ async def test_a_worker_that_lost_its_claim_mid_send_leaves_the_other_workers_ou
             assert await first.notifications.deliver_due() == DeliveryRound()
             assert await second.notifications.deliver_due() == DeliveryRound()
 
-    done = only_row(db_file)
+    done = only_row(shop_db)
     assert (done.status, done.attempts, done.last_error) == ("sent", 1, None)
     assert done.sent_at is not None
-    assert claims_held(db_file) == [None]
+    assert claims_held(shop_db) == [None]
     assert [r.headers["x-postmark-server-token"] for r in provider.requests] == [WORKER_A, WORKER_B]
 
 
 # --- secrets -------------------------------------------------------------------------------------------
 
 
-async def test_the_token_never_reaches_the_outbox_after_failures(provider: StandInProvider, database_url: str):
-    db_file = Path(database_url.split(":///", 1)[1])
+async def test_the_token_never_reaches_the_outbox_after_failures(
+    provider: StandInProvider, database_url: str, shop_db: ShopDatabase
+):
     clock = start_of_test()
     provider.script = [
         SERVER_ERROR,
@@ -541,22 +539,23 @@ async def test_the_token_never_reaches_the_outbox_after_failures(provider: Stand
             DeliveryRound(retrying=1),
         ]
 
-    rows = outbox(db_file)
+    rows = outbox(shop_db)
     assert [r.last_error is not None for r in rows] == [True] * 5
     assert len(provider.requests) == 5
     assert all(r.headers["x-postmark-server-token"] == TOKEN for r in provider.requests)
     for row in rows:
         assert TOKEN not in repr(row)
-    with closing(sqlite3.connect(db_file)) as conn:
-        dumped = "\n".join(conn.iterdump())
-    assert TOKEN not in dumped
+    assert TOKEN not in repr(shop_db.tables())
 
 
 async def test_a_provider_echoing_the_token_gets_it_neither_stored_nor_listed_nor_logged(
-    provider: StandInProvider, database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    provider: StandInProvider,
+    database_url: str,
+    shop_db: ShopDatabase,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ):
     caplog.set_level(logging.DEBUG)
-    db_file = tmp_path / "shop.db"
     provider.script = [
         Answer(401, {"ErrorCode": 10, "Message": "The Server token '{token}' is not valid."}),
         Answer(500, {"ErrorCode": 500, "Message": "Internal error while handling a request with {token}"}),
@@ -576,21 +575,20 @@ async def test_a_provider_echoing_the_token_gets_it_neither_stored_nor_listed_no
         await backend.close()
 
     assert [r.headers["x-postmark-server-token"] for r in provider.requests] == [TOKEN] * 3  # it was echoed
-    assert [(r.status, r.last_error) for r in outbox(db_file)] == [
+    assert [(r.status, r.last_error) for r in outbox(shop_db)] == [
         ("failed", "the e-mail provider answered 401: The Server token '[server token]' is not valid."),
         ("pending", "the e-mail provider answered 500: Internal error while handling a request with [server token]"),
         ("failed", "the e-mail provider answered 422: " + "x" * 190 + "[server to"),
     ]
-    with closing(sqlite3.connect(db_file)) as conn:
-        assert TOKEN not in "\n".join(conn.iterdump())
+    assert TOKEN not in repr(shop_db.tables())
     assert "e-mails: 0 sent, 1 to retry, 2 failed" in caplog.text  # the worker's log was captured
     assert TOKEN not in caplog.text
 
-    async with open_shop(db_file, "legacy") as shop:
+    async with open_shop(shop_db, "legacy") as shop:
         listed = await shop.ok("notifications_list", {})
     assert "`the e-mail provider answered 401: The Server token '[server token]' is not valid.`" in listed.text
     reasons = [as_object(n)["last_error"] for n in as_list(listed.data["notifications"])]
-    assert reasons == [r.last_error for r in outbox(db_file)]
+    assert reasons == [r.last_error for r in outbox(shop_db)]
     assert TOKEN not in listed.text
     assert TOKEN not in json.dumps(listed.data)
     assert TOKEN not in caplog.text
@@ -599,7 +597,7 @@ async def test_a_provider_echoing_the_token_gets_it_neither_stored_nor_listed_no
 # --- no provider: files ---------------------------------------------------------------------------------
 
 
-async def test_without_a_token_each_email_becomes_an_eml_file(database_url: str, tmp_path: Path):
+async def test_without_a_token_each_email_becomes_an_eml_file(database_url: str, shop_db: ShopDatabase, tmp_path: Path):
     directory = tmp_path / "outgoing"
     backend = await Backend.start(database_url, mail=MailOptions(directory=directory, sender=SENDER))
     try:
@@ -609,7 +607,7 @@ async def test_without_a_token_each_email_becomes_an_eml_file(database_url: str,
         await backend.close()
 
     assert outcome == DeliveryRound(sent=1)
-    row = only_row(tmp_path / "shop.db")
+    row = only_row(shop_db)
     assert (row.status, row.attempts, row.last_error) == ("sent", 1, None)
     assert sorted(p.name for p in directory.iterdir()) == [f"{row.id}.eml"]  # no partial file left behind
     text = (directory / f"{row.id}.eml").read_text(encoding="utf-8")
@@ -623,7 +621,10 @@ async def test_without_a_token_each_email_becomes_an_eml_file(database_url: str,
     assert body.startswith("Hello Ada Lovelace,\n")
 
 
-async def test_without_mail_options_the_files_go_beside_the_database(database_url: str, tmp_path: Path):
+@pytest.mark.parametrize("db_engine", ["sqlite"])  # "beside" a file; a database server has no folder to put them by
+async def test_without_mail_options_the_files_go_beside_the_database(
+    database_url: str, shop_db: ShopDatabase, tmp_path: Path
+):
     backend = await Backend.start(database_url)
     try:
         await register(backend.services.customers, "Ada Lovelace", "ada@example.com")
@@ -631,6 +632,6 @@ async def test_without_mail_options_the_files_go_beside_the_database(database_ur
     finally:
         await backend.close()
 
-    row = only_row(tmp_path / "shop.db")
+    row = only_row(shop_db)
     assert row.status == "sent"
     assert "To: ada@example.com\n" in (tmp_path / "mail" / f"{row.id}.eml").read_text(encoding="utf-8")

@@ -1,10 +1,12 @@
 """The same Alembic migrations create and upgrade a PostgreSQL database: from empty to head, with the
-schema the ORM entities describe, and back down to nothing and up again.
+schema the ORM entities describe, and back down to nothing and up again, as the server's start does.
 
 The server is a throwaway PostgreSQL 15 cluster (tests/postgres.py), on asyncpg (decision 0013).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -17,6 +19,7 @@ from sqlalchemy.engine import Connection
 from mcp_server.adapters import migrations
 from mcp_server.adapters.database import create_engine, current_revision, ensure_schema
 from mcp_server.adapters.migrations import HEAD_REVISION
+from mcp_server.adapters.service_factories import Backend, MailOptions
 from mcp_server.models.entities import Base
 from tests.postgres import PostgresServer
 
@@ -41,8 +44,11 @@ def _downgrade_to_nothing(connection: Connection) -> None:
     command.downgrade(config, "base")
 
 
-async def test_the_migrations_build_the_schema_on_postgresql_and_undo_it(postgres: PostgresServer) -> None:
-    engine = create_engine(postgres.create_database("migrations"))
+async def test_the_migrations_build_the_schema_on_postgresql_and_undo_it(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    url = postgres.create_database("migrations")
+    engine = create_engine(url)
     try:
         assert await current_revision(engine) is None
         assert await ensure_schema(engine) is True
@@ -57,7 +63,9 @@ async def test_the_migrations_build_the_schema_on_postgresql_and_undo_it(postgre
         async with engine.connect() as connection:
             assert await connection.run_sync(_tables) & SHOP_TABLES == set()
 
-        assert await ensure_schema(engine) is True
+        backend = await Backend.start(url, mail=MailOptions(directory=tmp_path / "mail"))
+        await backend.close()
+        assert backend.is_new, "a start on an empty database builds the shop and says it is new"
         assert await current_revision(engine) == HEAD_REVISION
     finally:
         await engine.dispose()

@@ -1,4 +1,4 @@
-"""The outbox repository's claims on real SQLite: a lease is renewed, and an outcome recorded, only by
+"""The outbox repository's claims on each engine: a lease is renewed, and an outcome recorded, only by
 the worker round whose claim token the row still carries."""
 
 from __future__ import annotations

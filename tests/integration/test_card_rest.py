@@ -1,5 +1,5 @@
-"""The rest of a pending card row is stored in the shop's SQLite file: a second process, with its
-own engine on the same file, keeps to the schedule the first one stored."""
+"""The rest of a pending card row is stored in the shop's database: a second process, with its own
+engine on the same database (on each engine), keeps to the schedule the first one stored."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ ACTOR = "test"
 
 @pytest.fixture
 async def second_engine(database_url: str) -> AsyncGenerator[AsyncEngine]:
-    """Another process's engine on the same file."""
+    """Another process's engine on the same database."""
     engine = create_engine(database_url)
     yield engine
     await engine.dispose()

@@ -1,16 +1,14 @@
-"""Approval requests on a real SQLite file: they expire, work once, hold only for the state they
-were approved against, and two processes (``tests/integration/approval_racer.py``), or two engines
-in this one, racing to redeem the same approved request make one refund between them. Approvers'
-passphrases are kept as scrypt hashes.
+"""Approval requests on each engine (a SQLite file, a PostgreSQL database): they expire, work once,
+hold only for the state they were approved against, and two processes
+(``tests/integration/approval_racer.py``), or two engines in this one, racing to redeem the same
+approved request make one refund between them. Approvers' passphrases are kept as scrypt hashes.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 from collections.abc import AsyncGenerator
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +41,7 @@ from mcp_server.services.payments import PaymentService
 from mcp_server.services.results import Rejected, Success
 from mcp_server.services.unit_of_work import with_events
 from mcp_server.utils.ids import IdGenerator
+from tests.engines import ShopDatabase
 from tests.fakes import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -79,7 +78,7 @@ class Shop:
     clock: FakeClock
     main: Stack
     order_id: str
-    db_file: Path
+    db: ShopDatabase
 
     def refund(self, amount: int) -> RefundCreate:
         return RefundCreate(order_id=self.order_id, amount=amount, reason="chipped")
@@ -93,30 +92,35 @@ class Shop:
         assert isinstance(decided, Success), decided
         return asked.request.id
 
-    def rows(self, sql: str, *args: object) -> list[tuple[object, ...]]:
-        """Read straight from the file, as another process would."""
-        with closing(sqlite3.connect(self.db_file)) as conn:
-            return [tuple(r) for r in conn.execute(sql, args).fetchall()]
+    def rows(self, sql: str, **params: object) -> list[tuple[object, ...]]:
+        """Read straight from the database, as another process would."""
+        return self.db.query(sql, **params)
 
     def refunded(self) -> tuple[int, int]:
         """(the order's refunded_minor, the sum of its refund rows)."""
-        (order,) = self.rows("SELECT refunded_minor FROM orders WHERE id = ?", self.order_id)
+        (order,) = self.rows("SELECT refunded_minor FROM orders WHERE id = :id", id=self.order_id)
         (given,) = self.rows(
-            "SELECT COALESCE(SUM(amount_minor), 0) FROM payments WHERE order_id = ? AND kind = 'refund'", self.order_id
+            "SELECT COALESCE(SUM(amount_minor), 0) FROM payments WHERE order_id = :id AND kind = 'refund'",
+            id=self.order_id,
         )
         return int(str(order[0])), int(str(given[0]))
 
     def approval(self, approval_id: str) -> tuple[object, ...]:
         """(status, decided_by, used_at is set) of the stored approval request."""
-        (row,) = self.rows(
-            "SELECT status, decided_by, used_at IS NOT NULL FROM approval_requests WHERE id = ?", approval_id
-        )
-        return row
+        (row,) = self.rows("SELECT status, decided_by, used_at FROM approval_requests WHERE id = :id", id=approval_id)
+        return (*row[:2], row[2] is not None)
+
+
+def instant(stored: object) -> datetime:
+    """A stored timestamp as a UTC datetime: SQLite keeps naive UTC text, PostgreSQL a timestamptz."""
+    if isinstance(stored, datetime):
+        return stored.astimezone(UTC)
+    return datetime.fromisoformat(str(stored)).replace(tzinfo=UTC)
 
 
 @pytest.fixture
-async def shop(uow: SqlUnitOfWorkFactory, tmp_path: Path) -> Shop:
-    """A paid order of 20.00 and one approver, on the migrated file; a clock the test moves (it starts
+async def shop(uow: SqlUnitOfWorkFactory, shop_db: ShopDatabase) -> Shop:
+    """A paid order of 20.00 and one approver, on the migrated database; a clock the test moves (it starts
     at the real time, so a racer process on the system clock finds the requests made here still fresh)."""
     clock, ids = FakeClock(datetime.now(UTC)), IdGenerator()
     main = stack(uow, clock)
@@ -134,12 +138,12 @@ async def shop(uow: SqlUnitOfWorkFactory, tmp_path: Path) -> Shop:
     paid = await main.payments.record(PaymentCreate(order_id=order_id, method="cash"), actor=ACTOR)
     assert isinstance(paid, Success)
     assert isinstance(await main.approvals.add_approver(APPROVER, PASSPHRASE, actor=ACTOR), Success)
-    return Shop(clock, main, order_id, tmp_path / "shop.db")
+    return Shop(clock, main, order_id, shop_db)
 
 
 @pytest.fixture
 async def second_engine(database_url: str) -> AsyncGenerator[AsyncEngine]:
-    """Another process's engine on the same file."""
+    """Another process's engine on the same database."""
     engine = create_engine(database_url)
     yield engine
     await engine.dispose()
@@ -151,8 +155,8 @@ async def second_engine(database_url: str) -> AsyncGenerator[AsyncEngine]:
 async def test_an_approved_request_past_its_expiry_is_refused(shop: Shop) -> None:
     asked_at = shop.clock.now()
     approval_id = await shop.ask(500)
-    (expires,) = shop.rows("SELECT expires_at FROM approval_requests WHERE id = ?", approval_id)
-    assert str(expires[0]).startswith((asked_at + APPROVAL_TTL).strftime("%Y-%m-%d %H:%M:%S")), expires
+    ((expires,),) = shop.rows("SELECT expires_at FROM approval_requests WHERE id = :id", id=approval_id)
+    assert instant(expires).replace(microsecond=0) == (asked_at + APPROVAL_TTL).replace(microsecond=0), expires
 
     shop.clock.advance(APPROVAL_TTL.total_seconds())  # exactly at expires_at
     late = await shop.main.payments.refund(shop.refund(500), actor=ACTOR, approval=ApprovalGiven(approval_id))
@@ -161,7 +165,7 @@ async def test_an_approved_request_past_its_expiry_is_refused(shop: Shop) -> Non
     assert late.field == "approval_id"
     assert "expired" in late.message
     assert shop.refunded() == (0, 0), "nothing was given back"
-    assert shop.approval(approval_id) == ("approved", f"person:{APPROVER}", 0), "an expired approval is not used"
+    assert shop.approval(approval_id) == ("approved", f"person:{APPROVER}", False), "an expired approval is not used"
 
 
 async def test_a_request_cannot_be_approved_once_it_has_expired(shop: Shop) -> None:
@@ -174,7 +178,7 @@ async def test_a_request_cannot_be_approved_once_it_has_expired(shop: Shop) -> N
 
     assert isinstance(decided, Rejected), decided
     assert "expired" in decided.message
-    assert shop.approval(asked.request.id) == ("pending", None, 0)
+    assert shop.approval(asked.request.id) == ("pending", None, False)
 
 
 async def test_an_approval_redeemed_just_before_expiry_goes_through(shop: Shop) -> None:
@@ -201,7 +205,7 @@ async def test_an_approval_works_once(shop: Shop) -> None:
     assert second.field == "approval_id"
     assert "already used" in second.message
     assert shop.refunded() == (500, 500), "one refund, not two"
-    assert shop.approval(approval_id) == ("used", f"person:{APPROVER}", 1)
+    assert shop.approval(approval_id) == ("used", f"person:{APPROVER}", True)
     actors = shop.rows("SELECT actor FROM audit_log WHERE action = 'payment.refunded'")
     assert actors == [(f"{ACTOR} (approved by person:{APPROVER} in {approval_id})",)]
 
@@ -229,7 +233,7 @@ async def test_an_approval_does_not_survive_a_change_to_the_order(shop: Shop) ->
     assert stale.field == "approval_id"
     assert "changed" in stale.message
     assert shop.refunded() == (300, 300), "only the terminal's refund"
-    assert shop.approval(approval_id) == ("approved", f"person:{APPROVER}", 0)
+    assert shop.approval(approval_id) == ("approved", f"person:{APPROVER}", False)
 
 
 async def test_an_approval_is_for_the_call_that_asked_for_it(shop: Shop) -> None:
@@ -253,7 +257,7 @@ RACE_TIMEOUT_S = 60.0  # start-up on a busy machine; not what is tested
 
 
 async def test_two_processes_redeeming_one_approval_make_one_refund(shop: Shop, database_url: str) -> None:
-    """Two real processes, each with its own engine on the file, redeem the same approved request at once."""
+    """Two real processes, each with its own engine on the database, redeem the same approved request at once."""
     approval_id = await shop.ask(AMOUNT)
     command = [
         sys.executable,
@@ -285,7 +289,7 @@ async def test_two_processes_redeeming_one_approval_make_one_refund(shop: Shop, 
     assert sorted(r["result"] for r in reports) == ["Rejected", "Success"], reports
     assert [r["field"] for r in reports if r["result"] == "Rejected"] == ["approval_id"], reports
     assert shop.refunded() == (AMOUNT, AMOUNT), "one refund between them"
-    assert shop.approval(approval_id) == ("used", f"person:{APPROVER}", 1)
+    assert shop.approval(approval_id) == ("used", f"person:{APPROVER}", True)
 
 
 async def _line(process: Process) -> str:
@@ -297,7 +301,7 @@ async def _line(process: Process) -> str:
 
 
 async def test_two_engines_redeeming_one_approval_make_one_refund(shop: Shop, second_engine: AsyncEngine) -> None:
-    """Each round, this process and another (its own engine on the file) redeem the same approval at once."""
+    """Each round, this process and another (its own engine on the database) redeem the same approval at once."""
     other = stack(SqlUnitOfWorkFactory(second_engine, writer(second_engine)), shop.clock)
     used: list[str] = []
     for _ in range(ROUNDS):
@@ -316,7 +320,7 @@ async def test_two_engines_redeeming_one_approval_make_one_refund(shop: Shop, se
         refused = [o for o in outcomes if isinstance(o, Rejected)]
         assert (done, len(refused)) == (1, 1), outcomes
         assert refused[0].field == "approval_id", refused
-        assert shop.approval(approval_id) == ("used", f"person:{APPROVER}", 1)
+        assert shop.approval(approval_id) == ("used", f"person:{APPROVER}", True)
         used.append(approval_id)
 
     assert shop.refunded() == (ROUNDS * AMOUNT, ROUNDS * AMOUNT), "one refund per approval"
@@ -330,7 +334,7 @@ async def test_two_engines_redeeming_one_approval_make_one_refund(shop: Shop, se
 
 
 async def test_the_stored_passphrase_is_a_scrypt_hash_that_verifies(shop: Shop) -> None:
-    ((stored,),) = shop.rows("SELECT passphrase_hash FROM approvers WHERE name = ?", APPROVER)
+    ((stored,),) = shop.rows("SELECT passphrase_hash FROM approvers WHERE name = :name", name=APPROVER)
     assert isinstance(stored, str)
     assert PASSPHRASE not in stored
     assert stored.startswith("scrypt$1024$8$1$"), stored
@@ -385,4 +389,4 @@ async def test_deciding_needs_the_approvers_passphrase(shop: Shop) -> None:
     assert wrong.field == "passphrase"
     assert isinstance(nobody, Rejected), nobody
     assert nobody.field == "passphrase"
-    assert shop.approval(asked.request.id) == ("pending", None, 0)
+    assert shop.approval(asked.request.id) == ("pending", None, False)

@@ -1,4 +1,5 @@
-"""The sales report's SQL on a real SQLite file after cancellations, refunds and card refunds.
+"""The sales report's SQL on each engine (a SQLite file, a PostgreSQL database) after cancellations,
+refunds and card refunds.
 
 Revenue is the total of the orders placed in the range that are not cancelled; refunds are the
 succeeded refunds made in the range on orders that are not cancelled; net is revenue minus refunds.
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from mcp_server.adapters.service_factories import Backend
+from mcp_server.adapters.service_factories import Backend, MailOptions
 from mcp_server.models.catalog import ProductCreate
 from mcp_server.models.customers import CustomerCreate
 from mcp_server.models.orders import OrderCreate, OrderLineRequest
@@ -24,7 +26,7 @@ from mcp_server.services.approvals import PersonConfirmed
 from mcp_server.services.reports import day_windows
 from mcp_server.services.results import Success
 from tests.fakes import FakeDatabase, FakeReportRepository
-from tests.integration.test_orders_sqlite import MUG, TEA, a_customer, a_payment, an_order
+from tests.integration.test_orders import MUG, TEA, a_customer, a_payment, an_order
 
 pytestmark = pytest.mark.anyio
 
@@ -131,9 +133,9 @@ async def test_products_add_up_to_the_days_revenue(seeded: SqlUnitOfWorkFactory)
     assert await fake().sales_by_product(windows[0].start, windows[-1].end, 100) == products
 
 
-async def test_paid_then_cancelled_through_the_services_nets_to_zero(database_url: str) -> None:
-    """The reported bug, end to end on SQLite: a paid order cancelled showed revenue 0, refunds 18.00, net -18.00."""
-    backend = await Backend.start(database_url)
+async def test_paid_then_cancelled_through_the_services_nets_to_zero(database_url: str, tmp_path: Path) -> None:
+    """The reported bug, end to end: a paid order cancelled showed revenue 0, refunds 18.00, net -18.00."""
+    backend = await Backend.start(database_url, mail=MailOptions(directory=tmp_path / "mail"))
     try:
         s = backend.services
         customer = await s.customers.register(CustomerCreate(name="Ada", email="ada@example.com"), actor="t")

@@ -1,9 +1,8 @@
-"""Orders, payments and the sales report on a real SQLite file: races, keyset pages and the SQL aggregation."""
+"""Orders, payments and the sales report on each engine (a SQLite file, a PostgreSQL database): races,
+keyset pages and the SQL aggregation."""
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,14 +11,14 @@ import anyio
 import pytest
 from mcp_types import CallToolResult
 
-from mcp_server.adapters.service_factories import Backend
+from mcp_server.adapters.service_factories import Backend, MailOptions
 from mcp_server.models.catalog import Product, ProductCreate
 from mcp_server.models.customers import Customer, CustomerCreate
 from mcp_server.models.orders import Order, OrderCreate, OrderLine, OrderLineRequest, OrderQuery, OrderStatus
-from mcp_server.models.payments import Payment, PaymentQuery
+from mcp_server.models.payments import Payment, PaymentCreate, PaymentQuery, RefundCreate
 from mcp_server.models.reports import DaySales, ProductSales, SalesQuery
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
-from mcp_server.services.approvals import ApprovalDesk
+from mcp_server.services.approvals import ApprovalDesk, PersonConfirmed
 from mcp_server.services.orders import OrderService, Placed
 from mcp_server.services.payments import PaymentService
 from mcp_server.services.reports import ReportService, day_windows
@@ -27,6 +26,7 @@ from mcp_server.services.results import Conflict, NotFound, Rejected, Success, U
 from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
 from tests.e2e.support import as_object, open_shop, string, text_of
+from tests.engines import ShopDatabase
 
 pytestmark = pytest.mark.anyio
 
@@ -34,21 +34,21 @@ NEW_YORK = ZoneInfo("America/New_York")  # UTC-5 in January
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def counts(db_file: Path) -> tuple[int, int, int]:
-    """(stock of the only product, orders, order.placed audit entries) read straight from the file."""
-    with closing(sqlite3.connect(db_file)) as conn:
-        stock = conn.execute("SELECT stock FROM products").fetchone()[0]
-        orders = conn.execute("SELECT count(*) FROM orders").fetchone()[0]
-        audits = conn.execute("SELECT count(*) FROM audit_log WHERE action = 'order.placed'").fetchone()[0]
-    return int(stock), int(orders), int(audits)
+def counts(db: ShopDatabase) -> tuple[int, int, int]:
+    """(stock of the only product, orders, order.placed audit entries) read straight from the database."""
+    stock = db.scalar("SELECT stock FROM products")
+    return int(stock), db.count("orders"), db.count("audit_log", "action = 'order.placed'")
 
 
 # --- no oversell ---------------------------------------------------------------------------------
 
 
-async def test_fifty_orders_over_five_engines_never_oversell(database_url: str, tmp_path: Path) -> None:
+async def test_fifty_orders_over_five_engines_never_oversell(
+    database_url: str, shop_db: ShopDatabase, tmp_path: Path
+) -> None:
     """Five service stacks, as five server processes would have, race 50 one-unit orders for 10 units."""
-    backends = [await Backend.start(database_url) for _ in range(5)]
+    mail = MailOptions(directory=tmp_path / "mail")
+    backends = [await Backend.start(database_url, mail=mail) for _ in range(5)]
     try:
         first = backends[0].services
         customer = await first.customers.register(CustomerCreate(name="Racer", email="racer@example.com"), actor="t")
@@ -76,12 +76,11 @@ async def test_fifty_orders_over_five_engines_never_oversell(database_url: str, 
     assert (len(placed), len(refused), others) == (10, 40, [])
     assert all("insufficient stock" in r.message and r.field == "lines" for r in refused)
     assert len(set(placed)) == 10
-    assert counts(tmp_path / "shop.db") == (0, 10, 10)
+    assert counts(shop_db) == (0, 10, 10)
 
 
-async def test_concurrent_orders_through_the_tools_never_oversell(tmp_path: Path) -> None:
-    db_file = tmp_path / "shop.db"
-    async with open_shop(db_file, "auto") as shop:
+async def test_concurrent_orders_through_the_tools_never_oversell(shop_db: ShopDatabase) -> None:
+    async with open_shop(shop_db, "auto") as shop:
         ada = string(await shop.register("Ada", "ada@example.com"), "id")
         await shop.add_product("LAST-10", "Scarce", 100, "EUR", stock=10)
         results: list[CallToolResult] = []
@@ -99,10 +98,55 @@ async def test_concurrent_orders_through_the_tools_never_oversell(tmp_path: Path
     assert (len(placed), len(refused)) == (10, 20)
     assert all("insufficient stock: 0 in stock, 1 requested" in message for message in refused), refused[:1]
     assert len({string(as_object(as_object(r.structured_content)["order"]), "id") for r in placed}) == 10
-    assert counts(db_file) == (0, 10, 10)
+    assert counts(shop_db) == (0, 10, 10)
 
 
-# --- repository checks on real SQLite ------------------------------------------------------------
+async def test_two_refunds_racing_on_one_order_never_give_back_more_than_paid(
+    database_url: str, shop_db: ShopDatabase, tmp_path: Path
+) -> None:
+    """Two server processes' worth of engines refund the same orders at once: they take turns on each
+    order (SQLite's write lock; PostgreSQL's order row lock, at READ COMMITTED), so none gives back more
+    than was paid."""
+    mail = MailOptions(directory=tmp_path / "mail")
+    first, second = [await Backend.start(database_url, mail=mail) for _ in range(2)]
+    try:
+        s = first.services
+        ada = await s.customers.register(CustomerCreate(name="Ada", email="ada@example.com"), actor="t")
+        assert isinstance(ada, Success)
+        mug = ProductCreate(sku="MUG-1", name="Mug", price_minor=1250, currency="EUR", stock=1000)
+        assert isinstance(await s.catalog.create_product(mug, actor="t"), Success)
+        orders: list[str] = []
+        for _ in range(12):
+            order = OrderCreate(customer_id=ada.value.id, lines=[OrderLineRequest(sku="MUG-1", quantity=2)])
+            placed = await s.orders.place(order, actor="t")
+            assert isinstance(placed, Success)
+            orders.append(placed.value.order.id)
+            paid = await s.payments.record(PaymentCreate(order_id=placed.value.order.id, method="cash"), actor="t")
+            assert isinstance(paid, Success)
+        outcomes: list[object] = []
+
+        async def refund(backend: Backend, order_id: str) -> None:
+            request = RefundCreate(order_id=order_id, amount=1500, reason="race")
+            outcomes.append(await backend.services.payments.refund(request, actor="t", approval=PersonConfirmed()))
+
+        async with anyio.create_task_group() as tasks:
+            for order_id in orders:
+                tasks.start_soon(refund, first, order_id)
+                tasks.start_soon(refund, second, order_id)
+    finally:
+        await first.close()
+        await second.close()
+
+    assert sum(isinstance(o, Success) for o in outcomes) == len(orders), "one refund per order goes through"
+    assert all(isinstance(o, Success | Rejected) for o in outcomes), outcomes
+    given_back = shop_db.query(
+        "SELECT o.id, o.refunded_minor, (SELECT sum(p.amount_minor) FROM payments p"
+        " WHERE p.order_id = o.id AND p.kind = 'refund') FROM orders o ORDER BY o.id"
+    )
+    assert given_back == [(order_id, 1500, 1500) for order_id in sorted(orders)]
+
+
+# --- repository checks on each engine ----------------------------------------------------------
 
 
 def a_customer(n: int) -> Customer:
@@ -246,7 +290,7 @@ async def test_order_pages_filter_by_time_status_and_customer(seeded: SqlUnitOfW
         return [int(o.id.removeprefix("ord_")) for o in rows]
 
     assert await ids() == [7, 6, 5, 4, 3, 2, 1], "newest first"
-    assert await ids(placed_from=ny(10), placed_to=ny(11)) == [3, 2], "a local day, bounds bound as UTC text"
+    assert await ids(placed_from=ny(10), placed_to=ny(11)) == [3, 2], "a local day, its bounds as UTC instants"
     assert await ids(placed_from=ny(11), placed_to=ny(12)) == [6, 5, 4]
     assert await ids(placed_from=utc(10, 5), placed_to=utc(12, 5)) == [6, 5, 4, 3, 2], "[from, to)"
     assert await ids(placed_from=ny(10)) == [7, 6, 5, 4, 3, 2]

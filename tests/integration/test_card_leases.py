@@ -1,5 +1,5 @@
-"""Card refunds of one order racing from several processes on one SQLite file: each refund row is
-sent to the gateway by one request at a time (its lease), counted where the requests arrive.
+"""Card refunds of one order racing from several processes on one database (on each engine): each
+refund row is sent to the gateway by one request at a time (its lease), counted where the requests arrive.
 
 Four real processes (``tests/integration/card_racer.py``), each with its own engine and gateway
 client, make five confirmed refunds of the same order at once. The fault proxy holds every answer
@@ -37,7 +37,7 @@ from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
 from tests.integration.card_racer import AMOUNT
 from tests.integration.stripe_standin import BASE_DELAY_S, SECRET, FaultProxy, LocalStripe, Sleeps
-from tests.integration.test_card_payments_sqlite import ACTOR, ATTEMPTS, PRICE, Shop
+from tests.integration.test_card_payments import ACTOR, ATTEMPTS, PRICE, Shop
 
 pytestmark = pytest.mark.anyio
 
@@ -133,7 +133,7 @@ async def test_refunds_racing_from_four_processes_post_each_refund_key_once(
     assert booked == PROCESSES * CALLS_EACH * AMOUNT <= 4 * PRICE
 
 
-async def test_a_lease_on_sqlite_holds_until_it_runs_out_and_a_settle_drops_it(shop: Shop) -> None:
+async def test_a_lease_holds_until_it_runs_out_and_a_settle_drops_it(shop: Shop) -> None:
     order_id = await shop.place()
     shop.proxy.inject(*("503",) * ATTEMPTS)
     left = await shop.charge(order_id)

@@ -1,4 +1,7 @@
-"""Repositories, unit of work and migrations on a real SQLite file."""
+"""Repositories, unit of work and migrations on each engine: a real SQLite file and a PostgreSQL database.
+
+A few tests are about SQLite itself (its pragmas, its one write lock) and run on SQLite only; what
+PostgreSQL does instead is in test_postgres_limits.py."""
 
 from __future__ import annotations
 
@@ -17,7 +20,14 @@ from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mcp_server.adapters import migrations
-from mcp_server.adapters.database import DatabaseMissingError, create_engine, current_revision, ensure_schema, writer
+from mcp_server.adapters.database import (
+    DatabaseMissingError,
+    PoolOptions,
+    create_engine,
+    current_revision,
+    ensure_schema,
+    writer,
+)
 from mcp_server.adapters.migrations import HEAD_REVISION
 from mcp_server.adapters.service_factories import Backend
 from mcp_server.models.audit import AuditEntry, AuditQuery
@@ -32,8 +42,11 @@ from mcp_server.services.customers import CustomerService
 from mcp_server.services.results import Conflict, Rejected, Success, Unavailable
 from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
+from tests.engines import ShopDatabase
 
 pytestmark = pytest.mark.anyio
+ON_SQLITE = pytest.mark.parametrize("db_engine", ["sqlite"])
+ON_POSTGRESQL = pytest.mark.parametrize("db_engine", ["postgresql"])
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -194,6 +207,7 @@ async def test_service_writes_customer_audit_and_outbox_together(uow: SqlUnitOfW
     assert [tuple(r) for r in rows] == [("welcome", "ada@example.com", "pending")]
 
 
+@ON_SQLITE  # PostgreSQL has no pragmas: its sessions' lock timeout is checked below
 async def test_sqlite_pragmas_are_set(engine: AsyncEngine):
     async with engine.connect() as conn:
         journal = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
@@ -202,6 +216,18 @@ async def test_sqlite_pragmas_are_set(engine: AsyncEngine):
         busy = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar_one()
     assert (journal, synchronous, foreign_keys) == ("wal", 1, 1)
     assert busy >= 1000
+
+
+@ON_POSTGRESQL  # SQLite's counterpart is its pragmas, above
+async def test_postgresql_sessions_wait_for_a_locked_row_as_long_as_for_a_connection(database_url: str):
+    engine = create_engine(database_url, pool=PoolOptions(timeout_s=2.5))
+    try:
+        async with engine.connect() as conn:
+            lock = (await conn.exec_driver_sql("SHOW lock_timeout")).scalar_one()
+            name = (await conn.exec_driver_sql("SHOW application_name")).scalar_one()
+    finally:
+        await engine.dispose()
+    assert (lock, name) == ("2500ms", "shopkeeper")
 
 
 async def test_migrations_create_what_the_models_describe(engine: AsyncEngine):
@@ -241,9 +267,11 @@ async def test_first_start_creates_missing_directories_where_allowed(tmp_path: P
     assert (tmp_path / "deep" / "er" / "shop.db").exists()
 
 
-async def test_a_writer_holds_the_write_lock_from_its_first_statement(uow: SqlUnitOfWorkFactory, tmp_path: Path):
+@ON_SQLITE  # SQLite's one database-wide write lock; PostgreSQL writers lock rows (test_concurrency_postgres.py)
+async def test_a_writer_holds_the_write_lock_from_its_first_statement(uow: SqlUnitOfWorkFactory, shop_db: ShopDatabase):
     """Check-then-write is safe only if the lock is taken before the check."""
-    other = sqlite3.connect(tmp_path / "shop.db", timeout=0, isolation_level=None)
+    assert shop_db.path is not None
+    other = sqlite3.connect(shop_db.path, timeout=0, isolation_level=None)
     try:
         async with uow(write=True) as w:
             await w.customers.find_by_email("nobody@example.com")
@@ -259,10 +287,14 @@ async def test_a_writer_holds_the_write_lock_from_its_first_statement(uow: SqlUn
         other.close()
 
 
-async def test_a_database_locked_too_long_is_unavailable_and_changes_nothing(database_url: str, tmp_path: Path):
+# SQLite's write lock held by another program; on PostgreSQL a row locked past the lock timeout, or a pool
+# with no free connection, answers the same "busy" (test_postgres_limits.py).
+@ON_SQLITE
+async def test_a_database_locked_too_long_is_unavailable_and_changes_nothing(shop_db: ShopDatabase):
     """Another program holds the write lock past the busy timeout: a clear result, not a crash."""
-    impatient = create_engine(database_url, busy_timeout_ms=100)
-    other = sqlite3.connect(tmp_path / "shop.db", isolation_level=None)
+    assert shop_db.path is not None
+    impatient = create_engine(shop_db.url, busy_timeout_ms=100)
+    other = sqlite3.connect(shop_db.path, isolation_level=None)
     try:
         await ensure_schema(impatient)
         service = CustomerService(SqlUnitOfWorkFactory(impatient, writer(impatient)), SystemClock(), IdGenerator())

@@ -1,4 +1,4 @@
-"""Card payments end to end below the handlers: services on SQLite, the real gateway client,
+"""Card payments end to end below the handlers: services on each engine, the real gateway client,
 the fault-injecting proxy, and localstripe keeping the books of what was really charged.
 
 Every test counts charges and refunds where they happen (localstripe's payment intents and
