@@ -153,8 +153,11 @@ class Backend:
 
 
 def _beside(database_url: str) -> Path:
+    """The mail folder beside a SQLite file; a database server has no folder, so its caller names one."""
     path = sqlite_file(database_url)
-    return (path.parent if path is not None else Path.cwd()) / "mail"
+    if path is None:
+        raise ValueError("a database server's shop needs MailOptions with a directory (SHOPKEEPER_MAIL_DIR)")
+    return path.parent / "mail"
 
 
 class _Outside:
