@@ -88,14 +88,22 @@ class SqlPaymentRepository:
         return result.rowcount == 1
 
     async def claim(self, payment_id: str, *, claim: str, now: datetime, lease_until: datetime) -> bool:
-        result = await self._connection.execute(
-            update(_t)
+        """Stamp a lease on a pending row nobody holds; False if another caller holds or is taking it.
+
+        On a database server a row another settler is claiming right now is skipped, not waited for
+        (SQLite compiles no FOR UPDATE; its BEGIN IMMEDIATE lets one claimer in at a time)."""
+        free = (
+            select(_t.c.id)
             .where(
                 _t.c.id == payment_id,
                 _t.c.status == "pending",
                 or_(_t.c.lease_until.is_(None), _t.c.lease_until < now),
             )
-            .values(lease_until=lease_until, claimed_by=claim)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        result = await self._connection.execute(
+            update(_t).where(_t.c.id == free).values(lease_until=lease_until, claimed_by=claim)
         )
         return result.rowcount == 1
 
