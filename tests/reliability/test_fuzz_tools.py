@@ -22,7 +22,6 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from datetime import date
-from pathlib import Path
 from typing import Any, cast
 
 import anyio
@@ -34,6 +33,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import Tool
 
 from tests.e2e.support import Shop, add_approver, open_shop, string, text_of
+from tests.engines import ShopDatabase
 
 pytestmark = pytest.mark.anyio
 
@@ -351,7 +351,7 @@ async def seed(shop: Shop) -> Pools:
     await shop.ok("orders_mark_shipped", {"order_id": orders[2], "carrier": "DHL", "tracking_number": "1Z"})
     await shop.ok("orders_cancel", {"order_id": orders[3]})
     payment_id = string(paid, "id")
-    await add_approver(shop.db_path)  # so money-back calls make approval requests, as in a shop set up for it
+    await add_approver(shop.db)  # so money-back calls make approval requests, as in a shop set up for it
     refunded = await shop.approved("payments_refund", {"order_id": orders[1], "amount": 100, "reason": "dented"})
     refund_ids = [string(r, "id") for r in cast(list[dict[str, Json]], refunded.data.get("refunds", []))]
     notifications = (await shop.ok("notifications_list", {"limit": 100})).data
@@ -390,8 +390,9 @@ def _resolve(arguments: dict[str, Json], pools: Pools, rng: random.Random) -> di
     }
 
 
-async def test_every_tool_answers_any_arguments_with_a_usable_result(tmp_path: Path) -> None:
-    async with open_shop(tmp_path / "shop.db", "auto") as shop:
+async def test_every_tool_answers_any_arguments_with_a_usable_result(shop_db: ShopDatabase) -> None:
+    """On both engines: PostgreSQL refuses some text SQLite stores (a NUL character), for one."""
+    async with open_shop(shop_db, "auto") as shop:
         pools = await seed(shop)
         tools = sorted((await shop.client.list_tools()).tools, key=lambda t: t.name)
         per_tool = max(1, CALLS // len(tools))
