@@ -195,7 +195,10 @@ class Settings(BaseModel):
     @property
     def database_label(self) -> str:
         """How to name the database to a person: the file, or the server's URL with its password hidden."""
-        return str(self.sqlite_path) if self.is_sqlite else hide_password(self.database_url)
+        if self.is_sqlite:
+            return str(self.sqlite_path)
+        # As psql and pg_dump take it: no driver name (an implementation detail), no password.
+        return "postgresql://" + hide_password(self.database_url).split("://", 1)[1]
 
 
 def hide_password(url: str) -> str:

@@ -90,8 +90,8 @@ def postgres_url(url: str) -> URL:
 
 
 def hidden(url: URL) -> str:
-    """How to name the target to a person: its URL with the password hidden."""
-    return url.render_as_string(hide_password=True)
+    """How to name the target to a person: its URL as psql takes it, password hidden, no driver name."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=True)
 
 
 async def copy_database(source_url: str, target_url: str) -> CopyReport:

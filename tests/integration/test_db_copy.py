@@ -149,7 +149,7 @@ async def test_every_row_arrives_with_its_id_and_the_shop_keeps_working(
 
     report = await copy_database(shop.url, target.replace("postgresql+asyncpg://", "postgresql://"))
 
-    assert report.target == target
+    assert report.target == target.replace("+asyncpg", "").replace("+psycopg", ""), "as psql takes it"
     assert dict(report.tables) == {name: len(rows) for name, rows in before.items() if name != "alembic_version"}
     assert report.rows == sum(len(before[table.name]) for table in TABLES)
     assert await dump(engines, target) == before, "every row, id, timestamp and JSON text as in the file"
@@ -247,7 +247,7 @@ async def test_the_second_driver_copies_the_same_rows(
 
     report = await copy_database(shop.url, target)
 
-    assert report.target == target
+    assert report.target == target.replace("+asyncpg", "").replace("+psycopg", ""), "as psql takes it"
     assert await dump(engines, target) == await dump(engines, shop.url)
 
 
@@ -267,7 +267,7 @@ async def test_a_database_that_holds_a_shop_is_refused_and_left_as_it_was(
         await copy_database(shop.url, target)
 
     assert refused.value.problem == "refused"
-    assert str(refused.value).startswith(f"{target} already holds a shop")
+    assert str(refused.value).startswith(f"{target.replace('+asyncpg', '')} already holds a shop")
     assert await dump(engines, target) == before
 
 
