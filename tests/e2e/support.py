@@ -68,7 +68,15 @@ TOOLS = frozenset(
 )
 
 # Text that must never reach a client: stack traces, driver and ORM names, SQL.
-_INTERNALS_ANY_CASE = ("traceback", "sqlalchemy", "aiosqlite", "operationalerror", "integrityerror")
+_INTERNALS_ANY_CASE = (
+    "traceback",
+    "sqlalchemy",
+    "aiosqlite",
+    "asyncpg",
+    "psycopg",
+    "operationalerror",
+    "integrityerror",
+)
 _INTERNALS_EXACT = ("SELECT", "INSERT", "UPDATE ", 'File "')
 
 

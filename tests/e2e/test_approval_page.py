@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import sys
 from collections.abc import Callable
-from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,10 +21,10 @@ import anyio
 import httpx
 import pytest
 
-from tests.databases import sqlite_url
 from tests.e2e.raw_stdio import RawStdioServer
 from tests.e2e.support import PASSPHRASE as OWNER_PASSPHRASE
 from tests.e2e.support import JsonObject, Mode, Shop, as_object, open_shop, string
+from tests.engines import ShopDatabase, sqlite_shop
 
 pytestmark = [pytest.mark.anyio, pytest.mark.approver]
 
@@ -45,9 +44,8 @@ async def ask_for_a_refund(shop: Shop) -> tuple[JsonObject, JsonObject]:
     return arguments, asked.data
 
 
-def refunds(db_path: Path) -> list[tuple[object, ...]]:
-    with closing(sqlite3.connect(db_path)) as db:
-        return db.execute("SELECT amount_minor, status FROM payments WHERE kind = 'refund'").fetchall()
+def refunds(db: ShopDatabase) -> list[tuple[object, ...]]:
+    return db.query("SELECT amount_minor, status FROM payments WHERE kind = 'refund'")
 
 
 def approve_in_a_browser(url: str, name: str, passphrase: str, screenshot: Path) -> tuple[str, str]:
@@ -98,9 +96,9 @@ def approve_in_a_browser(url: str, name: str, passphrase: str, screenshot: Path)
 
 
 async def test_a_person_approves_in_a_browser_and_the_refund_happens_once(
-    shop_file: Path, mode: Mode, tmp_path: Path, record_property: Callable[[str, object], None]
+    shop_db: ShopDatabase, mode: Mode, tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
-    async with open_shop(shop_file, mode) as shop:
+    async with open_shop(shop_db, mode) as shop:
         arguments, asked = await ask_for_a_refund(shop)
         url = string(asked, "approval_url")
         screenshot = tmp_path / "approval-page.png"
@@ -120,11 +118,11 @@ async def test_a_person_approves_in_a_browser_and_the_refund_happens_once(
 
     assert string(done.data, "outcome") == "done"
     assert "already used" in again
-    assert refunds(shop_file) == [(1000, "succeeded")]
+    assert refunds(shop_db) == [(1000, "succeeded")]
 
 
-async def test_a_forged_or_misdirected_form_decides_nothing(shop_file: Path, mode: Mode) -> None:
-    async with open_shop(shop_file, mode) as shop:
+async def test_a_forged_or_misdirected_form_decides_nothing(shop_db: ShopDatabase, mode: Mode) -> None:
+    async with open_shop(shop_db, mode) as shop:
         arguments, asked = await ask_for_a_refund(shop)
         url = string(asked, "approval_url")
         origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
@@ -161,13 +159,15 @@ async def test_a_forged_or_misdirected_form_decides_nothing(shop_file: Path, mod
         refused = await shop.fail("payments_refund", {**arguments, "approval_id": approval_id})
 
     assert "was denied by person:owner" in refused
-    assert refunds(shop_file) == []
+    assert refunds(shop_db) == []
 
 
 def test_a_client_that_opens_links_offers_the_person_the_page(shop_file: Path, tmp_path: Path) -> None:
     """Protocol 2025-11-25, a client with URL-mode elicitation and no forms: the server asks it, mid-call,
-    to open the approval page; the approval itself still takes the passphrase on the page."""
-    env = {**os.environ, "SHOPKEEPER_DATABASE_URL": sqlite_url(shop_file), "SHOPKEEPER_WORKER": "off"}
+    to open the approval page; the approval itself still takes the passphrase on the page. On SQLite only:
+    the question is the protocol's; the page on PostgreSQL is the browser test's."""
+    db = sqlite_shop(shop_file)
+    env = {**os.environ, "SHOPKEEPER_DATABASE_URL": db.url, "SHOPKEEPER_WORKER": "off"}
     argv = [sys.executable, "-m", "mcp_server"]
     with RawStdioServer(argv, env=env, cwd=tmp_path, stderr_path=tmp_path / "stderr.log") as server:
         server.initialize("links-only", capabilities={"elicitation": {"url": {}}})
@@ -205,19 +205,19 @@ def test_a_client_that_opens_links_offers_the_person_the_page(shop_file: Path, t
         structured = as_object(result["structuredContent"])
         assert string(structured, "outcome") == "approval_required"
         assert string(structured, "approval_url") == string(params, "url")
-        assert refunds(shop_file) == []
+        assert refunds(db) == []
         assert server.close() == 0, "the server (and its approval page) stop when the client goes"
 
 
-async def test_an_expired_request_cannot_be_approved_on_the_page(shop_file: Path, mode: Mode) -> None:
-    async with open_shop(shop_file, mode) as shop:
+async def test_an_expired_request_cannot_be_approved_on_the_page(shop_db: ShopDatabase, mode: Mode) -> None:
+    async with open_shop(shop_db, mode) as shop:
         arguments, asked = await ask_for_a_refund(shop)
         url, approval_id = string(asked, "approval_url"), string(asked, "approval_id")
         origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
         async with httpx.AsyncClient(timeout=30) as http:
             token = (await http.get(url)).text.split('name="token" value="', 1)[1].split('"', 1)[0]
-            with closing(sqlite3.connect(shop_file)) as db, db:  # set-up: ten minutes pass
-                db.execute("UPDATE approval_requests SET expires_at = '2000-01-01 00:00:00.000000'")
+            long_ago = shop_db.moment(datetime(2000, 1, 1, tzinfo=UTC))  # set-up: ten minutes pass
+            shop_db.execute("UPDATE approval_requests SET expires_at = :at", at=long_ago)
             form = {"token": token, "name": "owner", "passphrase": OWNER_PASSPHRASE, "decision": "approve"}
             late = await http.post(url, data=form, headers={"Origin": origin})
             shown = await http.get(url)
@@ -227,4 +227,4 @@ async def test_an_expired_request_cannot_be_approved_on_the_page(shop_file: Path
     assert "is expired" in late.text
     assert "This request is expired" in shown.text
     assert "expired" in refused
-    assert refunds(shop_file) == []
+    assert refunds(shop_db) == []

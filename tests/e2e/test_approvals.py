@@ -26,6 +26,7 @@ import pytest
 
 from tests.databases import new_database, sqlite_url
 from tests.e2e.support import JsonObject, Mode, Shop, as_object, integer, open_shop, string, text_of
+from tests.engines import ShopDatabase, sqlite_shop
 
 pytestmark = pytest.mark.anyio
 
@@ -35,11 +36,11 @@ CLI = [sys.executable, "-c", "from mcp_server.entrypoint import cli_main; cli_ma
 
 
 def at_the_terminal(
-    db_path: Path, arguments: Sequence[str], dialogue: Sequence[tuple[bytes, bytes]]
+    db: ShopDatabase, arguments: Sequence[str], dialogue: Sequence[tuple[bytes, bytes]]
 ) -> tuple[int, str]:
-    """Run ``shopkeeper ARGUMENTS`` with a pseudo-terminal as its controlling terminal, answering each
-    prompt of ``dialogue`` (what it waits for, what the person types); its exit code and output."""
-    env = {**os.environ, "SHOPKEEPER_DATABASE_URL": sqlite_url(db_path), "SHOPKEEPER_WORKER": "off"}
+    """Run ``shopkeeper ARGUMENTS`` on ``db`` with a pseudo-terminal as its controlling terminal, answering
+    each prompt of ``dialogue`` (what it waits for, what the person types); its exit code and output."""
+    env = {**os.environ, "SHOPKEEPER_DATABASE_URL": db.url, "SHOPKEEPER_WORKER": "off"}
     pid, terminal = pty.fork()
     if pid == 0:  # the child: a session leader whose controlling terminal is the pty
         os.execve(sys.executable, [*CLI, *arguments], env)  # noqa: S606 - no shell wanted
@@ -85,9 +86,9 @@ def _drain(terminal: int, seen: bytearray, wait: float = 0.0) -> None:
         wait = 0.0
 
 
-def add_approver_at_the_terminal(db_path: Path, name: str = "owner") -> str:
+def add_approver_at_the_terminal(db: ShopDatabase, name: str = "owner") -> str:
     code, output = at_the_terminal(
-        db_path,
+        db,
         ["approvers", "add", name],
         [(b"Passphrase for approver", PASSPHRASE.encode() + b"\n"), (b"again", PASSPHRASE.encode() + b"\n")],
     )
@@ -96,9 +97,8 @@ def add_approver_at_the_terminal(db_path: Path, name: str = "owner") -> str:
     return output
 
 
-def refunds_in(db_path: Path) -> list[tuple[object, ...]]:
-    with closing(sqlite3.connect(db_path)) as db:
-        return db.execute("SELECT order_id, amount_minor, status FROM payments WHERE kind = 'refund'").fetchall()
+def refunds_in(db: ShopDatabase) -> list[tuple[object, ...]]:
+    return db.query("SELECT order_id, amount_minor, status FROM payments WHERE kind = 'refund'")
 
 
 async def paid_order(shop: Shop) -> str:
@@ -125,8 +125,10 @@ def strings_in(value: object) -> set[str]:
 
 
 async def test_no_sequence_of_tool_calls_alone_moves_money(shop_file: Path, mode: Mode) -> None:
-    add_approver_at_the_terminal(shop_file)
-    async with open_shop(shop_file, mode) as shop:
+    """On SQLite only: the checks are the services' (the next test shows the approval itself on both engines)."""
+    db = sqlite_shop(shop_file)
+    add_approver_at_the_terminal(db)
+    async with open_shop(db, mode) as shop:
         order = await paid_order(shop)
         asks: dict[str, JsonObject] = {
             "payments_refund": {"order_id": order, "amount": 2500, "reason": "asked for by a stranger's note"},
@@ -148,31 +150,31 @@ async def test_no_sequence_of_tool_calls_alone_moves_money(shop_file: Path, mode
                     data = as_object(result.structured_content or {})
                     assert result.is_error or data.get("outcome") == "approval_required", (tool, name, value)
         assert tries > 100
-        assert refunds_in(shop.db_path) == [], "no call moved money"
+        assert refunds_in(db) == [], "no call moved money"
         got = (await shop.ok("orders_get", {"order_id": order})).data
         assert (string(got, "status"), integer(got, "refunded_minor")) == ("paid", 0)
 
 
-async def test_a_person_approves_at_the_terminal_and_the_refund_happens_once(shop_file: Path, mode: Mode) -> None:
-    added = add_approver_at_the_terminal(shop_file)
+async def test_a_person_approves_at_the_terminal_and_the_refund_happens_once(shop_db: ShopDatabase, mode: Mode) -> None:
+    added = add_approver_at_the_terminal(shop_db)
     assert "Approver owner added" in added
-    async with open_shop(shop_file, mode) as shop:
+    async with open_shop(shop_db, mode) as shop:
         order = await paid_order(shop)
         arguments: JsonObject = {"order_id": order, "amount": 1000, "reason": "one mug arrived broken"}
         approval_id = string((await shop.ok("payments_refund", arguments)).data, "approval_id")
 
-        code, output = at_the_terminal(shop_file, ["approvals", "list"], [])
+        code, output = at_the_terminal(shop_db, ["approvals", "list"], [])
         assert code == 0, output
         assert approval_id in output
         code, output = at_the_terminal(
-            shop_file,
+            shop_db,
             ["approvals", "approve", approval_id],
             [(b"Approver name: ", b"owner\n"), (b"Passphrase of owner", b"not it at all\n")],
         )
         assert code != 0, output
         assert "do not match" in output
         code, output = at_the_terminal(
-            shop_file,
+            shop_db,
             ["approvals", "approve", approval_id],
             [(b"Approver name: ", b"owner\n"), (b"Passphrase of owner", PASSPHRASE.encode() + b"\n")],
         )
@@ -186,11 +188,11 @@ async def test_a_person_approves_at_the_terminal_and_the_refund_happens_once(sho
 
     assert string(done.data, "outcome") == "done"
     assert "already used" in again
-    assert refunds_in(shop_file) == [(order, 1000, "succeeded")]
+    assert refunds_in(shop_db) == [(order, 1000, "succeeded")]
 
 
-async def test_with_no_approver_the_person_is_told_the_one_command(shop_file: Path, mode: Mode) -> None:
-    async with open_shop(shop_file, mode) as shop:
+async def test_with_no_approver_the_person_is_told_the_one_command(shop_db: ShopDatabase, mode: Mode) -> None:
+    async with open_shop(shop_db, mode) as shop:
         order = await paid_order(shop)
         before = await shop.state()
         message = await shop.fail("payments_refund", {"order_id": order, "amount": 500, "reason": "late"})
@@ -200,6 +202,7 @@ async def test_with_no_approver_the_person_is_told_the_one_command(shop_file: Pa
 
 
 def test_the_approver_commands_refuse_a_passphrase_from_anywhere_but_the_terminal(tmp_path: Path) -> None:
+    """On SQLite only: the refusal is the terminal check, before anything is stored."""
     db_path = tmp_path / "shop.db"
     new_database(db_path)
     env = {**os.environ, "SHOPKEEPER_DATABASE_URL": sqlite_url(db_path), "SHOPKEEPER_PASSPHRASE": PASSPHRASE}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -20,6 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.e2e.support import TOOLS, Shop, assert_no_internals, open_shop, text_of
+from tests.engines import ENGINES, postgres_shop, sqlite_shop
+from tests.postgres import PostgresServer
 
 ODD_TEXT = [
     "",
@@ -97,17 +98,27 @@ class Running:
     """Each tool's input schema, as the server advertises it."""
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    db_path: Path = tmp_path_factory.mktemp("fuzz") / "shop.db"
-    with (
-        start_blocking_portal("asyncio") as portal,
-        portal.wrap_async_context_manager(open_shop(db_path, "auto", env={"SHOPKEEPER_TIMEZONE": ZONE})) as shop,
-    ):
-        listed = portal.call(shop.client.list_tools)
-        schemas = {tool.name: tool.input_schema for tool in listed.tools}
-        assert set(schemas) == TOOLS
-        yield Running(portal, shop, schemas)
+@pytest.fixture(scope="module", params=ENGINES)
+def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """One shop per engine for all the examples (``shop_db`` is per test; hypothesis calls one test often)."""
+    server: PostgresServer | None = None
+    if request.param == "sqlite":
+        db = sqlite_shop(tmp_path_factory.mktemp("fuzz") / "shop.db", request.getfixturevalue("migrated_shop_file"))
+    else:
+        server = request.getfixturevalue("postgres")
+        db = postgres_shop(server, request.getfixturevalue("postgres_templates")["shop"])
+    try:
+        with (
+            start_blocking_portal("asyncio") as portal,
+            portal.wrap_async_context_manager(open_shop(db, "auto", env={"SHOPKEEPER_TIMEZONE": ZONE})) as shop,
+        ):
+            listed = portal.call(shop.client.list_tools)
+            schemas = {tool.name: tool.input_schema for tool in listed.tools}
+            assert set(schemas) == TOOLS
+            yield Running(portal, shop, schemas)
+    finally:
+        if server is not None and db.name is not None:
+            server.drop_database(db.name)
 
 
 def plausible(schema: Schema) -> st.SearchStrategy[object]:
@@ -158,7 +169,7 @@ def test_any_json_in_any_argument_gets_an_answer_in_the_projects_words(running: 
     sent = json.dumps(arguments, ensure_ascii=False)  # echoing (a piece of) what was sent is not a leak
     for marker in FORBIDDEN:
         assert marker not in text or marker in sent, f"{tool}({arguments!r}) answered with {marker!r}: {text!r}"
-    assert_no_internals(text, db_path=running.shop.db_path)
+    assert_no_internals(text, db=running.shop.db)
     if result.is_error:
         assert "\nNext: " in text or ". Next: " in text, f"{tool}({arguments!r}) failed without a next step: {text!r}"
     if text.startswith("Invalid arguments for ") and "\n- " in text:

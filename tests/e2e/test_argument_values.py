@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.support import Mode, Shop, open_shop, text_of
+from tests.engines import ShopDatabase
 
 pytestmark = pytest.mark.anyio
 
@@ -55,10 +56,11 @@ def with_day(arguments: dict[str, str], name: str, day: str) -> dict[str, object
 
 @pytest.mark.parametrize("zone", ZONES)
 async def test_days_outside_the_supported_range_are_a_field_error_in_every_zone(
-    anyio_backend: str, tmp_path: Path, zone: str
+    anyio_backend: str, shop_file: Path, zone: str
 ) -> None:
+    """On SQLite only: these are refused as arguments, before any query reaches the shop."""
     del anyio_backend
-    async with open_shop(tmp_path / "shop.db", "auto", env={"SHOPKEEPER_TIMEZONE": zone}) as shop:
+    async with open_shop(shop_file, "auto", env={"SHOPKEEPER_TIMEZONE": zone}) as shop:
         for tool, arguments, name in DAY_ARGUMENTS:
             for day in ("9999-12-31", "0001-01-01", "1969-12-31"):
                 result = await shop.call(tool, with_day(arguments, name, day))
@@ -71,10 +73,11 @@ async def test_days_outside_the_supported_range_are_a_field_error_in_every_zone(
 
 @pytest.mark.parametrize("zone", ZONES)
 async def test_the_first_and_last_supported_days_work_in_every_zone(
-    anyio_backend: str, tmp_path: Path, zone: str
+    anyio_backend: str, shop_db: ShopDatabase, zone: str
 ) -> None:
+    """The days become the engine's timestamps in a query: on both engines."""
     del anyio_backend
-    async with open_shop(tmp_path / "shop.db", "auto", env={"SHOPKEEPER_TIMEZONE": zone}) as shop:
+    async with open_shop(shop_db, "auto", env={"SHOPKEEPER_TIMEZONE": zone}) as shop:
         for tool, arguments, name in DAY_ARGUMENTS:
             for day in ("1970-01-01", "9998-12-31"):
                 await shop.ok(tool, with_day(arguments, name, day))
@@ -152,7 +155,8 @@ async def test_many_bad_items_give_a_bounded_answer(shop: Shop) -> None:
 
 
 @pytest.mark.parametrize("mode_", ["auto", "legacy"])
-async def test_both_protocol_versions_get_the_same_form(anyio_backend: str, tmp_path: Path, mode_: Mode) -> None:
+async def test_both_protocol_versions_get_the_same_form(anyio_backend: str, shop_file: Path, mode_: Mode) -> None:
+    """On SQLite only: an argument error, before any call reaches the shop."""
     del anyio_backend
-    async with open_shop(tmp_path / "shop.db", mode_) as shop:
+    async with open_shop(shop_file, mode_) as shop:
         assert_own_argument_error(await shop.fail("customers_register", {"name": "A", "email": "a\nb"}), "email")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from mcp_types import Implementation
 
@@ -18,6 +16,7 @@ from tests.e2e.support import (
     string,
     timestamp,
 )
+from tests.engines import ShopDatabase
 
 pytestmark = pytest.mark.anyio
 
@@ -151,14 +150,14 @@ async def test_detailed_entries_carry_before_and_after(shop: Shop) -> None:
 )
 async def test_entries_name_who_made_the_change(
     anyio_backend: str,
-    db_path: Path,
+    shop_db: ShopDatabase,
     mode: Mode,
     client_info: Implementation | None,
     env: dict[str, str],
     actor: str,
 ) -> None:
     del anyio_backend
-    async with open_shop(db_path, mode, env=env, client_info=client_info) as shop:
+    async with open_shop(shop_db, mode, env=env, client_info=client_info) as shop:
         customer_id = string(await shop.register("Ada Lovelace", "ada@engines.example"), "id")
         await shop.ok("customers_update", {"customer_id": customer_id, "name": "Ada King"})
 

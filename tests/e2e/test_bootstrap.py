@@ -18,16 +18,17 @@ from mcp_server.config import load_settings
 from mcp_server.entrypoint import bootstrap
 from mcp_server.handlers.cli.common import Terminal
 from mcp_server.handlers.cli.main import run
-from tests.databases import new_database, sqlite_url
+from tests.databases import sqlite_url
 from tests.e2e.support import CHECKOUT, as_object, objects, string
+from tests.engines import ENGINES, Engine, ShopDatabase
 
 NOBODY = Terminal(ask=lambda question: pytest.fail(f"nobody should be asked: {question}"), interactive=lambda: False)
 
 
-def test_both_doors_of_one_bootstrap_work_on_the_same_shop(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    settings = load_settings(
-        {"SHOPKEEPER_DATABASE_URL": new_database(tmp_path / "shop.db"), "SHOPKEEPER_WORKER": "off"}
-    )
+def test_both_doors_of_one_bootstrap_work_on_the_same_shop(
+    shop_db: ShopDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = load_settings({"SHOPKEEPER_DATABASE_URL": shop_db.url, "SHOPKEEPER_WORKER": "off"})
     app = bootstrap(settings)
 
     async def register() -> CallToolResult:
@@ -46,16 +47,20 @@ def test_both_doors_of_one_bootstrap_work_on_the_same_shop(tmp_path: Path, capsy
     ]
 
 
-def test_bootstrapping_either_door_leaves_the_database_half_unimported(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_bootstrapping_either_door_leaves_the_database_half_unimported(tmp_path: Path, engine: Engine) -> None:
+    """No database is opened, so a URL of each kind is enough (the PostgreSQL one names no server)."""
     code = (
         "import sys\n"
         "from mcp_server.config import load_settings\n"
         "from mcp_server.entrypoint import bootstrap\n"
         "app = bootstrap(load_settings())\n"
         "app.mcp_server(), app.cli_actions()\n"
-        "print(sorted(m for m in ('sqlalchemy', 'aiosqlite', 'alembic', 'httpx') if m in sys.modules))\n"
+        "heavy = ('sqlalchemy', 'aiosqlite', 'asyncpg', 'psycopg', 'alembic', 'httpx')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(CHECKOUT), "SHOPKEEPER_DATABASE_URL": sqlite_url(tmp_path / "shop.db")}
+    url = sqlite_url(tmp_path / "shop.db") if engine == "sqlite" else "postgresql+asyncpg://shop@127.0.0.1:1/shop"
+    env = {**os.environ, "PYTHONPATH": str(CHECKOUT), "SHOPKEEPER_DATABASE_URL": url}
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False
     )

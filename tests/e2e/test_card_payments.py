@@ -12,11 +12,11 @@ import json
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from tests.e2e.support import JsonObject, Mode, Shop, boolean, decide, integer, objects, open_shop, string
+from tests.engines import ShopDatabase
 from tests.integration.stripe_standin import SECRET, FaultProxy, LocalStripe
 
 pytestmark = [pytest.mark.anyio, pytest.mark.approver]
@@ -54,11 +54,11 @@ class Stand:
 
 @pytest.fixture
 async def stand(
-    anyio_backend: str, shop_file: Path, mode: Mode, proxy: FaultProxy, localstripe: LocalStripe
+    anyio_backend: str, shop_db: ShopDatabase, mode: Mode, proxy: FaultProxy, localstripe: LocalStripe
 ) -> AsyncIterator[Stand]:
     del anyio_backend
     env = {"SHOPKEEPER_STRIPE_SECRET_KEY": SECRET, "SHOPKEEPER_STRIPE_API_BASE": proxy.url}
-    async with open_shop(shop_file, mode, env=env) as shop:
+    async with open_shop(shop_db, mode, env=env) as shop:
         yield Stand(shop, proxy, localstripe, [])
 
 
@@ -101,7 +101,7 @@ async def test_a_card_payment_and_its_refund_over_a_flaky_network_move_money_exa
     # A refund: previewed, confirmed, then the gateway is unreachable three times in a row.
     refund = {"order_id": order_id, "amount": 1000, "reason": "one mug arrived broken", "idempotency_key": "ref-1"}
     approval_id = string((await stand.ok("payments_refund", refund)).data, "approval_id")
-    await decide(stand.shop.db_path, approval_id)
+    await decide(stand.shop.db, approval_id)
     stand.proxy.inject(*("503",) * SERVER_ATTEMPTS)
     waiting = await stand.ok("payments_refund", {**refund, "approval_id": approval_id})
 

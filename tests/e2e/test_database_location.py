@@ -10,8 +10,10 @@ from mcp import Client
 
 from mcp_server.config import load_settings
 from mcp_server.entrypoint import bootstrap
-from tests.databases import mode_of, modes_in, new_database, sqlite_url, umask
+from tests.databases import mode_of, modes_in, sqlite_url, umask
 from tests.e2e.support import Mode, assert_no_internals, text_of
+from tests.engines import ShopDatabase
+from tests.postgres import PostgresServer
 
 NEW_SHOP = "new, empty shop"
 
@@ -23,6 +25,7 @@ def _app(env: dict[str, str]):
 async def test_the_first_answer_of_a_shop_the_server_created_says_it_is_new(
     anyio_backend: str, tmp_path: Path, mode: Mode
 ) -> None:
+    """On SQLite, where the server makes the file (the next test is PostgreSQL's empty database)."""
     del anyio_backend
     db_path = tmp_path / "dya.db"  # a typo for day.db, say: the assistant must be able to tell
 
@@ -38,11 +41,30 @@ async def test_the_first_answer_of_a_shop_the_server_created_says_it_is_new(
     assert db_path.is_file()
 
 
-async def test_an_existing_shop_is_not_called_new(anyio_backend: str, tmp_path: Path, mode: Mode) -> None:
+async def test_the_first_answer_on_an_empty_postgresql_database_says_the_shop_is_new(
+    anyio_backend: str, postgres: PostgresServer
+) -> None:
+    """A database server's database is made by its administrator; the server builds the shop in it."""
     del anyio_backend
-    url = new_database(tmp_path / "shop.db")
+    db = ShopDatabase("postgresql", postgres.create_database("e2e_empty"), name="e2e_empty")
+    try:
+        async with Client(_app({"SHOPKEEPER_DATABASE_URL": db.url})) as client:
+            first = await client.call_tool("orders_list", {})
+            second = await client.call_tool("orders_list", {})
+    finally:
+        postgres.drop_database("e2e_empty")
 
-    async with Client(_app({"SHOPKEEPER_DATABASE_URL": url}), mode=mode) as client:
+    assert not first.is_error, text_of(first)
+    assert NEW_SHOP in text_of(first)
+    assert "SHOPKEEPER_DATABASE_URL" in text_of(first), "says which setting to check"
+    assert_no_internals(text_of(first), db=db)
+    assert NEW_SHOP not in text_of(second), "said once"
+
+
+async def test_an_existing_shop_is_not_called_new(anyio_backend: str, shop_db: ShopDatabase, mode: Mode) -> None:
+    del anyio_backend
+
+    async with Client(_app({"SHOPKEEPER_DATABASE_URL": shop_db.url}), mode=mode) as client:
         first = await client.call_tool("orders_list", {})
 
     assert not first.is_error
@@ -52,6 +74,7 @@ async def test_an_existing_shop_is_not_called_new(anyio_backend: str, tmp_path: 
 async def test_a_database_under_a_missing_directory_is_refused_and_nothing_is_made(
     anyio_backend: str, tmp_path: Path, mode: Mode
 ) -> None:
+    """On SQLite only: about a file and its directory."""
     del anyio_backend
     db_path = tmp_path / "no" / "such" / "shop.db"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -17,6 +18,7 @@ from tests.e2e.support import (
     optional_string,
     string,
 )
+from tests.engines import ShopDatabase
 
 pytestmark = pytest.mark.anyio
 
@@ -179,11 +181,29 @@ async def test_refusal_is_actionable_and_writes_nothing(seeded: Seeded, refusal:
 
 
 async def test_unusable_database_is_reported_without_internals(anyio_backend: str, tmp_path: Path, mode: Mode) -> None:
+    """A SQLite file that cannot be (the next test is a database server that cannot be reached)."""
     del anyio_backend
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the database directory should be")
 
     async with open_shop(blocker / "shop.db", mode) as shop:
+        tools = await shop.client.list_tools()
+        message = await shop.fail("customers_list")
+        again = await shop.fail("customers_register", {"name": "Ada", "email": "ada@engines.example"})
+
+    assert {t.name for t in tools.tools} == TOOLS, "the tools are still listed, so the client can show the error"
+    assert "database is not available" in message
+    assert "person running Shopkeeper" in message
+    assert again == message
+
+
+async def test_an_unreachable_postgresql_server_is_reported_without_internals(
+    anyio_backend: str, unreachable_url: str
+) -> None:
+    del anyio_backend
+    url = f"postgresql+asyncpg://shop@{urlsplit(unreachable_url).netloc}/e2e_unreachable"
+
+    async with open_shop(ShopDatabase("postgresql", url, name="e2e_unreachable"), "auto") as shop:
         tools = await shop.client.list_tools()
         message = await shop.fail("customers_list")
         again = await shop.fail("customers_register", {"name": "Ada", "email": "ada@engines.example"})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -28,6 +27,7 @@ from tests.e2e.support import (
     string,
     timestamp,
 )
+from tests.engines import ShopDatabase
 
 pytestmark = [pytest.mark.anyio, pytest.mark.approver]
 
@@ -533,10 +533,10 @@ async def test_cancelling_a_paid_order_refunds_once_a_person_approved(stocked: S
     assert await shop.state() == unchanged
 
 
-async def test_a_person_confirms_a_cancellation(anyio_backend: str, db_path: Path, mode: Mode) -> None:
+async def test_a_person_confirms_a_cancellation(anyio_backend: str, shop_db: ShopDatabase, mode: Mode) -> None:
     del anyio_backend
     person = Person()
-    async with open_shop(db_path, mode, elicitation=person) as shop:
+    async with open_shop(shop_db, mode, elicitation=person) as shop:
         ada, _ = await stock_up(shop)
         order = string(await shop.place(ada, ("MUG-1", 2)), "id")
         await shop.ok("payments_record", {"order_id": order, "amount": 2500, "method": "cash"})
@@ -557,7 +557,7 @@ async def test_a_person_confirms_a_cancellation(anyio_backend: str, db_path: Pat
 )
 async def test_a_person_who_says_no_stops_the_cancellation(
     anyio_backend: str,
-    db_path: Path,
+    shop_db: ShopDatabase,
     mode: Mode,
     action: Literal["accept", "decline", "cancel"],
     confirm: bool,
@@ -565,7 +565,7 @@ async def test_a_person_who_says_no_stops_the_cancellation(
 ) -> None:
     del anyio_backend
     person = Person(action=action, confirm=confirm)
-    async with open_shop(db_path, mode, elicitation=person) as shop:
+    async with open_shop(shop_db, mode, elicitation=person) as shop:
         ada, _ = await stock_up(shop)
         order = string(await shop.place(ada, ("MUG-1", 2)), "id")
         await shop.ok("payments_record", {"order_id": order, "amount": 2500, "method": "cash"})

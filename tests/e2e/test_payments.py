@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -27,6 +26,7 @@ from tests.e2e.support import (
     optional_string,
     string,
 )
+from tests.engines import ShopDatabase
 
 pytestmark = [pytest.mark.anyio, pytest.mark.approver]
 
@@ -64,9 +64,9 @@ async def ledger(shop: Shop) -> Ledger:
 
 
 @asynccontextmanager
-async def asking(db_path: Path, mode: Mode, person: Person) -> AsyncGenerator[Ledger]:
+async def asking(shop_db: ShopDatabase, mode: Mode, person: Person) -> AsyncGenerator[Ledger]:
     """A ledger on a client whose person answers elicitation questions."""
-    async with open_shop(db_path, mode, elicitation=person) as shop:
+    async with open_shop(shop_db, mode, elicitation=person) as shop:
         yield await open_ledger(shop)
 
 
@@ -277,10 +277,10 @@ async def test_refunding_with_a_key_twice_refunds_once(ledger: Ledger) -> None:
 # --- refunds: a person is asked ------------------------------------------------------------------
 
 
-async def test_a_person_confirms_a_refund(anyio_backend: str, db_path: Path, mode: Mode) -> None:
+async def test_a_person_confirms_a_refund(anyio_backend: str, shop_db: ShopDatabase, mode: Mode) -> None:
     del anyio_backend
     person = Person()
-    async with asking(db_path, mode, person) as ledger:
+    async with asking(shop_db, mode, person) as ledger:
         shipped = {"order_id": ledger.paid, "carrier": "DHL", "tracking_number": "JD1"}
         await ledger.shop.ok("orders_mark_shipped", shipped)
         before = await ledger.shop.state()
@@ -304,7 +304,7 @@ async def test_a_person_confirms_a_refund(anyio_backend: str, db_path: Path, mod
 )
 async def test_a_person_who_says_no_stops_the_refund(
     anyio_backend: str,
-    db_path: Path,
+    shop_db: ShopDatabase,
     mode: Mode,
     action: Literal["accept", "decline", "cancel"],
     confirm: bool,
@@ -312,7 +312,7 @@ async def test_a_person_who_says_no_stops_the_refund(
 ) -> None:
     del anyio_backend
     person = Person(action=action, confirm=confirm)
-    async with asking(db_path, mode, person) as ledger:
+    async with asking(shop_db, mode, person) as ledger:
         before = await ledger.shop.state()
         message = await ledger.shop.fail("payments_refund", {"order_id": ledger.paid, "amount": 750, "reason": "late"})
         assert await ledger.shop.state() == before
@@ -322,10 +322,10 @@ async def test_a_person_who_says_no_stops_the_refund(
     assert len(person.questions) == 1
 
 
-async def test_a_retried_refund_does_not_ask_again(anyio_backend: str, db_path: Path, mode: Mode) -> None:
+async def test_a_retried_refund_does_not_ask_again(anyio_backend: str, shop_db: ShopDatabase, mode: Mode) -> None:
     del anyio_backend
     person = Person()
-    async with asking(db_path, mode, person) as ledger:
+    async with asking(shop_db, mode, person) as ledger:
         arguments: JsonObject = {"order_id": ledger.paid, "amount": 750, "reason": "late", "idempotency_key": "r-9"}
         await ledger.shop.ok("payments_refund", arguments)
         person.action = "decline"

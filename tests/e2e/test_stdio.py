@@ -26,6 +26,7 @@ from tests.e2e.support import (
     PROTOCOL_VERSIONS,
     TOOLS,
     Mode,
+    Where,
     as_list,
     as_object,
     objects,
@@ -33,7 +34,9 @@ from tests.e2e.support import (
     sqlite_url,
     string,
     text_of,
+    url_of,
 )
+from tests.engines import ShopDatabase
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +63,7 @@ def inherited_env() -> dict[str, str]:
     return {key: os.environ[key] for key in ("PATH", "HOME") if key in os.environ}
 
 
-def from_desktop_config(db_path: Path) -> Launch:
+def from_desktop_config(db: Where) -> Launch:
     """claude_desktop_config.example.json with the placeholder replaced by this checkout's path."""
     config = as_object(json.loads((CHECKOUT / "claude_desktop_config.example.json").read_text()))
     entry = as_object(as_object(config.get("mcpServers")).get("shopkeeper"))
@@ -78,15 +81,15 @@ def from_desktop_config(db_path: Path) -> Launch:
     return Launch(
         command=command,
         args=[filled(arg) for arg in as_list(entry.get("args", []))],
-        env={**inherited_env(), **env, "SHOPKEEPER_DATABASE_URL": sqlite_url(db_path)},
+        env={**inherited_env(), **env, "SHOPKEEPER_DATABASE_URL": url_of(db)},
     )
 
 
-def python_module(db_path: Path) -> Launch:
+def python_module(db: Where) -> Launch:
     return Launch(
         command=sys.executable,
         args=["-m", "mcp_server"],
-        env={**inherited_env(), "SHOPKEEPER_DATABASE_URL": sqlite_url(db_path)},
+        env={**inherited_env(), "SHOPKEEPER_DATABASE_URL": url_of(db)},
     )
 
 
@@ -113,11 +116,13 @@ def assert_clean_stderr(stderr: str) -> None:
 
 @pytest.mark.anyio
 async def test_desktop_config_starts_a_server_the_sdk_client_can_use(
-    anyio_backend: str, tmp_path: Path, mode: Mode
+    anyio_backend: str, shop_db: ShopDatabase, tmp_path: Path, mode: Mode
 ) -> None:
     del anyio_backend
-    launch = from_desktop_config(tmp_path / "shop.db")
-    params = StdioServerParameters(command=launch.command, args=launch.args, env=launch.env, cwd=tmp_path)
+    launch = from_desktop_config(shop_db)
+    # A SQLite shop's mail goes beside its file; a database server's shop names a folder (not the home's).
+    mail = {} if shop_db.engine == "sqlite" else {"SHOPKEEPER_MAIL_DIR": str(tmp_path / "mail")}
+    params = StdioServerParameters(command=launch.command, args=launch.args, env=launch.env | mail, cwd=tmp_path)
     garbage: list[Exception] = []
 
     async def watch(message: IncomingMessage) -> None:
@@ -137,12 +142,13 @@ async def test_desktop_config_starts_a_server_the_sdk_client_can_use(
 
     assert as_object(fetched.structured_content) == as_object(registered.structured_content)
     assert f"`{customer_id}`" in text_of(fetched)
-    assert garbage == []
+    assert garbage == [], "stdout carries only JSON-RPC"
     assert_clean_stderr(stderr_path.read_text())
 
 
 @pytest.mark.parametrize("launcher", LAUNCHERS.values(), ids=LAUNCHERS.keys())
 def test_stdout_carries_only_json_rpc(tmp_path: Path, launcher: Callable[[Path], Launch]) -> None:
+    """On SQLite: every byte of stdout, from both launchers (the test above watches stdout on PostgreSQL)."""
     launch = launcher(tmp_path / "shop.db")
 
     with RawStdioServer(launch.argv, env=launch.env, cwd=tmp_path, stderr_path=tmp_path / "stderr.log") as server:
@@ -268,6 +274,7 @@ def run_shopkeeper(*args: str, db_path: Path, cwd: Path) -> subprocess.Completed
 
 
 def test_db_upgrade_creates_the_schema_once(tmp_path: Path) -> None:
+    """On SQLite: the installed script makes the file and its folder (tests/cli upgrade PostgreSQL)."""
     db_path = tmp_path / "data" / "shop.db"
 
     first = run_shopkeeper("db", "upgrade", db_path=db_path, cwd=tmp_path)

@@ -10,7 +10,6 @@ read tool that shows it is called, its Markdown is parsed with a real CommonMark
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
@@ -18,6 +17,7 @@ from mcp_types import Implementation
 
 from mcp_server.handlers.mcp.server import INSTRUCTIONS
 from tests.e2e.support import Mode, Shop, as_object, decide, objects, open_shop, string
+from tests.engines import ShopDatabase
 
 pytestmark = [pytest.mark.anyio, pytest.mark.approver]
 
@@ -105,13 +105,13 @@ async def _confirmed(shop: Shop, tool: str, arguments: dict[str, object]) -> tup
     """The preview's Markdown and the approved result's Markdown of a money-back tool."""
     preview = await shop.ok(tool, arguments)
     approval_id = string(preview.data, "approval_id")
-    await decide(shop.db_path, approval_id)
+    await decide(shop.db, approval_id)
     done = await shop.ok(tool, {**arguments, "approval_id": approval_id})
     return preview.text, done.text
 
 
-async def test_every_free_text_field_reads_as_quoted_data(shop_file: Path, mode: Mode) -> None:
-    async with open_shop(shop_file, mode, env={"SHOPKEEPER_ACTOR": ACTOR}) as shop:
+async def test_every_free_text_field_reads_as_quoted_data(shop_db: ShopDatabase, mode: Mode) -> None:
+    async with open_shop(shop_db, mode, env={"SHOPKEEPER_ACTOR": ACTOR}) as shop:
         registered = await shop.ok("customers_register", {"name": NAME, "email": EMAIL, "phone": PHONE, "notes": NOTES})
         customer_id = string(registered.data, "id")
         created = await shop.ok(
@@ -222,11 +222,11 @@ async def test_every_free_text_field_reads_as_quoted_data(shop_file: Path, mode:
         assert_quoted(where, markdown, *values)
 
 
-async def test_the_client_name_as_actor_is_quoted(db_path: Path, mode: Mode) -> None:
+async def test_the_client_name_as_actor_is_quoted(shop_db: ShopDatabase, mode: Mode) -> None:
     client = Implementation(name=ACTOR, version="1.0")
-    async with open_shop(db_path, mode, client_info=client) as shop:
+    async with open_shop(shop_db, mode, client_info=client) as shop:
         await shop.register("Ada Lovelace", "ada@engines.example")
-        audit = await shop.ok("audit_log_list", {})
+        audit = await shop.ok("audit_log_list", {"entity_type": "customer"})  # the shop's approver came first
 
     assert [string(e, "actor") for e in objects(audit.data, "entries")] == [ACTOR]
     assert_quoted("audit_log_list", audit.text, ACTOR)

@@ -49,6 +49,7 @@ from tests.e2e.support import (
     sqlite_url,
     string,
 )
+from tests.engines import ShopDatabase
 from tests.http_standin import serving
 from tests.integration.stripe_standin import Sleeps
 from tests.reliability.echoes import echoes, leaks
@@ -518,7 +519,7 @@ def command_line(db_path: Path, provider: HostileProvider, capsys: pytest.Captur
     settings = load_settings({"SHOPKEEPER_DATABASE_URL": sqlite_url(db_path), **shop_env(provider)})
     actions = bootstrap(settings).cli_actions()
     assert run(["db", "upgrade"], actions) == 0  # it prints where the file is, which Cli would refuse
-    return Cli(actions, db_path, capsys)
+    return Cli(actions, ShopDatabase("sqlite", sqlite_url(db_path), path=db_path), capsys)
 
 
 @pytest.mark.parametrize("how", ["swapped case", "every byte percent-encoded", "base64 of key: (basic auth)"])
