@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from mcp_server.adapters.migrations import HEAD_REVISION
 from mcp_server.adapters.sqlite_driver import OneTripAiosqliteDBAPI
 from mcp_server.clients.private_files import make_private, make_private_directories
+from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +160,12 @@ def writer(engine: AsyncEngine) -> AsyncEngine:
     if engine.dialect.name != "sqlite":
         return engine
     return engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+
+
+def unit_of_work_factory(engine: AsyncEngine) -> SqlUnitOfWorkFactory:
+    """Units of work on ``engine``: readers without a transaction of their own, writers with one that
+    locks up front on SQLite (see ``reader`` and ``writer``)."""
+    return SqlUnitOfWorkFactory(reader(engine), writer(engine))
 
 
 def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:

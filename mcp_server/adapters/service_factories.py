@@ -18,15 +18,13 @@ from mcp_server.adapters.database import (
     create_engine,
     current_revision,
     provide_database_file,
-    reader,
     sqlite_file,
+    unit_of_work_factory,
     upgrade,
-    writer,
 )
 from mcp_server.adapters.migrations import HEAD_REVISION
 from mcp_server.clients.mail_files import FileEmailSender
 from mcp_server.clients.passphrases import ScryptPassphrases
-from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 from mcp_server.services.approvals import APPROVAL_TTL, ApprovalDesk, ApprovalService
 from mcp_server.services.audit import AuditService
 from mcp_server.services.cards import CardDesk
@@ -120,7 +118,7 @@ class Backend:
             is_new = created or before is None
             if before != HEAD_REVISION and await upgrade(engine):
                 logger.info("database at revision %s", HEAD_REVISION)
-            uow = SqlUnitOfWorkFactory(reader(engine), writer(engine))
+            uow = unit_of_work_factory(engine)
             clock, ids, zone = SystemClock(), IdGenerator(), ZoneInfo(timezone)
             outside = _Outside(closers, _secrets(mail, cards))
             sender = _sender(mail or MailOptions(directory=_beside(database_url)), outside)

@@ -58,8 +58,30 @@ async def fetch_all(
         if inline:
             return _run_inline(driver, [(compiled.string, bound)])[0]
         return list(await driver.execute_fetchall(compiled.string, bound))
+    if dialect.driver == "asyncpg" and _autocommit(connection):
+        return await _fetch_asyncpg(connection, statement, params)
     result = await connection.execute(statement, dict(params))
     return [tuple(row) for row in result]
+
+
+def _autocommit(connection: AsyncConnection) -> bool:
+    """A reader's connection (no transaction of its own): raw driver calls cannot step outside one."""
+    sync = connection.sync_connection
+    return sync is not None and sync.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+
+async def _fetch_asyncpg(connection: AsyncConnection, statement: Select[Any], params: Mapping[str, Any]) -> list[Row]:
+    """A reader's SELECT straight on asyncpg: SQLAlchemy's per-execution work costs ≈0.3 ms a statement
+    on PostgreSQL, the statement itself ≈0.07 ms (decision 0013). Only readers take this path: a writer's
+    transaction is begun by SQLAlchemy's adapter on its first statement, which a raw call would bypass."""
+    for name, value in params.items():
+        if not isinstance(value, str | int | float | bytes | datetime | None):
+            raise TypeError(f"fetch_all binds plain values only; convert {name!r} first")
+    compiled = _compile(statement, connection.dialect)
+    values = compiled.construct_params(dict(params)) or {}
+    order = cast("Sequence[str]", getattr(compiled, "positiontup", None) or ())
+    driver = await _driver(connection)
+    return [tuple(row) for row in await driver.fetch(compiled.string, *(values[name] for name in order))]
 
 
 async def fetch_one(

@@ -19,9 +19,8 @@ import anyio
 import pytest
 from sqlalchemy import text
 
-from mcp_server.adapters.database import create_engine, ensure_schema, writer
+from mcp_server.adapters.database import create_engine, ensure_schema, unit_of_work_factory
 from mcp_server.models.entities import Base
-from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 from mcp_server.services.ports import UnitOfWorkFactory
 from tests.databases import new_database, sqlite_url
 from tests.fakes import FakeDatabase, FakeUnitOfWorkFactory
@@ -94,6 +93,6 @@ async def uow_factory(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncGe
             assert driver is not None
             await driver.execute(shared.empty_all)  # asyncpg: a script of several statements, one round trip
     try:
-        yield SqlUnitOfWorkFactory(engine, writer(engine))
+        yield unit_of_work_factory(engine)
     finally:
         await engine.dispose()

@@ -9,9 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from mcp_server.adapters.database import create_engine, ensure_schema, writer
+from mcp_server.adapters.database import create_engine, ensure_schema, unit_of_work_factory
 from mcp_server.models.errors import UniqueViolationError
-from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 from mcp_server.services.ports import UnitOfWorkFactory
 from tests.contract.records import T0, customer, read, save, written
 from tests.postgres import PostgresServer
@@ -151,7 +150,7 @@ async def test_search_folds_non_ascii_letters_on_a_postgresql_database_in_the_c_
     engine = create_engine(postgres.url(name))
     try:
         await ensure_schema(engine)
-        uow = SqlUnitOfWorkFactory(engine, writer(engine))
+        uow = unit_of_work_factory(engine)
         elodie = customer(1, "Élodie Ада", email="elodie@example.com")
         await save(uow, elodie)
         assert await page(uow, "lodie") == [elodie.id], "ASCII letters fold"

@@ -15,9 +15,8 @@ from zoneinfo import ZoneInfo
 
 import anyio
 
-from mcp_server.adapters.database import create_engine, writer
+from mcp_server.adapters.database import create_engine, unit_of_work_factory
 from mcp_server.models.payments import RefundCreate
-from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 from mcp_server.services.approvals import ApprovalDesk, ApprovalGiven
 from mcp_server.services.payments import PaymentService
 from mcp_server.services.results import Rejected
@@ -31,9 +30,7 @@ async def main(database_url: str, order_id: str, amount: int, approval_id: str) 
     engine = create_engine(database_url)
     try:
         clock, ids = SystemClock(), IdGenerator()
-        payments = PaymentService(
-            SqlUnitOfWorkFactory(engine, writer(engine)), clock, ids, ApprovalDesk(clock, ids), ZoneInfo("UTC")
-        )
+        payments = PaymentService(unit_of_work_factory(engine), clock, ids, ApprovalDesk(clock, ids), ZoneInfo("UTC"))
         request = RefundCreate(order_id=order_id, amount=amount, reason=REASON)
         _say("ready")
         await anyio.to_thread.run_sync(sys.stdin.readline)

@@ -15,10 +15,9 @@ from zoneinfo import ZoneInfo
 import anyio
 import httpx
 
-from mcp_server.adapters.database import create_engine, writer
+from mcp_server.adapters.database import create_engine, unit_of_work_factory
 from mcp_server.clients.payment_gateway import RetryPolicy, StripePaymentGateway
 from mcp_server.models.payments import RefundCreate
-from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 from mcp_server.services.approvals import ApprovalDesk, PersonConfirmed
 from mcp_server.services.payments import PaymentService
 from mcp_server.services.results import Success
@@ -39,7 +38,7 @@ async def main(database_url: str, gateway_url: str, order_id: str, calls: int) -
             )
             clock, ids = SystemClock(), IdGenerator()
             payments = PaymentService(
-                SqlUnitOfWorkFactory(engine, writer(engine)),
+                unit_of_work_factory(engine),
                 clock,
                 ids,
                 ApprovalDesk(clock, ids),

@@ -5,7 +5,7 @@ from collections.abc import AsyncGenerator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mcp_server.adapters.database import create_engine, ensure_schema, writer
+from mcp_server.adapters.database import create_engine, ensure_schema, unit_of_work_factory
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 from tests.engines import ShopDatabase
 
@@ -26,4 +26,4 @@ async def engine(database_url: str) -> AsyncGenerator[AsyncEngine]:
 
 @pytest.fixture
 def uow(engine: AsyncEngine) -> SqlUnitOfWorkFactory:
-    return SqlUnitOfWorkFactory(engine, writer(engine))
+    return unit_of_work_factory(engine)

@@ -19,7 +19,7 @@ import pytest
 from anyio.abc import Process
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mcp_server.adapters.database import create_engine, writer
+from mcp_server.adapters.database import create_engine, unit_of_work_factory
 from mcp_server.clients.passphrases import ScryptPassphrases
 from mcp_server.models.catalog import ProductCreate
 from mcp_server.models.customers import CustomerCreate
@@ -302,7 +302,7 @@ async def _line(process: Process) -> str:
 
 async def test_two_engines_redeeming_one_approval_make_one_refund(shop: Shop, second_engine: AsyncEngine) -> None:
     """Each round, this process and another (its own engine on the database) redeem the same approval at once."""
-    other = stack(SqlUnitOfWorkFactory(second_engine, writer(second_engine)), shop.clock)
+    other = stack(unit_of_work_factory(second_engine), shop.clock)
     used: list[str] = []
     for _ in range(ROUNDS):
         approval_id = await shop.ask(AMOUNT)

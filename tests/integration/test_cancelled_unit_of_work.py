@@ -13,7 +13,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from mcp_server.adapters.database import create_engine, writer
+from mcp_server.adapters.database import create_engine, unit_of_work_factory
 from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 
 pytestmark = pytest.mark.anyio
@@ -44,7 +44,7 @@ async def test_a_unit_of_work_cancelled_mid_statement_finishes_and_leaves_nothin
     worker): SQLAlchemy used to terminate the connection, leaving a close that waited forever."""
     for ticks in range(1, 80):  # the cancellation lands at a different step of the unit of work each time
         engine = create_engine(database_url)
-        uow = SqlUnitOfWorkFactory(engine, writer(engine))
+        uow = unit_of_work_factory(engine)
         async with uow(write=write):  # a pooled connection, so the cancellation lands in the statements
             pass
         before = asyncio.all_tasks()

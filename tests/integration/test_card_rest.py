@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mcp_server.adapters.database import create_engine, writer
+from mcp_server.adapters.database import create_engine, unit_of_work_factory
 from mcp_server.models.catalog import ProductCreate
 from mcp_server.models.customers import CustomerCreate
 from mcp_server.models.orders import OrderCreate, OrderLineRequest
@@ -59,7 +59,7 @@ async def test_a_second_process_keeps_to_the_rest_the_first_one_stored(
     assert isinstance(placed, Success)
     first, second = (
         payments(uow, clock, gateway),
-        payments(SqlUnitOfWorkFactory(second_engine, writer(second_engine)), clock, gateway),
+        payments(unit_of_work_factory(second_engine), clock, gateway),
     )
     gateway.faults.append("down")
     left = await first.record(
@@ -76,7 +76,7 @@ async def test_a_second_process_keeps_to_the_rest_the_first_one_stored(
     clock.advance(30)
     assert await second.settle_pending(actor="worker") == SettleRound()
     assert gateway.sent[key] == 2
-    async with SqlUnitOfWorkFactory(second_engine, writer(second_engine))(write=False) as read:
+    async with unit_of_work_factory(second_engine)(write=False) as read:
         stored = await read.payments.get(left.payment.id)
     assert stored is not None
     assert (stored.attempts, stored.next_attempt_at) == (1, clock.now() + timedelta(seconds=30))

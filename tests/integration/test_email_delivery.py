@@ -20,14 +20,13 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mcp_server.adapters.database import create_engine, ensure_schema, writer
+from mcp_server.adapters.database import create_engine, ensure_schema, unit_of_work_factory
 from mcp_server.adapters.service_factories import Backend, MailOptions
 from mcp_server.clients.email_provider import PostmarkEmailSender
 from mcp_server.handlers.consumers.outbox_worker import run_outbox_worker
 from mcp_server.handlers.mcp.context import ServiceRegistry
 from mcp_server.models.customers import CustomerCreate
 from mcp_server.models.outbox import Email, SendOutcome
-from mcp_server.repositories.unit_of_work import SqlUnitOfWorkFactory
 from mcp_server.services.customers import CustomerService
 from mcp_server.services.notifications import LEASE, DeliveryRound, NotificationService
 from mcp_server.services.ports import EmailSender
@@ -184,7 +183,7 @@ async def stack(
     real sender inside a test double of the service's port)."""
     engine = create_engine(url)
     await ensure_schema(engine)
-    uow = SqlUnitOfWorkFactory(engine, writer(engine))
+    uow = unit_of_work_factory(engine)
     ids = IdGenerator()
     try:
         async with httpx.AsyncClient(timeout=httpx.Timeout(http_timeout), follow_redirects=False) as http:

@@ -26,7 +26,7 @@ from mcp_server.adapters.database import (
     create_engine,
     current_revision,
     ensure_schema,
-    writer,
+    unit_of_work_factory,
 )
 from mcp_server.adapters.migrations import HEAD_REVISION
 from mcp_server.adapters.service_factories import Backend
@@ -160,8 +160,7 @@ async def test_concurrent_registrations_of_one_email_in_different_case(database_
     second_engine = create_engine(database_url)  # a second pool, as a second server process would have
     try:
         services = [
-            CustomerService(SqlUnitOfWorkFactory(e, writer(e)), SystemClock(), IdGenerator())
-            for e in (engine, second_engine)
+            CustomerService(unit_of_work_factory(e), SystemClock(), IdGenerator()) for e in (engine, second_engine)
         ]
         results: list[Success[Customer] | Conflict | Unavailable] = []
 
@@ -297,7 +296,7 @@ async def test_a_database_locked_too_long_is_unavailable_and_changes_nothing(sho
     other = sqlite3.connect(shop_db.path, isolation_level=None)
     try:
         await ensure_schema(impatient)
-        service = CustomerService(SqlUnitOfWorkFactory(impatient, writer(impatient)), SystemClock(), IdGenerator())
+        service = CustomerService(unit_of_work_factory(impatient), SystemClock(), IdGenerator())
         other.execute("BEGIN IMMEDIATE")
         blocked = await service.register(CustomerCreate(name="Ada", email="ada@example.com"), actor="t")
         readable = await service.list(CustomerQuery())  # readers are not blocked by a writer (WAL)
@@ -318,9 +317,7 @@ async def test_concurrent_stock_decrements_never_oversell(database_url: str, eng
     """Twenty removals of one unit race over two engines for ten units: exactly ten succeed."""
     second = create_engine(database_url)
     try:
-        services = [
-            CatalogService(SqlUnitOfWorkFactory(e, writer(e)), SystemClock(), IdGenerator()) for e in (engine, second)
-        ]
+        services = [CatalogService(unit_of_work_factory(e), SystemClock(), IdGenerator()) for e in (engine, second)]
         created = await services[0].create_product(
             ProductCreate(sku="LAST-10", name="Scarce", price_minor=100, currency="EUR", stock=10), actor="t"
         )
