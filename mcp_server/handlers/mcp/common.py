@@ -145,9 +145,9 @@ def validated(model: type[Model], values: dict[str, Any], tool: str) -> Model | 
 
 
 NEW_SHOP_NOTE = (
-    "Note: this is a new, empty shop: the server created its database when it started (what this call "
+    "Note: this is a new, empty shop: the server set up its database when it started (what this call "
     "did is all it holds). If you expected existing customers, products or orders, SHOPKEEPER_DATABASE_URL "
-    "names the wrong file: tell the person running Shopkeeper before you add anything more."
+    "names the wrong database: tell the person running Shopkeeper before you add anything more."
 )
 
 
