@@ -12,10 +12,18 @@ warm-up, and the two servers' runs are interleaved (alternating order) rather th
 The client is a few lines of raw JSON-lines over pipes, identical for both servers.
 
 4. orders (``benchmarks/orders_bench.py``): a database seeded with ``--orders`` orders (``benchmarks/seed.py``),
-   ``orders_get``, ``orders_list`` first and deep page, ``reports_sales_summary`` and ``orders_place`` against ``echo``,
-   and the server's peak memory while listing and reporting against its size after start-up.
+   ``customers_get``, ``orders_get``, ``orders_list`` first and deep page, ``reports_sales_summary`` and
+   ``orders_place`` against ``echo``, and the server's peak memory while listing and reporting against its size
+   after start-up;
+5. the same on PostgreSQL (a throwaway cluster started by the benchmark, ``tests/postgres.py``; the same rows,
+   ``benchmarks/seed_pg.py``), and each read's PostgreSQL ratio over SQLite's;
+6. ``orders_place`` throughput from 1, 4 and 16 concurrent clients over 4 server processes, on each engine
+   (``benchmarks/concurrency_bench.py``), every placed order checked in the database afterwards.
 
-Run: ``.venv/bin/python -m benchmarks.bench [--starts N] [--calls N] [--orders N] [--quick]``.
+``--engines`` picks the engines of 4-6 (default both); without PostgreSQL's programs, 5 says so and the rest runs.
+
+Run: ``.venv/bin/python -m benchmarks.bench [--starts N] [--calls N] [--orders N] [--engines sqlite,postgresql]
+[--skip-basics] [--quick]``.
 """
 
 from __future__ import annotations
@@ -547,7 +555,7 @@ def machine_summary() -> list[str]:
     except AttributeError:  # pragma: no cover - not Linux
         usable = os.cpu_count() or 0
     versions: list[str] = []
-    for package in ("mcp", "pydantic", "sqlalchemy", "aiosqlite", "alembic"):
+    for package in ("mcp", "pydantic", "sqlalchemy", "aiosqlite", "asyncpg", "alembic"):
         try:
             versions.append(f"{package} {metadata.version(package)}")
         except metadata.PackageNotFoundError:
@@ -582,6 +590,33 @@ class Options:
     order_calls: int = 0
     report_calls: int = 0
     place_calls: int = 0
+    skip_basics: bool = False
+    engines: tuple[str, ...] = ("sqlite", "postgresql")
+    clients: tuple[int, ...] = (1, 4, 16)
+    processes: int = 4
+    place_seconds: float = 10.0
+    place_warmup_s: float = 2.0
+    mail_worker: bool = False
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError("client counts must be at least 1")
+    return values
+
+
+def _engines(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    aliases = {"pg": "postgresql", "postgres": "postgresql"}
+    names = tuple(dict.fromkeys(aliases.get(n, n) for n in names))
+    unknown = [n for n in names if n not in ("sqlite", "postgresql")]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"engines are sqlite and postgresql, not {', '.join(unknown) or 'nothing'}")
+    return names
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -609,9 +644,41 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         "--report-calls", type=int, default=None, help="measured 30-day sales reports (default 20; quick 3)"
     )
     parser.add_argument("--place-calls", type=int, default=None, help="orders_place calls (default 300; quick 30)")
+    parser.add_argument(
+        "--engines",
+        type=_engines,
+        default=("sqlite", "postgresql"),
+        help="engines for the order sections 4-6, comma-separated (default sqlite,postgresql)",
+    )
+    parser.add_argument(
+        "--skip-basics", action="store_true", help="skip sections 1-3 (cold start, latency, memory on SQLite)"
+    )
+    parser.add_argument(
+        "--clients",
+        type=_int_list,
+        default=(1, 4, 16),
+        help="concurrent orders_place clients per level in section 6 (default 1,4,16; empty skips it)",
+    )
+    parser.add_argument("--processes", type=int, default=4, help="server processes in section 6 (default 4)")
+    parser.add_argument(
+        "--place-seconds",
+        type=float,
+        default=None,
+        help="seconds measured per level in 6 (default 10; quick 2)",
+    )
+    parser.add_argument(
+        "--mail-worker",
+        action="store_true",
+        help="section 6 with each server sending the order e-mails itself (default: SHOPKEEPER_WORKER=off)",
+    )
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run, not a measurement")
     args = parser.parse_args(argv)
     quick: bool = args.quick
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
+    place_seconds: float = args.place_seconds if args.place_seconds is not None else (2.0 if quick else 10.0)
+    if place_seconds <= 0:
+        parser.error("--place-seconds must be more than 0")
 
     def pick(value: int | None, normal: int, small: int, minimum: int, name: str) -> int:
         chosen = value if value is not None else (small if quick else normal)
@@ -631,6 +698,13 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         order_calls=pick(args.order_calls, 500, 50, 1, "order-calls"),
         report_calls=pick(args.report_calls, 20, 3, 1, "report-calls"),
         place_calls=pick(args.place_calls, 300, 30, 1, "place-calls"),
+        skip_basics=args.skip_basics,
+        engines=args.engines,
+        clients=args.clients,
+        processes=args.processes,
+        place_seconds=place_seconds,
+        place_warmup_s=0.5 if quick else 2.0,
+        mail_worker=args.mail_worker,
     )
 
 
@@ -644,6 +718,8 @@ SummaryRow = tuple[str, float, float | None]
 def run(options: Options, workdir: Path) -> list[SummaryRow]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPKEEPER_")}
     env["SHOPKEEPER_DATABASE_URL"] = f"sqlite+aiosqlite:///{workdir / 'shop.db'}"
+    # Order e-mails go to files: in the scratch folder, never the user's data folder (a PostgreSQL shop's default).
+    env["SHOPKEEPER_MAIL_DIR"] = str(workdir / "mail")
     env.pop("PYTHONPROFILEIMPORTTIME", None)
     launcher = Launcher(workdir, env)
     try:
@@ -654,6 +730,33 @@ def run(options: Options, workdir: Path) -> list[SummaryRow]:
 
 def _run(options: Options, launcher: Launcher, env: dict[str, str], workdir: Path) -> list[SummaryRow]:
     started = time.monotonic()
+    rows = [] if options.skip_basics else _basics(options, launcher, env, workdir)
+
+    # 4-6. orders over a seeded database, on each engine ------------------------------------------------------------
+    if options.orders > 0:
+        from benchmarks.orders_bench import OrderOptions, run_orders  # imports this module: load it after
+
+        order_options = OrderOptions(
+            orders=options.orders,
+            calls=options.order_calls,
+            warmup=options.warmup,
+            report_calls=options.report_calls,
+            place_calls=options.place_calls,
+            engines=options.engines,
+            clients=options.clients,
+            processes=options.processes,
+            place_seconds=options.place_seconds,
+            place_warmup_s=options.place_warmup_s,
+            mail_worker=options.mail_worker,
+        )
+        rows += run_orders(order_options, workdir, env)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\n  (whole run {time.monotonic() - started:.0f} s; load avg at end {load})")
+    return rows
+
+
+def _basics(options: Options, launcher: Launcher, env: dict[str, str], workdir: Path) -> list[SummaryRow]:
+    """Sections 1-3 on a one-customer SQLite database: cold start, latency, memory."""
     customer_id = prepare_database(launcher)
     shop = ServerSpec("Shopkeeper", shopkeeper_argv(), "customers_get", {"customer_id": customer_id})
     echo = ServerSpec("Echo", [PYTHON, str(ECHO_SERVER)], "echo", {"text": customer_id})
@@ -735,33 +838,19 @@ def _run(options: Options, launcher: Launcher, env: dict[str, str], workdir: Pat
         (f"memory (RSS after {options.memory_calls} calls)", memory_ratio, TARGET_MEMORY),
     ]
     launcher.stop_all()
-
-    # 4. orders over a seeded database ----------------------------------------------------------------------------
-    if options.orders > 0:
-        from benchmarks.orders_bench import OrderOptions, run_orders  # imports this module: load it after
-
-        order_options = OrderOptions(
-            orders=options.orders,
-            calls=options.order_calls,
-            warmup=options.warmup,
-            report_calls=options.report_calls,
-            place_calls=options.place_calls,
-        )
-        rows += run_orders(order_options, workdir, env)
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"\n  (whole run {time.monotonic() - started:.0f} s; load avg at end {load})")
     return rows
 
 
 def print_summary(rows: Sequence[SummaryRow]) -> None:
-    section("Summary: Shopkeeper / bare echo server (and its own start-up size)")
-    print(f"  {'measure':<40} {'ratio':>7} {'target':>8}   result")
+    section("Summary: Shopkeeper / bare echo server (and its own start-up size); PG = PostgreSQL")
+    print(f"  {'measure':<44} {'value':>8} {'target':>8}   result")
     for name, value, target in rows:
+        shown = f"{value:7.0f} " if "/s," in name else f"{value:7.2f}x"
         if target is None:
-            print(f"  {name:<40} {value:6.2f}x {'-':>8}   reported")
+            print(f"  {name:<44} {shown} {'-':>8}   reported")
             continue
         verdict = "PASS" if value <= target else "MISS"
-        print(f"  {name:<40} {value:6.2f}x {'≤ ' + format(target, '.1f') + 'x':>8}   {verdict}")
+        print(f"  {name:<44} {shown} {'≤ ' + format(target, '.1f') + 'x':>8}   {verdict}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,8 +1,10 @@
-"""Section 4 of ``make bench``: the order tools over a seeded database of N orders (default 1,000,000).
+"""Sections 4-6 of ``make bench``: the order tools over N seeded orders (default 1,000,000) on SQLite and PostgreSQL.
 
-A fresh database is seeded with ``benchmarks.seed`` (rows per second reported), then Shopkeeper and the echo server
-run side by side and every order tool is timed against ``echo`` calls interleaved with it in the same run:
+Each engine gets the same rows (``benchmarks.seed`` / ``benchmarks.seed_pg``, one random seed, one clock; rows per
+second reported), then Shopkeeper and the echo server run side by side and every order tool is timed against
+``echo`` calls interleaved with it in the same run:
 
+- ``customers_get`` (500 customers in turn): p50 ≤ 1.5x echo;
 - ``orders_get`` (a different order each call, spread over the whole table): p50 ≤ 1.5x echo;
 - ``orders_list`` first page and a deep page (a cursor after the 900,000th order, newest first): each ≤ 2.0x echo,
   deep/first ≤ 1.2;
@@ -11,21 +13,28 @@ run side by side and every order tool is timed against ``echo`` calls interleave
 
 Memory: the server's resident set right after start-up and its first ``orders_get``, against its peak (VmHWM) after
 all the listing and reporting: ≤ 1.5x, i.e. nothing loads a table.
+
+With both engines, each read's PostgreSQL ratio over SQLite's: ≤ 1.5. Then ``orders_place`` throughput from 1, 4
+and 16 concurrent clients over 4 server processes on each engine (``benchmarks.concurrency_bench``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from benchmarks import pg
 from benchmarks.bench import (
     ECHO_SERVER,
     PYTHON,
+    TARGET_LATENCY,
     BenchError,
     Launcher,
     Memory,
@@ -38,7 +47,17 @@ from benchmarks.bench import (
     section,
     shopkeeper_argv,
 )
+from benchmarks.concurrency_bench import (
+    Catalogue,
+    Level,
+    OrderStore,
+    PostgresStore,
+    SqliteStore,
+    describe_levels,
+    measure_levels,
+)
 from benchmarks.seed import SeedResult, describe, seed
+from benchmarks.seed_pg import seed_postgres
 from mcp_server.utils.cursors import encode_cursor
 
 TARGET_GET = 1.5
@@ -52,13 +71,33 @@ LIST_FILTERS: dict[str, object] = {"status": None, "customer_id": None, "from": 
 SummaryRow = tuple[str, float, float | None]
 
 
+ENGINES = ("sqlite", "postgresql")
+ENGINE_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+TARGET_PG_OVER_SQLITE = 1.5
+PG_DATABASE = "shopkeeper_bench"
+
+
 @dataclass(frozen=True, slots=True)
 class OrderOptions:
     orders: int
-    calls: int  # measured orders_get / orders_list calls per phase
+    calls: int  # measured customers_get / orders_get / orders_list calls per phase
     warmup: int
     report_calls: int
     place_calls: int
+    engines: tuple[str, ...] = ENGINES
+    clients: tuple[int, ...] = (1, 4, 16)
+    processes: int = 4
+    place_seconds: float = 10.0
+    place_warmup_s: float = 2.0
+    mail_worker: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EngineReads:
+    """One engine's read measurements: the summary rows, and the four read ratios keyed by name."""
+
+    rows: list[tuple[str, float, float | None]]
+    ratios: dict[str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,29 +172,238 @@ def _line(label: str, timed: Timed, target: float | None) -> str:
 
 
 def run_orders(options: OrderOptions, workdir: Path, base_env: dict[str, str]) -> list[SummaryRow]:
-    """Seed, start both servers on the seeded database, time every order tool, read memory; the summary rows."""
+    """Seed each engine with the same rows, time the order tools on each, then orders_place under concurrency."""
     n = options.orders
     deep = min(DEEP_POSITION, n * 9 // 10)
-    section(f"4. Orders: a database of {n:,} orders, Shopkeeper against echo in the same run")
-    path = workdir / "orders.db"
-    print(f"  seeding {path} ...", flush=True)
-    seeded = seed(path, n, deep_positions=(deep,), samples=max(1000, options.calls + options.warmup))
-    for line in describe(seeded):
-        print(f"  {line}")
+    now_ms = time.time_ns() // 1_000_000  # one clock for both engines: the same ids and timestamps in each
+    samples = max(1000, options.calls + options.warmup)
+    rows: list[SummaryRow] = []
+    reads: dict[str, EngineReads] = {}
+    databases: dict[str, tuple[str, SeedResult]] = {}
+    with contextlib.ExitStack() as stack:
+        if "sqlite" in options.engines:
+            section(f"4. Orders on SQLite: a database of {n:,} orders, Shopkeeper against echo in the same run")
+            path = workdir / "orders.db"
+            print(f"  seeding {path} ...", flush=True)
+            seeded = seed(path, n, deep_positions=(deep,), samples=samples, now_ms=now_ms)
+            for line in describe(seeded):
+                print(f"  {line}")
+            url = f"sqlite+aiosqlite:///{path}"
+            reads["sqlite"] = _run_reads(options, workdir, base_env, url, seeded, deep, "")
+            rows += reads["sqlite"].rows
+            databases["sqlite"] = (url, seeded)
+        if "postgresql" in options.engines:
+            section(f"5. Orders on PostgreSQL: the same {n:,} orders, Shopkeeper against echo in the same run")
+            server = stack.enter_context(pg.server())
+            if isinstance(server, pg.Unavailable):
+                print(f"  PostgreSQL column: not measured. {server.reason}")
+            else:
+                url = server.create_database(PG_DATABASE)
+                print(f"  PostgreSQL {_pg_version(server.bindir)} at {server.host}:{server.port} (a throwaway cluster, "
+                      "fsync off, default shared_buffers); Shopkeeper's pool: SHOPKEEPER_DB_POOL_SIZE "
+                      f"{base_env.get('SHOPKEEPER_DB_POOL_SIZE', 'unset (5)')}")  # fmt: skip
+                print(f"  seeding {url} ...", flush=True)
+                seeded = seed_postgres(url, n, now_ms=now_ms, deep_positions=(deep,), samples=samples)
+                for line in describe(seeded):
+                    print(f"  {line}")
+                reads["postgresql"] = _run_reads(options, workdir, base_env, url, seeded, deep, "PG ")
+                rows += reads["postgresql"].rows
+                databases["postgresql"] = (url, seeded)
+        if "sqlite" in reads and "postgresql" in reads:
+            rows += _compare(options, workdir, base_env, databases, deep, reads)
+        if databases and options.clients:
+            rows += _run_concurrency(options, workdir, base_env, databases)
+    return rows
 
+
+def _pg_version(bindir: Path) -> str:
+    done = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=False)
+    words = done.stdout.split()  # "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+    return words[2] if len(words) > 2 else "?"
+
+
+def _run_reads(
+    options: OrderOptions, workdir: Path, base_env: dict[str, str], url: str, seeded: SeedResult, deep: int, prefix: str
+) -> EngineReads:
     env = dict(base_env)
-    env["SHOPKEEPER_DATABASE_URL"] = f"sqlite+aiosqlite:///{path}"
+    env["SHOPKEEPER_DATABASE_URL"] = url
     launcher = Launcher(workdir, env)
     try:
-        return _measure(options, launcher, seeded, deep)
+        return _measure(options, launcher, seeded, deep, prefix)
     finally:
         launcher.stop_all()
 
 
-def _measure(options: OrderOptions, launcher: Launcher, seeded: SeedResult, deep: int) -> list[SummaryRow]:
+def _compare(
+    options: OrderOptions,
+    workdir: Path,
+    base_env: dict[str, str],
+    databases: dict[str, tuple[str, SeedResult]],
+    deep: int,
+    reads: dict[str, EngineReads],
+) -> list[SummaryRow]:
+    """Each read on a SQLite server, a PostgreSQL server and echo in the same rounds: PG's ratio over SQLite's.
+
+    Sections 4 and 5 run minutes apart, and on a shared machine the load moves in between; here the three servers
+    take turns call by call, so both engines' ratios share the same echo samples and the same moment.
+    """
+    (sqlite_url, seeded), (pg_url, _) = databases["sqlite"], databases["postgresql"]
+    ids, customers = seeded.sample_order_ids, seeded.customer_ids
+    cursor = encode_cursor("orders", LIST_FILTERS, [seeded.newest_first[deep]])
+    workloads: dict[str, tuple[str, Arguments]] = {
+        "customers_get": ("customers_get", lambda i: {"customer_id": customers[i % len(customers)]}),
+        "orders_get": ("orders_get", lambda i: {"order_id": ids[i % len(ids)]}),
+        "orders_list first page": ("orders_list", lambda _: {}),
+        "orders_list deep page": ("orders_list", lambda _: {"cursor": cursor}),
+    }
+    launchers: list[Launcher] = []
+    servers = (
+        ServerSpec("Shopkeeper-sqlite-turns", shopkeeper_argv(), "orders_get", {"order_id": ids[0]}),
+        ServerSpec("Shopkeeper-pg-turns", shopkeeper_argv(), "orders_get", {"order_id": ids[0]}),
+        ServerSpec("Echo-turns", [PYTHON, str(ECHO_SERVER)], "echo", {"text": ids[0]}),
+    )
+    urls = (sqlite_url, pg_url, None)
+    rows: list[SummaryRow] = []
+    print()
+    print(
+        f"  PostgreSQL against SQLite in the same rounds: a SQLite server, a PostgreSQL server and echo take turns "
+        f"call by call\n  ({options.calls} calls each after {options.warmup} warm-up; p50 in ms). The verdict uses "
+        "these; sections 4 and 5 (minutes apart) for reference."
+    )
+    print(
+        f"  {'read':<24} {'SQLite':>7} {'PG':>7} {'echo':>7}   {'SQLite/echo':>11} {'PG/echo':>8}   "
+        f"{'PG/SQLite':>9} {'(paired)':>9} {'(4 and 5)':>10}   target"
+    )
+    try:
+        clients: list[StdioClient] = []
+        for spec, url in zip(servers, urls, strict=True):
+            launchers.append(Launcher(workdir, dict(base_env) | ({"SHOPKEEPER_DATABASE_URL": url} if url else {})))
+            clients.append(launchers[-1].start(spec))
+        for client in clients:
+            client.initialize()
+            client.call()
+        for name, (tool, arguments) in workloads.items():
+            sqlite_us, pg_us, echo_us = in_turns(
+                clients, (tool, tool, "echo"), arguments, warmup=options.warmup, calls=options.calls
+            )
+            p50s = [percentile(sorted(x), 0.5) for x in (sqlite_us, pg_us, echo_us)]
+            quotient = ratio(p50s[1], p50s[0])
+            before = ratio(reads["postgresql"].ratios[name], reads["sqlite"].ratios[name])
+            verdict = "PASS" if quotient <= TARGET_PG_OVER_SQLITE else "MISS"
+            print(
+                f"  {name:<24} {p50s[0] / 1e3:7.2f} {p50s[1] / 1e3:7.2f} {p50s[2] / 1e3:7.2f}   "
+                f"{ratio(p50s[0], p50s[2]):10.2f}x {ratio(p50s[1], p50s[2]):7.2f}x   {quotient:8.2f}x "
+                f"{paired_ratio(pg_us, sqlite_us):8.2f}x {before:9.2f}x   ≤ {TARGET_PG_OVER_SQLITE:.1f}x {verdict}",
+                flush=True,
+            )
+            rows.append((f"PG/SQLite ratio, {name}", quotient, TARGET_PG_OVER_SQLITE))
+    finally:
+        for launcher in launchers:
+            launcher.stop_all()
+    return rows
+
+
+def in_turns(
+    clients: Sequence[StdioClient], tools: Sequence[str], arguments: Arguments, *, warmup: int, calls: int
+) -> list[list[float]]:
+    """``warmup`` then ``calls`` rounds in which every client makes one call (µs), the first of each round rotating."""
+    samples: list[list[float]] = [[] for _ in clients]
+    n = len(clients)
+    for i in range(warmup + calls):
+        args = arguments(i)
+        text = str(next(iter(args.values()), "x"))[:64]
+        for index in ((i + j) % n for j in range(n)):
+            tool = tools[index]
+            _, elapsed = clients[index].call_tool(tool, {"text": text} if tool == "echo" else args)
+            if i >= warmup:
+                samples[index].append(elapsed / 1e3)
+    return samples
+
+
+def _run_concurrency(
+    options: OrderOptions, workdir: Path, base_env: dict[str, str], databases: dict[str, tuple[str, SeedResult]]
+) -> list[SummaryRow]:
+    clients = ", ".join(str(c) for c in options.clients)
+    section(
+        f"6. orders_place from {clients} concurrent clients over {options.processes} shopkeeper-mcp processes "
+        f"({options.place_warmup_s:g} s warm-up + {options.place_seconds:g} s each)"
+    )
+    most = max(options.clients)
+    print(
+        f"  One MCP stdio session per process; client k uses process k % {options.processes}, so {most} clients put up "
+        f"to {-(-most // options.processes)} requests\n  in flight on one session. Closed loop, 2 random products per "
+        "order; 'busy' answers are retried and counted.\n"
+        "  The database is asked afterwards: it must have gained exactly the orders reported placed, with their ids.\n"
+        + (
+            "  Each server also sends the order e-mails from its own worker (SHOPKEEPER_WORKER=on, the default)."
+            if options.mail_worker
+            else "  SHOPKEEPER_WORKER=off: the order e-mails wait in the outbox for a separate `shopkeeper worker`."
+        )
+    )
+    rows: list[SummaryRow] = []
+    for engine, (url, seeded) in databases.items():
+        label = ENGINE_LABELS[engine]
+        catalogue = Catalogue(seeded.customer_ids, seeded.skus)
+        levels = asyncio.run(_levels(options, workdir, base_env, engine, url, seeded, catalogue))
+        print()
+        for line in describe_levels(label, levels, options.processes, mail_worker=options.mail_worker):
+            print(line)
+        bad = [level for level in levels if not level.verified]
+        if bad:
+            raise BenchError(f"{label}: orders placed and the database disagree: " + "; ".join(
+                f"{lv.clients} clients placed {lv.placed}, database +{lv.counted}, ids found {lv.found}" for lv in bad
+            ))  # fmt: skip
+        prefix = "" if engine == "sqlite" else "PG "
+        for level in levels:
+            rows.append((f"{prefix}orders_place/s, {level.clients} clients", level.rate, None))
+        if len(levels) > 1 and levels[0].rate:
+            rows.append((f"{prefix}orders_place/s {levels[-1].clients} / {levels[0].clients} clients",
+                         levels[-1].rate / levels[0].rate, None))  # fmt: skip
+    return rows
+
+
+async def _levels(
+    options: OrderOptions,
+    workdir: Path,
+    base_env: dict[str, str],
+    engine: str,
+    url: str,
+    seeded: SeedResult,
+    catalogue: Catalogue,
+) -> list[Level]:
+    store: OrderStore
+    if engine == "sqlite":
+        assert seeded.path is not None
+        store = SqliteStore(seeded.path)
+    else:
+        store = await PostgresStore.open(url)
+    try:
+        return await measure_levels(
+            ENGINE_LABELS[engine],
+            url,
+            store,
+            base_env,
+            workdir,
+            catalogue,
+            processes=options.processes,
+            levels=options.clients,
+            warmup_s=options.place_warmup_s,
+            seconds=options.place_seconds,
+            mail_worker=options.mail_worker,
+        )
+    finally:
+        await store.close()
+
+
+READS = ("customers_get", "orders_get", "orders_list first page", "orders_list deep page")
+
+
+def _measure(options: OrderOptions, launcher: Launcher, seeded: SeedResult, deep: int, prefix: str) -> EngineReads:
+    """Every order tool against echo on one seeded database; ``prefix`` names the engine in the summary rows."""
     ids = seeded.sample_order_ids
-    shop_spec = ServerSpec("Shopkeeper-orders", shopkeeper_argv(), "orders_get", {"order_id": ids[0]})
-    echo_spec = ServerSpec("Echo-orders", [PYTHON, str(ECHO_SERVER)], "echo", {"text": ids[0]})
+    tag = prefix.strip().lower() or "sqlite"
+    shop_spec = ServerSpec(f"Shopkeeper-orders-{tag}", shopkeeper_argv(), "orders_get", {"order_id": ids[0]})
+    echo_spec = ServerSpec(f"Echo-orders-{tag}", [PYTHON, str(ECHO_SERVER)], "echo", {"text": ids[0]})
     calls, warmup = options.calls, options.warmup
     with contextlib.ExitStack() as stack:
         shop = stack.enter_context(launcher.running(shop_spec))
@@ -167,14 +415,29 @@ def _measure(options: OrderOptions, launcher: Launcher, seeded: SeedResult, deep
         echo_start = echo.memory()
 
         rows: list[SummaryRow] = []
+        ratios: dict[str, float] = {}
         print()
         print(f"  {'Shopkeeper tool (ms)':<34} {'p50':>8} {'p90':>8} {'p99':>8}   {'echo p50 p99':>16}   p50 ratio")
+
+        customers = seeded.customer_ids
+        customer = interleaved(
+            shop,
+            echo,
+            "customers_get",
+            lambda i: {"customer_id": customers[i % len(customers)]},
+            warmup=warmup,
+            calls=calls,
+        )
+        print(_line(f"customers_get ({len(customers)} ids)", customer, TARGET_LATENCY), flush=True)
+        rows.append((f"{prefix}customers_get p50 / echo", customer.ratio, TARGET_LATENCY))
+        ratios["customers_get"] = customer.ratio
 
         get = interleaved(
             shop, echo, "orders_get", lambda i: {"order_id": ids[i % len(ids)]}, warmup=warmup, calls=calls
         )
         print(_line(f"orders_get ({len(ids)} ids)", get, TARGET_GET), flush=True)
-        rows.append(("orders_get p50 / echo", get.ratio, TARGET_GET))
+        rows.append((f"{prefix}orders_get p50 / echo", get.ratio, TARGET_GET))
+        ratios["orders_get"] = get.ratio
 
         first_id, _ = check_page(shop, {}, "first page")
         after = seeded.newest_first[deep]
@@ -188,9 +451,11 @@ def _measure(options: OrderOptions, launcher: Launcher, seeded: SeedResult, deep
         print(_line(f"orders_list after {deep:,}", deep_page, TARGET_LIST), flush=True)
         deep_over_first = ratio(deep_page.shop_p50, first.shop_p50)
         print(f"  {'  deep / first page p50':<34} {deep_over_first:8.2f}x   target ≤ {TARGET_DEEP_OVER_FIRST:.1f}x")
-        rows.append(("orders_list first page p50 / echo", first.ratio, TARGET_LIST))
-        rows.append((f"orders_list after {deep:,} p50 / echo", deep_page.ratio, TARGET_LIST))
-        rows.append(("orders_list deep / first page p50", deep_over_first, TARGET_DEEP_OVER_FIRST))
+        rows.append((f"{prefix}orders_list first page p50 / echo", first.ratio, TARGET_LIST))
+        rows.append((f"{prefix}orders_list after {deep:,} p50 / echo", deep_page.ratio, TARGET_LIST))
+        rows.append((f"{prefix}orders_list deep / first page p50", deep_over_first, TARGET_DEEP_OVER_FIRST))
+        ratios["orders_list first page"] = first.ratio
+        ratios["orders_list deep page"] = deep_page.ratio
 
         last = seeded.last_day
         month = {"date_from": (last - datetime.timedelta(days=29)).isoformat(), "date_to": last.isoformat()}
@@ -205,7 +470,7 @@ def _measure(options: OrderOptions, launcher: Launcher, seeded: SeedResult, deep
             shop, echo, "reports_sales_summary", lambda _: year | {"group_by": "product"}, warmup=0, calls=3
         )
         print(_line("  … 366 days, by product", year_products, None), flush=True)
-        rows.append(("reports_sales_summary 30 d p50 / echo", report.ratio, None))
+        rows.append((f"{prefix}reports_sales_summary 30 d p50 / echo", report.ratio, None))
         after_reads = shop.memory()
 
         customers, skus = seeded.customer_ids, seeded.skus
@@ -233,7 +498,7 @@ def _measure(options: OrderOptions, launcher: Launcher, seeded: SeedResult, deep
             f"  {'orders_place sequential throughput':<34} {burst / burst_s:8.0f} orders/s "
             f"({burst} calls back to back in {burst_s:.2f} s, one client)"
         )
-        rows.append(("orders_place p50 / echo", placed.ratio, None))
+        rows.append((f"{prefix}orders_place p50 / echo", placed.ratio, None))
         at_end = shop.memory()
 
     print()
@@ -247,8 +512,8 @@ def _measure(options: OrderOptions, launcher: Launcher, seeded: SeedResult, deep
         f"({after_reads.hwm_mb:.1f} MB / {at_start.rss_mb:.1f} MB)   target ≤ {TARGET_PEAK_OVER_START:.1f}x"
     )
     print(f"  (echo at start-up: {echo_start.rss_mb:.1f} MB)")
-    rows.append(("peak RSS listing+reporting / start-up", peak_ratio, TARGET_PEAK_OVER_START))
-    return rows
+    rows.append((f"{prefix}peak RSS listing+reporting / start-up", peak_ratio, TARGET_PEAK_OVER_START))
+    return EngineReads(rows, ratios)
 
 
 def _memory_line(label: str, memory: Memory) -> None:
