@@ -3,6 +3,8 @@ pool with no free connection, a server that is not there; and the PgBouncer sett
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
@@ -38,6 +40,20 @@ async def _stocked(backend: Backend) -> tuple[str, str]:
     return ada.value.id, mug.value.id
 
 
+def _one_mug(customer: str) -> OrderCreate:
+    return OrderCreate(customer_id=customer, lines=[OrderLineRequest(sku="MUG-1", quantity=1)])
+
+
+@contextmanager
+def _product_locked(shop_db: ShopDatabase, product: str) -> Generator[None]:
+    """Another client holds ``product``'s row lock (uncommitted) for the duration; nothing waits forever."""
+    with psycopg.connect(shop_db.sync_url.replace("postgresql+psycopg", "postgresql")) as other:
+        other.execute("SELECT 1 FROM products WHERE id = %s FOR UPDATE", (product,))
+        with anyio.fail_after(10):
+            yield
+        other.rollback()
+
+
 @ON_POSTGRESQL
 async def test_a_row_locked_past_the_timeout_answers_busy_and_changes_nothing(
     shop_db: ShopDatabase, tmp_path: Path
@@ -46,22 +62,15 @@ async def test_a_row_locked_past_the_timeout_answers_busy_and_changes_nothing(
     try:
         customer, product = await _stocked(backend)
         before = shop_db.tables()
-        with psycopg.connect(shop_db.sync_url.replace("postgresql+psycopg", "postgresql")) as other:
-            other.execute("SELECT 1 FROM products WHERE id = %s FOR UPDATE", (product,))  # held: no commit yet
-            with anyio.fail_after(10):
-                placed = await backend.services.orders.place(
-                    OrderCreate(customer_id=customer, lines=[OrderLineRequest(sku="MUG-1", quantity=1)]), actor=ACTOR
-                )
-                adjusted = await backend.services.catalog.adjust_stock(
-                    product, StockAdjustment(delta=3, reason="restock"), actor=ACTOR
-                )
-            other.rollback()
+        with _product_locked(shop_db, product):
+            placed = await backend.services.orders.place(_one_mug(customer), actor=ACTOR)
+            adjusted = await backend.services.catalog.adjust_stock(
+                product, StockAdjustment(delta=3, reason="restock"), actor=ACTOR
+            )
         assert placed == BUSY
         assert adjusted == BUSY
         assert shop_db.tables() == before, "nothing was written"
-        again = await backend.services.orders.place(
-            OrderCreate(customer_id=customer, lines=[OrderLineRequest(sku="MUG-1", quantity=1)]), actor=ACTOR
-        )
+        again = await backend.services.orders.place(_one_mug(customer), actor=ACTOR)
         assert isinstance(again, Success), "once the lock is gone, the same call goes through"
     finally:
         await backend.close()
@@ -77,9 +86,7 @@ async def test_a_pool_with_no_free_connection_answers_busy(shop_db: ShopDatabase
             await held.exec_driver_sql("SELECT 1")
             with anyio.fail_after(10):
                 read = await backend.services.customers.get(customer_id=customer, email=None)
-                placed = await backend.services.orders.place(
-                    OrderCreate(customer_id=customer, lines=[OrderLineRequest(sku="MUG-1", quantity=1)]), actor=ACTOR
-                )
+                placed = await backend.services.orders.place(_one_mug(customer), actor=ACTOR)
         assert read == BUSY
         assert placed == BUSY
         assert shop_db.count("orders") == 0
@@ -99,9 +106,7 @@ async def test_a_server_that_went_away_answers_offline(shop_db: ShopDatabase, tm
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
-        placed = await backend.services.orders.place(
-            OrderCreate(customer_id=customer, lines=[OrderLineRequest(sku="MUG-1", quantity=1)]), actor=ACTOR
-        )
+        placed = await backend.services.orders.place(_one_mug(customer), actor=ACTOR)
         assert placed == OFFLINE, "a dead pooled connection: nothing was written, retry"
         assert shop_db.count("orders") == 0
         got = await backend.services.customers.get(customer_id=customer, email=None)
@@ -136,13 +141,8 @@ async def test_the_pgbouncer_settings_keep_every_use_case_working(shop_db: ShopD
         assert replayed.value.replayed
         for _ in range(3):  # the same statements again: nothing prepared is reused under another name
             assert isinstance(await s.orders.get(placed.value.order.id), Success)
-        with psycopg.connect(shop_db.sync_url.replace("postgresql+psycopg", "postgresql")) as other:
-            other.execute("SELECT 1 FROM products WHERE id = %s FOR UPDATE", (product,))
-            with anyio.fail_after(10):
-                blocked = await s.orders.place(
-                    OrderCreate(customer_id=customer, lines=[OrderLineRequest(sku="MUG-1", quantity=1)]), actor=ACTOR
-                )
-            other.rollback()
+        with _product_locked(shop_db, product):
+            blocked = await s.orders.place(_one_mug(customer), actor=ACTOR)
         assert isinstance(blocked, Unavailable), "the per-transaction lock timeout applies"
         assert shop_db.count("orders") == 1
     finally:
@@ -170,13 +170,8 @@ async def test_the_psycopg_driver_serves_the_same_shop(shop_db: ShopDatabase, tm
         stock = await s.catalog.get(product_id=product, sku=None)
         assert isinstance(stock, Success)
         assert stock.value.stock == 3
-        with psycopg.connect(shop_db.sync_url.replace("postgresql+psycopg", "postgresql")) as other:
-            other.execute("SELECT 1 FROM products WHERE id = %s FOR UPDATE", (product,))
-            with anyio.fail_after(10):
-                blocked = await s.orders.place(
-                    OrderCreate(customer_id=customer, lines=[OrderLineRequest(sku="MUG-1", quantity=1)]), actor=ACTOR
-                )
-            other.rollback()
+        with _product_locked(shop_db, product):
+            blocked = await s.orders.place(_one_mug(customer), actor=ACTOR)
         assert blocked == BUSY, "the lock timeout is set on psycopg's connections too"
     finally:
         await backend.close()
