@@ -4,4 +4,4 @@ HEAD_REVISION lets a start on a current database skip importing Alembic at all; 
 checks that it matches the newest script.
 """
 
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"

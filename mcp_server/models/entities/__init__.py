@@ -10,9 +10,16 @@ from mcp_server.models.entities.customers import CustomerEntity
 from mcp_server.models.entities.orders import OrderEntity, OrderLineEntity
 from mcp_server.models.entities.outbox import OutboxMessageEntity
 from mcp_server.models.entities.payments import PaymentEntity
-from mcp_server.models.entities.requests import ApprovalRequestEntity, ApproverEntity, IdempotencyKeyEntity
+from mcp_server.models.entities.requests import (
+    AccessTokenEntity,
+    ApprovalRequestEntity,
+    ApproverEntity,
+    IdempotencyKeyEntity,
+    WebhookEventEntity,
+)
 
 __all__ = [
+    "AccessTokenEntity",
     "ApprovalRequestEntity",
     "ApproverEntity",
     "AuditEntryEntity",
@@ -24,4 +31,5 @@ __all__ = [
     "OutboxMessageEntity",
     "PaymentEntity",
     "ProductEntity",
+    "WebhookEventEntity",
 ]

@@ -20,6 +20,7 @@ class PaymentEntity(Base):
         CheckConstraint("refunded_minor >= 0 AND refunded_minor <= amount_minor", name="refunded_within_amount"),
         Index("ix_payments_order", "order_id", "sequence"),
         Index("ix_payments_created_at", "created_at"),
+        Index("ix_payments_gateway_reference", "gateway_reference"),  # a gateway's event names its pi_/re_ id
         # Only the few rows waiting for the payment gateway (see migration 0005).
         Index(
             "ix_payments_pending",
