@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 
+from mcp_server.models.access import AccessToken
 from mcp_server.models.approvals import ApprovalRequest, Approver, StoredStatus
 from mcp_server.models.audit import AuditEntry
 from mcp_server.models.catalog import Product
 from mcp_server.models.customers import Customer
 from mcp_server.models.errors import UniqueViolationError
+from mcp_server.models.gateway_events import TakenEvent
 from mcp_server.models.orders import Order
 from mcp_server.models.outbox import OutboxMessage
 from mcp_server.models.payments import Payment, PaymentStatus
@@ -70,6 +72,8 @@ class FakeDatabase:
     idempotency: dict[tuple[str, str], StoredRequest] = field(default_factory=lambda: {})
     approvers: dict[str, Approver] = field(default_factory=lambda: {})
     approvals: dict[str, ApprovalRequest] = field(default_factory=lambda: {})
+    access_tokens: dict[str, AccessToken] = field(default_factory=lambda: {})
+    webhook_events: dict[str, TakenEvent] = field(default_factory=lambda: {})
     commits: int = 0
 
 
@@ -333,6 +337,9 @@ class FakePaymentRepository:
         rows = [p for p in self._rows if p.status == "pending" and since <= p.created_at < before]
         return sorted(rows, key=lambda p: p.created_at)[:limit]
 
+    async def by_gateway_reference(self, gateway_reference: str) -> list[Payment]:
+        return [p for p in self._rows if p.gateway_reference == gateway_reference]
+
     async def settle(
         self, payment_id: str, *, status: PaymentStatus, gateway_reference: str | None, reason: str | None
     ) -> bool:
@@ -439,6 +446,52 @@ class FakeRequestLog:
         return True
 
 
+class FakeAccessTokenRepository:
+    def __init__(self, rows: dict[str, AccessToken]) -> None:
+        self._rows = rows
+
+    @property
+    def rows(self) -> dict[str, AccessToken]:
+        return self._rows
+
+    async def add(self, token: AccessToken) -> None:
+        if any(t.name == token.name for t in self._rows.values()):
+            raise UniqueViolationError("token name")
+        assert token.id not in self._rows
+        assert all(t.token_hash != token.token_hash for t in self._rows.values()), "a second token with one hash"
+        self._rows[token.id] = _stored(token)
+
+    async def by_hash(self, token_hash: str) -> AccessToken | None:
+        return next((t for t in self._rows.values() if t.token_hash == token_hash), None)
+
+    async def by_name(self, name: str) -> AccessToken | None:
+        return next((t for t in self._rows.values() if t.name == name), None)
+
+    async def all(self) -> list[AccessToken]:
+        return sorted(self._rows.values(), key=lambda t: (t.created_at, t.id), reverse=True)
+
+    async def revoke(self, name: str, at: datetime) -> bool:
+        token = await self.by_name(name)
+        if token is None or token.revoked_at is not None:
+            return False
+        self._rows[token.id] = _stored(replace(token, revoked_at=at))
+        return True
+
+
+class FakeWebhookEventRepository:
+    def __init__(self, rows: dict[str, TakenEvent]) -> None:
+        self._rows = rows
+
+    async def get(self, event_id: str) -> TakenEvent | None:
+        return self._rows.get(event_id)
+
+    async def add(self, event: TakenEvent) -> bool:
+        if event.event_id in self._rows:
+            return False
+        self._rows[event.event_id] = _stored(replace(event, outcome=event.outcome[:200]))
+        return True
+
+
 class FakeReportRepository:
     """The same figures as the SQL aggregation, computed the slow, obvious way."""
 
@@ -513,6 +566,8 @@ class FakeUnitOfWork:
         self.payments = FakePaymentRepository(self._work.payments)
         self.requests = FakeRequestLog(self._work)
         self.reports = FakeReportRepository(self._work)
+        self.webhooks = FakeWebhookEventRepository(self._work.webhook_events)
+        self.tokens = FakeAccessTokenRepository(self._work.access_tokens)
 
     async def __aenter__(self) -> FakeUnitOfWork:
         return self
@@ -532,6 +587,8 @@ class FakeUnitOfWork:
         self._db.idempotency = copy.deepcopy(self._work.idempotency)
         self._db.approvers = copy.deepcopy(self._work.approvers)
         self._db.approvals = copy.deepcopy(self._work.approvals)
+        self._db.webhook_events = copy.deepcopy(self._work.webhook_events)
+        self._db.access_tokens = copy.deepcopy(self._work.access_tokens)
         self._db.commits += 1
 
 
@@ -690,3 +747,14 @@ class FakePassphrases:
 
     async def verify(self, passphrase: str, stored: str) -> bool:
         return hmac.compare_digest(stored, await self.hash(passphrase))
+
+
+class FakeSecrets:
+    """Secrets that are readable and distinct (``secret-0001`` …), so a test can look for them anywhere."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+
+    def new(self) -> str:
+        self.made.append(f"secret-{len(self.made) + 1:04d}-" + "x" * 32)
+        return self.made[-1]

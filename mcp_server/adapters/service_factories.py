@@ -25,6 +25,7 @@ from mcp_server.adapters.database import (
 from mcp_server.adapters.migrations import HEAD_REVISION
 from mcp_server.clients.mail_files import FileEmailSender
 from mcp_server.clients.passphrases import ScryptPassphrases
+from mcp_server.services.access import AccessService
 from mcp_server.services.approvals import APPROVAL_TTL, ApprovalDesk, ApprovalService
 from mcp_server.services.audit import AuditService
 from mcp_server.services.cards import CardDesk
@@ -38,6 +39,7 @@ from mcp_server.services.reports import ReportService
 from mcp_server.services.unit_of_work import with_events
 from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
+from mcp_server.utils.tokens import RandomSecrets
 
 if TYPE_CHECKING:
     import httpx
@@ -81,6 +83,7 @@ class Services:
     reports: ReportService
     notifications: NotificationService
     approvals: ApprovalService
+    access: AccessService
 
 
 class Backend:
@@ -134,6 +137,7 @@ class Backend:
                 reports=ReportService(uow, zone),
                 notifications=NotificationService(uow, clock, ids, sender),
                 approvals=ApprovalService(with_events(uow, clock, ids), clock, ScryptPassphrases()),
+                access=AccessService(uow, clock, ids, RandomSecrets()),
             )
         except BaseException:
             for close in closers:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from mcp_server.models.access import AccessToken
 from mcp_server.models.approvals import ApprovalRequest, Approver
 from mcp_server.models.audit import JsonScalar
 from mcp_server.models.catalog import Product
@@ -213,6 +214,20 @@ class ApprovalDecided:
     after: ApprovalRequest
 
 
+@dataclass(frozen=True, slots=True)
+class TokenCreated:
+    """An access token was issued (its secret is not here: it was shown once and is kept nowhere)."""
+
+    actor: str
+    token: AccessToken
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRevoked:
+    actor: str
+    token: AccessToken  # as it is now, revoked
+
+
 Event = (
     CustomerRegistered
     | CustomerUpdated
@@ -235,4 +250,6 @@ Event = (
     | ApproverRemoved
     | ApprovalRequested
     | ApprovalDecided
+    | TokenCreated
+    | TokenRevoked
 )

@@ -23,6 +23,7 @@ from mcp_server.models.errors import (
     StorageReadOnlyError,
     StorageUnavailableError,
 )
+from mcp_server.repositories.access import SqlAccessTokenRepository
 from mcp_server.repositories.audit import SqlAuditRepository
 from mcp_server.repositories.catalog import SqlProductRepository
 from mcp_server.repositories.customers import SqlCustomerRepository
@@ -31,6 +32,7 @@ from mcp_server.repositories.outbox import SqlOutboxRepository
 from mcp_server.repositories.payments import SqlPaymentRepository
 from mcp_server.repositories.reports import SqlReportRepository
 from mcp_server.repositories.requests import SqlRequestLog
+from mcp_server.repositories.webhooks import SqlWebhookEventRepository
 
 logger = logging.getLogger("mcp_server.storage")
 
@@ -80,6 +82,8 @@ class SqlUnitOfWork:
     payments: SqlPaymentRepository
     requests: SqlRequestLog
     reports: SqlReportRepository
+    webhooks: SqlWebhookEventRepository
+    tokens: SqlAccessTokenRepository
 
     def __init__(self, engine: AsyncEngine, *, write: bool, conditions: StorageConditions | None = None) -> None:
         self._engine = engine
@@ -119,6 +123,8 @@ class SqlUnitOfWork:
         self.payments = SqlPaymentRepository(connection)
         self.requests = SqlRequestLog(connection, lock=server_writer)
         self.reports = SqlReportRepository(connection)
+        self.webhooks = SqlWebhookEventRepository(connection)
+        self.tokens = SqlAccessTokenRepository(connection)
         return self
 
     async def _open(self) -> AsyncConnection:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
+from mcp_server.models.access import AccessToken, scope_text
 from mcp_server.models.approvals import ApprovalRequest
 from mcp_server.models.audit import AUDIT_ID_PREFIX, AuditEntry, JsonScalar
 from mcp_server.models.customers import Customer
@@ -35,6 +36,8 @@ from mcp_server.models.events import (
     RefundFailed,
     RefundStarted,
     StockAdjusted,
+    TokenCreated,
+    TokenRevoked,
 )
 from mcp_server.models.orders import Order
 from mcp_server.models.outbox import OUTBOX_ID_PREFIX, NotificationKind, OutboxMessage
@@ -331,3 +334,22 @@ def _approval_requested(e: ApprovalRequested, s: Stamp) -> Effects:
 def _approval_decided(e: ApprovalDecided, s: Stamp) -> Effects:
     action = "approval.approved" if e.after.status == "approved" else "approval.denied"
     return s.entry(e, action, "approval", e.after.id, _approval_state(e.before), _approval_state(e.after)), None
+
+
+# -- access tokens -----------------------------------------------------------------------------
+
+
+def _token_state(t: AccessToken) -> dict[str, JsonScalar]:
+    # Never the secret nor its hash: the audit log is read by the assistant.
+    return {"name": t.name, "scopes": scope_text(t.scopes), "active": t.active}
+
+
+@handles(TokenCreated)
+def _token_created(e: TokenCreated, s: Stamp) -> Effects:
+    return s.entry(e, "token.created", "token", e.token.id, None, _token_state(e.token)), None
+
+
+@handles(TokenRevoked)
+def _token_revoked(e: TokenRevoked, s: Stamp) -> Effects:
+    before = _token_state(e.token) | {"active": True}
+    return s.entry(e, "token.revoked", "token", e.token.id, before, _token_state(e.token)), None

@@ -7,10 +7,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
+from mcp_server.models.access import AccessToken
 from mcp_server.models.approvals import ApprovalRequest, Approver, StoredStatus
 from mcp_server.models.audit import AuditEntry
 from mcp_server.models.catalog import Product
 from mcp_server.models.customers import Customer
+from mcp_server.models.gateway_events import TakenEvent
 from mcp_server.models.orders import Order
 from mcp_server.models.outbox import Email, OutboxMessage, SendOutcome
 from mcp_server.models.payments import Payment, PaymentStatus
@@ -198,6 +200,10 @@ class PaymentRepository(Protocol):
         """Pending rows created from ``since`` up to (not including) ``before``, oldest first."""
         ...
 
+    async def by_gateway_reference(self, gateway_reference: str) -> list[Payment]:
+        """The rows carrying the gateway's id ``gateway_reference`` (pi_…, re_…), oldest first."""
+        ...
+
     async def page_after(
         self,
         *,
@@ -208,6 +214,16 @@ class PaymentRepository(Protocol):
         limit: int,
     ) -> list[Payment]:
         """Payments and refunds in the order they were recorded."""
+        ...
+
+
+class WebhookEventRepository(Protocol):
+    """The payment gateway's events the webhook door has taken, each id once."""
+
+    async def get(self, event_id: str) -> TakenEvent | None: ...
+
+    async def add(self, event: TakenEvent) -> bool:
+        """File ``event`` unless one with its id is filed; False (and no change) if one is."""
         ...
 
 
@@ -277,6 +293,32 @@ class Passphrases(Protocol):
         ...
 
 
+class AccessTokenRepository(Protocol):
+    """Access tokens for the HTTP door, found by the hash of their secret (the secret is never stored)."""
+
+    async def add(self, token: AccessToken) -> None:
+        """Store a new token; raises models.errors.UniqueViolationError("token name") on a taken name."""
+        ...
+
+    async def by_hash(self, token_hash: str) -> AccessToken | None: ...
+
+    async def by_name(self, name: str) -> AccessToken | None: ...
+
+    async def all(self) -> list[AccessToken]:
+        """Every token, revoked ones included, newest first."""
+        ...
+
+    async def revoke(self, name: str, at: datetime) -> bool:
+        """Mark the token ``name`` revoked at ``at`` if it is active; False (and no change) otherwise."""
+        ...
+
+
+class SecretSource(Protocol):
+    def new(self) -> str:
+        """A fresh, unguessable URL-safe secret (at least 256 random bits)."""
+        ...
+
+
 class ReportRepository(Protocol):
     async def sales_by_day(self, days: Sequence[DayWindow]) -> list[DaySales]:
         """Orders placed, units and revenue (cancelled orders excluded), and succeeded refunds made in the day
@@ -317,6 +359,12 @@ class UnitOfWork(Protocol):
 
     @property
     def reports(self) -> ReportRepository: ...
+
+    @property
+    def webhooks(self) -> WebhookEventRepository: ...
+
+    @property
+    def tokens(self) -> AccessTokenRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -8,6 +8,7 @@ from types import TracebackType
 from mcp_server.models.events import Event
 from mcp_server.services.event_handlers import Stamp, effects_of
 from mcp_server.services.ports import (
+    AccessTokenRepository,
     AuditRepository,
     Clock,
     CustomerRepository,
@@ -20,6 +21,7 @@ from mcp_server.services.ports import (
     RequestLog,
     UnitOfWork,
     UnitOfWorkFactory,
+    WebhookEventRepository,
 )
 
 
@@ -36,6 +38,8 @@ class EventfulUnitOfWork:
     payments: PaymentRepository
     requests: RequestLog
     reports: ReportRepository
+    webhooks: WebhookEventRepository
+    tokens: AccessTokenRepository
 
     def __init__(self, storage: UnitOfWork, clock: Clock, ids: IdFactory) -> None:
         self._storage = storage
@@ -48,6 +52,8 @@ class EventfulUnitOfWork:
         self._storage = s
         self.customers, self.products, self.audit, self.outbox = s.customers, s.products, s.audit, s.outbox
         self.orders, self.payments, self.requests, self.reports = s.orders, s.payments, s.requests, s.reports
+        self.webhooks = s.webhooks
+        self.tokens = s.tokens
         return self
 
     async def __aexit__(

@@ -11,6 +11,7 @@ from typing import get_args
 
 import pytest
 
+from mcp_server.models.access import AccessToken
 from mcp_server.models.approvals import ApprovalRequest, Approver
 from mcp_server.models.catalog import Product
 from mcp_server.models.customers import Customer
@@ -37,6 +38,8 @@ from mcp_server.models.events import (
     RefundFailed,
     RefundStarted,
     StockAdjusted,
+    TokenCreated,
+    TokenRevoked,
 )
 from mcp_server.models.orders import Order, OrderLine
 from mcp_server.models.outbox import OutboxMessage
@@ -68,6 +71,7 @@ ADA = Approver("ada", "scrypt$secret-hash", AT)
 ASKED = ApprovalRequest(
     "apr_1", "payments_refund", "args", "state", "Refund 4.00 EUR", PAID.id, "a", AT, AT + timedelta(minutes=10)
 )
+CI_TOKEN = AccessToken("tok_1", "ci", "f" * 64, frozenset({"read", "orders"}), AT)
 FAILED_MAIL = OutboxMessage("ntf_1", "welcome", ALICE.email, ALICE.id, {}, "failed", 5, AT, AT, last_error="bounced")
 
 ORDER_EVENTS = (
@@ -124,6 +128,8 @@ EXAMPLES: list[tuple[Event, str, str | None]] = [
     (ApprovalRequested("a", ASKED), "approval.requested", None),
     (ApprovalDecided("a", ASKED, ASKED.decide(True, "person:ada", AT)), "approval.approved", None),
     (ApprovalDecided("a", ASKED, ASKED.decide(False, "person:ada", AT)), "approval.denied", None),
+    (TokenCreated("a", CI_TOKEN), "token.created", None),
+    (TokenRevoked("a", replace(CI_TOKEN, revoked_at=AT)), "token.revoked", None),
 ]
 
 
@@ -136,6 +142,19 @@ def test_an_approver_entry_never_carries_the_passphrase_hash() -> None:
     entry, _ = effects_of(ApproverAdded("a", ADA), Stamp(SequentialIds(), AT))
     assert (entry.entity_type, entry.entity_id, entry.after) == ("approver", "ada", {"name": "ada"})
     assert ADA.passphrase_hash not in repr(entry)
+
+
+def test_a_token_entry_names_the_token_and_its_scopes_never_its_hash() -> None:
+    stamp = Stamp(SequentialIds(), AT)
+    created, _ = effects_of(TokenCreated("a", CI_TOKEN), stamp)
+    revoked, _ = effects_of(TokenRevoked("a", replace(CI_TOKEN, revoked_at=AT)), stamp)
+    assert (created.entity_type, created.entity_id, created.before) == ("token", "tok_1", None)
+    assert created.after == {"name": "ci", "scopes": "read orders", "active": True}
+    assert (revoked.before, revoked.after) == (
+        {"name": "ci", "scopes": "read orders", "active": True},
+        {"name": "ci", "scopes": "read orders", "active": False},
+    )
+    assert CI_TOKEN.token_hash not in repr(created) + repr(revoked)
 
 
 def test_a_second_handler_for_one_event_type_is_refused() -> None:

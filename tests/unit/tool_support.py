@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from mcp_types import CallToolResult, TextContent
 
 from mcp_server.models.outbox import Delivered, Email, SendOutcome
+from mcp_server.services.access import AccessService
 from mcp_server.services.approvals import ApprovalService
 from mcp_server.services.audit import AuditService
 from mcp_server.services.catalog import CatalogService
@@ -15,7 +16,7 @@ from mcp_server.services.notifications import NotificationService
 from mcp_server.services.orders import OrderService
 from mcp_server.services.payments import PaymentService
 from mcp_server.services.reports import ReportService
-from tests.fakes import FakeUnitOfWorkFactory
+from tests.fakes import FakeSecrets, FakeUnitOfWorkFactory
 from tests.unit.commerce import Shop
 
 
@@ -61,6 +62,10 @@ class Services:
     @property
     def approvals(self) -> ApprovalService:
         return self.shop.approvals
+
+    @property
+    def access(self) -> AccessService:
+        return AccessService(FakeUnitOfWorkFactory(self.shop.db), self.shop.clock, self.shop.ids, FakeSecrets())
 
 
 def services_of(shop: Shop, sender: ScriptedSender | None = None) -> Services:

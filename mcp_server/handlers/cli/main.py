@@ -19,7 +19,7 @@ from pathlib import Path
 
 import anyio
 
-from mcp_server.handlers.cli import activity, approvals, catalog, customers, orders, payments, reports
+from mcp_server.handlers.cli import activity, approvals, catalog, customers, orders, payments, reports, tokens
 from mcp_server.handlers.cli.common import (
     EXIT_CODES,
     Call,
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
     groups = parser.add_subparsers(dest="group", metavar="<group>")
     groups.required = True
-    for domain in (customers, catalog, orders, payments, reports, activity, approvals):
+    for domain in (customers, catalog, orders, payments, reports, activity, approvals, tokens):
         domain.register(groups)
     db = groups.add_parser("db", help="database maintenance", description="Database maintenance.")
     db_commands = db.add_subparsers(dest="command", metavar="<command>")

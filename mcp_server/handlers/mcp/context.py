@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from mcp_server.models.access import EVERY_SCOPE, Caller
+from mcp_server.services.access import AccessService
 from mcp_server.services.approvals import ApprovalService
 from mcp_server.services.audit import AuditService
 from mcp_server.services.catalog import CatalogService
@@ -45,6 +47,9 @@ class ServiceRegistry(Protocol):
     @property
     def approvals(self) -> ApprovalService: ...
 
+    @property
+    def access(self) -> AccessService: ...
+
 
 class BackendUnavailableError(Exception):
     """The database could not be opened or migrated; ``public_message`` is safe to show an agent."""
@@ -56,6 +61,10 @@ class BackendUnavailableError(Exception):
 
 def _not_new() -> bool:
     return False
+
+
+def _everyone() -> Caller:
+    return Caller(actor=None, scopes=EVERY_SCOPE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +79,5 @@ class AppContext:
     new_shop: Callable[[], bool] = _not_new
     approval_link: Callable[[str], Awaitable[str | None]] | None = None
     """The approval page's link for a request (the page starts on first need); None: no page."""
+    caller: Callable[[], Caller] = _everyone
+    """Who is calling this request and with which scopes: the settings' on stdio, the token's on HTTP."""
