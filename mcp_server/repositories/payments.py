@@ -26,6 +26,7 @@ _PENDING = (
     .limit(bindparam("limit"))
 )
 _FOR_ORDER = select(*_t.c).where(_t.c.order_id == bindparam("order_id")).order_by(_t.c.sequence)
+_BY_GATEWAY_REFERENCE = select(*_t.c).where(_t.c.gateway_reference == bindparam("reference")).order_by(_t.c.sequence)
 
 
 @cache
@@ -73,6 +74,11 @@ class SqlPaymentRepository:
             "limit": limit,
         }
         rows = await fetch_all(self._connection, _PENDING, params)
+        return [PaymentEntity.record_from_row(row) for row in rows]
+
+    async def by_gateway_reference(self, gateway_reference: str) -> list[Payment]:
+        # Not inline: only webhooks ask this, and without an index on gateway_reference it scans.
+        rows = await fetch_all(self._connection, _BY_GATEWAY_REFERENCE, {"reference": gateway_reference})
         return [PaymentEntity.record_from_row(row) for row in rows]
 
     async def settle(

@@ -31,6 +31,7 @@ class Settled:
     note: str | None = None  # why it failed, or why it is still pending
     needs_person: bool = False  # pending, and asking the gateway again will not settle it
     busy: bool = False  # pending, and another request is asking the gateway about it: nothing was sent
+    unanswered: bool = False  # pending: the gateway gave no answer (or refused the shop's key) this time
 
     @property
     def pending(self) -> bool:

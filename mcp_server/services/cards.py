@@ -145,7 +145,8 @@ class CardDesk:
         return await self._holding(payment, ask)
 
     async def refund(self, refund: Payment, *, actor: str, resent: bool = False) -> Settled:
-        """Refund a pending card refund from its payment at the gateway (only id and amount are sent)."""
+        """Refund a pending card refund from its payment at the gateway: its id and amount, and the
+        order and refund ids as metadata (a webhook about the refund names the row by them)."""
         gateway = self._gateway
         if gateway is None:
             return await self._unchanged(refund, NO_GATEWAY)
@@ -158,7 +159,12 @@ class CardDesk:
             if paid_by is None or paid_by.gateway_reference is None:
                 outcome: RefundOutcome = GatewayRejected(0, None, "the refunded payment has no gateway reference")
             else:
-                outcome = await gateway.refund(paid_by.gateway_reference, refund.amount_minor, gateway_key(refund))
+                outcome = await gateway.refund(
+                    paid_by.gateway_reference,
+                    refund.amount_minor,
+                    gateway_key(refund),
+                    {"order_id": refund.order_id, "refund_id": refund.id},
+                )
             return await self._settle_refund(refund, outcome, actor, resent)
 
         return await self._holding(refund, ask)
@@ -203,7 +209,7 @@ class CardDesk:
     async def _settle_charge(self, payment: Payment, outcome: PaymentOutcome, actor: str, resent: bool) -> Settled:
         note: str | None
         if resent and isinstance(outcome, GatewayRejected) and outcome.status in _AUTH_REFUSALS:
-            return await self._unchanged(payment, _auth_note(outcome))
+            return await self._unchanged(payment, _auth_note(outcome), unanswered=True)
         match outcome:
             case GatewayPayment(status=status) if status in _CHARGE_DONE:
                 if outcome.amount_minor != payment.amount_minor or outcome.currency != payment.currency:
@@ -242,12 +248,12 @@ class CardDesk:
             case GatewayUnavailable(stored_failure=True):
                 return await self._unchanged(payment, _stored_failure_note(payment, outcome), needs_person=True)
             case GatewayUnavailable():
-                return await self._unchanged(payment, outcome.reason)
+                return await self._unchanged(payment, outcome.reason, unanswered=True)
         return await self._failed(payment, note, ref, actor)
 
     async def _settle_refund(self, refund: Payment, outcome: RefundOutcome, actor: str, resent: bool) -> Settled:
         if resent and isinstance(outcome, GatewayRejected) and outcome.status in _AUTH_REFUSALS:
-            return await self._unchanged(refund, _auth_note(outcome))
+            return await self._unchanged(refund, _auth_note(outcome), unanswered=True)
         match outcome:
             case GatewayRefund(status=status) if status in _REFUND_DONE:
                 if outcome.amount_minor != refund.amount_minor:
@@ -274,7 +280,7 @@ class CardDesk:
             case GatewayUnavailable(stored_failure=True):
                 return await self._unchanged(refund, _stored_failure_note(refund, outcome), needs_person=True)
             case GatewayUnavailable():
-                return await self._unchanged(refund, outcome.reason)
+                return await self._unchanged(refund, outcome.reason, unanswered=True)
         return await self._failed(refund, note, ref, actor)
 
     async def _charged(self, payment: Payment, outcome: GatewayPayment, actor: str) -> Settled:
@@ -331,10 +337,14 @@ class CardDesk:
         why = f"marked failed by hand: {note}"
         return await self._books.failed(uow, row, why, gateway_reference, actor, extra=by_hand)
 
-    async def _unchanged(self, row: Payment, note: str, *, needs_person: bool = False) -> Settled:
+    async def _unchanged(
+        self, row: Payment, note: str, *, needs_person: bool = False, unanswered: bool = False
+    ) -> Settled:
         async with self._uow(write=False) as uow:
             settled = await self._books.as_it_is(uow, row)
-        return replace(settled, note=note, needs_person=needs_person) if settled.pending else settled
+        if not settled.pending:
+            return settled
+        return replace(settled, note=note, needs_person=needs_person, unanswered=unanswered)
 
 
 def _too_old_note(row: Payment) -> str:

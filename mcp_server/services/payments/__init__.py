@@ -1,5 +1,6 @@
 """Payment use cases, one module each: recording (and charging a card), refunds, settling pending
-card rows in the background, settling them by hand, and listing the ledger.
+card rows in the background, or when the gateway's webhook says something happened, settling them
+by hand, and listing the ledger.
 
 ``PaymentService`` is the door's one handle on them: it builds each use case on the same adapters
 and the process's one card desk (``services.cards``), and passes each call on unchanged.
@@ -10,10 +11,12 @@ from __future__ import annotations
 from datetime import timedelta, tzinfo
 
 from mcp_server.models.common import Page
+from mcp_server.models.gateway_events import GatewayEvent
 from mcp_server.models.payments import Payment, PaymentCreate, PaymentQuery, PaymentSettle, RefundCreate
 from mcp_server.services.approvals import Approval, ApprovalDesk, NeedsApproval
 from mcp_server.services.cards import CardDesk
 from mcp_server.services.payments.by_hand import ByHand
+from mcp_server.services.payments.gateway_events import EventTaken, GatewayEvents
 from mcp_server.services.payments.listing import Listing
 from mcp_server.services.payments.outcomes import CardNotCharged, HandSettlement, Recorded, RefundPlan, SettleRound
 from mcp_server.services.payments.recording import Recording, RecordResult
@@ -24,6 +27,7 @@ from mcp_server.services.results import IllegalTransition, NotFound, Rejected, S
 
 __all__ = [
     "CardNotCharged",
+    "EventTaken",
     "HandSettlement",
     "PaymentService",
     "Recorded",
@@ -51,6 +55,7 @@ class PaymentService:
         self._recording = Recording(*parts)
         self._refunds = Refunds(*parts)
         self._settling = Settling(*parts)
+        self._events = GatewayEvents(*parts)
         self._by_hand = ByHand(*parts)
         self._listing = Listing(*parts)
 
@@ -89,6 +94,10 @@ class PaymentService:
     ) -> SettleRound | Unavailable:
         """See ``Settling.settle_pending``."""
         return await self._settling.settle_pending(actor=actor, min_age=min_age, limit=limit)
+
+    async def take_gateway_event(self, event: GatewayEvent, *, actor: str) -> EventTaken | Unavailable:
+        """See ``GatewayEvents.take_event``."""
+        return await self._events.take_event(event, actor=actor)
 
     async def settle_by_hand(
         self, request: PaymentSettle, *, actor: str, approval: Approval
