@@ -90,10 +90,18 @@ class Cancelling:
 
     @unavailable_when_busy
     async def cancel(
-        self, order_id: str, *, reason: str | None, actor: str, approval: Approval
+        self,
+        order_id: str,
+        *,
+        reason: str | None,
+        actor: str,
+        approval: Approval,
+        may_give_money_back: bool = True,
     ) -> Success[Cancellation] | NeedsApproval[Cancellation] | NotFound | Rejected | IllegalTransition:
         """Cancel: restock every line and refund whatever was paid. When money goes back, a person
         must approve first (``approval``); without it this returns a preview and an approval request.
+        A caller that may not give money back (``may_give_money_back``: no ``refunds`` scope) is refused
+        then, before anything is asked or changed.
 
         A card payment still pending at the gateway is settled first (it may turn out paid); while
         it cannot be, the order is not cancelled. Card refunds go to the gateway after the
@@ -106,7 +114,9 @@ class Cancelling:
                     return found
                 waiting = [p for p in found[2] if p.kind == "payment" and p.status == "pending"]
                 if not waiting:
-                    done = await self._cancel_in(uow, found, reason=reason, actor=actor, approval=approval)
+                    done = await self._cancel_in(
+                        uow, found, reason=reason, actor=actor, approval=approval, may_pay=may_give_money_back
+                    )
                     break
             settled = await self._cards.resume(waiting, actor=actor)
             if any(s.pending for s in settled):
@@ -133,10 +143,17 @@ class Cancelling:
         reason: str | None,
         actor: str,
         approval: Approval,
+        may_pay: bool,
     ) -> Success[Cancellation] | NeedsApproval[Cancellation] | Rejected:
         order, customer, payments = found
         # What the payments can still give back: a card refund pending at the gateway holds its share.
         refund = sum(p.refundable_minor for p in payments)
+        if refund > 0 and not may_pay:
+            return Rejected(
+                f"cancelling order {order.id} gives {format_money(refund, order.currency)} back, and this caller may "
+                "not give money back (that needs the refunds scope); nothing was changed",
+                field="order_id",
+            )
         digest = request_hash({"order_id": order.id, "reason": reason, "refundable": refund})
         if refund > 0:
             preview = Cancellation(order, customer, refund, units_to_restock(order))

@@ -270,10 +270,18 @@ class OrderService:
         return await self._cancelling.preview_cancel(order_id)
 
     async def cancel(
-        self, order_id: str, *, reason: str | None, actor: str, approval: Approval
+        self,
+        order_id: str,
+        *,
+        reason: str | None,
+        actor: str,
+        approval: Approval,
+        may_give_money_back: bool = True,
     ) -> Success[Cancellation] | NeedsApproval[Cancellation] | NotFound | Rejected | IllegalTransition | Unavailable:
         """See ``Cancelling.cancel``."""
-        return await self._cancelling.cancel(order_id, reason=reason, actor=actor, approval=approval)
+        return await self._cancelling.cancel(
+            order_id, reason=reason, actor=actor, approval=approval, may_give_money_back=may_give_money_back
+        )
 
     @unavailable_when_busy
     async def mark_shipped(

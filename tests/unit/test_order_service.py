@@ -399,6 +399,24 @@ async def test_cancel_with_money_asks_for_approval_then_cancels_restocks_and_ref
     assert db.outbox[-1].payload["refund"].startswith("10.00")
 
 
+async def test_a_caller_without_refunds_cannot_cancel_an_order_that_gives_money_back(world: World):
+    paid = await place(world.shop, world.customer, [("MUG-01", 2)])
+    await pay(world.shop, paid.id, 1000)
+    unpaid = await place(world.shop, world.customer, [("MUG-01", 1)])
+    before = copy.deepcopy(world.db)
+
+    refused = await world.shop.orders.cancel(
+        paid.id, reason=None, actor=ACTOR, approval=None, may_give_money_back=False
+    )
+
+    assert isinstance(refused, Rejected)
+    assert "10.00" in refused.message
+    assert "refunds scope" in refused.message
+    assert world.db == before, "no approval request, no cancellation"
+    done = await world.shop.orders.cancel(unpaid.id, reason=None, actor=ACTOR, approval=None, may_give_money_back=False)
+    assert isinstance(done, Success), "nothing to give back: the orders scope is enough"
+
+
 async def test_a_cancel_approval_no_longer_fits_once_the_order_changed(world: World):
     order = await place(world.shop, world.customer, [("MUG-01", 2)])
     await pay(world.shop, order.id, 1000)

@@ -261,9 +261,17 @@ async def list_page(services: ServiceRegistry, query: OrderQuery, *, detailed: b
 
 
 async def cancel(
-    services: ServiceRegistry, order_id: str, *, reason: str | None, actor: str, approval: Approval
+    services: ServiceRegistry,
+    order_id: str,
+    *,
+    reason: str | None,
+    actor: str,
+    approval: Approval,
+    may_give_money_back: bool = True,
 ) -> CallToolResult:
-    result = await services.orders.cancel(order_id, reason=reason, actor=actor, approval=approval)
+    result = await services.orders.cancel(
+        order_id, reason=reason, actor=actor, approval=approval, may_give_money_back=may_give_money_back
+    )
     if isinstance(result, Success | NeedsApproval):
         return money_back(result, TOOL_CANCEL)
     return order_failure(result, tool_name=TOOL_CANCEL)
@@ -383,8 +391,11 @@ async def orders_cancel(
     if isinstance(approval, str):
         return confirm.declined(f"cancelling order {order_id}", approval)
     who = actor(ctx)
+    refunds = ctx.request_context.lifespan_context.caller().may("refunds")  # money back needs it (access.py)
     result = await run(
-        ctx, TOOL_CANCEL, lambda s: cancel(s, order_id, reason=request.reason, actor=who, approval=approval)
+        ctx,
+        TOOL_CANCEL,
+        lambda s: cancel(s, order_id, reason=request.reason, actor=who, approval=approval, may_give_money_back=refunds),
     )
     return await confirm.with_page_link(ctx, result)
 
