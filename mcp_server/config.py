@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from mcp_server.models.access import EVERY_SCOPE, READ_ONLY, Scope, parse_scopes
+
 ENV_PREFIX = "SHOPKEEPER_"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 _SUPPORTED_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://", "postgresql+psycopg://")
@@ -57,6 +59,9 @@ class Settings(BaseModel):
     email_from: str = Field(default="shop@localhost", min_length=3, max_length=254)
     stripe_api_base: str = Field(default="https://api.stripe.com", min_length=8, max_length=300)
     stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None, description="the signing secret (whsec_…) of the gateway's webhook endpoint /webhooks/stripe"
+    )
     approvals: Literal["person", "none"] = Field(
         default="person",
         description="who lets money go back: a person (default), or none, for unattended automation only",
@@ -86,6 +91,27 @@ class Settings(BaseModel):
         alias="mail_dir",
         description="where e-mails are written as files when no provider token is set (default: beside "
         "a SQLite database; the data directory for PostgreSQL)",
+    )
+    scopes: str = Field(
+        default="all",
+        max_length=200,
+        description="what this server's callers may do: all, or scopes such as read,orders (see README)",
+    )
+    read_only: bool = Field(default=False, description="only the read scope, whatever SHOPKEEPER_SCOPES says")
+    http_allowed_hosts: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="HTTP door: Host values it serves, comma-separated (* a wildcard, e.g. shop.example.com,"
+        "127.0.0.1:*); by default the address it listens on",
+    )
+    http_allowed_origins: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="HTTP door: browser Origins allowed to call /mcp, comma-separated; by default its own address",
+    )
+    request_state_key: SecretStr | None = Field(
+        default=None,
+        description="HTTP door: the key every worker seals an unfinished elicitation with (made per start if unset)",
     )
     max_message_bytes: int = Field(
         default=4_194_304,  # 4 MiB, the MCP SDK's default for an HTTP request body
@@ -128,7 +154,14 @@ class Settings(BaseModel):
             raise ValueError(f"'{value[:60]}' is not an IANA time zone (e.g. UTC, Europe/Berlin)") from None
         return value
 
-    @field_validator("worker", "db_pgbouncer", mode="before")
+    @field_validator("scopes")
+    @classmethod
+    def _known_scopes(cls, value: str) -> str:
+        if value.strip().lower() != "all":
+            parse_scopes(value.lower())
+        return value.strip().lower()
+
+    @field_validator("worker", "db_pgbouncer", "read_only", mode="before")
     @classmethod
     def _on_off(cls, value: object) -> object:
         if isinstance(value, str):
@@ -154,6 +187,13 @@ class Settings(BaseModel):
             raise ValueError("must be a Stripe secret or restricted key (sk_… or rk_…)")
         return value
 
+    @field_validator("stripe_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("whsec_"):
+            raise ValueError("must be a Stripe webhook signing secret (whsec_…)")
+        return value
+
     @field_validator("approvals", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
@@ -170,6 +210,13 @@ class Settings(BaseModel):
         if value is not None and not value.is_absolute():
             raise ValueError("must be an absolute path, e.g. /home/me/shop-mail")
         return value
+
+    @property
+    def granted_scopes(self) -> frozenset[Scope]:
+        """The scopes a caller on this server's own door (stdio) has: SHOPKEEPER_SCOPES, or only ``read``."""
+        if self.read_only:
+            return READ_ONLY
+        return EVERY_SCOPE if self.scopes == "all" else parse_scopes(self.scopes)
 
     @property
     def is_sqlite(self) -> bool:

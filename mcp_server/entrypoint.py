@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 
@@ -25,10 +25,12 @@ from mcp_server.config import ConfigError, Settings, default_database_path, load
 from mcp_server.handlers.consumers.card_settler import run_card_settler
 from mcp_server.handlers.consumers.outbox_worker import run_outbox_worker
 from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
+from mcp_server.models.access import Caller
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
     from mcp.server.mcpserver import MCPServer
+    from starlette.applications import Starlette
 
     from mcp_server.adapters.database import Creation, PoolOptions
     from mcp_server.adapters.service_factories import Backend, CardOptions, MailOptions
@@ -99,6 +101,25 @@ class Warmup:
         if self._failed_at is None or self._lock.locked():
             return False
         return time.monotonic() - self._failed_at < self.RETRY_AFTER_S
+
+    async def ready(self) -> str | None:
+        """None when the shop can serve (the database answers, its schema is this version's); else why not."""
+        try:
+            await self.services()
+        except BackendUnavailableError as exc:
+            return exc.public_message
+        assert self._backend is not None
+        from mcp_server.adapters.database import current_revision
+        from mcp_server.adapters.migrations import HEAD_REVISION
+
+        try:
+            revision = await current_revision(self._backend.engine)
+        except Exception:
+            logger.debug("the readiness check could not read the schema revision", exc_info=True)
+            return "the shop's database does not answer"
+        if revision != HEAD_REVISION:
+            return f"the database's schema is at revision {revision}, not {HEAD_REVISION}: run 'shopkeeper db upgrade'"
+        return None
 
     async def close(self) -> None:
         if self._backend is not None:
@@ -220,9 +241,16 @@ class Application:
 
     @asynccontextmanager
     async def lifespan(self, _server: MCPServer[AppContext]) -> AsyncGenerator[AppContext]:
+        """The stdio server's: the database opened in the background, callers with the settings' scopes."""
         settings = self.settings
-        creation = server_creation(settings)
-        warmup = Warmup(lambda: self.backends.start(creation))
+        warmup = Warmup(lambda: self.backends.start(server_creation(settings)))
+        stdio_caller = Caller(actor=settings.actor, scopes=settings.granted_scopes)
+        async with self._serving(warmup, lambda: stdio_caller) as context:
+            yield context
+
+    @asynccontextmanager
+    async def _serving(self, warmup: Warmup, caller: Callable[[], Caller]) -> AsyncGenerator[AppContext]:
+        settings = self.settings
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(warmup.run)
@@ -236,12 +264,79 @@ class Application:
                         actor=settings.actor,
                         new_shop=warmup.new_shop,
                         approval_link=page.link,
+                        caller=caller,
                     )
                 finally:
                     tasks.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await warmup.close()
+
+    def http_app(self, *, host: str, port: int) -> Starlette:
+        """The HTTP door: MCP over Streamable HTTP at ``/mcp`` (stateless, a bearer token on every request,
+        the token's scopes), with ``/healthz`` and ``/readyz``, Host and Origin allow-lists and the body limit."""
+        from mcp.server.auth.settings import AuthSettings
+        from mcp.server.request_state import RequestStateSecurity
+        from mcp.server.transport_security import TransportSecuritySettings
+
+        from mcp_server.handlers.http.auth import ShopTokenVerifier, http_caller
+        from mcp_server.handlers.http.door import door_routes, host_checked
+        from mcp_server.handlers.http.webhooks import stripe_webhook_route
+        from mcp_server.handlers.mcp.server import build_server
+        from mcp_server.utils.time import SystemClock
+
+        settings = self.settings
+        warmup = Warmup(lambda: self.backends.start(server_creation(settings)))
+        base = f"http://{_url_host(host)}:{port}"
+        hosts = _listed(settings.http_allowed_hosts) or _own_hosts(host, port)
+        origins = _listed(settings.http_allowed_origins) or [f"http://{h}" for h in hosts]
+
+        @asynccontextmanager
+        async def lifespan(_server: MCPServer[AppContext]) -> AsyncGenerator[AppContext]:
+            async with self._serving(warmup, http_caller) as context:
+                yield context
+
+        key = settings.request_state_key
+        server = build_server(
+            lifespan,
+            log_level=settings.log_level,
+            # The shop's own tokens are for this server alone (they carry no audience to check).
+            auth=AuthSettings(
+                issuer_url=base,  # pyright: ignore[reportArgumentType] - pydantic parses the URL
+                resource_server_url=f"{base}/mcp",  # pyright: ignore[reportArgumentType]
+                validate_token_resource=False,
+            ),
+            token_verifier=ShopTokenVerifier(warmup.services),
+            # Every worker seals an unfinished elicitation with the same key, so any worker can finish it.
+            request_state_security=RequestStateSecurity(keys=[key.get_secret_value()]) if key else None,
+        )
+        secret = settings.stripe_webhook_secret
+        webhook = stripe_webhook_route(warmup.services, secret.get_secret_value() if secret else None, SystemClock())
+        for route in [*door_routes(warmup.ready), webhook]:
+            server.custom_route(route.path, methods=sorted(route.methods or ()))(host_checked(route.endpoint, hosts))
+        return server.streamable_http_app(
+            stateless_http=True,
+            host=host,
+            max_request_body_size=settings.max_message_bytes,
+            transport_security=TransportSecuritySettings(
+                enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+            ),
+        )
+
+
+def _listed(text: str | None) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _own_hosts(host: str, port: int) -> list[str]:
+    """The Host values a client reaching this address sends: the loopback names for a loopback bind."""
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return [f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"]
+    return [f"{_url_host(host)}:{port}"]
 
 
 class _PageOnDemand:
@@ -287,23 +382,35 @@ def _settings_or_exit(program: str) -> Settings:
         raise SystemExit(2) from None
 
 
+_MCP_USAGE = """\
+usage: shopkeeper-mcp [--transport stdio|http] [--host HOST] [--port PORT] [--workers N]
+
+Serves Shopkeeper over MCP: on stdio (the default, for desktop assistants), or over Streamable HTTP at
+/mcp for remote assistants (--transport http; a bearer token from 'shopkeeper tokens create' on every
+request). Configure with SHOPKEEPER_* environment variables (see README).
+
+  --transport stdio|http   stdio (default) or http
+  --host HOST              HTTP: the address to listen on (default 127.0.0.1)
+  --port PORT              HTTP: the port (default 8765)
+  --workers N              HTTP: worker processes serving one shop (default 1)
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """``shopkeeper-mcp`` and ``python -m mcp_server``: serve MCP over stdio."""
+    """``shopkeeper-mcp`` and ``python -m mcp_server``: serve MCP over stdio, or over HTTP when asked."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in ("-h", "--help"):
-        sys.stderr.write(
-            "usage: shopkeeper-mcp\n\nServes Shopkeeper over MCP on stdio. Configure with SHOPKEEPER_* "
-            "environment variables (see README).\n"
-        )
+        sys.stderr.write(_MCP_USAGE)
         return
-    if args:
-        sys.stderr.write(f"shopkeeper-mcp: unexpected arguments {' '.join(args)!r}; it takes none (stdio only)\n")
-        raise SystemExit(2)
+    door = _door(args) if args else None
     settings = _settings_or_exit("shopkeeper-mcp")
-    server = bootstrap(settings).mcp_server()
     logging.getLogger("mcp_server").setLevel(settings.log_level)
     if settings.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    if door is not None and door.transport == "http":
+        serve_http(settings, host=door.host, port=door.port, workers=door.workers)
+        return
+    server = bootstrap(settings).mcp_server()
     from mcp_server.handlers.mcp.stdio import serve_stdio
 
     try:
@@ -313,6 +420,76 @@ def main(argv: Sequence[str] | None = None) -> None:
     if stopped_by == signal.SIGINT:  # Ctrl-C in a terminal: stopped (cleanup done), exit as shells expect
         raise SystemExit(130)
     # stdin closed, or SIGTERM (a desktop app quitting, a service manager): a clean stop, exit 0
+
+
+@dataclass(frozen=True, slots=True)
+class Door:
+    transport: str
+    host: str
+    port: int
+    workers: int
+
+
+def _door(args: list[str]) -> Door:
+    """The door the command line asks for; exit 2 with one line on anything else."""
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            sys.stderr.write(f"shopkeeper-mcp: {message} (see shopkeeper-mcp --help)\n")
+            raise SystemExit(2)
+
+    parser = _Parser(prog="shopkeeper-mcp", add_help=False)
+    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--workers", type=int, default=1)
+    parsed = parser.parse_args(args)
+    if parsed.transport == "stdio" and any(a.split("=")[0] in ("--host", "--port", "--workers") for a in args):
+        parser.error("--host, --port and --workers are for --transport http")
+    if not 0 < parsed.port < 65_536:
+        parser.error(f"--port {parsed.port} is not a port (1-65535)")
+    if not 0 < parsed.workers <= 64:
+        parser.error("--workers takes 1 to 64")
+    return Door(parsed.transport, parsed.host, parsed.port, parsed.workers)
+
+
+WORKER_BIND = "SHOPKEEPER_HTTP_BIND"
+"""How ``serve_http`` tells each worker process where it listens (``host port``)."""
+
+
+def serve_http(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    """Serve the HTTP door with uvicorn until SIGINT or SIGTERM; several workers share the port and one key."""
+    import uvicorn
+
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    if settings.log_level != "DEBUG":
+        logging.getLogger("mcp").setLevel(logging.WARNING)  # a line per stateless request is not news
+    if workers == 1:
+        uvicorn.run(bootstrap(settings).http_app(host=host, port=port), host=host, port=port, log_level="warning")
+        return
+    import os
+    import secrets
+
+    # Every worker must seal and open elicitation state with one key, and know its own address.
+    os.environ.setdefault("SHOPKEEPER_REQUEST_STATE_KEY", secrets.token_urlsafe(32))
+    os.environ[WORKER_BIND] = f"{host} {port}"
+    uvicorn.run(
+        "mcp_server.entrypoint:http_worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+def http_worker_app() -> Starlette:
+    """One worker's HTTP app (uvicorn imports this in each worker process)."""
+    import os
+
+    host, port = os.environ[WORKER_BIND].split(" ")
+    return bootstrap(_settings_or_exit("shopkeeper-mcp")).http_app(host=host, port=int(port))
 
 
 def cli_main(argv: Sequence[str] | None = None) -> None:

@@ -90,8 +90,12 @@ def failure(result: Failure, *, next_step: str) -> CallToolResult:
 
 
 def actor(ctx: ToolContext) -> str:
-    """Who is making the change: SHOPKEEPER_ACTOR, else the client's name from initialize."""
+    """Who is making the change: the HTTP caller's token (token:NAME), else SHOPKEEPER_ACTOR, else the
+    client's name from initialize."""
     app = ctx.request_context.lifespan_context
+    caller = app.caller().actor
+    if caller:
+        return caller
     if app.actor:
         return app.actor
     params = ctx.session.client_params

@@ -6,8 +6,11 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from functools import cache
 
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.request_state import RequestStateSecurity
 
 from mcp_server import __version__
 from mcp_server.handlers.mcp import (
@@ -21,6 +24,7 @@ from mcp_server.handlers.mcp import (
     reports,
     resources,
 )
+from mcp_server.handlers.mcp.access import ScopeGate
 from mcp_server.handlers.mcp.argument_errors import ShopServer
 from mcp_server.handlers.mcp.context import AppContext
 
@@ -55,7 +59,15 @@ def shop_tools() -> tuple[Tool, ...]:
     )
 
 
-def build_server(lifespan: Lifespan, *, log_level: str = "INFO") -> MCPServer[AppContext]:
+def build_server(
+    lifespan: Lifespan,
+    *,
+    log_level: str = "INFO",
+    auth: AuthSettings | None = None,
+    token_verifier: TokenVerifier | None = None,
+    request_state_security: RequestStateSecurity | None = None,
+) -> MCPServer[AppContext]:
+    """The MCP server; on the HTTP door with ``auth`` and a ``token_verifier`` (every request needs a token)."""
     server: MCPServer[AppContext] = ShopServer(
         "shopkeeper",
         title="Shopkeeper",
@@ -64,6 +76,10 @@ def build_server(lifespan: Lifespan, *, log_level: str = "INFO") -> MCPServer[Ap
         lifespan=lifespan,
         log_level=log_level,  # pyright: ignore[reportArgumentType] - validated by config.Settings
         tools=list(shop_tools()),
+        middleware=[ScopeGate()],
+        auth=auth,
+        token_verifier=token_verifier,
+        request_state_security=request_state_security,
     )
     resources.register(server)
     prompts.register(server)

@@ -1,0 +1,201 @@
+"""The HTTP door over real HTTP: uvicorn on a free loopback port, the SDK's Streamable HTTP client on both
+protocol versions, bearer tokens made as `shopkeeper tokens create` makes them, on both engines."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncGenerator, Generator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import anyio
+import httpx
+import httpx2
+import pytest
+import uvicorn
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from mcp_server.config import load_settings
+from mcp_server.entrypoint import bootstrap
+from mcp_server.services.results import Success
+from mcp_server.utils.stripe_signature import sign
+from tests.e2e.support import Mode, as_object, string, text_of
+from tests.engines import ShopDatabase
+
+pytestmark = pytest.mark.anyio
+WEBHOOK_SECRET = "whsec_test_door"
+
+
+@dataclass(frozen=True, slots=True)
+class Door:
+    base: str
+    db: ShopDatabase
+    tokens: dict[str, str]
+
+    @property
+    def mcp(self) -> str:
+        return f"{self.base}/mcp"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _token(url: str, name: str, scopes: str) -> str:
+    actions = bootstrap(load_settings({"SHOPKEEPER_DATABASE_URL": url})).cli_actions()
+    assert actions.open_services is not None
+    async with actions.open_services() as services:
+        made = await services.access.create(name, scopes.split(","), actor="cli:test")
+    assert isinstance(made, Success), made
+    return made.value.secret
+
+
+@pytest.fixture
+def door(shop_db: ShopDatabase, tmp_path_factory: pytest.TempPathFactory) -> Generator[Door]:
+    """The HTTP door on the test's shop, with tokens: ``all``, ``reader``, ``clerk`` (read, customers), and
+    ``gone`` (revoked)."""
+    tokens = {
+        "all": anyio.run(_token, shop_db.url, "all", "read,customers,catalog,orders,payments,refunds,admin"),
+        "reader": anyio.run(_token, shop_db.url, "reader", "read"),
+        "clerk": anyio.run(_token, shop_db.url, "clerk", "read,customers"),
+        "gone": anyio.run(_token, shop_db.url, "gone", "read"),
+    }
+    actions = bootstrap(load_settings({"SHOPKEEPER_DATABASE_URL": shop_db.url})).cli_actions()
+
+    async def revoke() -> None:
+        assert actions.open_services is not None
+        async with actions.open_services() as services:
+            assert isinstance(await services.access.revoke("gone", actor="cli:test"), Success)
+
+    anyio.run(revoke)
+    port = _free_port()
+    env = {
+        "SHOPKEEPER_DATABASE_URL": shop_db.url,
+        "SHOPKEEPER_WORKER": "off",
+        "SHOPKEEPER_MAIL_DIR": str(tmp_path_factory.mktemp("mail")),
+        "SHOPKEEPER_MAX_MESSAGE_BYTES": "65536",
+        "SHOPKEEPER_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+    app = bootstrap(load_settings(env)).http_app(host="127.0.0.1", port=port)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the HTTP door did not start"
+        assert thread.is_alive(), "the HTTP door stopped while starting"
+        time.sleep(0.02)
+    try:
+        yield Door(f"http://127.0.0.1:{port}", shop_db, tokens)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@asynccontextmanager
+async def connected(door: Door, token: str, mode: Mode = "auto") -> AsyncGenerator[Client]:
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+        Client(streamable_http_client(door.mcp, http_client=http), mode=mode) as client,
+    ):
+        yield client
+
+
+def _post(door: Door, *, headers: dict[str, str] | None = None, body: bytes | None = None) -> httpx.Response:
+    payload = body or b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}'
+    sent = {"content-type": "application/json", "accept": "application/json, text/event-stream", **(headers or {})}
+    return httpx.post(door.mcp, content=payload, headers=sent, timeout=10)
+
+
+async def test_a_token_sees_and_calls_only_its_tools_and_is_the_audit_actor(door: Door, mode: Mode) -> None:
+    async with connected(door, door.tokens["clerk"], mode) as clerk:
+        listed = {tool.name for tool in (await clerk.list_tools()).tools}
+        assert "customers_register" in listed
+        assert "orders_place" not in listed
+        assert "payments_refund" not in listed
+        made = await clerk.call_tool("customers_register", {"name": "Ada Lovelace", "email": "ada@http.example"})
+        assert not made.is_error, text_of(made)
+        refused = await clerk.call_tool("orders_place", {"customer_id": "cus_x", "lines": []})
+        assert refused.is_error
+        assert "needs the `orders` scope" in text_of(refused)
+    customer = string(as_object(made.structured_content), "id")
+    actors = door.db.query("SELECT actor FROM audit_log WHERE entity_id = :id", id=customer)
+    assert actors == [("token:clerk",)]
+
+
+async def test_a_token_with_every_scope_runs_an_order_through(door: Door) -> None:
+    async with connected(door, door.tokens["all"]) as owner:
+        registered = await owner.call_tool("customers_register", {"name": "Ada", "email": "a@http.example"})
+        ada = string(as_object(registered.structured_content), "id")
+        mug = {"sku": "MUG-1", "name": "Mug", "price_minor": 1250, "currency": "EUR", "stock": 3}
+        made = await owner.call_tool("catalog_create_product", mug)
+        assert not made.is_error, text_of(made)
+        placed = await owner.call_tool("orders_place", {"customer_id": ada, "lines": [{"sku": "MUG-1", "quantity": 2}]})
+        assert not placed.is_error, text_of(placed)
+        order = string(as_object(as_object(placed.structured_content)["order"]), "id")
+        paid = await owner.call_tool("payments_record", {"order_id": order, "method": "cash"})
+        assert not paid.is_error, text_of(paid)
+    assert door.db.scalar("SELECT status FROM orders WHERE id = :id", id=order) == "paid"
+
+
+@pytest.mark.parametrize("which", ["none", "unknown", "revoked", "not bearer"])
+def test_no_valid_token_is_401_with_www_authenticate_and_changes_nothing(door: Door, which: str) -> None:
+    before = door.db.tables()
+    headers = {
+        "none": {},
+        "unknown": {"Authorization": "Bearer shk_" + "x" * 43},
+        "revoked": {"Authorization": f"Bearer {door.tokens['gone']}"},
+        "not bearer": {"Authorization": f"Basic {door.tokens['all']}"},
+    }[which]
+    answered = _post(door, headers=headers)
+    assert answered.status_code == 401
+    assert answered.headers["www-authenticate"].startswith("Bearer")
+    assert door.tokens["all"] not in answered.text
+    assert door.db.tables() == before
+
+
+def test_health_and_readiness(door: Door) -> None:
+    assert httpx.get(f"{door.base}/healthz", timeout=10).json() == {"status": "ok"}
+    ready = httpx.get(f"{door.base}/readyz", timeout=10)
+    assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
+
+
+def test_a_foreign_host_or_origin_is_refused(door: Door) -> None:
+    """DNS rebinding: a page on another name that resolves here must not reach the shop, nor its health."""
+    token = {"Authorization": f"Bearer {door.tokens['all']}"}
+    assert _post(door, headers={**token, "Host": "evil.example"}).status_code in (400, 421)
+    assert _post(door, headers={**token, "Origin": "http://evil.example"}).status_code in (400, 403)
+    assert httpx.get(f"{door.base}/healthz", headers={"Host": "evil.example"}, timeout=10).status_code == 421
+    assert _post(door, headers=token).status_code == 200
+
+
+def test_a_body_over_the_limit_is_refused_unread(door: Door) -> None:
+    token = {"Authorization": f"Bearer {door.tokens['all']}"}
+    huge = b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"pad":"' + b"x" * 70_000 + b'"}}'
+    before = door.db.tables()
+    assert _post(door, headers=token, body=huge).status_code == 413
+    assert door.db.tables() == before
+
+
+def test_the_gateway_webhook_is_served_on_the_door(door: Door) -> None:
+    """Signed events are taken (one naming nothing of the shop's is acknowledged), others refused: 400."""
+    event = json.dumps(
+        {
+            "id": "evt_door_1",
+            "type": "payment_intent.succeeded",
+            "data": {"object": {"id": "pi_unknown", "object": "payment_intent", "metadata": {}}},
+        }
+    ).encode()
+    now = int(time.time())
+    signed = {"Stripe-Signature": f"t={now},v1={sign(event, WEBHOOK_SECRET, now)}", "content-type": "application/json"}
+    url = f"{door.base}/webhooks/stripe"
+    assert httpx.post(url, content=event, headers=signed, timeout=10).status_code == 200
+    forged = {**signed, "Stripe-Signature": f"t={now},v1={sign(event, 'whsec_other', now)}"}
+    assert httpx.post(url, content=event, headers=forged, timeout=10).status_code == 400
+    assert httpx.post(url, content=event, headers={**signed, "Host": "evil.example"}, timeout=10).status_code == 421
