@@ -8,8 +8,9 @@ import socket
 import threading
 import time
 from collections.abc import AsyncGenerator, Generator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 import httpx
@@ -23,7 +24,7 @@ from mcp_server.config import load_settings
 from mcp_server.entrypoint import bootstrap
 from mcp_server.services.results import Success
 from mcp_server.utils.stripe_signature import sign
-from tests.e2e.support import Mode, as_object, string, text_of
+from tests.e2e.support import Mode, Person, as_object, string, text_of
 from tests.engines import ShopDatabase
 
 pytestmark = pytest.mark.anyio
@@ -56,10 +57,9 @@ async def _token(url: str, name: str, scopes: str) -> str:
     return made.value.secret
 
 
-@pytest.fixture
-def door(shop_db: ShopDatabase, tmp_path_factory: pytest.TempPathFactory) -> Generator[Door]:
-    """The HTTP door on the test's shop, with tokens: ``all``, ``reader``, ``clerk`` (read, customers), and
-    ``gone`` (revoked)."""
+def _tokens(shop_db: ShopDatabase) -> dict[str, str]:
+    """Tokens made as `shopkeeper tokens create` makes them: ``all``, ``reader``, ``clerk`` (read, customers),
+    and ``gone`` (revoked)."""
     tokens = {
         "all": anyio.run(_token, shop_db.url, "all", "read,customers,catalog,orders,payments,refunds,admin"),
         "reader": anyio.run(_token, shop_db.url, "reader", "read"),
@@ -74,14 +74,13 @@ def door(shop_db: ShopDatabase, tmp_path_factory: pytest.TempPathFactory) -> Gen
             assert isinstance(await services.access.revoke("gone", actor="cli:test"), Success)
 
     anyio.run(revoke)
+    return tokens
+
+
+@contextmanager
+def _serving(env: dict[str, str]) -> Generator[str]:
+    """One HTTP door (uvicorn in a thread) on a free loopback port; its base URL."""
     port = _free_port()
-    env = {
-        "SHOPKEEPER_DATABASE_URL": shop_db.url,
-        "SHOPKEEPER_WORKER": "off",
-        "SHOPKEEPER_MAIL_DIR": str(tmp_path_factory.mktemp("mail")),
-        "SHOPKEEPER_MAX_MESSAGE_BYTES": "65536",
-        "SHOPKEEPER_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-    }
     app = bootstrap(load_settings(env)).http_app(host="127.0.0.1", port=port)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -92,10 +91,35 @@ def door(shop_db: ShopDatabase, tmp_path_factory: pytest.TempPathFactory) -> Gen
         assert thread.is_alive(), "the HTTP door stopped while starting"
         time.sleep(0.02)
     try:
-        yield Door(f"http://127.0.0.1:{port}", shop_db, tokens)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+def _env(shop_db: ShopDatabase, mail: Path) -> dict[str, str]:
+    return {
+        "SHOPKEEPER_DATABASE_URL": shop_db.url,
+        "SHOPKEEPER_WORKER": "off",
+        "SHOPKEEPER_MAIL_DIR": str(mail),
+        "SHOPKEEPER_MAX_MESSAGE_BYTES": "65536",
+        "SHOPKEEPER_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        # Allowed on both doors' ports: a client of either (or of the balancer below) is at home.
+        "SHOPKEEPER_HTTP_ALLOWED_HOSTS": "127.0.0.1:*",
+        "SHOPKEEPER_HTTP_ALLOWED_ORIGINS": "http://127.0.0.1:*",
+    }
+
+
+@pytest.fixture
+def tokens(shop_db: ShopDatabase) -> dict[str, str]:
+    return _tokens(shop_db)
+
+
+@pytest.fixture
+def door(shop_db: ShopDatabase, tokens: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Generator[Door]:
+    """The HTTP door on the test's shop, with the tokens of ``_tokens``."""
+    with _serving(_env(shop_db, tmp_path_factory.mktemp("mail"))) as base:
+        yield Door(base, shop_db, tokens)
 
 
 @asynccontextmanager
@@ -199,3 +223,60 @@ def test_the_gateway_webhook_is_served_on_the_door(door: Door) -> None:
     forged = {**signed, "Stripe-Signature": f"t={now},v1={sign(event, 'whsec_other', now)}"}
     assert httpx.post(url, content=event, headers=forged, timeout=10).status_code == 400
     assert httpx.post(url, content=event, headers={**signed, "Host": "evil.example"}, timeout=10).status_code == 421
+
+
+class _Balancer(httpx2.AsyncBaseTransport):
+    """A load balancer in front of several doors: each request goes to the next one in turn."""
+
+    def __init__(self, ports: list[int]) -> None:
+        self._ports = ports
+        self._next = 0
+        self._inner = httpx2.AsyncHTTPTransport()
+        self.sent_to: list[int] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        port = self._ports[self._next % len(self._ports)]
+        self._next += 1
+        self.sent_to.append(port)
+        request.url = request.url.copy_with(port=port)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_a_question_to_the_person_started_on_one_worker_finishes_on_another(
+    shop_db: ShopDatabase, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    """Protocol 2026-07-28: the cancel asks the person (input required); the answer comes back to another
+    door, which opens the sealed request state with the shared key and finishes the cancellation."""
+    env = {**_env(shop_db, tmp_path / "mail"), "SHOPKEEPER_REQUEST_STATE_KEY": "one key for every worker " * 2}
+    with _serving(env) as first, _serving(env) as second:
+        async with connected(Door(first, shop_db, tokens), tokens["all"]) as owner:
+            ada = string(
+                as_object(
+                    (
+                        await owner.call_tool("customers_register", {"name": "Ada", "email": "a@w.example"})
+                    ).structured_content
+                ),
+                "id",
+            )
+            mug = {"sku": "MUG-1", "name": "Mug", "price_minor": 1250, "currency": "EUR", "stock": 3}
+            assert not (await owner.call_tool("catalog_create_product", mug)).is_error
+            placed = await owner.call_tool(
+                "orders_place", {"customer_id": ada, "lines": [{"sku": "MUG-1", "quantity": 2}]}
+            )
+            order = string(as_object(as_object(placed.structured_content)["order"]), "id")
+            assert not (await owner.call_tool("payments_record", {"order_id": order, "method": "cash"})).is_error
+        balancer = _Balancer([int(first.rsplit(":", 1)[1]), int(second.rsplit(":", 1)[1])])
+        person = Person()
+        async with (
+            httpx2.AsyncClient(transport=balancer, headers={"Authorization": f"Bearer {tokens['all']}"}) as http,
+            Client(streamable_http_client(f"{first}/mcp", http_client=http), elicitation_callback=person) as client,
+        ):
+            done = await client.call_tool("orders_cancel", {"order_id": order, "reason": "duplicate"})
+        assert not done.is_error, text_of(done)
+        assert string(as_object(done.structured_content), "order_status") == "cancelled"
+        assert len(person.questions) == 1, "the person was asked once"
+        assert len(set(balancer.sent_to)) == 2, "the question and its answer went to different doors"
+    assert shop_db.scalar("SELECT status FROM orders WHERE id = :id", id=order) == "cancelled"
