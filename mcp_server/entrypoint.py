@@ -9,7 +9,9 @@ worker thread and started in a background task that the first tool call waits fo
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import signal
 import sys
 import time
@@ -249,7 +251,13 @@ class Application:
             yield context
 
     @asynccontextmanager
-    async def _serving(self, warmup: Warmup, caller: Callable[[], Caller]) -> AsyncGenerator[AppContext]:
+    async def _serving(
+        self,
+        warmup: Warmup,
+        caller: Callable[[], Caller],
+        approval_link: Callable[[str], Awaitable[str | None]] | None = None,
+    ) -> AsyncGenerator[AppContext]:
+        """The server's running state; the approval page starts on first need unless the door serves it."""
         settings = self.settings
         try:
             async with anyio.create_task_group() as tasks:
@@ -257,13 +265,14 @@ class Application:
                 if settings.worker:
                     tasks.start_soon(run_outbox_worker, warmup.services)
                     tasks.start_soon(run_card_settler, warmup.services)
-                page = _PageOnDemand(warmup.services, settings.approval_port, tasks)
+                if approval_link is None:
+                    approval_link = _PageOnDemand(warmup.services, settings.approval_port, tasks).link
                 try:
                     yield AppContext(
                         services=warmup.services,
                         actor=settings.actor,
                         new_shop=warmup.new_shop,
-                        approval_link=page.link,
+                        approval_link=approval_link,
                         caller=caller,
                     )
                 finally:
@@ -283,6 +292,7 @@ class Application:
         from mcp_server.handlers.http.door import door_routes, host_checked
         from mcp_server.handlers.http.webhooks import stripe_webhook_route
         from mcp_server.handlers.mcp.server import build_server
+        from mcp_server.handlers.web.approval_page import ApprovalPage
         from mcp_server.utils.time import SystemClock
 
         settings = self.settings
@@ -291,12 +301,21 @@ class Application:
         hosts = _listed(settings.http_allowed_hosts) or _own_hosts(host, port)
         origins = _listed(settings.http_allowed_origins) or [f"http://{h}" for h in hosts]
 
+        key = settings.request_state_key
+        # The approval pages are the door's own routes; every worker accepts the forms any worker showed.
+        form_key = hashlib.sha256(b"approval forms\0" + key.get_secret_value().encode()).digest() if key else None
+        page = ApprovalPage.on_door(
+            warmup.services, base_url=base, hosts=hosts, origins=origins, secret=form_key or os.urandom(32)
+        )
+
+        async def approval_link(approval_id: str) -> str:
+            return page.link(approval_id)
+
         @asynccontextmanager
         async def lifespan(_server: MCPServer[AppContext]) -> AsyncGenerator[AppContext]:
-            async with self._serving(warmup, http_caller) as context:
+            async with self._serving(warmup, http_caller, approval_link) as context:
                 yield context
 
-        key = settings.request_state_key
         server = build_server(
             lifespan,
             log_level=settings.log_level,
@@ -312,7 +331,7 @@ class Application:
         )
         secret = settings.stripe_webhook_secret
         webhook = stripe_webhook_route(warmup.services, secret.get_secret_value() if secret else None, SystemClock())
-        for route in [*door_routes(warmup.ready), webhook]:
+        for route in [*door_routes(warmup.ready), webhook, *page.routes()]:
             server.custom_route(route.path, methods=sorted(route.methods or ()))(host_checked(route.endpoint, hosts))
         return server.streamable_http_app(
             stateless_http=True,
@@ -468,7 +487,6 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int) -> Non
     if workers == 1:
         uvicorn.run(bootstrap(settings).http_app(host=host, port=port), host=host, port=port, log_level="warning")
         return
-    import os
     import secrets
 
     # Every worker must seal and open elicitation state with one key, and know its own address.
@@ -486,8 +504,6 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int) -> Non
 
 def http_worker_app() -> Starlette:
     """One worker's HTTP app (uvicorn imports this in each worker process)."""
-    import os
-
     host, port = os.environ[WORKER_BIND].split(" ")
     return bootstrap(_settings_or_exit("shopkeeper-mcp")).http_app(host=host, port=int(port))
 

@@ -4,6 +4,7 @@ protocol versions, bearer tokens made as `shopkeeper tokens create` makes them, 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -24,7 +25,7 @@ from mcp_server.config import load_settings
 from mcp_server.entrypoint import bootstrap
 from mcp_server.services.results import Success
 from mcp_server.utils.stripe_signature import sign
-from tests.e2e.support import Mode, Person, as_object, string, text_of
+from tests.e2e.support import APPROVER, PASSPHRASE, Mode, Person, as_object, string, text_of
 from tests.engines import ShopDatabase
 
 pytestmark = pytest.mark.anyio
@@ -280,3 +281,49 @@ async def test_a_question_to_the_person_started_on_one_worker_finishes_on_anothe
         assert len(person.questions) == 1, "the person was asked once"
         assert len(set(balancer.sent_to)) == 2, "the question and its answer went to different doors"
     assert shop_db.scalar("SELECT status FROM orders WHERE id = :id", id=order) == "cancelled"
+
+
+@pytest.mark.approver
+async def test_money_goes_back_after_a_person_approves_on_the_doors_own_page(door: Door) -> None:
+    """A client that cannot show a form gets an approval request whose link is on the door; the approver
+    approves there with name and passphrase (the token never approves), then the call goes through."""
+    async with connected(door, door.tokens["all"]) as owner:
+        ada = string(
+            as_object(
+                (
+                    await owner.call_tool("customers_register", {"name": "Ada", "email": "a@p.example"})
+                ).structured_content
+            ),
+            "id",
+        )
+        mug = {"sku": "MUG-1", "name": "Mug", "price_minor": 1250, "currency": "EUR", "stock": 3}
+        assert not (await owner.call_tool("catalog_create_product", mug)).is_error
+        placed = await owner.call_tool("orders_place", {"customer_id": ada, "lines": [{"sku": "MUG-1", "quantity": 2}]})
+        order = string(as_object(as_object(placed.structured_content)["order"]), "id")
+        assert not (await owner.call_tool("payments_record", {"order_id": order, "method": "cash"})).is_error
+        refund = {"order_id": order, "amount": 500, "reason": "chipped"}
+        asked = as_object((await owner.call_tool("payments_refund", refund)).structured_content)
+        assert string(asked, "outcome") == "approval_required"
+        approval_id = string(asked, "approval_id")
+        link = string(asked, "approval_url")
+        assert link == f"{door.base}/approvals/{approval_id}"
+
+        async with httpx.AsyncClient(timeout=10) as browser:
+            page = await browser.get(link)
+            found = re.search(r'name="token" value="([0-9a-f]+)"', page.text)
+            assert found is not None
+            form = {"token": found.group(1), "decision": "approve", "name": APPROVER, "passphrase": PASSPHRASE}
+            bearer = {"Authorization": f"Bearer {door.tokens['all']}"}
+            forged = await browser.post(link, data=form, headers={"Origin": "http://evil.example"})
+            guessed = {**form, "passphrase": "guess"}
+            wrong = await browser.post(link, data=guessed, headers={"Origin": door.base, **bearer})
+            approved = await browser.post(link, data=form, headers={"Origin": door.base})
+        assert page.status_code == 200
+        assert "5.00 EUR" in page.text
+        assert forged.status_code == 403
+        assert wrong.status_code == 403, "a token is no passphrase"
+        assert approved.status_code == 200, approved.text
+
+        done = await owner.call_tool("payments_refund", {**refund, "approval_id": approval_id})
+        assert not done.is_error, text_of(done)
+    assert door.db.scalar("SELECT refunded_minor FROM orders WHERE id = :id", id=order) == 500

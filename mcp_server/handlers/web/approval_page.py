@@ -11,12 +11,13 @@ HTML forms: no JavaScript, readable on a phone.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import hashlib
 import hmac
 import logging
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from html import escape
 from urllib.parse import parse_qs
 
@@ -28,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from mcp_server.handlers.http.door import host_allowed
 from mcp_server.handlers.mcp.context import BackendUnavailableError, ServiceRegistry
 from mcp_server.services.approvals import ApprovalRead
 from mcp_server.services.results import NotFound, Rejected, Success
@@ -72,6 +74,8 @@ class _QuietServer(uvicorn.Server):
 
 
 class ApprovalPage:
+    """The pages on 127.0.0.1 that ``run`` serves for a stdio server, or (``on_door``) routes of the HTTP door."""
+
     def __init__(
         self, services: Callable[[], Awaitable[ServiceRegistry]], *, host: str = "127.0.0.1", port: int = 0
     ) -> None:
@@ -80,8 +84,29 @@ class ApprovalPage:
         self._wanted_port = port
         self._secret = secrets.token_bytes(32)
         self.port: int | None = None
+        self._base: str | None = None
+        self._hosts: Sequence[str] | None = None
+        self._origins: Sequence[str] | None = None
+
+    @classmethod
+    def on_door(
+        cls,
+        services: Callable[[], Awaitable[ServiceRegistry]],
+        *,
+        base_url: str,
+        hosts: Sequence[str],
+        origins: Sequence[str],
+        secret: bytes,
+    ) -> ApprovalPage:
+        """The pages as routes of the HTTP door at ``base_url``: its Host and Origin allow-lists, and a form
+        key every worker shares (``secret``), so a page one worker showed is accepted by another."""
+        page = cls(services)
+        page._base, page._hosts, page._origins, page._secret = base_url.rstrip("/"), hosts, origins, secret
+        return page
 
     def link(self, approval_id: str) -> str:
+        if self._base is not None:
+            return f"{self._base}/approvals/{approval_id}"
         return f"http://{self._host}:{self.port}/approvals/{approval_id}"
 
     async def run(self, *, task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -108,13 +133,14 @@ class ApprovalPage:
             sock.close()
 
     def app(self) -> Starlette:
-        return Starlette(
-            routes=[
-                Route("/approvals", self._list, methods=["GET"]),
-                Route("/approvals/{approval_id}", self._show, methods=["GET"]),
-                Route("/approvals/{approval_id}", self._decide, methods=["POST"]),
-            ]
-        )
+        return Starlette(routes=self.routes())
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/approvals", self._list, methods=["GET"]),
+            Route("/approvals/{approval_id}", self._show, methods=["GET"]),
+            Route("/approvals/{approval_id}", self._decide, methods=["POST"]),
+        ]
 
     # -- the checks every request passes -------------------------------------------------------------
 
@@ -122,9 +148,18 @@ class ApprovalPage:
         return {f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}"}
 
     def _wrong_host(self, request: Request) -> Response | None:
+        if self._hosts is not None:
+            if not host_allowed(request.headers.get("host"), self._hosts):
+                return _page("Wrong address", "<p>Open this page at the address the shop gave you.</p>", status=421)
+            return None
         if f"http://{request.headers.get('host', '')}" not in self._own_origins():
             return _page("Wrong address", "<p>Open this page at the address the shop gave you.</p>", status=421)
         return None
+
+    def _origin_allowed(self, origin: str) -> bool:
+        if self._origins is not None:
+            return any(fnmatch.fnmatchcase(origin.lower(), pattern.lower()) for pattern in self._origins)
+        return origin in self._own_origins()
 
     def _token(self, approval_id: str) -> str:
         return hmac.new(self._secret, approval_id.encode(), hashlib.sha256).hexdigest()
@@ -161,7 +196,7 @@ class ApprovalPage:
         if (refused := self._wrong_host(request)) is not None:
             return refused
         origin = request.headers.get("origin") or _origin_of(request.headers.get("referer", ""))
-        if origin not in self._own_origins():
+        if not self._origin_allowed(origin):
             return _page("Refused", "<p>This form can only be sent from the approval page itself.</p>", status=403)
         body = await _bounded_body(request)
         if body is None:
