@@ -4,8 +4,12 @@ protocol versions, bearer tokens made as `shopkeeper tokens create` makes them, 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncGenerator, Generator
@@ -327,3 +331,64 @@ async def test_money_goes_back_after_a_person_approves_on_the_doors_own_page(doo
         done = await owner.call_tool("payments_refund", {**refund, "approval_id": approval_id})
         assert not done.is_error, text_of(done)
     assert door.db.scalar("SELECT refunded_minor FROM orders WHERE id = :id", id=order) == 500
+
+
+@pytest.mark.slow
+async def test_two_worker_processes_serve_one_shop_and_stop_on_sigterm(
+    shop_db: ShopDatabase, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    """`shopkeeper-mcp --transport http --workers 2` as a person starts it: calls are served, SIGTERM stops it."""
+    port = _free_port()
+    env = {**os.environ, **_env(shop_db, tmp_path / "mail")}
+    env.pop("SHOPKEEPER_REQUEST_STATE_KEY", None)  # the server makes one for its workers
+    server = subprocess.Popen(  # noqa: ASYNC220 - started once, waited for with a deadline below
+        [sys.executable, "-m", "mcp_server", "--transport", "http", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(timeout=2) as probe:
+            with anyio.fail_after(60):
+                while True:
+                    try:
+                        if (await probe.get(f"{base}/readyz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                    await anyio.sleep(0.1)
+        workers = worker_processes(server.pid)
+        assert len(workers) == 2, f"two worker processes, found {workers}"
+        async with connected(Door(base, shop_db, tokens), tokens["all"]) as client:
+            for n in range(12):
+                made = await client.call_tool("customers_register", {"name": f"C {n}", "email": f"c{n}@w.example"})
+                assert not made.is_error, text_of(made)
+        assert shop_db.count("customers") == 12
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            code = server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
+    out = server.stdout.read() if server.stdout else b""
+    assert code == 0
+    assert out == b"", "the HTTP door writes nothing to stdout"
+
+
+def worker_processes(pid: int) -> list[int]:
+    """The worker processes ``pid`` spawned (children running multiprocessing's spawn_main), from /proc."""
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if parent == pid and b"spawn_main" in command:
+                found.append(int(entry.name))
+    return found
