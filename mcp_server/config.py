@@ -13,7 +13,7 @@ from typing import Literal
 from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from mcp_server.models.access import EVERY_SCOPE, READ_ONLY, Scope, parse_scopes
 
@@ -109,6 +109,13 @@ class Settings(BaseModel):
         max_length=2000,
         description="HTTP door: browser Origins allowed to call /mcp, comma-separated; by default its own address",
     )
+    jwt_key: SecretStr | None = Field(
+        default=None,
+        description="HTTP door: an identity provider's public key (PEM) or HS256 secret; JWTs it signed are accepted",
+    )
+    jwt_issuer: str | None = Field(default=None, max_length=500, description="HTTP door: the JWTs' required iss")
+    jwt_audience: str | None = Field(default=None, max_length=500, description="HTTP door: the JWTs' required aud")
+    jwt_algorithms: str = Field(default="RS256", max_length=100, description="HTTP door: accepted JWT algorithms")
     request_state_key: SecretStr | None = Field(
         default=None,
         description="HTTP door: the key every worker seals an unfinished elicitation with (made per start if unset)",
@@ -210,6 +217,14 @@ class Settings(BaseModel):
         if value is not None and not value.is_absolute():
             raise ValueError("must be an absolute path, e.g. /home/me/shop-mail")
         return value
+
+    @model_validator(mode="after")
+    def _jwt_complete(self) -> Settings:
+        if self.jwt_key is not None and not (self.jwt_issuer and self.jwt_audience):
+            raise ValueError("SHOPKEEPER_JWT_KEY needs SHOPKEEPER_JWT_ISSUER and SHOPKEEPER_JWT_AUDIENCE as well")
+        if "none" in self.jwt_algorithms.lower().replace(",", " ").split():
+            raise ValueError("SHOPKEEPER_JWT_ALGORITHMS may not include none")
+        return self
 
     @property
     def granted_scopes(self) -> frozenset[Scope]:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from mcp_server.adapters.database import Creation, PoolOptions
     from mcp_server.adapters.service_factories import Backend, CardOptions, MailOptions
     from mcp_server.handlers.cli.main import CliActions, CopyMade
+    from mcp_server.handlers.http.jwt_tokens import JwtVerifier
     from mcp_server.handlers.web.approval_page import ApprovalPage
     from mcp_server.services.results import Unavailable
 
@@ -288,7 +289,7 @@ class Application:
         from mcp.server.request_state import RequestStateSecurity
         from mcp.server.transport_security import TransportSecuritySettings
 
-        from mcp_server.handlers.http.auth import ShopTokenVerifier, http_caller
+        from mcp_server.handlers.http.auth import FirstOf, ShopTokenVerifier, http_caller
         from mcp_server.handlers.http.door import door_routes, host_checked
         from mcp_server.handlers.http.webhooks import stripe_webhook_route
         from mcp_server.handlers.mcp.server import build_server
@@ -325,7 +326,7 @@ class Application:
                 resource_server_url=f"{base}/mcp",  # pyright: ignore[reportArgumentType]
                 validate_token_resource=False,
             ),
-            token_verifier=ShopTokenVerifier(warmup.services),
+            token_verifier=FirstOf([*_jwt_verifiers(settings), ShopTokenVerifier(warmup.services)]),
             # Every worker seals an unfinished elicitation with the same key, so any worker can finish it.
             request_state_security=RequestStateSecurity(keys=[key.get_secret_value()]) if key else None,
         )
@@ -341,6 +342,23 @@ class Application:
                 enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
             ),
         )
+
+
+def _jwt_verifiers(settings: Settings) -> list[JwtVerifier]:
+    """An identity provider's JWTs, when SHOPKEEPER_JWT_KEY is set (its issuer and audience are then required)."""
+    if settings.jwt_key is None or settings.jwt_issuer is None or settings.jwt_audience is None:
+        return []
+    from mcp_server.handlers.http.jwt_tokens import JwtVerifier
+
+    algorithms = settings.jwt_algorithms.replace(",", " ").split()
+    return [
+        JwtVerifier(
+            key=settings.jwt_key.get_secret_value(),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            algorithms=algorithms,
+        )
+    ]
 
 
 def _listed(text: str | None) -> list[str]:

@@ -20,8 +20,11 @@ from pathlib import Path
 import anyio
 import httpx
 import httpx2
+import jwt
 import pytest
 import uvicorn
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -392,3 +395,78 @@ def worker_processes(pid: int) -> list[int]:
             if parent == pid and b"spawn_main" in command:
                 found.append(int(entry.name))
     return found
+
+
+ISSUER = "https://id.example"
+AUDIENCE = "http://127.0.0.1/shop"
+
+
+def _rsa_key() -> tuple[str, str]:
+    """(private PEM, public PEM) of a new RSA key: the identity provider's, in the test."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private_pem, public_pem
+
+
+def test_an_identity_providers_jwts_open_the_door_with_their_scopes(
+    shop_db: ShopDatabase, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    """The SDK's token-verification hook with a JWT issuer plugged in beside the shop's own tokens."""
+    private, public = _rsa_key()
+    other_private, _ = _rsa_key()
+    env = {
+        **_env(shop_db, tmp_path / "mail"),
+        "SHOPKEEPER_JWT_KEY": public,
+        "SHOPKEEPER_JWT_ISSUER": ISSUER,
+        "SHOPKEEPER_JWT_AUDIENCE": AUDIENCE,
+    }
+
+    def token(key: str = private, **changes: object) -> str:
+        claims: dict[str, object] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": "alice",
+            "exp": int(time.time()) + 300,
+            "scope": "read customers",
+            **changes,
+        }
+        return jwt.encode(claims, key, algorithm="RS256")
+
+    async def tools_with(bearer: str, base: str, email: str) -> set[str]:
+        async with connected(Door(base, shop_db, tokens), bearer) as client:
+            listed = {tool.name for tool in (await client.list_tools()).tools}
+            made = await client.call_tool("customers_register", {"name": "Alice", "email": email})
+            assert not made.is_error, text_of(made)
+            return listed
+
+    with _serving(env) as base:
+        listed = anyio.run(tools_with, token(), base, "alice@jwt.example")
+        assert "customers_register" in listed
+        assert "orders_place" not in listed
+        assert shop_db.query("SELECT actor FROM audit_log WHERE action = 'customer.registered'") == [("jwt:alice",)]
+        own = anyio.run(tools_with, tokens["clerk"], base, "bob@shop.example")
+        assert own >= {"customers_update"}, "the shop's own tokens still work"
+        refused = {
+            "expired": token(exp=int(time.time()) - 10),
+            "another audience": token(aud="https://other.example"),
+            "another issuer": token(iss="https://evil.example"),
+            "another key": token(other_private),
+            "no subject": jwt.encode(
+                {"iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 300}, private, algorithm="RS256"
+            ),
+            "unsigned": jwt.encode(
+                {"iss": ISSUER, "aud": AUDIENCE, "sub": "mallory", "exp": int(time.time()) + 300},
+                "",
+                algorithm="none",
+            ),
+        }
+        for why, bearer in refused.items():
+            answered = _post(Door(base, shop_db, tokens), headers={"Authorization": f"Bearer {bearer}"})
+            assert answered.status_code == 401, why

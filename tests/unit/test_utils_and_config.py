@@ -157,3 +157,14 @@ def test_notes_may_span_lines_but_not_hold_control_characters():
     assert clean_text("first line\nsecond\tline") == "first line\nsecond\tline"
     with pytest.raises(ValueError, match="U\\+0000"):
         clean_text("nul\x00byte")
+
+
+def test_a_jwt_key_needs_its_issuer_and_audience_and_none_is_never_an_algorithm() -> None:
+    with pytest.raises(ConfigError, match="needs SHOPKEEPER_JWT_ISSUER and SHOPKEEPER_JWT_AUDIENCE"):
+        load_settings({"SHOPKEEPER_JWT_KEY": "secret"})
+    with pytest.raises(ConfigError, match="may not include none"):
+        load_settings({"SHOPKEEPER_JWT_ALGORITHMS": "RS256,none"})
+    done = load_settings(
+        {"SHOPKEEPER_JWT_KEY": "k", "SHOPKEEPER_JWT_ISSUER": "https://id.example", "SHOPKEEPER_JWT_AUDIENCE": "shop"}
+    )
+    assert done.jwt_audience == "shop"

@@ -59,5 +59,6 @@ def http_caller() -> Caller:
     if token is None:
         return NOBODY
     scopes: frozenset[Scope] = frozenset(scope for scope in SCOPES if scope in token.scopes)
-    actor = token.client_id if token.client_id.startswith("token:") else f"token:{token.client_id}"
+    # The shop's tokens name themselves token:NAME, an identity provider's jwt:SUBJECT; anything else is a token.
+    actor = token.client_id if token.client_id.startswith(("token:", "jwt:")) else f"token:{token.client_id}"
     return Caller(actor=actor[:200], scopes=scopes)
