@@ -470,3 +470,32 @@ def test_an_identity_providers_jwts_open_the_door_with_their_scopes(
         for why, bearer in refused.items():
             answered = _post(Door(base, shop_db, tokens), headers={"Authorization": f"Bearer {bearer}"})
             assert answered.status_code == 401, why
+
+
+@pytest.mark.approver
+async def test_a_legacy_client_is_not_asked_mid_call_over_stateless_http_and_gets_the_link(
+    door: Door,
+) -> None:
+    """Protocol 2025-11-25 over stateless HTTP has no channel for a mid-call question, even from a client
+    that declares it can answer one: the call returns the approval request and the door's page instead."""
+    person = Person()
+    async with connected(door, door.tokens["all"]) as owner:
+        registered = await owner.call_tool("customers_register", {"name": "Ada", "email": "a@l.example"})
+        ada = string(as_object(registered.structured_content), "id")
+        mug = {"sku": "MUG-1", "name": "Mug", "price_minor": 1250, "currency": "EUR", "stock": 3}
+        assert not (await owner.call_tool("catalog_create_product", mug)).is_error
+        placed = await owner.call_tool("orders_place", {"customer_id": ada, "lines": [{"sku": "MUG-1", "quantity": 2}]})
+        order = string(as_object(as_object(placed.structured_content)["order"]), "id")
+        assert not (await owner.call_tool("payments_record", {"order_id": order, "method": "cash"})).is_error
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {door.tokens['all']}"}) as http,
+        Client(streamable_http_client(door.mcp, http_client=http), mode="legacy", elicitation_callback=person) as c,
+    ):
+        with anyio.fail_after(30):
+            asked = await c.call_tool("orders_cancel", {"order_id": order})
+    assert not asked.is_error, text_of(asked)
+    data = as_object(asked.structured_content)
+    assert string(data, "outcome") == "approval_required"
+    assert string(data, "approval_url").startswith(f"{door.base}/approvals/apr_")
+    assert person.questions == [], "nobody was asked mid-call"
+    assert door.db.scalar("SELECT status FROM orders WHERE id = :id", id=order) == "paid"
