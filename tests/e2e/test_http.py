@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Generator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +32,19 @@ from mcp_server.config import load_settings
 from mcp_server.entrypoint import bootstrap
 from mcp_server.services.results import Success
 from mcp_server.utils.stripe_signature import sign
-from tests.e2e.support import APPROVER, PASSPHRASE, Mode, Person, as_object, string, text_of
+from tests.e2e.support import (
+    APPROVER,
+    PASSPHRASE,
+    TOOLS,
+    JsonObject,
+    Mode,
+    Person,
+    as_object,
+    decide,
+    objects,
+    string,
+    text_of,
+)
 from tests.engines import ShopDatabase
 
 pytestmark = pytest.mark.anyio
@@ -499,3 +511,52 @@ async def test_a_legacy_client_is_not_asked_mid_call_over_stateless_http_and_get
     assert string(data, "approval_url").startswith(f"{door.base}/approvals/apr_")
     assert person.questions == [], "nobody was asked mid-call"
     assert door.db.scalar("SELECT status FROM orders WHERE id = :id", id=order) == "paid"
+
+
+@pytest.mark.approver
+async def test_every_tool_answers_over_http(door: Door, mode: Mode) -> None:
+    """Each of the 22 tools' happy path through the HTTP door, on both protocol versions (money back
+    approved by the approver outside the conversation)."""
+    called: set[str] = set()
+
+    async with connected(door, door.tokens["all"], mode) as shop:
+
+        async def ok(tool: str, arguments: Mapping[str, object]) -> JsonObject:
+            result = await shop.call_tool(tool, dict(arguments))
+            assert not result.is_error, f"{tool}: {text_of(result)}"
+            called.add(tool)
+            return as_object(result.structured_content)
+
+        ada = string(await ok("customers_register", {"name": "Ada Lovelace", "email": "ada@all.example"}), "id")
+        await ok("customers_get", {"customer_id": ada})
+        await ok("customers_list", {"query": "ada"})
+        await ok("customers_update", {"customer_id": ada, "phone": "+44 20 7946 0000"})
+        mug = string(
+            await ok("catalog_create_product", {"sku": "MUG-1", "name": "Mug", "price_minor": 1250, "currency": "EUR"}),
+            "id",
+        )
+        await ok("catalog_get", {"sku": "MUG-1"})
+        await ok("catalog_search", {"text": "mug"})
+        await ok("catalog_update_product", {"product_id": mug, "name": "Blue mug"})
+        await ok("catalog_adjust_stock", {"product_id": mug, "delta": 10, "reason": "restock"})
+        lines = [{"sku": "MUG-1", "quantity": 2}]
+        first = string(as_object((await ok("orders_place", {"customer_id": ada, "lines": lines}))["order"]), "id")
+        second = string(as_object((await ok("orders_place", {"customer_id": ada, "lines": lines}))["order"]), "id")
+        await ok("orders_get", {"order_id": first})
+        await ok("orders_list", {"customer_id": ada})
+        await ok("payments_record", {"order_id": first, "method": "cash"})
+        await ok("payments_list", {"order_id": first})
+        await ok("orders_mark_shipped", {"order_id": first, "carrier": "DHL", "tracking_number": "JD1"})
+        await ok("orders_mark_delivered", {"order_id": first})
+        await ok("orders_cancel", {"order_id": second})
+        refund = {"order_id": first, "amount": 500, "reason": "chipped"}
+        asked = await ok("payments_refund", refund)
+        approval = string(asked, "approval_id")
+        await decide(door.db, approval)
+        await ok("payments_refund", {**refund, "approval_id": approval})
+        await ok("reports_sales_summary", {"date_from": "2026-01-01", "date_to": "2026-12-31", "group_by": "product"})
+        notification = string(as_object(objects(await ok("notifications_list", {}), "notifications")[0]), "id")
+        door.db.execute("UPDATE outbox SET status = 'failed', attempts = 5 WHERE id = :id", id=notification)
+        await ok("notifications_retry", {"notification_id": notification})
+        await ok("audit_log_list", {"entity_id": first})
+    assert called == set(TOOLS)
