@@ -502,8 +502,10 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int) -> Non
     logging.basicConfig(level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     if settings.log_level != "DEBUG":
         logging.getLogger("mcp").setLevel(logging.WARNING)  # a line per stateless request is not news
+    # An idle connection is closed after 5 s; a stop waits up to 20 s for the calls in flight.
+    limits: dict[str, Any] = {"timeout_keep_alive": 5, "timeout_graceful_shutdown": 20, "log_level": "warning"}
     if workers == 1:
-        uvicorn.run(bootstrap(settings).http_app(host=host, port=port), host=host, port=port, log_level="warning")
+        uvicorn.run(bootstrap(settings).http_app(host=host, port=port), host=host, port=port, **limits)
         return
     import secrets
 
@@ -516,7 +518,7 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int) -> Non
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
+        **limits,
     )
 
 
