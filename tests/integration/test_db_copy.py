@@ -26,10 +26,11 @@ from mcp_server.models.audit import AuditEntry, AuditQuery
 from mcp_server.models.catalog import ProductCreate
 from mcp_server.models.customers import CustomerCreate, CustomerQuery
 from mcp_server.models.entities import Base
+from mcp_server.models.gateway_events import GatewayEvent
 from mcp_server.models.orders import OrderCreate, OrderLineRequest
 from mcp_server.models.payments import PaymentCreate, RefundCreate
 from mcp_server.services.approvals import ApprovalGiven, NeedsApproval, PersonConfirmed
-from mcp_server.services.results import Conflict, Success
+from mcp_server.services.results import Conflict, Success, Unavailable
 from tests.databases import new_database
 from tests.postgres import PostgresServer
 
@@ -87,6 +88,13 @@ async def seed(backend: Backend) -> tuple[str, list[str]]:
     assert isinstance(decided, Success), decided
     assert isinstance(await s.payments.refund(late, actor=ACTOR, approval=ApprovalGiven(asked.request.id)), Success)
     await s.notifications.deliver_due(limit=3)  # some messages sent, the rest still queued
+    made = await s.access.create("assistant", ["read", "orders"], actor=ACTOR)  # a token for the HTTP door
+    assert isinstance(made, Success), made
+    unknown = GatewayEvent(
+        "evt_copied", "payment_intent.succeeded", "payment", "pi_unknown", references=("pi_unknown",)
+    )
+    taken = await s.payments.take_gateway_event(unknown, actor="webhook:stripe")  # filed as naming nothing of ours
+    assert not isinstance(taken, Unavailable), taken
     return customers[0], orders
 
 
