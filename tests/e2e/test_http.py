@@ -560,3 +560,55 @@ async def test_every_tool_answers_over_http(door: Door, mode: Mode) -> None:
         await ok("notifications_retry", {"notification_id": notification})
         await ok("audit_log_list", {"entity_id": first})
     assert called == set(TOOLS)
+
+
+class _TokenSwap(httpx2.AsyncBaseTransport):
+    """Sends every request after the first ``keep`` with another bearer token: a stolen request state."""
+
+    def __init__(self, keep: int, other: str) -> None:
+        self._keep = keep
+        self._other = other
+        self._inner = httpx2.AsyncHTTPTransport()
+        self.sent = 0
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.sent += 1
+        if self.sent > self._keep:
+            request.headers["Authorization"] = f"Bearer {self._other}"
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_an_unfinished_question_is_bound_to_the_token_that_asked(door: Door) -> None:
+    """The sealed request state of a question asked for one token does not finish the call for another."""
+    async with connected(door, door.tokens["all"]) as owner:
+        registered = await owner.call_tool("customers_register", {"name": "Ada", "email": "a@b.example"})
+        ada = string(as_object(registered.structured_content), "id")
+        mug = {"sku": "MUG-1", "name": "Mug", "price_minor": 1250, "currency": "EUR", "stock": 3}
+        assert not (await owner.call_tool("catalog_create_product", mug)).is_error
+        placed = await owner.call_tool("orders_place", {"customer_id": ada, "lines": [{"sku": "MUG-1", "quantity": 2}]})
+        order = string(as_object(as_object(placed.structured_content)["order"]), "id")
+        assert not (await owner.call_tool("payments_record", {"order_id": order, "method": "cash"})).is_error
+    thief = await _token_async(door.db.url, "thief", "read,customers,catalog,orders,payments,refunds,admin")
+    # discover, then the call that asks, with the owner's token; the answer comes back with the thief's
+    swap = _TokenSwap(keep=2, other=thief)
+    person = Person()
+    async with (
+        httpx2.AsyncClient(transport=swap, headers={"Authorization": f"Bearer {door.tokens['all']}"}) as http,
+        Client(streamable_http_client(door.mcp, http_client=http), elicitation_callback=person) as client,
+    ):
+        try:
+            done = await client.call_tool("orders_cancel", {"order_id": order})
+            finished = not done.is_error
+        except Exception:
+            finished = False
+    assert len(person.questions) == 1
+    assert swap.sent == 3, "discover, the call, its answer"
+    assert not finished, "another token finished a call it did not start"
+    assert door.db.scalar("SELECT status FROM orders WHERE id = :id", id=order) == "paid"
+
+
+async def _token_async(url: str, name: str, scopes: str) -> str:
+    return await _token(url, name, scopes)
