@@ -53,7 +53,7 @@ test-servers:
 ## bench: cold start, latency, memory and the order tools over 1,000,000 seeded orders against a bare MCP echo
 ## server, on SQLite and on a throwaway PostgreSQL, and orders_place from 1/4/16 clients, measured in one run
 ## (minutes; BENCH_ARGS="--quick" for a smoke run, "--orders 0" skips the orders, "--engines sqlite" skips PostgreSQL,
-## "--skip-basics" skips cold start/latency/memory)
+## "--skip-basics" skips cold start/latency/memory; 16 HTTP clients against 2 workers and echo: "--skip-http" skips them)
 BENCH_ARGS ?=
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks.bench $(BENCH_ARGS)

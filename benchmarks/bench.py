@@ -19,11 +19,14 @@ The client is a few lines of raw JSON-lines over pipes, identical for both serve
    ``benchmarks/seed_pg.py``), and each read's PostgreSQL ratio over SQLite's;
 6. ``orders_place`` throughput from 1, 4 and 16 concurrent clients over 4 server processes, on each engine
    (``benchmarks/concurrency_bench.py``), every placed order checked in the database afterwards.
+7. 16 concurrent HTTP clients against ``shopkeeper-mcp --transport http --workers 2`` (reads and ``orders_place``
+   mixed, a scarce product among them; errors and oversold units must be 0), then against the echo server over
+   HTTP with as many workers (``benchmarks/http_bench.py``); ``--skip-http`` skips it.
 
 ``--engines`` picks the engines of 4-6 (default both); without PostgreSQL's programs, 5 says so and the rest runs.
 
 Run: ``.venv/bin/python -m benchmarks.bench [--starts N] [--calls N] [--orders N] [--engines sqlite,postgresql]
-[--skip-basics] [--quick]``.
+[--skip-basics] [--skip-http] [--http-seconds S] [--quick]``.
 """
 
 from __future__ import annotations
@@ -597,6 +600,9 @@ class Options:
     place_seconds: float = 10.0
     place_warmup_s: float = 2.0
     mail_worker: bool = False
+    http: bool = True
+    http_seconds: float = 10.0
+    http_warmup_s: float = 2.0
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -671,6 +677,10 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         action="store_true",
         help="section 6 with each server sending the order e-mails itself (default: SHOPKEEPER_WORKER=off)",
     )
+    parser.add_argument("--skip-http", action="store_true", help="skip section 7 (16 HTTP clients, 2 workers)")
+    parser.add_argument(
+        "--http-seconds", type=float, default=None, help="seconds measured per run in 7 (default 10; quick 3)"
+    )
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run, not a measurement")
     args = parser.parse_args(argv)
     quick: bool = args.quick
@@ -679,6 +689,9 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     place_seconds: float = args.place_seconds if args.place_seconds is not None else (2.0 if quick else 10.0)
     if place_seconds <= 0:
         parser.error("--place-seconds must be more than 0")
+    http_seconds: float = args.http_seconds if args.http_seconds is not None else (3.0 if quick else 10.0)
+    if http_seconds <= 0:
+        parser.error("--http-seconds must be more than 0")
 
     def pick(value: int | None, normal: int, small: int, minimum: int, name: str) -> int:
         chosen = value if value is not None else (small if quick else normal)
@@ -705,6 +718,9 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         place_seconds=place_seconds,
         place_warmup_s=0.5 if quick else 2.0,
         mail_worker=args.mail_worker,
+        http=not args.skip_http,
+        http_seconds=http_seconds,
+        http_warmup_s=1.0 if quick else 2.0,
     )
 
 
@@ -750,6 +766,19 @@ def _run(options: Options, launcher: Launcher, env: dict[str, str], workdir: Pat
             mail_worker=options.mail_worker,
         )
         rows += run_orders(order_options, workdir, env)
+
+    # 7. 16 clients over HTTP against 2 workers, and against echo over HTTP ----------------------------------------
+    if options.http:
+        from benchmarks.http_bench import HttpOptions, run_http  # imports this module: load it after
+
+        # In a quick run fewer scarce units, so that it too sells out and meets the refusals.
+        http_options = HttpOptions(
+            seconds=options.http_seconds,
+            warmup_s=options.http_warmup_s,
+            scarce_stock=10 if options.quick else 50,
+            rounds=1 if options.quick else 3,
+        )
+        rows += run_http(http_options, workdir, env)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\n  (whole run {time.monotonic() - started:.0f} s; load avg at end {load})")
     return rows
@@ -849,8 +878,10 @@ def print_summary(rows: Sequence[SummaryRow]) -> None:
         if target is None:
             print(f"  {name:<44} {shown} {'-':>8}   reported")
             continue
-        verdict = "PASS" if value <= target else "MISS"
-        print(f"  {name:<44} {shown} {'≤ ' + format(target, '.1f') + 'x':>8}   {verdict}")
+        at_least = name.startswith("HTTP throughput")  # a share of echo's throughput: higher is better
+        verdict = "PASS" if (value >= target if at_least else value <= target) else "MISS"
+        bound = ("≥ " if at_least else "≤ ") + format(target, ".1f") + "x"
+        print(f"  {name:<44} {shown} {bound:>8}   {verdict}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
