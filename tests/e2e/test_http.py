@@ -151,6 +151,21 @@ async def connected(door: Door, token: str, mode: Mode = "auto") -> AsyncGenerat
         yield client
 
 
+async def paid_order(client: Client, email: str) -> str:
+    """A customer, a mug with 3 in stock, and an order of 2 paid in cash (25.00 EUR); the order's id."""
+    registered = await client.call_tool("customers_register", {"name": "Ada", "email": email})
+    assert not registered.is_error, text_of(registered)
+    ada = string(as_object(registered.structured_content), "id")
+    mug = {"sku": "MUG-1", "name": "Mug", "price_minor": 1250, "currency": "EUR", "stock": 3}
+    assert not (await client.call_tool("catalog_create_product", mug)).is_error
+    placed = await client.call_tool("orders_place", {"customer_id": ada, "lines": [{"sku": "MUG-1", "quantity": 2}]})
+    assert not placed.is_error, text_of(placed)
+    order = string(as_object(as_object(placed.structured_content)["order"]), "id")
+    paid = await client.call_tool("payments_record", {"order_id": order, "method": "cash"})
+    assert not paid.is_error, text_of(paid)
+    return order
+
+
 def _post(door: Door, *, headers: dict[str, str] | None = None, body: bytes | None = None) -> httpx.Response:
     payload = body or b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}'
     sent = {"content-type": "application/json", "accept": "application/json, text/event-stream", **(headers or {})}
@@ -175,16 +190,7 @@ async def test_a_token_sees_and_calls_only_its_tools_and_is_the_audit_actor(door
 
 async def test_a_token_with_every_scope_runs_an_order_through(door: Door) -> None:
     async with connected(door, door.tokens["all"]) as owner:
-        registered = await owner.call_tool("customers_register", {"name": "Ada", "email": "a@http.example"})
-        ada = string(as_object(registered.structured_content), "id")
-        mug = {"sku": "MUG-1", "name": "Mug", "price_minor": 1250, "currency": "EUR", "stock": 3}
-        made = await owner.call_tool("catalog_create_product", mug)
-        assert not made.is_error, text_of(made)
-        placed = await owner.call_tool("orders_place", {"customer_id": ada, "lines": [{"sku": "MUG-1", "quantity": 2}]})
-        assert not placed.is_error, text_of(placed)
-        order = string(as_object(as_object(placed.structured_content)["order"]), "id")
-        paid = await owner.call_tool("payments_record", {"order_id": order, "method": "cash"})
-        assert not paid.is_error, text_of(paid)
+        order = await paid_order(owner, "a@http.example")
     assert door.db.scalar("SELECT status FROM orders WHERE id = :id", id=order) == "paid"
 
 
@@ -273,21 +279,7 @@ async def test_a_question_to_the_person_started_on_one_worker_finishes_on_anothe
     env = {**_env(shop_db, tmp_path / "mail"), "SHOPKEEPER_REQUEST_STATE_KEY": "one key for every worker " * 2}
     with _serving(env) as first, _serving(env) as second:
         async with connected(Door(first, shop_db, tokens), tokens["all"]) as owner:
-            ada = string(
-                as_object(
-                    (
-                        await owner.call_tool("customers_register", {"name": "Ada", "email": "a@w.example"})
-                    ).structured_content
-                ),
-                "id",
-            )
-            mug = {"sku": "MUG-1", "name": "Mug", "price_minor": 1250, "currency": "EUR", "stock": 3}
-            assert not (await owner.call_tool("catalog_create_product", mug)).is_error
-            placed = await owner.call_tool(
-                "orders_place", {"customer_id": ada, "lines": [{"sku": "MUG-1", "quantity": 2}]}
-            )
-            order = string(as_object(as_object(placed.structured_content)["order"]), "id")
-            assert not (await owner.call_tool("payments_record", {"order_id": order, "method": "cash"})).is_error
+            order = await paid_order(owner, "a@w.example")
         balancer = _Balancer([int(first.rsplit(":", 1)[1]), int(second.rsplit(":", 1)[1])])
         person = Person()
         async with (
@@ -307,19 +299,7 @@ async def test_money_goes_back_after_a_person_approves_on_the_doors_own_page(doo
     """A client that cannot show a form gets an approval request whose link is on the door; the approver
     approves there with name and passphrase (the token never approves), then the call goes through."""
     async with connected(door, door.tokens["all"]) as owner:
-        ada = string(
-            as_object(
-                (
-                    await owner.call_tool("customers_register", {"name": "Ada", "email": "a@p.example"})
-                ).structured_content
-            ),
-            "id",
-        )
-        mug = {"sku": "MUG-1", "name": "Mug", "price_minor": 1250, "currency": "EUR", "stock": 3}
-        assert not (await owner.call_tool("catalog_create_product", mug)).is_error
-        placed = await owner.call_tool("orders_place", {"customer_id": ada, "lines": [{"sku": "MUG-1", "quantity": 2}]})
-        order = string(as_object(as_object(placed.structured_content)["order"]), "id")
-        assert not (await owner.call_tool("payments_record", {"order_id": order, "method": "cash"})).is_error
+        order = await paid_order(owner, "a@p.example")
         refund = {"order_id": order, "amount": 500, "reason": "chipped"}
         asked = as_object((await owner.call_tool("payments_refund", refund)).structured_content)
         assert string(asked, "outcome") == "approval_required"
@@ -492,13 +472,7 @@ async def test_a_legacy_client_is_not_asked_mid_call_over_stateless_http_and_get
     that declares it can answer one: the call returns the approval request and the door's page instead."""
     person = Person()
     async with connected(door, door.tokens["all"]) as owner:
-        registered = await owner.call_tool("customers_register", {"name": "Ada", "email": "a@l.example"})
-        ada = string(as_object(registered.structured_content), "id")
-        mug = {"sku": "MUG-1", "name": "Mug", "price_minor": 1250, "currency": "EUR", "stock": 3}
-        assert not (await owner.call_tool("catalog_create_product", mug)).is_error
-        placed = await owner.call_tool("orders_place", {"customer_id": ada, "lines": [{"sku": "MUG-1", "quantity": 2}]})
-        order = string(as_object(as_object(placed.structured_content)["order"]), "id")
-        assert not (await owner.call_tool("payments_record", {"order_id": order, "method": "cash"})).is_error
+        order = await paid_order(owner, "a@l.example")
     async with (
         httpx2.AsyncClient(headers={"Authorization": f"Bearer {door.tokens['all']}"}) as http,
         Client(streamable_http_client(door.mcp, http_client=http), mode="legacy", elicitation_callback=person) as c,
@@ -584,13 +558,7 @@ class _TokenSwap(httpx2.AsyncBaseTransport):
 async def test_an_unfinished_question_is_bound_to_the_token_that_asked(door: Door) -> None:
     """The sealed request state of a question asked for one token does not finish the call for another."""
     async with connected(door, door.tokens["all"]) as owner:
-        registered = await owner.call_tool("customers_register", {"name": "Ada", "email": "a@b.example"})
-        ada = string(as_object(registered.structured_content), "id")
-        mug = {"sku": "MUG-1", "name": "Mug", "price_minor": 1250, "currency": "EUR", "stock": 3}
-        assert not (await owner.call_tool("catalog_create_product", mug)).is_error
-        placed = await owner.call_tool("orders_place", {"customer_id": ada, "lines": [{"sku": "MUG-1", "quantity": 2}]})
-        order = string(as_object(as_object(placed.structured_content)["order"]), "id")
-        assert not (await owner.call_tool("payments_record", {"order_id": order, "method": "cash"})).is_error
+        order = await paid_order(owner, "a@b.example")
     thief = await _token_async(door.db.url, "thief", "read,customers,catalog,orders,payments,refunds,admin")
     # discover, then the call that asks, with the owner's token; the answer comes back with the thief's
     swap = _TokenSwap(keep=2, other=thief)
