@@ -6,17 +6,14 @@ approved request make one refund between them. Approvers' passphrases are kept a
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import anyio
 import pytest
-from anyio.abc import Process
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mcp_server.adapters.database import create_engine, unit_of_work_factory
@@ -43,6 +40,7 @@ from mcp_server.services.unit_of_work import with_events
 from mcp_server.utils.ids import IdGenerator
 from tests.engines import ShopDatabase
 from tests.fakes import FakeClock
+from tests.integration import racers
 
 pytestmark = pytest.mark.anyio
 
@@ -252,7 +250,6 @@ async def test_an_approval_is_for_the_call_that_asked_for_it(shop: Shop) -> None
 
 ROUNDS = 5
 AMOUNT = 100
-ROOT = Path(__file__).resolve().parents[2]
 RACE_TIMEOUT_S = 60.0  # start-up on a busy machine; not what is tested
 
 
@@ -268,36 +265,13 @@ async def test_two_processes_redeeming_one_approval_make_one_refund(shop: Shop, 
         str(AMOUNT),
         approval_id,
     ]
-    processes: list[Process] = []
-    try:
-        with anyio.fail_after(RACE_TIMEOUT_S):
-            for _ in range(2):
-                processes.append(await anyio.open_process(command, cwd=ROOT))
-            assert [await _line(p) for p in processes] == ["ready", "ready"]
-            for process in processes:
-                assert process.stdin is not None
-                await process.stdin.send(b"go\n")
-            reports = [json.loads(await _line(p)) for p in processes]
-            for process in processes:
-                assert await process.wait() == 0
-    finally:
-        for process in processes:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
+    with anyio.fail_after(RACE_TIMEOUT_S):
+        reports = await racers.race([command, command])
 
     assert sorted(r["result"] for r in reports) == ["Rejected", "Success"], reports
     assert [r["field"] for r in reports if r["result"] == "Rejected"] == ["approval_id"], reports
     assert shop.refunded() == (AMOUNT, AMOUNT), "one refund between them"
     assert shop.approval(approval_id) == ("used", f"person:{APPROVER}", True)
-
-
-async def _line(process: Process) -> str:
-    assert process.stdout is not None
-    data = b""
-    while not data.endswith(b"\n"):
-        data += await process.stdout.receive(1)
-    return data.decode().strip()
 
 
 async def test_two_engines_redeeming_one_approval_make_one_refund(shop: Shop, second_engine: AsyncEngine) -> None:

@@ -10,17 +10,13 @@ a storm of requests the gateway only survived by replaying. With it, each key is
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import anyio
 import httpx
 import pytest
-from anyio.abc import Process
 
 from mcp_server.clients.payment_gateway import RetryPolicy, StripePaymentGateway
 from mcp_server.models.catalog import ProductCreate
@@ -35,6 +31,7 @@ from mcp_server.services.payments import CardNotCharged, PaymentService
 from mcp_server.services.results import Success
 from mcp_server.utils.ids import IdGenerator
 from mcp_server.utils.time import SystemClock
+from tests.integration import racers
 from tests.integration.card_racer import AMOUNT
 from tests.integration.stripe_standin import BASE_DELAY_S, SECRET, FaultProxy, LocalStripe, Sleeps
 from tests.integration.test_card_payments import ACTOR, ATTEMPTS, PRICE, Shop
@@ -44,7 +41,6 @@ pytestmark = pytest.mark.anyio
 PROCESSES = 4
 CALLS_EACH = 5
 HOLD_S = 0.3  # every answer waits this long at the proxy: the client reads for up to 10 s
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -76,33 +72,7 @@ async def shop(
 async def race(database_url: str, gateway_url: str, order_id: str) -> list[list[object]]:
     """Start the processes, wait until each is ready, start them together; what each reported."""
     command = [sys.executable, "-m", "tests.integration.card_racer", database_url, gateway_url, order_id]
-    processes: list[Process] = []
-    try:
-        for _ in range(PROCESSES):
-            processes.append(await anyio.open_process([*command, str(CALLS_EACH)], cwd=ROOT))
-        lines = [await _line(p) for p in processes]
-        assert lines == ["ready"] * PROCESSES, lines
-        for process in processes:
-            assert process.stdin is not None
-            await process.stdin.send(b"go\n")
-        reports = [json.loads(await _line(p)) for p in processes]
-        for process in processes:
-            assert await process.wait() == 0
-    finally:
-        for process in processes:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-    return reports
-
-
-async def _line(process: Process) -> str:
-    assert process.stdout is not None
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = await process.stdout.receive(1)
-        data += chunk
-    return data.decode().strip()
+    return await racers.race([[*command, str(CALLS_EACH)]] * PROCESSES)
 
 
 async def test_refunds_racing_from_four_processes_post_each_refund_key_once(
