@@ -18,7 +18,7 @@ from mcp_server.models.errors import UniqueViolationError
 from mcp_server.models.events import ProductCreated, ProductUpdated, StockAdjusted
 from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWorkFactory
-from mcp_server.services.results import Conflict, NotFound, Rejected, Success, unavailable_when_busy
+from mcp_server.services.results import Conflict, Malformed, NotFound, Rejected, Success, unavailable_when_busy
 from mcp_server.services.unit_of_work import with_events
 from mcp_server.services.updates import cannot_clear, changed_fields
 from mcp_server.utils.ids import canonical_id
@@ -181,8 +181,8 @@ class CatalogService:
         return Success(page_of(rows, query.limit, _CURSOR_KIND, filters, key=lambda p: p.id))
 
 
-def _not_a_product_id(value: str) -> Rejected:
-    return Rejected(
+def _not_a_product_id(value: str) -> Malformed:
+    return Malformed(
         f"'{value[:80]}' is not a product id (product ids are prd_ followed by 26 letters and digits)",
         field="product_id",
     )

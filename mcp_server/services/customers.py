@@ -16,7 +16,7 @@ from mcp_server.models.errors import UniqueViolationError
 from mcp_server.models.events import CustomerRegistered, CustomerUpdated
 from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWorkFactory
-from mcp_server.services.results import Conflict, NotFound, Rejected, Success, unavailable_when_busy
+from mcp_server.services.results import Conflict, Malformed, NotFound, Rejected, Success, unavailable_when_busy
 from mcp_server.services.unit_of_work import with_events
 from mcp_server.services.updates import cannot_clear, changed_fields
 from mcp_server.utils.ids import canonical_id
@@ -145,8 +145,8 @@ class CustomerService:
         return Conflict(f"another customer already uses {email}", entity="customer")
 
 
-def _not_a_customer_id(value: str) -> Rejected:
-    return Rejected(
+def _not_a_customer_id(value: str) -> Malformed:
+    return Malformed(
         f"'{value[:80]}' is not a customer id (customer ids are cus_ followed by 26 letters and digits)",
         field="customer_id",
     )

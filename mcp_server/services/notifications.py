@@ -35,7 +35,7 @@ from mcp_server.models.outbox import (
 )
 from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.ports import Clock, EmailSender, IdFactory, UnitOfWorkFactory
-from mcp_server.services.results import NotFound, Rejected, Success, unavailable_when_busy
+from mcp_server.services.results import Malformed, NotFound, Rejected, Success, unavailable_when_busy
 from mcp_server.services.unit_of_work import with_events
 from mcp_server.utils.ids import canonical_id
 from mcp_server.utils.schedule import next_attempt
@@ -205,7 +205,7 @@ class NotificationService:
         """Put a failed message back in the queue, due now, with a fresh set of attempts."""
         canonical = canonical_id(notification_id, OUTBOX_ID_PREFIX)
         if canonical is None:
-            return Rejected(
+            return Malformed(
                 f"'{notification_id[:80]}' is not a notification id (ntf_ followed by 26 letters and digits)",
                 field="notification_id",
             )

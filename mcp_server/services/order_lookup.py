@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mcp_server.models.orders import ORDER_ID_PREFIX, Order, OrderAction
 from mcp_server.services.ports import UnitOfWork
-from mcp_server.services.results import IllegalTransition, NotFound, Rejected
+from mcp_server.services.results import IllegalTransition, Malformed, NotFound, Rejected
 from mcp_server.utils.ids import canonical_id
 
 
@@ -23,7 +23,7 @@ async def load_order(
     return order
 
 
-def not_an_order_id(value: str) -> Rejected:
-    return Rejected(
+def not_an_order_id(value: str) -> Malformed:
+    return Malformed(
         f"'{value[:80]}' is not an order id (order ids are ord_ followed by 26 letters and digits)", field="order_id"
     )

@@ -33,6 +33,7 @@ from mcp_server.services.requests import (
 from mcp_server.services.results import (
     Conflict,
     IllegalTransition,
+    Malformed,
     NotFound,
     Rejected,
     Success,
@@ -148,7 +149,7 @@ class OrderService:
     async def _price(self, uow: UnitOfWork, request: OrderCreate) -> Success[Quote] | NotFound | Rejected:
         customer_id = canonical_id(request.customer_id, CUSTOMER_ID_PREFIX)
         if customer_id is None:
-            return Rejected(
+            return Malformed(
                 f"'{request.customer_id[:80]}' is not a customer id (cus_ followed by 26 letters and digits)",
                 field="customer_id",
             )
@@ -230,13 +231,13 @@ class OrderService:
 
     @unavailable_when_busy
     async def list(self, query: OrderQuery) -> Success[Page[Order]] | Rejected:
-        customer_id = query.customer_id
-        if customer_id is not None:
-            customer_id = canonical_id(customer_id, CUSTOMER_ID_PREFIX)
+        given = customer_id = query.customer_id
+        if given is not None:
+            customer_id = canonical_id(given, CUSTOMER_ID_PREFIX)
             if customer_id is None:
-                return Rejected(f"'{query.customer_id}' is not a customer id", field="customer_id")
+                return Malformed(f"'{given[:80]}' is not a customer id", field="customer_id")
         if query.placed_from and query.placed_to and query.placed_from > query.placed_to:
-            return Rejected("the first day (placed_from) is after the last day (placed_to)", field="placed_from")
+            return Malformed("the first day (placed_from) is after the last day (placed_to)", field="placed_from")
         filters = {
             "status": query.status,
             "customer_id": customer_id,

@@ -59,6 +59,12 @@ class Rejected:
 
 
 @dataclass(frozen=True, slots=True)
+class Malformed(Rejected):
+    """An argument has the wrong shape (an id without its prefix, days in the wrong order): the caller's
+    mistake, which no state of the shop would accept; doors treat it as a bad argument."""
+
+
+@dataclass(frozen=True, slots=True)
 class IllegalTransition:
     """The order's status does not allow the action; ``allowed`` are the actions it does allow."""
 

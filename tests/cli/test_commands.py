@@ -69,6 +69,25 @@ def test_bad_command_lines_are_one_line_and_exit_2(cli: Cli) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("orders", "get", "zzz"),
+        ("orders", "cancel", "ord_", "--yes"),
+        ("orders", "list", "--customer", "bad"),
+        ("orders", "list", "--from", "2026-05-02", "--to", "2026-05-01"),
+        ("customers", "get", "cus-01"),
+        ("catalog", "get", "xyz"),
+        ("payments", "list", "--order", "42"),
+        ("notifications", "retry", "q"),
+    ],
+)
+def test_a_malformed_id_or_value_is_a_bad_argument_not_a_refusal(cli: Cli, command: tuple[str, ...]) -> None:
+    """Exit 2 as the README's table says; 4 is for what the shop's rules refuse."""
+    line = cli.fail(Exit.USAGE, *command)
+    assert "not a" in line or "after the last day" in line
+
+
 def test_a_validation_error_names_the_option(cli: Cli) -> None:
     line = cli.fail(Exit.USAGE, "customers", "create", "--name", "Ada", "--email", "not-an-address")
     assert line.startswith("shopkeeper: --email: ")

@@ -27,6 +27,7 @@ from mcp_server.services.results import (
     Conflict,
     Failure,
     IllegalTransition,
+    Malformed,
     NotFound,
     Rejected,
     Success,
@@ -200,6 +201,8 @@ def check(result: Success[T] | Failure | object) -> T:
             fail(f"{result.message}: run the command again for a fresh preview", Exit.REFUSED)
         case Rejected(field="cursor"):
             fail(f"{result.message}; run the command again without --cursor to start from the top", Exit.USAGE)
+        case Malformed():
+            fail(result.message, Exit.USAGE)
         case Rejected() | Conflict():
             fail(result.message, Exit.REFUSED)
         case Unavailable(remedy=str(remedy)):

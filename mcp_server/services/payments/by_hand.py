@@ -10,7 +10,7 @@ from mcp_server.services.cards import KEY_LIFETIME
 from mcp_server.services.payments.base import UseCase
 from mcp_server.services.payments.outcomes import HandSettlement
 from mcp_server.services.requests import request_hash
-from mcp_server.services.results import NotFound, Rejected, Success, unavailable_when_busy
+from mcp_server.services.results import Malformed, NotFound, Rejected, Success, unavailable_when_busy
 from mcp_server.services.unit_of_work import EventfulUnitOfWork
 from mcp_server.utils.ids import canonical_id
 from mcp_server.utils.money import format_money
@@ -39,7 +39,7 @@ class ByHand(UseCase):
             request.payment_id, REFUND_ID_PREFIX
         )
         if row_id is None:
-            return Rejected(
+            return Malformed(
                 f"'{request.payment_id[:80]}' is not a payment or refund id (pay_… or ref_… followed by 26 letters "
                 "and digits)",
                 field="payment_id",

@@ -9,7 +9,7 @@ from mcp_server.services.order_lookup import not_an_order_id
 from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.payments.base import UseCase
 from mcp_server.services.reports import day_bounds
-from mcp_server.services.results import Rejected, Success, unavailable_when_busy
+from mcp_server.services.results import Malformed, Rejected, Success, unavailable_when_busy
 from mcp_server.utils.ids import canonical_id
 
 _CURSOR_KIND = "payments"
@@ -26,7 +26,7 @@ class Listing(UseCase):
             if order_id is None:
                 return not_an_order_id(query.order_id or "")
         if query.date_from and query.date_to and query.date_from > query.date_to:
-            return Rejected("the first day (date_from) is after the last day (date_to)", field="date_from")
+            return Malformed("the first day (date_from) is after the last day (date_to)", field="date_from")
         filters = {
             "order_id": order_id,
             "from": query.date_from.isoformat() if query.date_from else None,

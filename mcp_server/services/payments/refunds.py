@@ -39,6 +39,7 @@ from mcp_server.services.requests import remember, replay, request_hash
 from mcp_server.services.results import (
     Conflict,
     IllegalTransition,
+    Malformed,
     NotFound,
     Rejected,
     Success,
@@ -213,7 +214,7 @@ class Refunds(UseCase):
         if request.payment_id is not None:
             payment_id = canonical_id(request.payment_id, PAYMENT_ID_PREFIX)
             if payment_id is None:
-                return Rejected(
+                return Malformed(
                     f"'{request.payment_id[:80]}' is not a payment id (pay_ followed by 26 letters and digits)",
                     field="payment_id",
                 )
