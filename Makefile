@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: run test lint typecheck contracts pytest test-servers bench format clean
+.PHONY: run test lint typecheck contracts pytest test-servers bench format clean dist bundle
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,9 +58,28 @@ BENCH_ARGS ?=
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks.bench $(BENCH_ARGS)
 
+## dist: the wheel and the sdist in dist/ (pip install them, or uvx --from the wheel). PYTHONDONTWRITEBYTECODE
+## is dropped for the build only: with it, setuptools prints a "byte-compiling is disabled" warning per step.
+dist: $(VENV)/.dev
+	rm -f dist/shopkeeper_mcp-*.whl dist/shopkeeper_mcp-*.tar.gz
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m build --outdir dist .
+
+## bundle: dist/shopkeeper-<version>.mcpb, an MCP Bundle for desktop hosts, its dependencies built for this
+## machine's platform and Python (packaging/build_bundle.py); checked with the mcpb CLI when npx is there
+## (MCPB_VALIDATE=0 skips that check, e.g. offline)
+MCPB_VALIDATE ?= 1
+bundle: dist
+	rm -f dist/shopkeeper-*.mcpb
+	$(PY) packaging/build_bundle.py --wheel dist/shopkeeper_mcp-*.whl --out dist
+	@if [ "$(MCPB_VALIDATE)" = 1 ] && command -v npx >/dev/null; then \
+		tmp=$$(mktemp -d) && $(PY) -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("manifest.json", sys.argv[2])' \
+			dist/shopkeeper-*.mcpb $$tmp \
+		&& npx --yes @anthropic-ai/mcpb@2.1.2 validate $$tmp/manifest.json; status=$$?; rm -rf $$tmp; exit $$status; \
+	else echo "note: the manifest was not checked with the mcpb CLI (needs npx; MCPB_VALIDATE=$(MCPB_VALIDATE))"; fi
+
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info

@@ -1,3 +1,3 @@
 """Shopkeeper: an MCP server for a small shop's back office."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

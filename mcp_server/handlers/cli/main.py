@@ -19,6 +19,7 @@ from pathlib import Path
 
 import anyio
 
+from mcp_server import __version__
 from mcp_server.handlers.cli import activity, approvals, catalog, customers, orders, payments, reports, tokens
 from mcp_server.handlers.cli.common import (
     EXIT_CODES,
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     groups = parser.add_subparsers(dest="group", metavar="<group>")
     groups.required = True
     for domain in (customers, catalog, orders, payments, reports, activity, approvals, tokens):
