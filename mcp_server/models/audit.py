@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from mcp_server.models.common import DEFAULT_LIMIT, Cursor, Limit
 
@@ -16,7 +16,11 @@ EntityType = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 Action = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=3, max_length=80, pattern=r"^[a-z_]+\.[a-z_]+$")
 ]
-EntityId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+# Any id or name an entry is about (approvers and tokens have names); never control characters, which
+# PostgreSQL's text refuses (a NUL) and no entity's id holds.
+EntityId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 
 JsonScalar = str | int | float | bool | None
 
@@ -68,7 +72,7 @@ class AuditEntryRead(BaseModel):
     id: str
     occurred_at: datetime
     actor: str
-    action: str = Field(description="entity.verb, e.g. customer.registered")
+    action: str  # entity.verb, e.g. customer.registered
     entity_type: str
     entity_id: str
     summary: str
@@ -92,4 +96,4 @@ class AuditEntryRead(BaseModel):
 
 class AuditPageRead(BaseModel):
     entries: list[AuditEntryRead]
-    next_cursor: str | None = Field(description="Pass as cursor to get the next page; null on the last page")
+    next_cursor: str | None

@@ -111,13 +111,13 @@ class Product:
 
 
 class ProductRead(BaseModel):
-    id: str = Field(description="Opaque product id, prefix prd_")
+    id: str
     sku: str
     name: str
     description: str | None = None
-    price_minor: int = Field(description="Price in minor units of the currency (cents for EUR/USD)")
+    price_minor: int
     currency: str
-    price: str = Field(description="The price for people, e.g. '12.50 EUR'")
+    price: str  # for people, e.g. '12.50 EUR'
     stock: int
     active: bool
     created_at: datetime
@@ -142,4 +142,4 @@ class ProductRead(BaseModel):
 
 class ProductPageRead(BaseModel):
     products: list[ProductRead]
-    next_cursor: str | None = Field(description="Pass as cursor to get the next page; null on the last page")
+    next_cursor: str | None

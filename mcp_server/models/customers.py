@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 from mcp_server.models.common import DEFAULT_LIMIT, Cursor, Limit, PartialUpdate
 from mcp_server.utils.emails import MAX_EMAIL_LENGTH, normalize_email
@@ -91,7 +91,7 @@ class Customer:
 class CustomerRead(BaseModel):
     """A customer as tools and programs read it."""
 
-    id: str = Field(description="Opaque customer id, prefix cus_")
+    id: str
     name: str
     email: str
     phone: str | None = None
@@ -114,4 +114,4 @@ class CustomerRead(BaseModel):
 
 class CustomerPageRead(BaseModel):
     customers: list[CustomerRead]
-    next_cursor: str | None = Field(description="Pass as cursor to get the next page; null on the last page")
+    next_cursor: str | None

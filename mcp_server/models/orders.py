@@ -84,7 +84,7 @@ class ShippingAddress(BaseModel):
     line2: Annotated[Line, _short(200)] | None = None
     postal_code: Annotated[Line, _short(20)]
     city: Annotated[Line, _short(100)]
-    country: CountryCode
+    country: Annotated[CountryCode, Field(description="ISO 3166 code, e.g. DE")]
 
     def record(self) -> Address:
         return Address(self.name, self.line1, self.line2, self.postal_code, self.city, self.country)
@@ -298,7 +298,7 @@ class OrderLineRead(BaseModel):
     quantity: int
     unit_price_minor: int
     line_total_minor: int
-    restocked: int = Field(description="Units of this line returned to stock by a cancel or refund")
+    restocked: int  # units of this line a cancel or refund put back into stock
 
     @classmethod
     def from_record(cls, line: OrderLine) -> OrderLineRead:
@@ -333,24 +333,24 @@ class ShippingAddressRead(BaseModel):
 
 
 class OrderRead(BaseModel):
-    id: str = Field(description="Opaque order id, prefix ord_")
+    id: str
     customer_id: str
     status: OrderStatus
     currency: str
-    total_minor: int = Field(description="Order total in minor units")
-    total: str = Field(description="The total for people, e.g. '25.00 EUR'")
+    total_minor: int
+    total: str  # for people, e.g. '25.00 EUR'
     paid_minor: int
     refunded_minor: int
-    outstanding_minor: int = Field(description="Still to pay before the order counts as paid")
+    outstanding_minor: int  # still to pay before the order counts as paid
     units: int
     line_count: int
-    lines: list[OrderLineRead] = Field(description="Empty in lists; orders_get gives them")
+    lines: list[OrderLineRead]
     shipping_address: ShippingAddressRead | None = None
     carrier: str | None = None
     tracking_number: str | None = None
     placed_at: datetime
     updated_at: datetime
-    next_actions: list[str] = Field(description="Tools that can move this order on from its status")
+    next_actions: list[str]  # tools that can move this order on from its status
 
     @classmethod
     def from_record(cls, order: Order, next_actions: list[str]) -> OrderRead:
@@ -380,8 +380,9 @@ class OrderRead(BaseModel):
 class OrderSummaryRead(BaseModel):
     """An order in a list: the money and the status; orders_get has lines, address and shipment."""
 
-    id: str = Field(description="Opaque order id, prefix ord_")
+    id: str
     customer_id: str
+    customer_name: str
     status: OrderStatus
     currency: str
     total_minor: int
@@ -395,30 +396,37 @@ class OrderSummaryRead(BaseModel):
     next_actions: list[str]
 
     @staticmethod
-    def json_of(order: Order, next_actions: list[str]) -> dict[str, object]:
+    def json_of(order: Order, next_actions: list[str], customer_name: str) -> dict[str, object]:
         """This model's JSON for ``order``, built directly: a page of them is the hot path of
         orders_list, and building models only to dump them again costs ~15 µs a row."""
-        return {
-            "id": order.id,
-            "customer_id": order.customer_id,
-            "status": order.status,
-            "currency": order.currency,
-            "total_minor": order.total_minor,
-            "total": format_money(order.total_minor, order.currency),
-            "paid_minor": order.paid_minor,
-            "refunded_minor": order.refunded_minor,
-            "outstanding_minor": order.outstanding_minor,
-            "units": order.units,
-            "line_count": order.line_count or len(order.lines),
-            "placed_at": order.placed_at.isoformat().replace("+00:00", "Z"),
-            "next_actions": next_actions,
-        }
+        return _summary_json(order, next_actions, customer_name)
+
+
+def _summary_json(order: Order, next_actions: list[str], customer_name: str | None) -> dict[str, object]:
+    """An order's JSON without lines; ``customer_name`` follows the customer's id when given."""
+    named = {"customer_name": customer_name} if customer_name is not None else {}
+    return {
+        "id": order.id,
+        "customer_id": order.customer_id,
+        **named,
+        "status": order.status,
+        "currency": order.currency,
+        "total_minor": order.total_minor,
+        "total": format_money(order.total_minor, order.currency),
+        "paid_minor": order.paid_minor,
+        "refunded_minor": order.refunded_minor,
+        "outstanding_minor": order.outstanding_minor,
+        "units": order.units,
+        "line_count": order.line_count or len(order.lines),
+        "placed_at": order.placed_at.isoformat().replace("+00:00", "Z"),
+        "next_actions": next_actions,
+    }
 
 
 def order_json(order: Order, next_actions: list[str]) -> dict[str, object]:
     """OrderRead's JSON for ``order``, built directly (orders_get's hot path; see OrderSummaryRead.json_of)."""
     address = order.shipping_address
-    return OrderSummaryRead.json_of(order, next_actions) | {
+    return _summary_json(order, next_actions, None) | {
         "lines": [
             {
                 "line_no": line.line_no,
@@ -450,19 +458,19 @@ def order_json(order: Order, next_actions: list[str]) -> dict[str, object]:
 
 class OrderPageRead(BaseModel):
     orders: list[OrderSummaryRead]
-    next_cursor: str | None = Field(description="Pass as cursor to get the next page; null on the last page")
+    next_cursor: str | None
 
 
 class PlaceOrderRead(BaseModel):
     dry_run: bool
-    replayed: bool = Field(description="true if this idempotency_key was used before: the first call's order")
-    can_place: bool = Field(description="false if any line has a problem (see problems)")
+    replayed: bool  # true: the idempotency_key's first order, nothing new placed
+    can_place: bool
     problems: list[str]
     customer_id: str
     currency: str | None
     total_minor: int
     lines: list[OrderLineRead]
-    order: OrderRead | None = Field(description="The order placed; null for a dry run")
+    order: OrderRead | None  # null for a dry run
 
     @classmethod
     def dry_run_of(

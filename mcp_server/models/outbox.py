@@ -85,10 +85,10 @@ NotificationId = Annotated[str, StringConstraints(strip_whitespace=True, min_len
 
 
 class NotificationRead(BaseModel):
-    id: str = Field(description="ntf_…")
+    id: str
     kind: NotificationKind
     recipient: str
-    subject_id: str = Field(description="The customer or order it is about")
+    subject_id: str = Field(description="cus_… or ord_…")
     status: NotificationStatus
     attempts: int
     last_error: str | None = None
@@ -114,4 +114,4 @@ class NotificationRead(BaseModel):
 
 class NotificationPageRead(BaseModel):
     notifications: list[NotificationRead]
-    next_cursor: str | None = Field(description="Pass as cursor to get the next page; null on the last page")
+    next_cursor: str | None

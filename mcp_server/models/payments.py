@@ -177,20 +177,20 @@ def unfinished_refunds(refunds: Sequence[Payment]) -> Literal["pending", "refuse
 
 
 class PaymentRead(BaseModel):
-    id: str = Field(description="pay_… for a payment, ref_… for a refund")
+    id: str  # pay_… for a payment, ref_… for a refund
     kind: PaymentKind
     order_id: str
-    payment_id: str | None = Field(default=None, description="For a refund: the payment it returns money from")
+    payment_id: str | None = Field(default=None, description="A refund's payment")
     amount_minor: int
     amount: str
     currency: str
     method: PaymentMethod
     status: PaymentStatus
-    reference: str | None = Field(default=None, description="Manual: the given reference; card: the pm_… charged")
-    reason: str | None = Field(default=None, description="A refund's reason, or why a card payment failed")
+    reference: str | None = None  # manual: the given reference; card: the pm_… charged
+    reason: str | None = None  # a refund's reason, or why a card payment failed
     restock: bool = False
-    refunded_minor: int = Field(default=0, description="For a payment: refunded (or being refunded) so far")
-    gateway_reference: str | None = Field(default=None, description="The payment gateway's id (pi_…, re_…)")
+    refunded_minor: int = 0  # a payment's money refunded (or being refunded) so far
+    gateway_reference: str | None = None  # the payment gateway's id (pi_…, re_…)
     created_at: datetime
 
     @classmethod
@@ -216,28 +216,23 @@ class PaymentRead(BaseModel):
 
 class PaymentPageRead(BaseModel):
     payments: list[PaymentRead]
-    next_cursor: str | None = Field(description="Pass as cursor to get the next page; null on the last page")
+    next_cursor: str | None
 
 
 class MoneyBackRead(BaseModel):
     """The outcome of a refund or cancel: done, or waiting for a person's approval."""
 
     outcome: Literal["done", "approval_required", "replayed", "pending", "refused"] = Field(
-        description="approval_required: nothing was done, a person must approve approval_id first; "
-        "pending: a card refund awaits the payment gateway; refused: the gateway refused one"
+        description="approval_required: nothing done until a person approves approval_id; "
+        "pending: a card refund awaits the gateway; refused: the gateway refused it"
     )
     order_id: str
     order_status: str
-    amount_minor: int = Field(description="Money that goes (or would go) back to the customer")
+    amount_minor: int  # money that goes (or would go) back to the customer
     currency: str
     restocked_units: int
     refunds: list[PaymentRead]
-    preview: str = Field(description="What happens, in words a person can approve")
-    approval_id: str | None = Field(
-        default=None,
-        description="The approval request a person must approve; then repeat the same call with approval_id",
-    )
+    preview: str  # what happens, in words a person can approve
+    approval_id: str | None = None  # the approval request; once approved, the same call repeats with it
     expires_at: datetime | None = None
-    approval_url: str | None = Field(
-        default=None, description="Where the person approves it in a browser (they need their passphrase)"
-    )
+    approval_url: str | None = None  # where the person approves it in a browser (with their passphrase)

@@ -130,9 +130,11 @@ def plausible(schema: Schema) -> st.SearchStrategy[object]:
             return st.sampled_from(DAYS)
         if "enum" in choice:
             return st.sampled_from(cast(list[object], choice["enum"]))
-        if choice.get("type") == "integer":
+        kind = choice.get("type")  # a type, or a list of them for an optional value (["integer", "null"])
+        kinds = cast(list[object], kind) if isinstance(kind, list) else [kind]
+        if "integer" in kinds:
             return st.integers(-2, 120) | st.sampled_from(ODD_NUMBERS)
-        if choice.get("type") == "boolean":
+        if "boolean" in kinds:
             return st.booleans()
     return st.sampled_from(ODD_TEXT)
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any, cast
+
 import pytest
+from jsonschema import Draft202012Validator, ValidationError
 from mcp_types import Tool
 
-from tests.e2e.support import PROTOCOL_VERSIONS, TOOLS, Mode, Shop, as_object
+from tests.e2e.support import PROTOCOL_VERSIONS, TOOLS, Mode, Shop, as_object, string
+
+TOOL_LIST_BUDGET = 40_000
+"""Characters of tools/list's tools as compact JSON (about 10,000 tokens): every client puts the whole
+list in the assistant's context on every turn. It was about 72,000 before issue 15 (README, Tools)."""
 
 pytestmark = pytest.mark.anyio
 
@@ -46,42 +54,43 @@ async def test_every_tool_has_a_title_a_description_and_an_output_schema(shop: S
 
 
 @pytest.mark.parametrize(
-    ("name", "read_only", "destructive", "idempotent"),
+    ("name", "read_only", "destructive", "idempotent", "open_world"),
     [
-        ("customers_register", False, False, False),
-        ("customers_get", True, None, True),
-        ("customers_list", True, None, True),
-        ("customers_update", False, True, True),
-        ("audit_log_list", True, None, True),
-        ("catalog_create_product", False, False, False),
-        ("catalog_update_product", False, True, True),
-        ("catalog_adjust_stock", False, False, False),
-        ("catalog_get", True, None, True),
-        ("catalog_search", True, None, True),
-        ("orders_place", False, False, False),
-        ("orders_get", True, None, True),
-        ("orders_list", True, None, True),
-        ("orders_cancel", False, True, False),
-        ("orders_mark_shipped", False, False, False),
-        ("orders_mark_delivered", False, False, False),
-        ("payments_record", False, False, False),
-        ("payments_list", True, None, True),
-        ("payments_refund", False, True, False),
-        ("reports_sales_summary", True, None, True),
-        ("notifications_list", True, None, True),
-        ("notifications_retry", False, False, False),
+        ("customers_register", False, False, False, False),
+        ("customers_get", True, None, True, False),
+        ("customers_list", True, None, True, False),
+        ("customers_update", False, True, True, False),
+        ("audit_log_list", True, None, True, False),
+        ("catalog_create_product", False, False, False, False),
+        ("catalog_update_product", False, True, True, False),
+        ("catalog_adjust_stock", False, False, False, False),
+        ("catalog_get", True, None, True, False),
+        ("catalog_search", True, None, True, False),
+        ("orders_place", False, False, False, False),
+        ("orders_get", True, None, True, False),
+        ("orders_list", True, None, True, False),
+        ("orders_cancel", False, True, False, True),
+        ("orders_mark_shipped", False, False, False, False),
+        ("orders_mark_delivered", False, False, False, False),
+        ("payments_record", False, False, False, True),
+        ("payments_list", True, None, True, False),
+        ("payments_refund", False, True, False, True),
+        ("reports_sales_summary", True, None, True, False),
+        ("notifications_list", True, None, True, False),
+        ("notifications_retry", False, False, False, False),
     ],
 )
 async def test_annotations_tell_the_truth(
-    shop: Shop, name: str, read_only: bool, destructive: bool | None, idempotent: bool
+    shop: Shop, name: str, read_only: bool, destructive: bool | None, idempotent: bool, open_world: bool
 ) -> None:
-    """destructive=None: the hint only means something for tools that write."""
+    """destructive=None: the hint only means something for tools that write. open_world: a call can reach
+    the payment gateway (a card charged or refunded); everything else lives in the shop's own database."""
     hints = (await tools_by_name(shop))[name].annotations
     assert hints is not None
 
     assert hints.read_only_hint is read_only
     assert hints.idempotent_hint is idempotent
-    assert hints.open_world_hint is False, "everything lives in the shop's own database"
+    assert hints.open_world_hint is open_world
     if destructive is not None:
         assert hints.destructive_hint is destructive
 
@@ -188,3 +197,111 @@ async def test_prices_are_whole_minor_units_that_fit_a_64_bit_column(shop: Shop)
     assert price.get("type") == "integer"
     assert price.get("minimum") == 0
     assert price.get("maximum") == 2**63 - 1
+
+
+async def test_the_tool_list_fits_its_budget(shop: Shop) -> None:
+    """Measured as a client receives it: every tool, compact JSON, text as sent (issue 15)."""
+    listed = await shop.client.list_tools()
+    sent = json.dumps(
+        [tool.model_dump(by_alias=True, exclude_none=True, mode="json") for tool in listed.tools],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+    assert len(listed.tools) == len(TOOLS)
+    assert all(tool.output_schema for tool in listed.tools), "every tool keeps its outputSchema"
+    assert len(sent) <= TOOL_LIST_BUDGET, (
+        f"tools/list is {len(sent):,} characters, over its budget of {TOOL_LIST_BUDGET:,}: "
+        "`python -m benchmarks.tool_list` shows where they go"
+    )
+
+
+def keywords(schema: object) -> list[tuple[str, object]]:
+    """Every (keyword, value) in a JSON schema, at any depth; names of properties are not keywords."""
+    if isinstance(schema, list):
+        return [pair for each in cast(list[object], schema) for pair in keywords(each)]
+    if not isinstance(schema, dict):
+        return []
+    found: list[tuple[str, object]] = []
+    for key, value in cast(dict[str, object], schema).items():
+        if key in ("properties", "$defs"):
+            found += [pair for each in as_object(value).values() for pair in keywords(each)]
+        else:
+            found += [(key, value), *keywords(value)]
+    return found
+
+
+async def test_schemas_carry_no_pydantic_noise(shop: Shop) -> None:
+    """No copy of a name as a title, no "default": null, no class docstrings (developer notes)."""
+    for name, tool in (await tools_by_name(shop)).items():
+        for schema in (tool.input_schema, tool.output_schema):
+            found = keywords(schema)
+            assert "title" not in {key for key, _ in found}, name
+            assert ("default", None) not in found, name
+            notes = [value for key, value in found if key == "description" and "input checks" in str(value)]
+            assert not notes, f"{name}: {notes}"
+
+
+async def test_every_type_is_a_single_type_for_one_type_dialects(shop: Shop) -> None:
+    """A nullable value is an anyOf of single types: Gemini's function declarations reject a type list, and
+    MCP Inspector warns about each one (it warned 103 times before)."""
+    for name, tool in (await tools_by_name(shop)).items():
+        for schema in (tool.input_schema, tool.output_schema):
+            lists = [value for key, value in keywords(schema) if key == "type" and not isinstance(value, str)]
+            assert not lists, f"{name}: {lists}"
+
+
+async def test_only_partial_updates_advertise_a_null_argument(shop: Shop) -> None:
+    """Elsewhere leaving an argument out means the same; in an update a null clears the field."""
+    for name, tool in (await tools_by_name(shop)).items():
+        nullable = [value for key, value in keywords(tool.input_schema) if key == "type" and value == "null"]
+        if name in ("customers_update", "catalog_update_product"):
+            assert nullable, name
+        else:
+            assert not nullable, name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "customers_register",
+        "orders_place",
+        "orders_mark_shipped",
+        "orders_cancel",
+        "payments_refund",
+        "notifications_retry",
+    ],
+)
+async def test_tools_that_queue_an_email_say_a_worker_sends_it_later(shop: Shop, name: str) -> None:
+    """The call only queues the e-mail: an assistant must not tell the person it was sent."""
+    description = (await tools_by_name(shop))[name].description or ""
+
+    assert "sent later by a background worker" in description or "a background worker sends it later" in description
+
+
+async def test_outlined_orders_in_answers_validate_and_carry_every_field(shop: Shop) -> None:
+    """Answers that outline the order (its main fields in the outputSchema, orders_get's schema has the
+    rest) still validate against their schema and still carry every field orders_get describes."""
+    tools = await tools_by_name(shop)
+    full = set(as_object(as_object(tools["orders_get"].output_schema).get("properties")))
+    ada = string(await shop.register("Ada Lovelace", "ada@engines.example"), "id")
+    await shop.add_product("MUG-1", "Blue Mug", stock=5)
+    placed = await shop.ok("orders_place", {"customer_id": ada, "lines": [{"sku": "MUG-1", "quantity": 2}]})
+    order_id = string(as_object(placed.data["order"]), "id")
+    paid = await shop.ok("payments_record", {"order_id": order_id, "method": "cash"})
+    shipped = await shop.ok("orders_mark_shipped", {"order_id": order_id, "carrier": "DHL", "tracking_number": "1Z"})
+    delivered = await shop.ok("orders_mark_delivered", {"order_id": order_id})
+
+    answers = {
+        "orders_place": (placed.data, as_object(placed.data["order"])),
+        "payments_record": (paid.data, as_object(paid.data["order"])),
+        "orders_mark_shipped": (shipped.data, shipped.data),
+        "orders_mark_delivered": (delivered.data, delivered.data),
+    }
+    for name, (answer, order) in answers.items():
+        validator = Draft202012Validator(dict(tools[name].output_schema or {}))
+        errors: list[ValidationError] = list(validator.iter_errors(cast(Any, answer)))  # pyright: ignore[reportUnknownMemberType] - jsonschema's overloads
+        problems = [error.message for error in errors]
+        assert not problems, f"{name}: {problems}"
+        assert full <= set(order), f"{name} lost {sorted(full - set(order))}"
+        assert "orders_get" in json.dumps(tools[name].output_schema), f"{name}'s schema should point to orders_get"

@@ -174,6 +174,8 @@ def strategy_for(schema: Schema, defs: Mapping[str, Schema], pools: Pools, name:
     if "enum" in schema:
         return st.sampled_from(list(schema["enum"]))
     kind = schema.get("type")
+    if isinstance(kind, list):  # an optional value as tools/list sends it: {"type": ["string", "null"], …}
+        return st.one_of([strategy_for({**schema, "type": each}, defs, pools, name) for each in cast(list[str], kind)])
     if kind == "object":
         return _object(schema, {**defs, **schema.get("$defs", {})}, pools)
     if kind == "array":
@@ -251,7 +253,8 @@ def _props(schema: Schema) -> dict[str, Schema]:
 
 def _kinds(field: Schema) -> set[str]:
     options = field.get("anyOf", [field])
-    return {str(o.get("type", "")) for o in options} | ({"date"} if any(o.get("format") for o in options) else set())
+    kinds = {str(k) for o in options for k in (o["type"] if isinstance(o.get("type"), list) else [o.get("type", "")])}
+    return kinds | ({"date"} if any(o.get("format") for o in options) else set())
 
 
 def _pick_field(args: dict[str, Json], schema: Schema, rng: random.Random, wanted: str | None = None) -> str | None:

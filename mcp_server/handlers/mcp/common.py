@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, get_type_hints
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
+from mcp_server.handlers.mcp import schemas
 from mcp_server.handlers.mcp.argument_errors import arguments_error
 from mcp_server.handlers.mcp.context import AppContext, BackendUnavailableError, ServiceRegistry
 from mcp_server.models.errors import StorageUnavailableError
@@ -34,16 +34,30 @@ def tool(
     read_only: bool,
     idempotent: bool,
     destructive: bool = False,
+    open_world: bool = False,
+    clears: bool = False,
+    outline: schemas.Outline | None = None,
 ) -> Tool:
-    """A tool with truthful annotations; its docstring (dedented) is the description."""
+    """A tool with truthful annotations (``open_world``: a call can reach the payment gateway; anything
+    else touches only the shop's own database), its docstring as the description, and compact schemas
+    (``schemas``: the tool list is in the assistant's context on every turn; ``outline`` for an order
+    another tool's schema describes in full; ``clears``: an explicit null argument clears a field)."""
     annotations = ToolAnnotations(
         title=title,
         read_only_hint=read_only,
         destructive_hint=None if read_only else destructive,
         idempotent_hint=idempotent,
-        open_world_hint=False,  # everything a tool touches is the shop's own database
+        open_world_hint=open_world,
     )
-    return Tool.from_function(fn, title=title, description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations)
+    # The annotations are strings (postponed evaluation); the SDK would evaluate them three times per tool
+    # (context parameter, resolvers, signature). Evaluated once here, the same objects; start-up is shorter.
+    fn.__annotations__ = get_type_hints(fn, include_extras=True)
+    built = Tool.from_function(fn, title=title, description=schemas.description(fn), annotations=annotations)
+    built.parameters = schemas.compact(built.parameters, nulls=clears)
+    if built.fn_metadata.output_schema is not None:
+        # Tool.output_schema (what tools/list sends) reads this live; results are still validated by the model.
+        built.fn_metadata.output_schema = schemas.compact(built.fn_metadata.output_schema, output=True, outline=outline)
+    return built
 
 
 MAX_MARKDOWN_CHARS = 60_000  # about 15,000 tokens: with the structured copy, well under 25,000
