@@ -27,6 +27,14 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def matplotlib_config(tmp_path_factory: pytest.TempPathFactory) -> Generator[None]:
+    """Charts (matplotlib) keep their font cache in the run's own folder, not in the tester's home."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MPLCONFIGDIR", str(tmp_path_factory.mktemp("matplotlib")))
+        yield
+
+
 @pytest.fixture
 def unreachable_url() -> Generator[str]:
     """``http://127.0.0.1:<port>`` where every connection is refused: the port stays bound (never
