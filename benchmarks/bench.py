@@ -12,9 +12,9 @@ warm-up, and the two servers' runs are interleaved (alternating order) rather th
 The client is a few lines of raw JSON-lines over pipes, identical for both servers.
 
 4. orders (``benchmarks/orders_bench.py``): a database seeded with ``--orders`` orders (``benchmarks/seed.py``),
-   ``customers_get``, ``orders_get``, ``orders_list`` first and deep page, ``reports_sales_summary`` and
-   ``orders_place`` against ``echo``, and the server's peak memory while listing and reporting against its size
-   after start-up;
+   ``customers_get``, ``orders_get``, ``orders_list`` first and deep page and with ``placed_to`` far back (and its
+   next page), ``reports_sales_summary`` and ``orders_place`` against ``echo``, and the server's peak memory while
+   listing and reporting against its size after start-up;
 5. the same on PostgreSQL (a throwaway cluster started by the benchmark, ``tests/postgres.py``; the same rows,
    ``benchmarks/seed_pg.py``), and each read's PostgreSQL ratio over SQLite's;
 6. ``orders_place`` throughput from 1, 4 and 16 concurrent clients over 4 server processes, on each engine
@@ -22,11 +22,13 @@ The client is a few lines of raw JSON-lines over pipes, identical for both serve
 7. 16 concurrent HTTP clients against ``shopkeeper-mcp --transport http --workers 2`` (reads and ``orders_place``
    mixed, a scarce product among them; errors and oversold units must be 0), then against the echo server over
    HTTP with as many workers (``benchmarks/http_bench.py``); ``--skip-http`` skips it.
+8. a shop owner's day through an in-process MCP client (``benchmarks/shop_day.py``): the calls a scripted assistant
+   makes against the fewest a perfect one needs (target ≤ 1.2x); ``--skip-day`` skips it.
 
 ``--engines`` picks the engines of 4-6 (default both); without PostgreSQL's programs, 5 says so and the rest runs.
 
 Run: ``.venv/bin/python -m benchmarks.bench [--starts N] [--calls N] [--orders N] [--engines sqlite,postgresql]
-[--skip-basics] [--skip-http] [--http-seconds S] [--quick]``.
+[--skip-basics] [--skip-http] [--http-seconds S] [--skip-day] [--quick]``.
 """
 
 from __future__ import annotations
@@ -510,6 +512,24 @@ def shopkeeper_argv() -> list[str]:
     return [str(script)] if script.exists() else [PYTHON, "-m", "mcp_server"]
 
 
+_COMPILE = (
+    "import compileall, os, mcp_server\n"
+    "print(os.path.dirname(mcp_server.__file__))\n"
+    "compileall.compile_dir(os.path.dirname(mcp_server.__file__), quiet=1)\n"
+)
+
+
+def compile_shopkeeper(env: dict[str, str], workdir: Path) -> str:
+    """Byte-compile the ``mcp_server`` the servers will import, as installing it does; returns its folder.
+
+    With PYTHONDONTWRITEBYTECODE set, every module edited since its .pyc was written is compiled again on every
+    start: a cost of the checkout being worked on, not of Shopkeeper's start-up."""
+    done = subprocess.run([PYTHON, "-c", _COMPILE], env=env, cwd=workdir, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"could not byte-compile mcp_server:\n{done.stderr.strip()[-2000:]}")
+    return done.stdout.strip()
+
+
 def prepare_database(launcher: Launcher) -> str:
     """One start on an empty database: migrates it and registers the customer the benchmark reads."""
     spec = ServerSpec(
@@ -603,6 +623,7 @@ class Options:
     http: bool = True
     http_seconds: float = 10.0
     http_warmup_s: float = 2.0
+    day: bool = True
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -678,6 +699,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         help="section 6 with each server sending the order e-mails itself (default: SHOPKEEPER_WORKER=off)",
     )
     parser.add_argument("--skip-http", action="store_true", help="skip section 7 (16 HTTP clients, 2 workers)")
+    parser.add_argument("--skip-day", action="store_true", help="skip section 8 (a shop owner's day: calls made)")
     parser.add_argument(
         "--http-seconds", type=float, default=None, help="seconds measured per run in 7 (default 10; quick 3)"
     )
@@ -719,6 +741,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         place_warmup_s=0.5 if quick else 2.0,
         mail_worker=args.mail_worker,
         http=not args.skip_http,
+        day=not args.skip_day,
         http_seconds=http_seconds,
         http_warmup_s=1.0 if quick else 2.0,
     )
@@ -779,6 +802,12 @@ def _run(options: Options, launcher: Launcher, env: dict[str, str], workdir: Pat
             rounds=1 if options.quick else 3,
         )
         rows += run_http(http_options, workdir, env)
+
+    # 8. a shop owner's day: calls made against the minimum ----------------------------------------------------------
+    if options.day:
+        from benchmarks.shop_day import run_section  # loaded only when the section runs
+
+        rows += run_section(workdir)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\n  (whole run {time.monotonic() - started:.0f} s; load avg at end {load})")
     return rows
@@ -786,6 +815,7 @@ def _run(options: Options, launcher: Launcher, env: dict[str, str], workdir: Pat
 
 def _basics(options: Options, launcher: Launcher, env: dict[str, str], workdir: Path) -> list[SummaryRow]:
     """Sections 1-3 on a one-customer SQLite database: cold start, latency, memory."""
+    compiled = compile_shopkeeper(env, workdir)
     customer_id = prepare_database(launcher)
     shop = ServerSpec("Shopkeeper", shopkeeper_argv(), "customers_get", {"customer_id": customer_id})
     echo = ServerSpec("Echo", [PYTHON, str(ECHO_SERVER)], "echo", {"text": customer_id})
@@ -793,6 +823,7 @@ def _basics(options: Options, launcher: Launcher, env: dict[str, str], workdir: 
     print(f"servers  Shopkeeper: {' '.join(shop.argv)}")
     print(f"         Echo:       {' '.join(echo.argv)}")
     print(f"database {env['SHOPKEEPER_DATABASE_URL']} (migrated, one customer {customer_id})")
+    print(f"code     {compiled} (byte-compiled first, as an install is)")
 
     # 1. cold start ---------------------------------------------------------------------------------------------------
     section(f"1. Cold start: spawn -> initialize answered (median of {options.starts}, interleaved, migrated db)")

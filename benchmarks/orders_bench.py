@@ -8,6 +8,8 @@ second reported), then Shopkeeper and the echo server run side by side and every
 - ``orders_get`` (a different order each call, spread over the whole table): p50 ≤ 1.5x echo;
 - ``orders_list`` first page and a deep page (a cursor after the 900,000th order, newest first): each ≤ 2.0x echo,
   deep/first ≤ 1.2;
+- ``orders_list`` with ``placed_to`` the day of the 900,000th order (the oldest ~10% match), and the page its
+  ``next_cursor`` gives: each ≤ 2.0x echo;
 - ``reports_sales_summary`` over the last 30 days (reported), and over 186 days by day and 366 days by product;
 - ``orders_place`` p50 against echo, and its throughput in a sequential burst (reported).
 
@@ -56,7 +58,7 @@ from benchmarks.concurrency_bench import (
     describe_levels,
     measure_levels,
 )
-from benchmarks.seed import SeedResult, describe, seed
+from benchmarks.seed import SeedResult, describe, id_moment, seed
 from benchmarks.seed_pg import seed_postgres
 from mcp_server.utils.cursors import encode_cursor
 
@@ -148,8 +150,9 @@ def _structured(result: dict[str, Any]) -> dict[str, Any]:
     return structured
 
 
-def check_page(shop: StdioClient, arguments: dict[str, Any], what: str) -> tuple[str, str]:
-    """Call orders_list once and insist on a full page with a next cursor; its first and last order ids."""
+def check_page(shop: StdioClient, arguments: dict[str, Any], what: str) -> tuple[str, str, str]:
+    """Call orders_list once and insist on a full page with a next cursor; its first and last order ids, and the
+    cursor."""
     result, _ = shop.call_tool("orders_list", arguments)
     page = _structured(result)
     raw = page.get("orders")
@@ -157,7 +160,7 @@ def check_page(shop: StdioClient, arguments: dict[str, Any], what: str) -> tuple
     orders = [o for o in map(_as_object, items) if o is not None]
     if len(orders) != PAGE or not page.get("next_cursor"):
         raise BenchError(f"orders_list {what}: expected a full page of {PAGE} and a next_cursor, got {len(orders)}")
-    return str(orders[0]["id"]), str(orders[-1]["id"])
+    return str(orders[0]["id"]), str(orders[-1]["id"]), str(page["next_cursor"])
 
 
 def _line(label: str, timed: Timed, target: float | None) -> str:
@@ -271,7 +274,7 @@ def _compare(
         "these; sections 4 and 5 (minutes apart) for reference."
     )
     print(
-        f"  {'read':<24} {'SQLite':>7} {'PG':>7} {'echo':>7}   {'SQLite/echo':>11} {'PG/echo':>8}   "
+        f"  {'read':<28} {'SQLite':>7} {'PG':>7} {'echo':>7}   {'SQLite/echo':>11} {'PG/echo':>8}   "
         f"{'PG/SQLite':>9} {'(paired)':>9} {'(4 and 5)':>10}   target"
     )
     try:
@@ -282,6 +285,9 @@ def _compare(
         for client in clients:
             client.initialize()
             client.call()
+        dated, dated_next = dated_pages(clients[0], seeded, deep)  # the same ids and days on both engines
+        workloads["orders_list placed_to"] = ("orders_list", same(dated))
+        workloads["orders_list placed_to next"] = ("orders_list", same(dated_next))
         for name, (tool, arguments) in workloads.items():
             sqlite_us, pg_us, echo_us = in_turns(
                 clients, (tool, tool, "echo"), arguments, warmup=options.warmup, calls=options.calls
@@ -291,7 +297,7 @@ def _compare(
             before = ratio(reads["postgresql"].ratios[name], reads["sqlite"].ratios[name])
             verdict = "PASS" if quotient <= TARGET_PG_OVER_SQLITE else "MISS"
             print(
-                f"  {name:<24} {p50s[0] / 1e3:7.2f} {p50s[1] / 1e3:7.2f} {p50s[2] / 1e3:7.2f}   "
+                f"  {name:<28} {p50s[0] / 1e3:7.2f} {p50s[1] / 1e3:7.2f} {p50s[2] / 1e3:7.2f}   "
                 f"{ratio(p50s[0], p50s[2]):10.2f}x {ratio(p50s[1], p50s[2]):7.2f}x   {quotient:8.2f}x "
                 f"{paired_ratio(pg_us, sqlite_us):8.2f}x {before:9.2f}x   ≤ {TARGET_PG_OVER_SQLITE:.1f}x {verdict}",
                 flush=True,
@@ -395,7 +401,33 @@ async def _levels(
         await store.close()
 
 
-READS = ("customers_get", "orders_get", "orders_list first page", "orders_list deep page")
+READS = (
+    "customers_get",
+    "orders_get",
+    "orders_list first page",
+    "orders_list deep page",
+    "orders_list placed_to",
+    "orders_list placed_to next",
+)
+
+
+def same(arguments: dict[str, Any]) -> Arguments:
+    """The same arguments on every call."""
+    return lambda _: arguments
+
+
+def dated_pages(shop: StdioClient, seeded: SeedResult, deep: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``orders_list`` arguments up to the day of the ``deep``-th newest order, and for the page after; checked.
+
+    The benchmark's shop keeps the default time zone (UTC), which is the day the id's moment falls on."""
+    day = id_moment(seeded.newest_first[deep]).date()
+    first_id, _, cursor = check_page(shop, {"placed_to": day.isoformat()}, f"placed_to {day}")
+    if id_moment(first_id).date() > day:
+        raise BenchError(f"orders_list placed_to {day} began with {first_id}, placed after that day")
+    next_id, _, _ = check_page(shop, {"placed_to": day.isoformat(), "cursor": cursor}, "placed_to, next page")
+    if not next_id < first_id:
+        raise BenchError(f"the page after placed_to {day}'s first began with {next_id}, not an older order")
+    return {"placed_to": day.isoformat()}, {"placed_to": day.isoformat(), "cursor": cursor}
 
 
 def _measure(options: OrderOptions, launcher: Launcher, seeded: SeedResult, deep: int, prefix: str) -> EngineReads:
@@ -440,10 +472,10 @@ def _measure(options: OrderOptions, launcher: Launcher, seeded: SeedResult, deep
         rows.append((f"{prefix}orders_get p50 / echo", get.ratio, None if prefix else TARGET_GET))
         ratios["orders_get"] = get.ratio
 
-        first_id, _ = check_page(shop, {}, "first page")
+        first_id, _, _ = check_page(shop, {}, "first page")
         after = seeded.newest_first[deep]
         cursor = encode_cursor("orders", LIST_FILTERS, [after])
-        deep_first, _ = check_page(shop, {"cursor": cursor}, f"after order {deep:,}")
+        deep_first, _, _ = check_page(shop, {"cursor": cursor}, f"after order {deep:,}")
         if not deep_first < after < first_id:
             raise BenchError(f"the deep page starts at {deep_first}, not just after {after}")
         first = interleaved(shop, echo, "orders_list", lambda _: {}, warmup=warmup, calls=calls)
@@ -458,6 +490,14 @@ def _measure(options: OrderOptions, launcher: Launcher, seeded: SeedResult, deep
         rows.append((f"{prefix}orders_list deep / first page p50", deep_over_first, TARGET_DEEP_OVER_FIRST))
         ratios["orders_list first page"] = first.ratio
         ratios["orders_list deep page"] = deep_page.ratio
+
+        dated, dated_next = dated_pages(shop, seeded, deep)
+        for name, arguments in (("orders_list placed_to", dated), ("orders_list placed_to next", dated_next)):
+            timed = interleaved(shop, echo, "orders_list", same(arguments), warmup=warmup, calls=calls)
+            label = f"{name} {dated['placed_to']}" if name.endswith("to") else "  … its next_cursor page"
+            print(_line(label, timed, list_target), flush=True)
+            rows.append((f"{prefix}{name} p50 / echo", timed.ratio, list_target))
+            ratios[name] = timed.ratio
 
         last = seeded.last_day
         month = {"date_from": (last - datetime.timedelta(days=29)).isoformat(), "date_to": last.isoformat()}

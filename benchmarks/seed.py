@@ -56,6 +56,14 @@ def make_id(prefix: str, ms: int, rng: random.Random) -> str:
     return f"{prefix}_{''.join(chunks)}"
 
 
+def id_moment(entity_id: str) -> datetime.datetime:
+    """When an id made by ``make_id`` (or the server) was made: its top 48 bits, in UTC."""
+    value = 0
+    for char in entity_id.partition("_")[2]:
+        value = (value << 5) | _ALPHABET.index(char)
+    return datetime.datetime.fromtimestamp((value >> _RANDOM_BITS) / 1000, tz=datetime.UTC)
+
+
 def _stamp(ms: int) -> str:
     moment = datetime.datetime(1970, 1, 1) + datetime.timedelta(milliseconds=ms)  # naive UTC, as stored
     return moment.strftime(_TIMESTAMP_FORMAT)

@@ -11,7 +11,7 @@ import copy
 import hashlib
 import hmac
 from collections import Counter, deque
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -42,6 +42,7 @@ from mcp_server.models.payments_gateway import (
 )
 from mcp_server.models.reports import DaySales, DayWindow, ProductSales
 from mcp_server.models.requests import StoredRequest
+from mcp_server.models.suggestions import Candidate
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -107,6 +108,19 @@ class FakeCustomerRepository:
             rows = [c for c in rows if text.lower() in c.name.lower() or text.lower() in c.email]
         return rows[:limit]
 
+    async def names(self, ids: Collection[str]) -> dict[str, str]:
+        return {id_: self._rows[id_].name for id_ in ids if id_ in self._rows}
+
+    async def near(
+        self, pieces: Sequence[str], *, names: bool, limit: int, first: str | None = None
+    ) -> list[Candidate]:
+        rows = [
+            (c, [c.email, c.name.lower()] if names else [c.email])
+            for c in self._rows.values()
+            if first is None or c.email[:1] == first
+        ]
+        return _near([(Candidate(c.id, c.email, c.name), texts) for c, texts in rows], pieces, limit)
+
     def _check_unique(self, customer: Customer) -> None:
         if any(c.email == customer.email and c.id != customer.id for c in self._rows.values()):
             raise UniqueViolationError("customer e-mail")
@@ -150,6 +164,22 @@ class FakeProductRepository:
             and (not text or text.lower() in p.name.lower() or text.lower() in p.sku.lower())
         ]
         return rows[:limit]
+
+    async def near(
+        self, pieces: Sequence[str], *, names: bool, active_only: bool, limit: int, first: str | None = None
+    ) -> list[Candidate]:
+        rows = [
+            (Candidate(p.id, p.sku, p.name), [p.sku.lower(), p.name.lower()] if names else [p.sku.lower()])
+            for p in self._rows.values()
+            if (p.active or not active_only) and (first is None or p.sku.lower()[:1] == first)
+        ]
+        return _near(rows, pieces, limit)
+
+
+def _near(rows: list[tuple[Candidate, list[str]]], pieces: Sequence[str], limit: int) -> list[Candidate]:
+    """What the repositories' ``near`` reads: most pieces held first, ties in id order."""
+    scored = [(sum(any(piece in text for text in texts) for piece in pieces), c) for c, texts in rows]
+    return [c for score, c in sorted(scored, key=lambda pair: (-pair[0], pair[1].id)) if score][:limit]
 
 
 class FakeAuditRepository:
@@ -298,11 +328,23 @@ class FakeOrderRepository:
         before_id: str | None,
         limit: int,
     ) -> list[Order]:
-        rows = sorted(self._rows.values(), key=lambda o: o.id, reverse=True)
+        # As the SQL repository: newest first by id; with a date, by placed_at then id, after the cursor's order.
+        dated = placed_from is not None or placed_to is not None
+
+        def key(o: Order) -> tuple[datetime | str, ...]:
+            return (o.placed_at, o.id) if dated else (o.id,)
+
+        def after_cursor(o: Order) -> bool:
+            if before_id is None:
+                return True
+            last = self._rows.get(before_id)
+            return key(o) < key(last) if dated and last is not None else not dated and o.id < before_id
+
+        rows = sorted(self._rows.values(), key=key, reverse=True)
         rows = [
             replace(o, lines=(), line_count=len(o.lines))
             for o in rows
-            if (before_id is None or o.id < before_id)
+            if after_cursor(o)
             and (status is None or o.status == status)
             and (customer_id is None or o.customer_id == customer_id)
             and (placed_from is None or o.placed_at >= placed_from)

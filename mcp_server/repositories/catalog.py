@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
@@ -11,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mcp_server.models.catalog import Product
 from mcp_server.models.entities.catalog import ProductEntity
 from mcp_server.models.errors import UniqueViolationError
+from mcp_server.models.suggestions import Candidate
+from mcp_server.repositories.near import near_params, near_statement, starts_with
 from mcp_server.repositories.sql import fetch_all, fetch_one, like_escape
 
 _t = cast(Table, ProductEntity.__table__)
@@ -37,6 +40,14 @@ def _page(*, text: bool, active_only: bool, stock_below: bool, after: bool) -> S
             )
         )
     return query
+
+
+@cache
+def _near(count: int, *, names: bool, active_only: bool, first: bool) -> Select[Any]:
+    searched = [_t.c.sku_key, _t.c.name_key] if names else [_t.c.sku_key]
+    where = [_t.c.active.is_(True)] if active_only else []
+    where += [starts_with(_t.c.sku_key)] if first else []
+    return near_statement([_t.c.id, _t.c.sku, _t.c.name], searched, count, where=where, order_key=_t.c.id)
 
 
 class SqlProductRepository:
@@ -92,3 +103,12 @@ class SqlProductRepository:
             ProductEntity.record_from_row(row)
             for row in await fetch_all(self._connection, statement, params, inline=not text)
         ]
+
+    async def near(
+        self, pieces: Sequence[str], *, names: bool, active_only: bool, limit: int, first: str | None = None
+    ) -> list[Candidate]:
+        if not pieces:
+            return []
+        statement = _near(len(pieces), names=names, active_only=active_only, first=first is not None)
+        rows = await fetch_all(self._connection, statement, near_params(pieces, limit, first))
+        return [Candidate(id=str(row[0]), key=str(row[1]), name=str(row[2])) for row in rows]

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Select, String, Table, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, String, Table, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mcp_server.models.customers import Customer
 from mcp_server.models.entities.customers import CustomerEntity
 from mcp_server.models.errors import UniqueViolationError
+from mcp_server.models.suggestions import Candidate
+from mcp_server.repositories.near import near_params, near_statement, starts_with
 from mcp_server.repositories.sql import fetch_all, fetch_one, like_escape
 
 _t = cast(Table, CustomerEntity.__table__)
@@ -32,6 +35,32 @@ def _page(*, filtered: bool, after: bool) -> Select[Any]:
             )
         )
     return query
+
+
+NAMES_BATCH = 128  # ids per statement; a page of any list holds at most 100
+
+
+@cache
+def _names(count: int) -> Select[Any]:
+    """Ids and names of up to ``count`` customers (binds id0, id1 …): one statement per size of batch."""
+    columns: list[ColumnElement[Any]] = [_t.c.id, _t.c.name]
+    return select(*columns).where(_t.c.id.in_([bindparam(f"id{i}") for i in range(count)]))
+
+
+def _batch_size(count: int) -> int:
+    """The batch that holds ``count`` ids: a power of two up to NAMES_BATCH, so a handful of statements
+    (and prepared plans) serve every page size."""
+    size = 1
+    while size < count:
+        size *= 2
+    return min(size, NAMES_BATCH)
+
+
+@cache
+def _near(count: int, *, names: bool, first: bool) -> Select[Any]:
+    searched = [_t.c.email, _t.c.name_key] if names else [_t.c.email]
+    where = [starts_with(_t.c.email)] if first else []
+    return near_statement([_t.c.id, _t.c.email, _t.c.name], searched, count, where=where, order_key=_t.c.id)
 
 
 class SqlCustomerRepository:
@@ -64,6 +93,27 @@ class SqlCustomerRepository:
             CustomerEntity.record_from_row(row)
             for row in await fetch_all(self._connection, statement, params, inline=not text)
         ]
+
+    async def names(self, ids: Collection[str]) -> dict[str, str]:
+        wanted = sorted(set(ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), NAMES_BATCH):
+            batch = wanted[start : start + NAMES_BATCH]
+            size = _batch_size(len(batch))
+            padded = batch + [batch[-1]] * (size - len(batch))  # a repeated id matches the same row
+            params = {f"id{i}": id_ for i, id_ in enumerate(padded)}
+            rows = await fetch_all(self._connection, _names(size), params, inline=True)
+            found.update((str(row[0]), str(row[1])) for row in rows)
+        return found
+
+    async def near(
+        self, pieces: Sequence[str], *, names: bool, limit: int, first: str | None = None
+    ) -> list[Candidate]:
+        if not pieces:
+            return []
+        statement = _near(len(pieces), names=names, first=first is not None)
+        rows = await fetch_all(self._connection, statement, near_params(pieces, limit, first))
+        return [Candidate(id=str(row[0]), key=str(row[1]), name=str(row[2])) for row in rows]
 
     async def _write(self, statement: Any) -> None:
         try:

@@ -13,12 +13,13 @@ from mcp_server.models.catalog import (
     ProductUpdate,
     StockAdjustment,
 )
-from mcp_server.models.common import Page
 from mcp_server.models.errors import UniqueViolationError
 from mcp_server.models.events import ProductCreated, ProductUpdated, StockAdjusted
+from mcp_server.models.suggestions import SearchPage
 from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWorkFactory
 from mcp_server.services.results import Conflict, Malformed, NotFound, Rejected, Success, unavailable_when_busy
+from mcp_server.services.suggestions import near_products, near_skus
 from mcp_server.services.unit_of_work import with_events
 from mcp_server.services.updates import cannot_clear, changed_fields
 from mcp_server.utils.ids import canonical_id
@@ -158,10 +159,13 @@ class CatalogService:
             else:
                 assert sku is not None  # guaranteed by the exactly-one check above
                 found, key = await uow.products.find_by_sku(sku), f"SKU '{sku}'"
+                if found is None:
+                    return NotFound("product", key, await near_skus(uow, sku, active_only=False))
         return Success(found) if found is not None else NotFound("product", key)
 
     @unavailable_when_busy
-    async def search(self, query: ProductQuery) -> Success[Page[Product]] | Rejected:
+    async def search(self, query: ProductQuery) -> Success[SearchPage[Product]] | Rejected:
+        """A page of products; a first page that finds nothing for ``text`` alone carries the near misses."""
         filters = {
             "text": query.text.lower() if query.text else None,
             "active_only": not query.include_inactive,
@@ -178,7 +182,10 @@ class CatalogService:
                 after_id=after,
                 limit=query.limit + 1,
             )
-        return Success(page_of(rows, query.limit, _CURSOR_KIND, filters, key=lambda p: p.id))
+            text = query.text if not rows and after is None and query.stock_below is None else None
+            near = await near_products(uow, text, active_only=not query.include_inactive) if text else ()
+        page = page_of(rows, query.limit, _CURSOR_KIND, filters, key=lambda p: p.id)
+        return Success(SearchPage(page.items, page.next_cursor, near))
 
 
 def _not_a_product_id(value: str) -> Malformed:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from mcp_server.models.common import Page
 from mcp_server.models.customers import (
     CUSTOMER_ID_PREFIX,
     Customer,
@@ -14,9 +13,11 @@ from mcp_server.models.customers import (
 )
 from mcp_server.models.errors import UniqueViolationError
 from mcp_server.models.events import CustomerRegistered, CustomerUpdated
+from mcp_server.models.suggestions import SearchPage
 from mcp_server.services.pagination import page_of, resume_after
 from mcp_server.services.ports import Clock, IdFactory, UnitOfWorkFactory
 from mcp_server.services.results import Conflict, Malformed, NotFound, Rejected, Success, unavailable_when_busy
+from mcp_server.services.suggestions import near_customers, near_emails
 from mcp_server.services.unit_of_work import with_events
 from mcp_server.services.updates import cannot_clear, changed_fields
 from mcp_server.utils.ids import canonical_id
@@ -87,19 +88,25 @@ class CustomerService:
                 assert email is not None  # guaranteed by the exactly-one check above
                 found = await uow.customers.find_by_email(email)
                 key = f"email {email}"
+                if found is None:
+                    return NotFound("customer", key, await near_emails(uow, email))
         if found is None:
             return NotFound("customer", key)
         return Success(found)
 
     @unavailable_when_busy
-    async def list(self, query: CustomerQuery) -> Success[Page[Customer]] | Rejected:
+    async def list(self, query: CustomerQuery) -> Success[SearchPage[Customer]] | Rejected:
+        """A page of customers; a first page that finds nobody for ``text`` carries the near misses."""
         filters = {"text": query.text.lower() if query.text else None}
         after = resume_after(query.cursor, _CURSOR_KIND, filters, str)
         if isinstance(after, Rejected):
             return after
         async with self._uow(write=False) as uow:
             rows = await uow.customers.page_after(text=filters["text"], after_id=after, limit=query.limit + 1)
-        return Success(page_of(rows, query.limit, _CURSOR_KIND, filters, key=lambda c: c.id))
+            text = query.text if not rows and after is None else None
+            near = await near_customers(uow, text) if text else ()
+        page = page_of(rows, query.limit, _CURSOR_KIND, filters, key=lambda c: c.id)
+        return Success(SearchPage(page.items, page.next_cursor, near))
 
     @unavailable_when_busy
     async def update(

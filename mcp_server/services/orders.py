@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from mcp_server.models.catalog import PRODUCT_ID_PREFIX, Product
 from mcp_server.models.common import Page
 from mcp_server.models.customers import CUSTOMER_ID_PREFIX, Customer
+from mcp_server.models.errors import StorageUnavailableError
 from mcp_server.models.events import OrderDelivered, OrderPlaced, OrderShipped
 from mcp_server.models.orders import (
     ORDER_ID_PREFIX,
@@ -19,6 +20,7 @@ from mcp_server.models.orders import (
     Shipment,
 )
 from mcp_server.models.payments import Payment
+from mcp_server.models.suggestions import Suggestion
 from mcp_server.services.approvals import Approval, ApprovalDesk, NeedsApproval
 from mcp_server.services.cancellation import Cancellation, Cancelling
 from mcp_server.services.cards import CardDesk
@@ -40,6 +42,7 @@ from mcp_server.services.results import (
     Unavailable,
     unavailable_when_busy,
 )
+from mcp_server.services.suggestions import near_skus
 from mcp_server.services.unit_of_work import with_events
 from mcp_server.utils.ids import canonical_id
 from mcp_server.utils.money import MAX_MINOR_UNITS
@@ -58,12 +61,21 @@ class Quote:
     total_minor: int
     stock: dict[int, int]  # line number → units in stock now
     problems: tuple[LineProblem, ...]
+    unknown_skus: tuple[tuple[int, str], ...] = ()  # (line number, SKU as sent) of lines no product has
+    suggestions: tuple[Suggestion, ...] = ()  # the SKUs those lines may have meant
 
 
 @dataclass(frozen=True, slots=True)
 class Placed:
     order: Order
     replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage(Page[Order]):
+    """A page of orders, with the names of their customers by id."""
+
+    customer_names: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +111,11 @@ class OrderService:
     async def quote(self, request: OrderCreate) -> Success[Quote] | NotFound | Rejected:
         """Price the order and check stock without writing anything (a dry run)."""
         async with self._uow(write=False) as uow:
-            return await self._price(uow, request)
+            priced = await self._price(uow, request)
+            if isinstance(priced, Success) and priced.value.unknown_skus:
+                near = await _near_skus(uow, priced.value.unknown_skus)
+                return Success(replace(priced.value, suggestions=near))
+            return priced
 
     @unavailable_when_busy
     async def place(
@@ -107,8 +123,21 @@ class OrderService:
     ) -> Success[Placed] | NotFound | Rejected | Conflict:
         """Reserve stock, snapshot prices and record the order, its audit entry and e-mail at once.
 
-        Any bad line means nothing is reserved, and the result names every bad line.
+        Any bad line means nothing is reserved, and the result names every bad line; a line whose SKU
+        no product has comes with the SKUs it may have meant (looked up after the write lock is let go).
         """
+        placed = await self._place(request, actor=actor, idempotency_key=idempotency_key)
+        if not isinstance(placed, _Unknown):
+            return placed
+        try:
+            async with self._uow(write=False) as uow:
+                return replace(placed.refused, suggestions=await _near_skus(uow, placed.skus))
+        except StorageUnavailableError:  # the refusal stands without its suggestions
+            return placed.refused
+
+    async def _place(
+        self, request: OrderCreate, *, actor: str, idempotency_key: str | None
+    ) -> Success[Placed] | NotFound | Rejected | Conflict | _Unknown:
         digest = request_hash(_normalised(request))
         async with self._uow(write=True) as uow:
             earlier = await replay(uow, PLACE, idempotency_key, digest)
@@ -122,7 +151,8 @@ class OrderService:
                 return priced
             quote = priced.value
             if quote.problems:
-                return _bad_lines(quote.problems)
+                refused = _bad_lines(quote.problems)
+                return _Unknown(refused, quote.unknown_skus) if quote.unknown_skus else refused
             assert quote.currency is not None  # a quote without problems has at least one priced line
             now = self._clock.now()
             # In product order, so two orders for the same products lock their rows in one order (no deadlock).
@@ -157,6 +187,7 @@ class OrderService:
         if customer is None:
             return NotFound("customer", f"id {customer_id}")
         problems: list[LineProblem] = []
+        unknown: list[tuple[int, str]] = []
         priced: list[OrderLine] = []
         stock: dict[int, int] = {}
         seen: dict[str, int] = {}
@@ -166,6 +197,8 @@ class OrderService:
             product = await self._product_for(uow, wanted.sku, wanted.product_id)
             if isinstance(product, str):
                 problems.append(LineProblem(number, label, product))
+                if wanted.sku is not None and wanted.product_id is None:  # the only way a SKU alone fails
+                    unknown.append((number, wanted.sku))
                 continue
             label = product.sku
             if product.id in seen:
@@ -202,7 +235,7 @@ class OrderService:
         total = sum(line.total_minor for line in priced)
         if total > MAX_MINOR_UNITS:
             problems.append(LineProblem(0, "total", "the order total is larger than this shop can record"))
-        return Success(Quote(customer, tuple(priced), currency, total, stock, tuple(problems)))
+        return Success(Quote(customer, tuple(priced), currency, total, stock, tuple(problems), tuple(unknown)))
 
     @staticmethod
     async def _product_for(uow: UnitOfWork, sku: str | None, product_id: str | None) -> Product | str:
@@ -230,7 +263,7 @@ class OrderService:
         return Success(OrderDetail(*found))
 
     @unavailable_when_busy
-    async def list(self, query: OrderQuery) -> Success[Page[Order]] | Rejected:
+    async def list(self, query: OrderQuery) -> Success[OrderPage] | Rejected:
         given = customer_id = query.customer_id
         if given is not None:
             customer_id = canonical_id(given, CUSTOMER_ID_PREFIX)
@@ -256,7 +289,10 @@ class OrderService:
                 before_id=before,
                 limit=query.limit + 1,
             )
-        return Success(page_of(rows, query.limit, _CURSOR_KIND, filters, key=lambda o: o.id))
+            page = page_of(rows, query.limit, _CURSOR_KIND, filters, key=lambda o: o.id)
+            # The page's customers' names in one batched read, not a join in the list's own query.
+            names = await uow.customers.names({o.customer_id for o in page.items})
+        return Success(OrderPage(items=page.items, next_cursor=page.next_cursor, customer_names=names))
 
     def day_start(self, day: date) -> datetime:
         """Midnight at the start of ``day`` in the shop's time zone."""
@@ -313,14 +349,41 @@ class OrderService:
         return Success(delivered)
 
 
+@dataclass(frozen=True, slots=True)
+class BadLines(Rejected):
+    """Placing (or pricing) refused because of ``problems``; nothing was reserved."""
+
+    problems: tuple[LineProblem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Unknown:
+    """Placing refused with lines whose SKU no product has: their suggestions are still to be found."""
+
+    refused: BadLines
+    skus: tuple[tuple[int, str], ...]
+
+
+SUGGESTED_LINES = 5
+"""Lines with an unknown SKU that get suggestions: each is one scan of the catalog."""
+
+
+async def _near_skus(uow: UnitOfWork, unknown: tuple[tuple[int, str], ...]) -> tuple[Suggestion, ...]:
+    found: list[Suggestion] = []
+    for line, sku in unknown[:SUGGESTED_LINES]:
+        found += await near_skus(uow, sku, active_only=True, line=line)
+    return tuple(found)
+
+
 def _short_of(have: int, want: int) -> str:
     return f"insufficient stock: {have} in stock, {want} requested"
 
 
-def _bad_lines(problems: tuple[LineProblem, ...] | list[LineProblem]) -> Rejected:
+def _bad_lines(problems: tuple[LineProblem, ...] | list[LineProblem]) -> BadLines:
     count = len({problem.line for problem in problems})
     listed = "; ".join(problem.describe() for problem in problems)
-    return Rejected(f"{count} line{'s' if count != 1 else ''} cannot be ordered: {listed}", field="lines")
+    message = f"{count} line{'s' if count != 1 else ''} cannot be ordered: {listed}"
+    return BadLines(message, field="lines", problems=tuple(problems))
 
 
 def _normalised(request: OrderCreate) -> dict[str, object]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol
@@ -19,6 +19,7 @@ from mcp_server.models.payments import Payment, PaymentStatus
 from mcp_server.models.payments_gateway import PaymentOutcome, RefundOutcome, RetrieveOutcome
 from mcp_server.models.reports import DaySales, DayWindow, ProductSales
 from mcp_server.models.requests import StoredRequest
+from mcp_server.models.suggestions import Candidate
 
 
 class Clock(Protocol):
@@ -46,6 +47,18 @@ class CustomerRepository(Protocol):
         """Customers in id order (registration order) after ``after_id``, optionally filtered."""
         ...
 
+    async def names(self, ids: Collection[str]) -> dict[str, str]:
+        """The names of the customers ``ids`` names, by id (an id no customer has is left out)."""
+        ...
+
+    async def near(
+        self, pieces: Sequence[str], *, names: bool, limit: int, first: str | None = None
+    ) -> list[Candidate]:
+        """Up to ``limit`` customers whose e-mail or (with ``names``) lower-case name holds the most of the
+        lower-case ``pieces`` (at least one; each counts once), most first, ties in id order; with ``first``,
+        only those whose e-mail starts with that character."""
+        ...
+
 
 class ProductRepository(Protocol):
     async def get(self, product_id: str) -> Product | None: ...
@@ -69,6 +82,14 @@ class ProductRepository(Protocol):
     async def page_after(
         self, *, text: str | None, active_only: bool, stock_below: int | None, after_id: str | None, limit: int
     ) -> list[Product]: ...
+
+    async def near(
+        self, pieces: Sequence[str], *, names: bool, active_only: bool, limit: int, first: str | None = None
+    ) -> list[Candidate]:
+        """Up to ``limit`` products whose lower-case SKU or (with ``names``) name holds the most of the
+        lower-case ``pieces`` (at least one; each counts once), most first, ties in id order; with ``first``,
+        only those whose lower-case SKU starts with that character."""
+        ...
 
 
 class AuditRepository(Protocol):

@@ -18,6 +18,7 @@ from mcp_server.models.errors import (
     StorageReadOnlyError,
     StorageUnavailableError,
 )
+from mcp_server.models.suggestions import Suggestion
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -31,10 +32,12 @@ class Success(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class NotFound:
-    """No ``entity`` matches ``key`` (e.g. entity="customer", key="id cus_…")."""
+    """No ``entity`` matches ``key`` (e.g. entity="customer", key="id cus_…"); ``suggestions``: the
+    closest ones, when what was typed (a SKU, an e-mail) may be a typo."""
 
     entity: str
     key: str
+    suggestions: tuple[Suggestion, ...] = ()
 
     @property
     def message(self) -> str:
@@ -52,10 +55,12 @@ class Conflict:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """The request itself is not acceptable; ``field`` names the argument at fault."""
+    """The request itself is not acceptable; ``field`` names the argument at fault; ``suggestions``: what
+    a mistyped value (an order line's SKU) may have meant."""
 
     message: str
     field: str | None = None
+    suggestions: tuple[Suggestion, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ code span (it reads as a space) and a NUL (it reads as U+FFFD); a lone CR reads 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 EMPTY = "—"
 UNTRUSTED = "untrusted"
@@ -23,6 +23,25 @@ def escape(text: str) -> str:
     """Escape Markdown in the shop's own prose (e.g. a message naming a SKU), on one line."""
     flat = " ".join(text.split())
     return _SPECIAL.sub(r"\\\1", flat)
+
+
+# In a sentence the shop wrote: a value it quotes ('MUG-01'), and words with an underscore (ids such
+# as prd_01…, argument names such as product_id).
+_QUOTED_OR_NAME = re.compile(r"(?<![A-Za-z0-9])'([^'\n]+)'(?![A-Za-z0-9])|\b[A-Za-z0-9]*_[A-Za-z0-9_]*")
+
+
+def prose(text: str) -> str:
+    """A sentence the shop wrote that names values: what it quotes ('…'), ids and argument names become
+    code spans (copyable as they are, and a stranger's value reads as data), the rest is escaped."""
+    flat = " ".join(text.split())
+    parts: list[str] = []
+    at = 0
+    for found in _QUOTED_OR_NAME.finditer(flat):
+        parts.append(_SPECIAL.sub(r"\\\1", flat[at : found.start()]))
+        parts.append(code_span(found.group(1) if found.group(1) is not None else found.group()))
+        at = found.end()
+    parts.append(_SPECIAL.sub(r"\\\1", flat[at:]))
+    return "".join(parts)
 
 
 def truncate(text: str, limit: int) -> str:
@@ -101,10 +120,33 @@ def item(label: str, value: str | None) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table; cells are the shop's own words or made by ``cell``."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    """A GitHub-flavoured Markdown table without padding or outer pipes (``a|b``: GFM makes both optional,
+    and they only cost tokens); cells are the shop's own words or made by ``cell``. A row whose first
+    cell is empty keeps its leading pipe, so the cells stay in their columns."""
+    if len(headers) == 1:  # without pipes one column would be a setext heading
+        return "\n".join(f"|{line}|" for line in (headers[0], "-", *(row[0] for row in rows)))
+    lines = ["|".join(headers), "|".join("-" for _ in headers)]
+    lines.extend(("|" if row and not row[0] else "") + "|".join(row) for row in rows)
     return "\n".join(lines)
+
+
+SHARED_ROWS = 3
+"""A page of at least this many rows says a value every row shares once, above the table."""
+
+
+def shared_columns(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], wording: Mapping[str, str]
+) -> tuple[list[str], list[list[str]], list[str]]:
+    """``headers`` and ``rows`` without the columns named in ``wording`` whose cell is the same on every
+    row (of a page of SHARED_ROWS or more), and a note for each, ``wording[header]`` with ``{}`` as the cell."""
+    same = [
+        i
+        for i, header in enumerate(headers)
+        if header in wording and len(rows) >= SHARED_ROWS and len({row[i] for row in rows}) == 1
+    ]
+    kept = [i for i in range(len(headers)) if i not in same]
+    notes = [wording[headers[i]].format(rows[0][i]) for i in same]
+    return [headers[i] for i in kept], [[row[i] for i in kept] for row in rows], notes
 
 
 _FENCE_LINE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<rest>.*)$")

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from mcp_server.adapters.database import create_engine, ensure_schema, unit_of_work_factory
 from mcp_server.models.errors import UniqueViolationError
 from mcp_server.services.ports import UnitOfWorkFactory
-from tests.contract.records import T0, customer, read, save, written
+from tests.contract.records import T0, customer, ident, read, save, written
 from tests.postgres import PostgresServer
 
 pytestmark = pytest.mark.anyio
@@ -131,6 +131,24 @@ async def test_a_dotted_capital_i_is_found_as_written(uow_factory: UnitOfWorkFac
     ilker = customer(1, "İlker Başbuğ", email="ilker@example.com")
     await save(uow_factory, ilker)
     assert await page(uow_factory, "İlker") == [ilker.id]
+
+
+async def test_names_come_back_by_id_in_one_read_for_any_number_of_ids(uow_factory: UnitOfWorkFactory) -> None:
+    """What a page of orders shows for its customers: ids no customer has are left out, a repeated id
+    counts once, and more ids than one statement takes (128) still come back whole."""
+    people = [customer(n, f"Name {n} “Ада”") for n in range(1, 141)]
+    await save(uow_factory, *people)
+    named = {c.id: c.name for c in people}
+    missing = ident("cus", 999)
+
+    assert await read(uow_factory, lambda w: w.customers.names([])) == {}
+    assert await read(uow_factory, lambda w: w.customers.names([people[0].id])) == {people[0].id: "Name 1 “Ада”"}
+    some = [people[4].id, people[1].id, people[4].id, missing, people[2].id]
+    assert await read(uow_factory, lambda w: w.customers.names(some)) == {
+        i: named[i] for i in (people[1].id, people[2].id, people[4].id)
+    }
+    assert await read(uow_factory, lambda w: w.customers.names([*named, missing])) == named
+    assert await written(uow_factory, lambda w: w.customers.names({people[6].id})) == {people[6].id: "Name 7 “Ада”"}
 
 
 async def test_search_folds_non_ascii_letters_on_a_postgresql_database_in_the_c_locale(

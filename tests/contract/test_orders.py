@@ -105,6 +105,40 @@ async def test_pages_run_newest_first_without_lines(uow_factory: UnitOfWorkFacto
     assert await page(status="shipped") == []
 
 
+async def test_a_dated_page_runs_by_placed_time_and_its_cursor_continues_there(uow_factory: UnitOfWorkFactory) -> None:
+    """With a date, newest first is by placed_at (then id, for orders placed at the same moment), along the
+    placed_at index: here the ids run the other way, as imported or hand-made ids might."""
+    late = at(days=2)
+    orders = [order(1, ADA, [(MUG, 1)], when=late), order(2, ADA, [(MUG, 1)], when=late)]
+    orders += [order(n, ADA if n % 2 else BOB, [(MUG, 1)], when=at(days=1, seconds=-n)) for n in range(3, 7)]
+    await save(uow_factory, ADA, BOB, MUG, *orders)
+
+    async def page(*, before: str | None = None, customer_id: str | None = None, limit: int = 2) -> list[str]:
+        rows = await read(
+            uow_factory,
+            lambda w: w.orders.page_before(
+                status=None, customer_id=customer_id, placed_from=T0, placed_to=at(days=3), before_id=before,
+                limit=limit,
+            ),
+        )  # fmt: skip
+        return [o.id for o in rows]
+
+    ids = [o.id for o in orders]
+    assert await page(limit=50) == [ids[1], ids[0], *ids[2:]], "placed_at descending, id descending among equals"
+    assert await page() == [ids[1], ids[0]]
+    assert await page(before=ids[0]) == [ids[2], ids[3]]
+    assert await page(before=ids[3]) == [ids[4], ids[5]]
+    assert await page(before=ids[5]) == []
+    assert await page(before=ids[2], customer_id=ADA.id, limit=50) == [ids[4]]
+    undated = await read(
+        uow_factory,
+        lambda w: w.orders.page_before(
+            status=None, customer_id=None, placed_from=None, placed_to=None, before_id=None, limit=50
+        ),
+    )
+    assert [o.id for o in undated] == sorted(ids, reverse=True), "without a date, by id as before"
+
+
 async def test_date_windows_include_their_start_and_exclude_their_end(uow_factory: UnitOfWorkFactory) -> None:
     start, end = T0, T0 + timedelta(days=1)
     just_before = order(1, ADA, [(MUG, 1)], when=start - timedelta(microseconds=1))

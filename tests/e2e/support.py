@@ -8,6 +8,7 @@ written" also covers rows no tool shows (the outbox of queued e-mails).
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import asynccontextmanager, closing
@@ -132,6 +133,29 @@ def objects(obj: Mapping[str, object], key: str) -> list[JsonObject]:
 
 def text_of(result: CallToolResult) -> str:
     return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+_DELIMITER_ROW = re.compile(r"^\|?-+(\|-+)*\|?$")
+
+
+def piped(text: str) -> str:
+    """``text`` with every Markdown table row written with both outer pipes (``|a|b|``), as tests spell
+    rows; the server leaves them out (GFM makes them optional, and they cost tokens)."""
+    lines = text.split("\n")
+    in_table = False
+    for i, line in enumerate(lines):
+        if _DELIMITER_ROW.match(line) and i > 0 and "|" in lines[i - 1]:
+            in_table = True
+            lines[i - 1] = _wrapped(lines[i - 1])
+        elif not line:
+            in_table = False
+        if in_table:
+            lines[i] = _wrapped(line)
+    return "\n".join(lines)
+
+
+def _wrapped(row: str) -> str:
+    return ("" if row.startswith("|") else "|") + row + ("" if row.endswith("|") and len(row) > 1 else "|")
 
 
 def assert_no_internals(text: str, *, db_path: Path | None = None, db: ShopDatabase | None = None) -> None:

@@ -67,3 +67,25 @@ def test_bootstrapping_either_door_leaves_the_database_half_unimported(tmp_path:
     assert done.returncode == 0, done.stderr
     assert done.stdout == "[]\n"
     assert not (tmp_path / "shop.db").exists()
+
+
+def test_the_mcp_server_starts_without_the_services(tmp_path: Path) -> None:
+    """The services and the domain events load with the database, on the background thread, after the
+    server answered ``initialize``: the tools need only the models and the result types to be built."""
+    code = (
+        "import sys\n"
+        "from mcp_server.config import load_settings\n"
+        "from mcp_server.entrypoint import bootstrap\n"
+        "from mcp_server.handlers.mcp.server import shop_tools\n"
+        "from mcp_server.handlers.mcp.stdio import serve_stdio\n"
+        "bootstrap(load_settings()).mcp_server()\n"
+        "assert len(shop_tools()) > 20\n"
+        "loaded = [m for m in sys.modules if m.startswith('mcp_server.services.') or m == 'mcp_server.models.events']\n"
+        "print(sorted(m for m in loaded if m != 'mcp_server.services.results'))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(CHECKOUT), "SHOPKEEPER_DATABASE_URL": sqlite_url(tmp_path / "shop.db")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[]\n", "imported at start-up; import it where it is used instead: " + done.stdout

@@ -24,6 +24,7 @@ from tests.e2e.support import (
     objects,
     open_shop,
     optional_string,
+    piped,
     string,
     timestamp,
 )
@@ -121,17 +122,18 @@ async def test_an_order_from_placing_to_full_refund(shop: Shop) -> None:
     assert string(lines[0], "product_id") == mug
     assert placed.data["lines"] == order["lines"]
     text = placed.text
-    assert text.startswith(f"## Placed order {order_id}\n")
+    assert text.startswith(f"## Placed order `{order_id}`\n")
     for expected in (
         "- **status:** placed",
         "- **total:** 34.00 EUR (5 units)",
         "- **paid:** 0.00 EUR · **still to pay:** 34.00 EUR",
         "- **ship to:** `Ada Lovelace, 12 St James's Sq, SW1Y 4JH London, GB`",
-        "| 1 | `MUG-1` | `Blue Mug` | 2 | 12.50 EUR | 25.00 EUR |",
-        "| 2 | `TEA-1` | `Green Tea` | 3 | 3.00 EUR | 9.00 EUR |",
-        f"call payments_record with order_id='{order_id}' and amount=3400",
+        "|SKU|product|qty|unit price (EUR)|total (EUR)|",
+        "|`MUG-1`|`Blue Mug`|2|12.50|25.00|",
+        "|`TEA-1`|`Green Tea`|3|3.00|9.00|",
+        f"call payments_record with order_id=`{order_id}` and amount=3400",
     ):
-        assert expected in text, f"{expected!r} missing from:\n{text}"
+        assert expected in piped(text), f"{expected!r} missing from:\n{text}"
     assert stock_of(await shop.every_product()) == {"MUG-1": 8, "TEA-1": 17}, "placing reserves the stock"
 
     # get and list
@@ -142,7 +144,9 @@ async def test_an_order_from_placing_to_full_refund(shop: Shop) -> None:
     assert [string(o, "id") for o in listed] == [order_id]
     assert "lines" not in listed[0], "lists leave details to orders_get"
     assert "shipping_address" not in listed[0], "lists leave details to orders_get"
-    assert {k: listed[0][k] for k in listed[0]} == {k: order[k] for k in listed[0]}, "the summary agrees with get"
+    assert string(listed[0], "customer_name") == "Ada Lovelace", "a list names each order's customer"
+    summary = {k: v for k, v in listed[0].items() if k != "customer_name"}
+    assert summary == {k: order[k] for k in summary}, "the summary agrees with get"
 
     # pay in two parts
     part = await shop.ok(
@@ -161,7 +165,7 @@ async def test_an_order_from_placing_to_full_refund(shop: Shop) -> None:
         0,
     )
     assert paid["next_actions"] == ["orders_mark_shipped", "orders_cancel", "payments_refund"]
-    assert f"The order is paid. Next: orders_mark_shipped with order_id='{order_id}'." in rest.text
+    assert f"The order is paid. Next: orders_mark_shipped with order_id=`{order_id}`." in rest.text
 
     # ship and deliver
     shipped = await shop.ok(
@@ -231,13 +235,13 @@ async def test_an_order_from_placing_to_full_refund(shop: Shop) -> None:
     ]
     assert top == [("MUG-1", 2, 2500), ("TEA-1", 3, 900)]
     if first_day == last_day:
-        assert "**Total EUR:** 1 orders, 5 units, revenue 34.00 EUR, refunds 34.00 EUR, net 0.00 EUR" in summary.text
+        assert "**Total EUR:** 1 order, 5 units, revenue 34.00 EUR, refunds 34.00 EUR, net 0.00 EUR" in summary.text
     by_product = await shop.ok(
         "reports_sales_summary",
         {"date_from": first_day.isoformat(), "date_to": last_day.isoformat(), "group_by": "product"},
     )
     assert objects(by_product.data, "products") == objects(summary.data, "top_products")
-    assert "| `MUG-1` | `Blue Mug` | 1 | 2 | 25.00 EUR |" in by_product.text
+    assert "|`MUG-1`|`Blue Mug`|1|2|25.00|" in piped(by_product.text)
 
 
 # --- placing -------------------------------------------------------------------------------------
@@ -318,7 +322,7 @@ async def test_dry_run_prices_without_reserving(stocked: Stocked) -> None:
     assert [integer(x, "line_total_minor") for x in objects(data, "lines")] == [8750, 600]
     assert reply.text.startswith("## Dry run — nothing was placed or reserved")
     assert "- **total:** 93.50 EUR" in reply.text
-    assert "| 1 | `MUG-1` | `Blue Mug` | 7 | 12.50 EUR | 87.50 EUR | 7 |" in reply.text, "shows the stock left"
+    assert "|`MUG-1`|`Blue Mug`|7|12.50|87.50|7|" in piped(reply.text), "shows the stock left"
     assert "dry_run=false to place it" in reply.text
 
 
@@ -350,8 +354,8 @@ async def test_dry_run_reports_every_problem_and_writes_nothing(stocked: Stocked
         "line 4 (LAMP-1): is priced in USD, but the order is in EUR (one currency per order)",
     ]
     assert "**Cannot be placed as it is:**" in reply.text
-    for problem in problems:  # the Markdown quotes each line's SKU as sent
-        shown = re.sub(r"^line (\d) \(([^)]+)\)", r"line \1 (`\2`)", problem)
+    for problem in problems:  # the Markdown quotes each line's SKU as sent, and what the problem quotes
+        shown = re.sub(r"^line (\d) \(([^)]+)\)", r"line \1 (`\2`)", problem).replace("'NOPE-9'", "`NOPE-9`")
         assert f"- {shown}" in reply.text, f"{shown!r} missing from:\n{reply.text}"
 
 
@@ -470,9 +474,17 @@ async def test_list_filters_and_pages_newest_first(stocked: Stocked) -> None:
 
     page = await shop.ok("orders_list", {"limit": 2, "status": "placed"})
     assert page.text.startswith("**2 orders (status placed), newest first**")
-    assert "| id | placed (UTC) | status | customer | units | total | to pay |" in page.text
-    assert f"| `{extra[1]}` |" in page.text
-    assert "| 6.00 EUR | 6.00 EUR |" in page.text
+    assert "|id|placed (UTC)|customer|units|total (EUR)|to pay (EUR)|" in piped(page.text), (
+        "no status: the filter says it"
+    )
+    assert f"|`{extra[1]}`|" in piped(page.text)
+    assert f"|`Grace Hopper` `{stocked.grace}`|2|6.00|6.00|" in piped(page.text)
+    many = await shop.ok("orders_list", {"customer_id": stocked.grace})
+    assert many.text.startswith(f"**3 orders (of customer `Grace Hopper` `{stocked.grace}`), newest first**")
+    assert "|id|placed (UTC)|status|units|total (EUR)|to pay (EUR)|" in piped(many.text), (
+        "no customer: the filter says it"
+    )
+    assert {string(o, "customer_name") for o in objects(many.data, "orders")} == {"Grace Hopper"}
     assert "call orders_list again with the same filters and cursor=`" in page.text
 
 

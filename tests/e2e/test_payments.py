@@ -24,6 +24,7 @@ from tests.e2e.support import (
     objects,
     open_shop,
     optional_string,
+    piped,
     string,
 )
 from tests.engines import ShopDatabase
@@ -171,8 +172,9 @@ async def test_refund_approved_by_a_person_then_partial_then_full(ledger: Ledger
         500,
         True,
     )
-    assert "| refund |" in done.text
-    assert "-5.00 EUR" in done.text
+    assert f"|`{string(refund, 'id')}`|" in piped(done.text), "a refund's id starts ref_"
+    assert "|amount (EUR)|" in piped(done.text)
+    assert "|-5.00|" in piped(done.text), "and its amount is negative"
     assert "2 unit(s) went back into stock" in done.text
     assert stock_of(await shop.every_product(), "MUG-1") == stock_of(before.products, "MUG-1") + 2
 

@@ -80,7 +80,7 @@ async def test_a_confirmed_cancel_and_an_illegal_ship_answer_in_tool_words(shop:
         services_of(shop), order.id, Shipment(carrier="DHL", tracking_number="1"), actor=ACTOR
     )
 
-    assert text(done).startswith(f"## Cancelled order {order.id}")
+    assert text(done).startswith(f"## Cancelled order `{order.id}`")
     assert ship.is_error
     assert text(ship).endswith(
         f"Next: the tools that apply to {order.id} now: none (the status is final). Nothing was changed."
@@ -94,5 +94,5 @@ async def test_recording_the_whole_amount_says_the_order_is_paid_and_to_ship_it(
         services_of(shop), PaymentCreate(order_id=order.id, method="cash"), actor=ACTOR, idempotency_key=None
     )
 
-    assert text(result).startswith(f"## Recorded 25.00 EUR (cash) for order {order.id}")
-    assert text(result).endswith(f"The order is paid. Next: orders_mark_shipped with order_id='{order.id}'.")
+    assert text(result).startswith(f"## Recorded 25.00 EUR (cash) for order `{order.id}`")
+    assert text(result).endswith(f"The order is paid. Next: orders_mark_shipped with order_id=`{order.id}`.")

@@ -178,7 +178,7 @@ async def test_a_failed_e_mail_is_listed_with_its_reason_and_re_queued(shop: Sho
     assert listed.structured_content is not None
     assert [n["id"] for n in listed.structured_content["notifications"]] == [welcome.id]
     assert "the e-mail provider answered 422" in text(listed)
-    assert text(retried).startswith(f"## Re-queued {welcome.id}")
+    assert text(retried).startswith(f"## Re-queued `{welcome.id}`")
     [again] = shop.db.outbox
     assert (again.status, again.attempts) == ("pending", 0)
 

@@ -172,7 +172,7 @@ def test_a_failed_row_shows_why_it_failed_instead_of_its_reference() -> None:
 def test_a_line_row_carries_its_prices_as_money() -> None:
     line = OrderLine(1, "prd_1", "MUG-01", "Mug", 2, 1250)
 
-    assert line_rows([line], "EUR") == [LineRow(1, "MUG-01", "Mug", 2, "12.50 EUR", "25.00 EUR", 0)]
+    assert line_rows([line], "EUR") == [LineRow(1, "MUG-01", "Mug", 2, "12.50 EUR", "25.00 EUR", 0, 1250, 2500)]
 
 
 # -- money going back ------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from mcp_server.handlers.views import cards
 from mcp_server.handlers.views.actions import ActionNames, named, next_actions
 from mcp_server.models.orders import IdempotencyKey, Order
 from mcp_server.models.payments import Payment, unfinished_refunds
+from mcp_server.models.suggestions import Suggestion
 from mcp_server.services.cancellation import PaymentStillPending
 from mcp_server.services.results import (
     Conflict,
@@ -180,6 +181,18 @@ def fail(message: str, code: Exit) -> NoReturn:
     raise CommandError(message, code)
 
 
+def did_you_mean(message: str, suggestions: Sequence[Suggestion]) -> str:
+    """``message`` and, on the same line, the near misses a failed lookup found ("Did you mean …?")."""
+    if not suggestions:
+        return message
+    named = [
+        f"{s.candidate.key} ({' '.join(s.candidate.name.split())}, {s.candidate.id})"
+        + (f" for line {s.line}" if s.line else "")
+        for s in suggestions
+    ]
+    return f"{message.rstrip('.')}. Did you mean {' or '.join(named)}?"
+
+
 def check(result: Success[T] | Failure | object) -> T:
     """A success's value; any other result stops the command with its message and exit code.
 
@@ -190,7 +203,7 @@ def check(result: Success[T] | Failure | object) -> T:
         return cast(Success[T], result).value
     match result:
         case NotFound():
-            fail(result.message, Exit.NOT_FOUND)
+            fail(did_you_mean(result.message, result.suggestions), Exit.NOT_FOUND)
         case IllegalTransition(order_id=order_id, status=status, action=action, allowed=allowed):
             commands = ", ".join(f"shopkeeper {name}" for name in named(allowed, ACTION_COMMANDS))
             now = f"; what applies now: {commands}" if commands else ", a final status"
@@ -203,7 +216,9 @@ def check(result: Success[T] | Failure | object) -> T:
             fail(f"{result.message}; run the command again without --cursor to start from the top", Exit.USAGE)
         case Malformed():
             fail(result.message, Exit.USAGE)
-        case Rejected() | Conflict():
+        case Rejected():
+            fail(did_you_mean(result.message, result.suggestions), Exit.REFUSED)
+        case Conflict():
             fail(result.message, Exit.REFUSED)
         case Unavailable(remedy=str(remedy)):
             fail(f"{result.message}. {remedy[:1].upper()}{remedy[1:]}, then run the command again.", Exit.UNAVAILABLE)

@@ -24,6 +24,7 @@ from mcp_server.handlers.cli.common import (
     yes_option,
 )
 from mcp_server.handlers.cli.confirm import with_confirmation
+from mcp_server.handlers.views import shipping
 from mcp_server.handlers.views.cancellation import cancel_view
 from mcp_server.handlers.views.money_back import cancelled_read, refunds_left
 from mcp_server.handlers.views.tables import line_rows, payment_rows
@@ -46,6 +47,7 @@ from mcp_server.services.orders import Cancellation, OrderDetail, Quote
 from mcp_server.utils.money import format_money
 
 ADDRESS_FIELDS = ("name", "line1", "line2", "postal_code", "city", "country")
+NO_ADDRESS_OPTIONS = "'orders place' takes one (--ship-name, --ship-line1 …) only when the order is placed"
 PLACE_OPTIONS = {"customer_id": "--customer", "lines": "--line"} | {
     f"shipping_address.{name}": f"--ship-{name.replace('_', '-')}" for name in ADDRESS_FIELDS
 }
@@ -106,7 +108,12 @@ def quote_text(quote: Quote) -> str:
         f"total:    {format_money(quote.total_minor, currency)}\n\n{lines_table(quote.lines, currency, quote.stock)}"
     )
     if quote.problems:
-        return text + "\n\nCannot be placed as it is:\n" + "\n".join(f"  {p.describe()}" for p in quote.problems)
+        text += "\n\nCannot be placed as it is:\n" + "\n".join(f"  {p.describe()}" for p in quote.problems)
+        near = [
+            f"  line {s.line} ({s.typed}): {s.candidate.key} ({' '.join(s.candidate.name.split())}, {s.candidate.id})"
+            for s in quote.suggestions
+        ]
+        return text + ("\n\nDid you mean:\n" + "\n".join(near) if near else "")
     return text + "\n\nIt can be placed: run the same command without --dry-run."
 
 
@@ -199,7 +206,9 @@ async def list_(args: argparse.Namespace, call: Call) -> int:
         for o in found.items
     ]
     structured = {
-        "orders": [OrderSummaryRead.json_of(o, next_commands(o)) for o in found.items],
+        "orders": [
+            OrderSummaryRead.json_of(o, next_commands(o), found.customer_names[o.customer_id]) for o in found.items
+        ],
         "next_cursor": found.next_cursor,
     }
     headers = ["id", "placed (UTC)", "status", "customer", "units", "total", "to pay"]
@@ -229,10 +238,10 @@ async def cancel(args: argparse.Namespace, call: Call) -> int:
 async def ship(args: argparse.Namespace, call: Call) -> int:
     shipment = validated(Shipment, {"carrier": args.carrier, "tracking_number": args.tracking_number})
     order = check(await call.services.orders.mark_shipped(args.order_id, shipment, actor=call.actor))
-    return call.show(
-        OrderRead.from_record(order, next_commands(order)),
-        lambda: order_text(order, heading=f"Shipped order {order.id}; the customer will get an e-mail."),
-    )
+    heading = f"Shipped order {order.id}; the customer will get an e-mail."
+    if order.shipping_address is None:  # --json says so with "shipping_address": null
+        heading = f"WARNING: {shipping.no_address(order.id, how=NO_ADDRESS_OPTIONS)}\n\n{heading}"
+    return call.show(OrderRead.from_record(order, next_commands(order)), lambda: order_text(order, heading=heading))
 
 
 async def deliver(args: argparse.Namespace, call: Call) -> int:

@@ -16,7 +16,6 @@ import anyio
 from mcp_server.handlers.consumers.round_failures import RoundFailures
 from mcp_server.handlers.mcp.context import BackendUnavailableError, ServiceRegistry
 from mcp_server.handlers.views import cards
-from mcp_server.services.payments import SettleRound
 from mcp_server.services.results import Unavailable
 
 logger = logging.getLogger("mcp_server.worker")
@@ -54,6 +53,8 @@ async def run_card_settler(
             await anyio.sleep(ERROR_SECONDS)
             continue
         failures.worked()
+        from mcp_server.services.payments import SettleRound  # loaded with the database, after start-up
+
         if isinstance(outcome, SettleRound):
             for row in outcome.for_a_person:
                 logger.warning("card payments: needs a person: %s", cards.stuck(row))

@@ -12,7 +12,7 @@ from mcp_server.handlers.mcp import markdown
 from mcp_server.handlers.mcp.common import RETRY_LATER, ToolContext, as_sent, failure, ok, run, tool, validated
 from mcp_server.handlers.mcp.context import ServiceRegistry
 from mcp_server.models.audit import Action, AuditEntryRead, AuditPageRead, AuditQuery, EntityId, EntityType
-from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit, ResponseFormat
+from mcp_server.models.common import DEFAULT_LIMIT, Limit, ResponseFormat
 from mcp_server.services.results import Rejected, Success, Unavailable
 from mcp_server.utils.markdown import truncate
 
@@ -43,21 +43,19 @@ async def list_page(
 
 async def audit_log_list(
     ctx: ToolContext,
-    entity_type: Annotated[EntityType | None, Field(description="Only this kind of entity, e.g. 'customer'")] = None,
-    entity_id: Annotated[EntityId | None, Field(description="Only changes to this entity, e.g. cus_…")] = None,
-    action: Annotated[Action | None, Field(description="Only this action, e.g. 'customer.updated'")] = None,
-    limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
+    entity_type: Annotated[EntityType | None, Field(description="e.g. customer, order")] = None,
+    entity_id: Annotated[EntityId | None, Field(description="e.g. cus_…, ord_…")] = None,
+    action: Annotated[Action | None, Field(description="e.g. customer.updated")] = None,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: Annotated[
-        str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
+        str | None, Field(max_length=512, description="Previous page's next_cursor; same filters")
     ] = None,
-    response_format: Annotated[
-        ResponseFormat, Field(description="'concise' (default): one-line summaries; 'detailed': before/after")
-    ] = "concise",
+    response_format: Annotated[ResponseFormat, Field(description="detailed: with before/after values")] = "concise",
 ) -> Annotated[CallToolResult, AuditPageRead]:
-    """Show who changed what and when, newest first: every change any tool made is recorded here.
+    """Who changed what and when, newest first: every change any tool made.
 
-    Use to answer "who changed this customer?", to check whether a call took effect before retrying,
-    or to review today's activity. Filter by entity_id to see one record's history.
+    Use it to check whether a call took effect before retrying, or to review activity; entity_id gives one
+    record's history.
     """
     sent = as_sent(
         ctx,

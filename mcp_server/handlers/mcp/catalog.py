@@ -8,7 +8,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from mcp_server.handlers.mcp import markdown
+from mcp_server.handlers.mcp import markdown, near_misses
 from mcp_server.handlers.mcp.common import (
     RETRY_LATER,
     ToolContext,
@@ -40,7 +40,7 @@ from mcp_server.models.catalog import (
     StockLevel,
     StockReason,
 )
-from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit, ResponseFormat
+from mcp_server.models.common import DEFAULT_LIMIT, Limit, ResponseFormat
 from mcp_server.services.results import Conflict, NotFound, Rejected, Success, Unavailable
 from mcp_server.utils.markdown import code_span, truncate
 
@@ -49,13 +49,12 @@ TOOL_GET, TOOL_SEARCH = "catalog_get", "catalog_search"
 FIND_IT = "call catalog_search (text=part of the name or SKU) to find the product."
 UNCHANGED = "Nothing was changed."
 
-SkuArg = Annotated[Sku, Field(description="Stock-keeping unit, unique in any letter case, e.g. 'MUG-BLUE-01'")]
-ProductIdArg = Annotated[ProductId, Field(description="Product id as returned by other tools, e.g. prd_01J…")]
-PriceArg = Annotated[PriceMinor, Field(description="Price in minor units: 1250 means 12.50 EUR; 500 means 500 JPY")]
-CurrencyArg = Annotated[Currency, Field(description="ISO 4217 code, e.g. EUR, USD, GBP, JPY")]
-FormatArg = Annotated[
-    ResponseFormat, Field(description="'concise' (default) for the essentials, 'detailed' for every field")
-]
+# Descriptions only where the name, type and limits leave a question (tools/list is in every turn's context).
+SkuArg = Annotated[Sku, Field(description="Unique in any letter case, e.g. MUG-BLUE-01")]
+ProductIdArg = Annotated[ProductId, Field(description="prd_…")]
+PriceArg = Annotated[PriceMinor, Field(description="Minor units: 1250 = 12.50 EUR, 500 = 500 JPY")]
+CurrencyArg = Annotated[Currency, Field(description="ISO 4217, e.g. EUR")]
+FormatArg = ResponseFormat  # concise or detailed (every field): the enum says it
 
 
 # -- the use cases, each with its services handed in (a test calls them without a server) ------------
@@ -128,6 +127,12 @@ async def get(services: ServiceRegistry, lookup: ProductLookup, *, detailed: boo
             return failure(result, next_step=RETRY_LATER)
         case Success(value=product):
             return ok(markdown.product(product, detailed=detailed), ProductRead.from_record(product))
+        case NotFound(suggestions=suggestions) if suggestions:
+            return near_misses.failure_with(
+                result,
+                "Did you mean:\n" + near_misses.listed(suggestions, near_misses.product_by_sku),
+                next_step=f"call {TOOL_GET} with the SKU meant; if none of these is it, {FIND_IT}",
+            )
         case NotFound():
             return failure(result, next_step=FIND_IT)
         case Rejected(field="product_id") if lookup.product_id is not None and lookup.sku is None:
@@ -149,6 +154,8 @@ async def search(services: ServiceRegistry, request: ProductQuery, *, detailed: 
             text_out = markdown.product_page(
                 page, detailed=detailed, filters=filters, include_inactive=request.include_inactive
             )
+            if page.suggestions:
+                text_out += "\n\nDid you mean:\n" + near_misses.listed(page.suggestions, near_misses.product_by_sku)
             items = [
                 ProductRead.from_record(p).model_copy(
                     update={"description": truncate(p.description, markdown.LIST_NOTE_CHARS) if p.description else None}
@@ -166,17 +173,17 @@ async def search(services: ServiceRegistry, request: ProductQuery, *, detailed: 
 async def catalog_create_product(
     ctx: ToolContext,
     sku: SkuArg,
-    name: Annotated[ProductName, Field(description="Name as customers see it (1-200 characters)")],
+    name: ProductName,
     price_minor: PriceArg,
     currency: CurrencyArg,
-    description: Annotated[Description | None, Field(description="Up to 4000 characters")] = None,
-    stock: Annotated[StockLevel, Field(description="Units in stock now (default 0)")] = 0,
-    active: Annotated[bool, Field(description="false keeps it out of searches (include_inactive shows it)")] = True,
+    description: Description | None = None,
+    stock: StockLevel = 0,
+    active: Annotated[bool, Field(description="false hides it from catalog_search")] = True,
 ) -> Annotated[CallToolResult, ProductRead]:
-    """Add a new product with its price and starting stock.
+    """Add a product with its price and starting stock.
 
-    SKUs are unique in any letter case: if the SKU exists you get an error naming that product
-    (use catalog_update_product to change it). To change stock later use catalog_adjust_stock.
+    SKUs are unique in any letter case: for a taken one the error names that product (change it with
+    catalog_update_product). Later stock changes: catalog_adjust_stock.
     """
     values = {"sku": sku, "name": name, "description": description, "price_minor": price_minor}
     values |= {"currency": currency, "stock": stock, "active": active}
@@ -190,17 +197,15 @@ async def catalog_create_product(
 async def catalog_update_product(
     ctx: ToolContext,
     product_id: ProductIdArg,
-    name: Annotated[ProductName | None, Field(description="New name")] = None,
-    description: Annotated[Description | None, Field(description="New description; null clears it")] = None,
-    price_minor: Annotated[PriceMinor | None, Field(description="New price in minor units")] = None,
-    currency: Annotated[Currency | None, Field(description="New currency (ISO 4217)")] = None,
-    active: Annotated[bool | None, Field(description="false retires the product; true brings it back")] = None,
+    name: ProductName | None = None,
+    description: Annotated[Description | None, Field(description="null clears it")] = None,
+    price_minor: Annotated[PriceMinor | None, Field(description="Minor units")] = None,
+    currency: Annotated[Currency | None, Field(description="ISO 4217; give price_minor in it too")] = None,
+    active: Annotated[bool | None, Field(description="false retires it; true brings it back")] = None,
 ) -> Annotated[CallToolResult, ProductRead]:
-    """Change a product's name, description, price or active flag. Only the fields you pass change.
+    """Change a product's name, description, price, currency or active flag; only the fields you pass change.
 
-    Stock is not changed here: use catalog_adjust_stock. To change the currency, pass the
-    price in the new currency too. The audit log keeps the old values (audit_log_list with
-    entity_id=product_id).
+    Stock changes only through catalog_adjust_stock. The old values stay in audit_log_list.
     """
     chosen = changes_sent(
         ctx,
@@ -217,14 +222,13 @@ async def catalog_update_product(
 async def catalog_adjust_stock(
     ctx: ToolContext,
     product_id: ProductIdArg,
-    delta: Annotated[StockDelta, Field(description="Units to add (positive) or remove (negative); not 0")],
+    delta: Annotated[StockDelta, Field(description="Units to add (>0) or remove (<0)")],
     reason: Annotated[StockReason, Field(description="restock (goods in), damage (written off), correction (a count)")],
-    note: Annotated[str | None, Field(max_length=500, description="Optional note for the audit log")] = None,
+    note: Annotated[str | None, Field(max_length=500, description="For the audit log")] = None,
 ) -> Annotated[CallToolResult, ProductRead]:
     """Add or remove stock with a reason; stock never goes below zero.
 
-    Not idempotent: calling twice adjusts twice, so check audit_log_list (action
-    product.stock_adjusted) before retrying after an error.
+    Not idempotent: after an error, check audit_log_list (action product.stock_adjusted) before retrying.
     """
     adjustment = validated(StockAdjustment, as_sent(ctx, {"delta": delta, "reason": reason, "note": note}), TOOL_ADJUST)
     if isinstance(adjustment, CallToolResult):
@@ -235,13 +239,13 @@ async def catalog_adjust_stock(
 
 async def catalog_get(
     ctx: ToolContext,
-    product_id: Annotated[ProductId | None, Field(description="Product id (prd_…); give this or sku")] = None,
-    sku: Annotated[Sku | None, Field(description="SKU in any letter case; or product_id")] = None,
+    product_id: Annotated[ProductId | None, Field(description="prd_…; or sku")] = None,
+    sku: Annotated[Sku | None, Field(description="Any letter case; or product_id")] = None,
     response_format: FormatArg = "concise",
 ) -> Annotated[CallToolResult, ProductRead]:
-    """Look up one product by id or SKU (exactly one): price, stock and whether it is active.
+    """Look up one product by product_id or sku (exactly one): price, stock, active.
 
-    If you only know part of a name, call catalog_search instead.
+    For part of a name, call catalog_search.
     """
     lookup = validated(ProductLookup, as_sent(ctx, {"product_id": product_id, "sku": sku}), TOOL_GET)
     if isinstance(lookup, CallToolResult):
@@ -253,19 +257,16 @@ async def catalog_search(
     ctx: ToolContext,
     text: Annotated[str | None, Field(max_length=200, description="Part of a name or SKU, any case")] = None,
     include_inactive: Annotated[bool, Field(description="Also list retired products")] = False,
-    stock_below: Annotated[
-        int | None, Field(ge=1, description="Only products with fewer units than this (low-stock check)")
-    ] = None,
-    limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
+    stock_below: Annotated[int | None, Field(ge=1, description="Only products with less stock than this")] = None,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: Annotated[
-        str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
+        str | None, Field(max_length=512, description="Previous page's next_cursor; same filters")
     ] = None,
     response_format: FormatArg = "concise",
 ) -> Annotated[CallToolResult, ProductPageRead]:
     """Find products by part of the name or SKU; active ones only unless include_inactive=true.
 
-    Use stock_below for a low-stock review (e.g. stock_below=5). Returns a page and a next_cursor.
-    For one known product, catalog_get is cheaper.
+    stock_below=5 finds low stock. Returns a page and a next_cursor; for one known product catalog_get is cheaper.
     """
     values: dict[str, Any] = {"text": text, "include_inactive": include_inactive, "stock_below": stock_below}
     request = validated(ProductQuery, as_sent(ctx, values | {"limit": limit, "cursor": cursor}), TOOL_SEARCH)
@@ -278,7 +279,14 @@ def tools() -> list[Tool]:
     """This module's tools, for the server to serve."""
     return [
         tool(catalog_create_product, title="Add a product to the catalog", read_only=False, idempotent=False),
-        tool(catalog_update_product, title="Update a product", read_only=False, idempotent=True, destructive=True),
+        tool(
+            catalog_update_product,
+            title="Update a product",
+            read_only=False,
+            idempotent=True,
+            destructive=True,
+            clears=True,
+        ),
         tool(catalog_adjust_stock, title="Adjust stock", read_only=False, idempotent=False),
         tool(catalog_get, title="Get a product", read_only=True, idempotent=True),
         tool(catalog_search, title="Search the catalog", read_only=True, idempotent=True),

@@ -11,7 +11,7 @@ with ``approval_id``. Nothing the assistant can send approves anything by itself
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.elicitation import AcceptedElicitation, CancelledElicitation, DeclinedElicitation, ElicitationResult
 from mcp.server.mcpserver.resolve import Elicit
@@ -21,7 +21,9 @@ from pydantic import BaseModel, Field
 from mcp_server.handlers.mcp.common import ToolContext, error, ok
 from mcp_server.handlers.mcp.context import BackendUnavailableError, ServiceRegistry
 from mcp_server.models.payments import MoneyBackRead
-from mcp_server.services.approvals import Approval, ApprovalGiven, NeedsApproval, PersonConfirmed
+
+if TYPE_CHECKING:
+    from mcp_server.services.approvals import Approval, NeedsApproval
 
 logger = logging.getLogger("mcp_server.tools")
 
@@ -68,6 +70,9 @@ Answer = ElicitationResult[PersonAnswer]
 def approval_from(answer: Any, approval_id: str | None) -> Approval | str:
     """The approval to hand the service, or why the person said no (a message). Fails closed: an
     answer that is not a well-formed yes approves nothing."""
+    # Imported here: the services load with the database, in the background, after start-up.
+    from mcp_server.services.approvals import ApprovalGiven, PersonConfirmed
+
     if approval_id is not None:
         return ApprovalGiven(approval_id)
     if isinstance(answer, DeclinedElicitation | CancelledElicitation):

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mcp_server.models.access import EVERY_SCOPE, Caller
-from mcp_server.services.access import AccessService
-from mcp_server.services.approvals import ApprovalService
-from mcp_server.services.audit import AuditService
-from mcp_server.services.catalog import CatalogService
-from mcp_server.services.customers import CustomerService
-from mcp_server.services.notifications import NotificationService
-from mcp_server.services.orders import OrderService
-from mcp_server.services.payments import PaymentService
-from mcp_server.services.reports import ReportService
+
+if TYPE_CHECKING:  # the services load with the database, in the background, after the server answers initialize
+    from mcp_server.services.access import AccessService
+    from mcp_server.services.approvals import ApprovalService
+    from mcp_server.services.audit import AuditService
+    from mcp_server.services.catalog import CatalogService
+    from mcp_server.services.customers import CustomerService
+    from mcp_server.services.notifications import NotificationService
+    from mcp_server.services.orders import OrderService
+    from mcp_server.services.payments import PaymentService
+    from mcp_server.services.reports import ReportService
 
 
 class ServiceRegistry(Protocol):

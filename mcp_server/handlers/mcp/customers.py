@@ -8,7 +8,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from mcp_server.handlers.mcp import markdown
+from mcp_server.handlers.mcp import markdown, near_misses
 from mcp_server.handlers.mcp.common import (
     RETRY_LATER,
     ToolContext,
@@ -22,7 +22,7 @@ from mcp_server.handlers.mcp.common import (
     validated,
 )
 from mcp_server.handlers.mcp.context import ServiceRegistry
-from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit, ResponseFormat
+from mcp_server.models.common import DEFAULT_LIMIT, Limit, ResponseFormat
 from mcp_server.models.customers import (
     CustomerCreate,
     CustomerId,
@@ -38,7 +38,7 @@ from mcp_server.models.customers import (
     SearchText,
 )
 from mcp_server.services.results import Conflict, NotFound, Rejected, Success, Unavailable
-from mcp_server.utils.markdown import truncate
+from mcp_server.utils.markdown import code_span, truncate
 
 TOOL_REGISTER, TOOL_GET, TOOL_LIST, TOOL_UPDATE = (
     "customers_register",
@@ -47,14 +47,10 @@ TOOL_REGISTER, TOOL_GET, TOOL_LIST, TOOL_UPDATE = (
     "customers_update",
 )
 
-NameArg = Annotated[CustomerName, Field(description="Full name as the customer wants it written (1-200 characters)")]
-EmailArg = Annotated[EmailAddress, Field(description="E-mail address; stored lower-case, unique across customers")]
-PhoneArg = Annotated[Phone | None, Field(description="Phone number, digits with optional +, spaces, dashes, brackets")]
-NotesArg = Annotated[Notes | None, Field(description="Free-text notes for the shop (up to 2000 characters)")]
-CustomerIdArg = Annotated[CustomerId, Field(description="Customer id as returned by other tools, e.g. cus_01J…")]
-FormatArg = Annotated[
-    ResponseFormat, Field(description="'concise' (default) for the essentials, 'detailed' for every field")
-]
+# Descriptions only where the name, type and limits leave a question (tools/list is in every turn's context).
+EmailArg = Annotated[EmailAddress, Field(description="Unique across customers, any letter case")]
+CustomerIdArg = Annotated[CustomerId, Field(description="cus_…")]
+FormatArg = ResponseFormat  # concise or detailed (every field): the enum says it
 
 
 # -- the use cases, each with its services handed in (a test calls them without a server) ------------
@@ -81,6 +77,13 @@ async def get(services: ServiceRegistry, lookup: CustomerLookup, *, detailed: bo
             return failure(result, next_step=RETRY_LATER)
         case Success(value=customer):
             return ok(markdown.customer(customer, detailed=detailed), CustomerRead.from_record(customer))
+        case NotFound(suggestions=suggestions) if suggestions:
+            return near_misses.failure_with(
+                result,
+                "Did you mean:\n" + near_misses.listed(suggestions, near_misses.customer_by_id),
+                next_step="call customers_get with the customer_id meant; if none of these is them, call "
+                f"customers_list with query=… to search by part of a name or e-mail. {_register_hint(lookup.email)}",
+            )
         case NotFound():
             return failure(result, next_step="call customers_list with query=… to search by part of a name or e-mail.")
         case Rejected():
@@ -98,6 +101,10 @@ async def list_page(services: ServiceRegistry, request: CustomerQuery, *, detail
             return failure(result, next_step=RETRY_LATER)
         case Success(value=page):
             text = markdown.customer_page(page, detailed=detailed, filtered_by=request.text)
+            if page.suggestions:
+                text += "\n\nDid you mean:\n" + near_misses.listed(page.suggestions, near_misses.customer_by_id)
+            if not page.items and request.cursor is None:
+                text += "\n\n" + _register_hint(request.text)
             items = [
                 CustomerRead.from_record(c).model_copy(
                     update={"notes": truncate(c.notes, markdown.LIST_NOTE_CHARS) if c.notes else None}
@@ -139,17 +146,15 @@ async def update(services: ServiceRegistry, customer_id: str, changes: CustomerU
 
 async def customers_register(
     ctx: ToolContext,
-    name: NameArg,
+    name: CustomerName,
     email: EmailArg,
-    phone: PhoneArg = None,
-    notes: NotesArg = None,
+    phone: Phone | None = None,
+    notes: Notes | None = None,
 ) -> Annotated[CallToolResult, CustomerRead]:
-    """Register a new customer and queue their welcome e-mail.
+    """Register a new customer; the welcome e-mail is queued and sent later by a background worker.
 
-    Use when someone new buys or asks to be kept on file. E-mail addresses are unique in any
-    letter case: if the address is already registered you get an error naming the existing
-    customer's id (call customers_get with it instead of registering again).
-    Returns the new customer with its id (cus_…), which orders and updates use.
+    E-mail addresses are unique in any letter case: for a taken one the error names its customer (call
+    customers_get with that id instead of registering again).
     """
     data = validated(
         CustomerCreate, as_sent(ctx, {"name": name, "email": email, "phone": phone, "notes": notes}), TOOL_REGISTER
@@ -162,16 +167,13 @@ async def customers_register(
 
 async def customers_get(
     ctx: ToolContext,
-    customer_id: Annotated[CustomerId | None, Field(description="Customer id (cus_…); give this or email")] = None,
-    email: Annotated[
-        EmailAddress | None, Field(description="E-mail address in any letter case; or customer_id")
-    ] = None,
+    customer_id: Annotated[CustomerId | None, Field(description="cus_…; or email")] = None,
+    email: Annotated[EmailAddress | None, Field(description="Any letter case; or customer_id")] = None,
     response_format: FormatArg = "concise",
 ) -> Annotated[CallToolResult, CustomerRead]:
-    """Look up one customer by id or by e-mail address (exactly one of the two).
+    """Look up one customer by customer_id or email (exactly one).
 
-    Use before updating a customer or when a person mentions someone by e-mail. If you only know
-    part of a name or address, call customers_list with query=… instead.
+    For part of a name or address, call customers_list with query.
     """
     lookup = validated(CustomerLookup, as_sent(ctx, {"customer_id": customer_id, "email": email}), TOOL_GET)
     if isinstance(lookup, CallToolResult):
@@ -181,20 +183,15 @@ async def customers_get(
 
 async def customers_list(
     ctx: ToolContext,
-    query: Annotated[
-        SearchText | None, Field(description="Only customers whose name or e-mail contains this text (any case)")
-    ] = None,
-    limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None, Field(max_length=512, description="next_cursor from the previous page, with the same query")
-    ] = None,
+    query: Annotated[SearchText | None, Field(description="Part of a name or e-mail, any case")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Field(max_length=512, description="Previous page's next_cursor; same query")] = None,
     response_format: FormatArg = "concise",
 ) -> Annotated[CallToolResult, CustomerPageRead]:
-    """List customers in registration order, optionally filtered by part of a name or e-mail.
+    """List customers in registration order, optionally by part of a name or e-mail.
 
-    Returns one page and a next_cursor; pass it back as cursor (with the same query) for the next
-    page. Notes are shortened in lists; customers_get shows them whole and is cheaper for one
-    known customer.
+    Returns a page and a next_cursor (pass it back as cursor, same query). Notes are shortened here;
+    customers_get shows them whole.
     """
     request = validated(
         CustomerQuery, _renamed(as_sent(ctx, {"query": query, "limit": limit, "cursor": cursor})), TOOL_LIST
@@ -207,15 +204,14 @@ async def customers_list(
 async def customers_update(
     ctx: ToolContext,
     customer_id: CustomerIdArg,
-    name: Annotated[CustomerName | None, Field(description="New name")] = None,
-    email: Annotated[EmailAddress | None, Field(description="New e-mail address (must not belong to another)")] = None,
-    phone: Annotated[Phone | None, Field(description="New phone number; null clears it")] = None,
-    notes: Annotated[Notes | None, Field(description="New notes (replaces the old ones); null clears them")] = None,
+    name: CustomerName | None = None,
+    email: Annotated[EmailAddress | None, Field(description="Must not belong to another customer")] = None,
+    phone: Annotated[Phone | None, Field(description="null clears it")] = None,
+    notes: Annotated[Notes | None, Field(description="Replaces the old notes; null clears them")] = None,
 ) -> Annotated[CallToolResult, CustomerRead]:
-    """Change a customer's name, e-mail, phone or notes. Only the fields you pass change.
+    """Change a customer's name, email, phone or notes; only the fields you pass change (null clears phone or notes).
 
-    Pass phone or notes as null to clear them. Overwrites the old values (the audit log keeps
-    them: audit_log_list with entity_id=customer_id). Call customers_get first if unsure of the id.
+    The old values stay in audit_log_list (entity_id=customer_id). Unsure of the id? customers_get first.
     """
     chosen = changes_sent(ctx, {"name": name, "email": email, "phone": phone, "notes": notes})
     changes = validated(CustomerUpdate, chosen, TOOL_UPDATE)
@@ -231,8 +227,21 @@ def tools() -> list[Tool]:
         tool(customers_register, title="Register a customer", read_only=False, idempotent=False),
         tool(customers_get, title="Get a customer", read_only=True, idempotent=True),
         tool(customers_list, title="List customers", read_only=True, idempotent=True),
-        tool(customers_update, title="Update a customer", read_only=False, idempotent=True, destructive=True),
+        tool(
+            customers_update, title="Update a customer", read_only=False, idempotent=True, destructive=True, clears=True
+        ),
     ]
+
+
+def _register_hint(query: str | None) -> str:
+    """How to register someone no search found, with what the search already knows filled in."""
+    if query and "@" in query:
+        known = f"name=<their full name> and email={code_span(query.strip())}"
+    elif query and len(query.split()) > 1:
+        known = f"name={code_span(query.strip())} (if that is their full name) and email=<their address>"
+    else:
+        known = "name and email (both needed)"
+    return f"New customer? Call {TOOL_REGISTER} with {known}; phone and notes are optional."
 
 
 def _renamed(arguments: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult
 from pydantic import Field
 
+from mcp_server.handlers.mcp import markdown
 from mcp_server.handlers.mcp.common import (
     RETRY_LATER,
     ToolContext,
@@ -20,33 +21,18 @@ from mcp_server.handlers.mcp.common import (
     validated,
 )
 from mcp_server.handlers.mcp.context import ServiceRegistry
-from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit
+from mcp_server.models.common import DEFAULT_LIMIT, Limit
 from mcp_server.models.outbox import (
     NotificationId,
     NotificationPageRead,
     NotificationQuery,
     NotificationRead,
     NotificationStatus,
-    OutboxMessage,
 )
 from mcp_server.services.results import NotFound, Rejected, Success, Unavailable
-from mcp_server.utils.markdown import cell, inline, table
-from mcp_server.utils.time import isoformat_utc
+from mcp_server.utils.markdown import inline
 
 TOOL_LIST, TOOL_RETRY = "notifications_list", "notifications_retry"
-
-
-def _row(m: OutboxMessage) -> list[str]:
-    when = isoformat_utc(m.sent_at) if m.sent_at else f"next try {isoformat_utc(m.next_attempt_at)}"
-    return [
-        f"`{m.id}`",
-        m.kind,
-        cell(m.recipient),
-        m.status,
-        str(m.attempts),
-        when if m.status != "failed" else "—",
-        cell(m.last_error, 120),
-    ]
 
 
 # -- the use cases, each with its services handed in (a test calls them without a server) ------------
@@ -60,20 +46,7 @@ async def list_page(services: ServiceRegistry, query: NotificationQuery) -> Call
         case Rejected():
             return failure(result, next_step=f"call {TOOL_LIST} again without cursor to start from the top.")
         case Success(value=page):
-            what = f" ({query.status})" if query.status else ""
-            if not page.items:
-                text = f"No notifications{what}."
-            else:
-                headers = ["id", "kind", "to", "status", "attempts", "sent / next", "last error"]
-                text = f"**{len(page.items)} notification(s){what}, oldest first**\n\n" + table(
-                    headers, [_row(m) for m in page.items]
-                )
-                text += (
-                    f"\n\nMore results exist: call {TOOL_LIST} again with the same filters and "
-                    f"cursor=`{page.next_cursor}`."
-                    if page.next_cursor
-                    else "\n\nThat is the whole list."
-                )
+            text = markdown.notification_page(page, status=query.status)
             structured = NotificationPageRead(
                 notifications=[NotificationRead.from_record(m) for m in page.items],
                 next_cursor=page.next_cursor,
@@ -93,7 +66,7 @@ async def retry(services: ServiceRegistry, notification_id: str, *, actor: str) 
             )
         case Success(value=message):
             text = (
-                f"## Re-queued {message.id}\n\n- **kind:** {message.kind}\n"
+                f"## Re-queued `{message.id}`\n\n- **kind:** {message.kind}\n"
                 f"- **to:** {inline(message.recipient)}\n"
                 "- **status:** pending (attempts start again from 0)\n\n"
                 "The worker sends it within seconds (or run `shopkeeper worker --once`)."
@@ -106,18 +79,15 @@ async def retry(services: ServiceRegistry, notification_id: str, *, actor: str) 
 
 async def notifications_list(
     ctx: ToolContext,
-    status: Annotated[
-        NotificationStatus | None, Field(description="pending, sending, sent or failed; all when omitted")
-    ] = None,
-    limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
+    status: Annotated[NotificationStatus | None, Field(description="All when omitted")] = None,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: Annotated[
-        str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
+        str | None, Field(max_length=512, description="Previous page's next_cursor; same filters")
     ] = None,
 ) -> Annotated[CallToolResult, NotificationPageRead]:
-    """E-mails the shop queued (welcome, order placed, shipped, refunded, cancelled) and how delivery went.
+    """E-mails the shop queued (welcome, order placed/shipped/refunded/cancelled) and how delivery went, oldest first.
 
-    Oldest first. status='failed' lists the ones that gave up, with the reason; re-queue one
-    with notifications_retry once the cause is fixed.
+    status='failed' lists the ones that gave up and why; notifications_retry re-queues one once the cause is fixed.
     """
     query = validated(NotificationQuery, as_sent(ctx, {"status": status, "limit": limit, "cursor": cursor}), TOOL_LIST)
     if isinstance(query, CallToolResult):
@@ -127,12 +97,12 @@ async def notifications_list(
 
 async def notifications_retry(
     ctx: ToolContext,
-    notification_id: Annotated[NotificationId, Field(description="The failed notification's id (ntf_…)")],
+    notification_id: Annotated[NotificationId, Field(description="ntf_… of a failed e-mail")],
 ) -> Annotated[CallToolResult, NotificationRead]:
-    """Put a failed e-mail back in the queue with a fresh set of attempts; the worker sends it soon.
+    """Put a failed e-mail back in the queue with fresh attempts; a background worker sends it later.
 
-    Only failed notifications can be re-queued (notifications_list with status='failed' shows
-    them and why they failed). Fix the cause first, e.g. the address with customers_update.
+    Only failed ones can be re-queued (notifications_list with status='failed' shows them and why). Fix the cause
+    first, e.g. the address with customers_update.
     """
     who = actor(ctx)
     return await run(ctx, TOOL_RETRY, lambda s: retry(s, notification_id, actor=who))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver.resolve import Resolve
 from mcp.server.mcpserver.tools import Tool
@@ -11,7 +12,7 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from mcp_server.handlers.mcp import commerce_markdown as md
-from mcp_server.handlers.mcp import confirm
+from mcp_server.handlers.mcp import confirm, near_misses
 from mcp_server.handlers.mcp.common import (
     RETRY_LATER,
     ToolContext,
@@ -24,10 +25,11 @@ from mcp_server.handlers.mcp.common import (
     validated,
 )
 from mcp_server.handlers.mcp.context import ServiceRegistry
-from mcp_server.handlers.views import cards
+from mcp_server.handlers.mcp.schemas import Outline
+from mcp_server.handlers.views import cards, shipping
 from mcp_server.handlers.views.cancellation import cancel_view
 from mcp_server.handlers.views.money_back import cancelled_read
-from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit, ResponseFormat
+from mcp_server.models.common import DEFAULT_LIMIT, Limit, ResponseFormat
 from mcp_server.models.orders import (
     MAX_LINES,
     EntityRef,
@@ -47,9 +49,7 @@ from mcp_server.models.orders import (
     order_json,
 )
 from mcp_server.models.payments import MoneyBackRead
-from mcp_server.services.approvals import Approval, NeedsApproval
-from mcp_server.services.cancellation import PaymentStillPending
-from mcp_server.services.orders import Cancellation
+from mcp_server.models.suggestions import Suggestion
 from mcp_server.services.results import (
     Conflict,
     Failure,
@@ -59,36 +59,46 @@ from mcp_server.services.results import (
     Success,
     Unavailable,
 )
-from mcp_server.utils.markdown import code_span, escape
+from mcp_server.utils.markdown import code_span, prose
 from mcp_server.utils.money import format_money
+
+if TYPE_CHECKING:
+    from mcp_server.services.approvals import Approval, NeedsApproval
+    from mcp_server.services.orders import Cancellation
 
 TOOL_PLACE, TOOL_GET, TOOL_LIST = "orders_place", "orders_get", "orders_list"
 TOOL_CANCEL, TOOL_SHIP, TOOL_DELIVER = "orders_cancel", "orders_mark_shipped", "orders_mark_delivered"
 UNCHANGED = "Nothing was changed."
 FIND_ORDER = "call orders_list (filter by customer_id or status) to find the order id."
+NO_ADDRESS_TOOL = "orders_place takes one (shipping_address) only when the order is placed"
 
-OrderIdArg = Annotated[EntityRef, Field(description="Order id as returned by orders_place or orders_list (ord_…)")]
+# Descriptions only where the name, type and limits leave a question (tools/list is in every turn's context).
+OrderIdArg = Annotated[EntityRef, Field(description="ord_…")]
 KeyArg = Annotated[
     IdempotencyKey | None,
-    Field(
-        description="Any unique string (e.g. a UUID) that makes retries safe: a repeat with the same key and "
-        "arguments returns the first result and changes nothing"
-    ),
+    Field(description="E.g. a UUID; a retry with the same key and arguments returns the first result"),
 ]
-FormatArg = Annotated[
-    ResponseFormat, Field(description="'concise' (default) for the essentials, 'detailed' for every field")
-]
+FormatArg = ResponseFormat  # concise or detailed (every field): the enum says it
 ApprovalIdArg = Annotated[
-    str | None,
-    Field(
-        max_length=60,
-        description="Only when repeating a call that made an approval request (apr_…), once a person approved it",
-    ),
+    str | None, Field(max_length=60, description="apr_… of this call's approval request, once a person approved it")
 ]
+
+
+def order_outline(at: str, *changed: str) -> Outline:
+    """The order in an answer, as its id, status, what the call changed and next_actions in the output
+    schema: orders_get's schema has every field (the answer still carries them all)."""
+    return Outline(at, ("id", "status", *changed, "next_actions"), see="orders_get")
+
+
+REFUNDS_OUTLINE = Outline("refunds", ("id", "payment_id", "amount_minor", "status"), see="payments_list")
+"""The refunds a cancel or refund made, in its output schema (payments_list's has every field)."""
 
 
 def order_failure(result: Failure, *, tool_name: str) -> CallToolResult:
     """The next step for the failures every order tool shares."""
+    # Imported here: the services load with the database, in the background, after start-up.
+    from mcp_server.services.cancellation import PaymentStillPending
+
     match result:
         case Unavailable():
             return failure(result, next_step=RETRY_LATER)
@@ -132,6 +142,8 @@ def order_failure(result: Failure, *, tool_name: str) -> CallToolResult:
 
 def money_back(result: Success[Cancellation] | NeedsApproval[Cancellation], tool_name: str) -> CallToolResult:
     """A cancellation, done or waiting for a person's approval."""
+    from mcp_server.services.approvals import NeedsApproval
+
     value = result.value if isinstance(result, Success) else result.preview
     view = cancel_view(value)
     shown = "\n".join(
@@ -151,9 +163,9 @@ def money_back(result: Success[Cancellation] | NeedsApproval[Cancellation], tool
         return confirm.needs_person(
             result, structured, tool_name=tool_name, shown=shown, nothing="nothing was changed yet"
         )
-    text = f"## Cancelled order {view.order_id}\n\n{shown}"
+    text = f"## Cancelled order `{view.order_id}`\n\n{shown}"
     if view.refunds:
-        text += "\n\n" + md.payments_table(list(view.refunds))
+        text += "\n\n" + md.payments_table(list(view.refunds), orders=False)
         if notes := md.card_refund_notes(list(view.refunds), view.order_id):
             text += "\n\n" + notes
     return ok(text, structured)
@@ -172,10 +184,28 @@ async def ask_cancel(ctx: ToolContext, order_id: str, approval_id: str | None) -
 
 
 def _problem(problem: LineProblem) -> str:
-    """A list item naming a bad line; the SKU or id as the caller sent it is quoted."""
+    """A list item naming a bad line; the SKU or id as the caller sent it, and ids, are code spans."""
     if not problem.line:
-        return f"- {escape(problem.problem)}"
-    return f"- line {problem.line} ({code_span(problem.label)}): {escape(problem.problem)}"
+        return f"- {prose(problem.problem)}"
+    return f"- line {problem.line} ({code_span(problem.label)}): {prose(problem.problem)}"
+
+
+def _with_suggested_skus(
+    request: OrderCreate, problems: Sequence[LineProblem], suggestions: Sequence[Suggestion]
+) -> str:
+    """The call that places the order with each mistyped SKU replaced by its closest match."""
+    lines = code_span("lines=" + near_misses.corrected_lines(request.lines, suggestions))
+    if {p.line for p in problems} - {s.line for s in suggestions}:
+        return (
+            "fix the other lines named above too (catalog_search shows SKUs, prices and stock; catalog_adjust_stock "
+            f"restocks); with the closest SKUs the lines read {lines}, then call orders_place again."
+        )
+    same = " and the same shipping_address" if request.shipping_address else ""
+    return (
+        "if the first suggestion for each line is the product meant, call orders_place with "
+        f"customer_id={code_span(request.customer_id)}, "
+        f"{lines}{same}."
+    )
 
 
 # -- the use cases, each with its services handed in (a test calls them without a server) ------------
@@ -196,32 +226,44 @@ async def place(
             f"(`{quote.customer.id}`)\n- **total:** {format_money(quote.total_minor, currency)}",
             md.lines_table(quote.lines, currency, stock=quote.stock),
         ]
-        if problems:
+        if problems and quote.suggestions:
+            text.append("**Cannot be placed as it is:**\n" + "\n".join(_problem(p) for p in quote.problems))
+            text.append(near_misses.for_lines(quote.suggestions))
+            text.append(f"Next: {_with_suggested_skus(request, quote.problems, quote.suggestions)}")
+        elif problems:
             text.append("**Cannot be placed as it is:**\n" + "\n".join(_problem(p) for p in quote.problems))
             text.append("Next: fix these lines, then call orders_place without dry_run.")
         else:
-            text.append("Next: call orders_place with the same arguments and dry_run=false to place it.")
+            text.append("Next: call orders_place again with dry_run=false to place it.")
         structured = PlaceOrderRead.dry_run_of(
             quote.customer.id, quote.currency, quote.total_minor, quote.lines, problems
         )
         return ok("\n\n".join(text), structured)
+    from mcp_server.services.orders import BadLines
+
     result = await services.orders.place(request, actor=actor, idempotency_key=idempotency_key)
     match result:
         case Success(value=placed):
             order = placed.order
             heading = (
-                f"Order {order.id} (already placed with this idempotency_key; nothing was changed now)"
+                f"Order `{order.id}` (already placed with this idempotency_key; nothing was changed now)"
                 if placed.replayed
-                else f"Placed order {order.id}"
+                else f"Placed order `{order.id}`"
             )
             text = md.order(order, heading=heading)
             if order.may("pay"):
                 text += (
-                    f"\n\nNext: when the customer pays, call {md.ACTION_TOOLS['pay']} with order_id='{order.id}' "
+                    f"\n\nNext: when the customer pays, call {md.ACTION_TOOLS['pay']} with order_id=`{order.id}` "
                     f"and amount={order.outstanding_minor}."
                 )
             structured = PlaceOrderRead.placed(order, md.next_tools(order), replayed=placed.replayed)
             return ok(text, structured)
+        case BadLines(suggestions=suggestions, problems=problems) if suggestions:
+            return near_misses.failure_with(
+                result,
+                near_misses.for_lines(suggestions),
+                next_step=f"{_with_suggested_skus(request, problems, suggestions)} {UNCHANGED}",
+            )
         case Rejected(field="lines"):
             return failure(
                 result,
@@ -245,16 +287,26 @@ async def list_page(services: ServiceRegistry, query: OrderQuery, *, detailed: b
     result = await services.orders.list(query)
     match result:
         case Success(value=page):
+            names = page.customer_names
             parts = [f"status {query.status}"] if query.status else []
-            parts += [f"of customer `{query.customer_id}`"] if query.customer_id else []
+            if query.customer_id:
+                whose = md.customer_cell(page.items[0].customer_id, names) if page.items else None
+                parts.append(f"of customer {whose or code_span(query.customer_id)}")
             parts += [f"placed from {query.placed_from}"] if query.placed_from else []
             parts += [f"placed to {query.placed_to}"] if query.placed_to else []
             filters = md.filters(parts)
             structured = {
-                "orders": [OrderSummaryRead.json_of(o, md.next_tools(o)) for o in page.items],
+                "orders": [OrderSummaryRead.json_of(o, md.next_tools(o), names[o.customer_id]) for o in page.items],
                 "next_cursor": page.next_cursor,
             }
-            text = md.order_page(page, filters=filters, detailed=detailed)
+            text = md.order_page(
+                page,
+                filters=filters,
+                names=names,
+                detailed=detailed,
+                by_status=query.status is not None,
+                by_customer=query.customer_id is not None,
+            )
             return ok(text, structured)
         case _:
             return order_failure(result, tool_name=TOOL_LIST)
@@ -272,6 +324,8 @@ async def cancel(
     result = await services.orders.cancel(
         order_id, reason=reason, actor=actor, approval=approval, may_give_money_back=may_give_money_back
     )
+    from mcp_server.services.approvals import NeedsApproval
+
     if isinstance(result, Success | NeedsApproval):
         return money_back(result, TOOL_CANCEL)
     return order_failure(result, tool_name=TOOL_CANCEL)
@@ -282,7 +336,9 @@ async def mark_shipped(services: ServiceRegistry, order_id: str, shipment: Shipm
     if not isinstance(result, Success):
         return order_failure(result, tool_name=TOOL_SHIP)
     order = result.value
-    text = md.order(order, heading=f"Shipped order {order.id}") + "\n\nThe customer will get an e-mail."
+    text = md.order(order, heading=f"Shipped order `{order.id}`") + "\n\nThe customer will get an e-mail."
+    if order.shipping_address is None:
+        text = f"**Warning:** {shipping.no_address(order.id, how=NO_ADDRESS_TOOL)}\n\n{text}"
     return ok(text, OrderRead.from_record(order, md.next_tools(order)))
 
 
@@ -292,7 +348,7 @@ async def mark_delivered(services: ServiceRegistry, order_id: str, *, actor: str
         return order_failure(result, tool_name=TOOL_DELIVER)
     order = result.value
     return ok(
-        md.order(order, heading=f"Delivered order {order.id}"), OrderRead.from_record(order, md.next_tools(order))
+        md.order(order, heading=f"Delivered order `{order.id}`"), OrderRead.from_record(order, md.next_tools(order))
     )
 
 
@@ -301,30 +357,21 @@ async def mark_delivered(services: ServiceRegistry, order_id: str, *, actor: str
 
 async def orders_place(
     ctx: ToolContext,
-    customer_id: Annotated[EntityRef, Field(description="Customer id (cus_…); customers_list finds it")],
+    customer_id: Annotated[EntityRef, Field(description="cus_…")],
     lines: Annotated[
         list[OrderLineRequest],
-        Field(
-            min_length=1,
-            max_length=MAX_LINES,
-            description="What to order: each line has sku (or product_id) and quantity (1-10000), one line per product",
-        ),
+        Field(min_length=1, max_length=MAX_LINES, description="One per product: sku or product_id, and quantity"),
     ],
-    shipping_address: Annotated[
-        ShippingAddress | None,
-        Field(description="Where to ship: name, line1, optional line2, postal_code, city, country (ISO, 'DE')"),
-    ] = None,
+    shipping_address: ShippingAddress | None = None,
     idempotency_key: KeyArg = None,
-    dry_run: Annotated[
-        bool, Field(description="true prices the order and checks stock without placing it or reserving anything")
-    ] = False,
+    dry_run: bool = False,
 ) -> Annotated[CallToolResult, PlaceOrderRead]:
-    """Place an order for a customer: reserves stock and snapshots each line's price.
+    """Place an order: reserves stock and fixes each line's price. The order e-mail is queued and sent later by a
+    background worker.
 
-    All lines are checked first; if any line is bad (unknown SKU, inactive product, not enough
-    stock, another currency) nothing is reserved and the error names every bad line. Use
-    dry_run=true to see the priced order first. Pass an idempotency_key so a retry after a
-    timeout cannot place the order twice. Next steps: payments_record, then orders_mark_shipped.
+    If any line is bad (unknown SKU, inactive product, short of stock, another currency) nothing is reserved and
+    the error names every bad line. dry_run=true prices and checks it, placing and reserving nothing. Pass an
+    idempotency_key so a retry cannot place it twice. Next: payments_record, then orders_mark_shipped.
     """
     values = {"customer_id": customer_id, "lines": lines, "shipping_address": shipping_address}
     request = validated(OrderCreate, as_sent(ctx, values), TOOL_PLACE)
@@ -345,22 +392,19 @@ async def orders_get(
 
 async def orders_list(
     ctx: ToolContext,
-    status: Annotated[OrderStatus | None, Field(description="Only orders in this status")] = None,
-    customer_id: Annotated[EntityRef | None, Field(description="Only this customer's orders (cus_…)")] = None,
-    placed_from: Annotated[
-        date | None, Field(description="First day, YYYY-MM-DD, in the shop's time zone (inclusive)")
-    ] = None,
-    placed_to: Annotated[date | None, Field(description="Last day, YYYY-MM-DD (inclusive)")] = None,
-    limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
+    status: OrderStatus | None = None,
+    customer_id: Annotated[EntityRef | None, Field(description="cus_…")] = None,
+    placed_from: Annotated[date | None, Field(description="First day, shop's time zone")] = None,
+    placed_to: Annotated[date | None, Field(description="Last day (inclusive)")] = None,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: Annotated[
-        str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
+        str | None, Field(max_length=512, description="Previous page's next_cursor; same filters")
     ] = None,
     response_format: FormatArg = "concise",
 ) -> Annotated[CallToolResult, OrderPageRead]:
-    """Orders newest first, optionally by status, customer and placed-at days.
+    """Orders newest first, optionally by status, customer and days placed.
 
-    For the daily review: status='paid' lists orders waiting to be shipped, status='placed'
-    orders waiting for payment. Returns a page and a next_cursor.
+    status='paid': waiting to be shipped; status='placed': waiting for payment. Returns a page and a next_cursor.
     """
     values: dict[str, Any] = {"status": status, "customer_id": customer_id, "placed_from": placed_from}
     values |= {"placed_to": placed_to, "limit": limit, "cursor": cursor}
@@ -377,12 +421,12 @@ async def orders_cancel(
     reason: Annotated[str | None, Field(max_length=500, description="Why, for the audit log")] = None,
     approval_id: ApprovalIdArg = None,
 ) -> Annotated[CallToolResult, MoneyBackRead]:
-    """Cancel a placed or paid order: every line goes back into stock and anything paid is refunded.
+    """Cancel a placed or paid order: lines go back into stock, anything paid is refunded (a card through the
+    payment gateway). The customer's e-mail is queued and sent later by a background worker.
 
-    When money goes back, a person must approve: clients that can show a form ask them there;
-    otherwise the first call changes nothing and returns a preview and an approval request (apr_…)
-    that the person approves outside this conversation. Repeat the call with approval_id once they
-    say they did. Shipped or delivered orders cannot be cancelled (use payments_refund).
+    Money going back needs a person's approval: a client that shows forms asks them there; otherwise the first
+    call changes nothing and returns a preview and an approval request (apr_…) for them to approve outside this
+    conversation; repeat the call with approval_id once they say they did. Shipped or delivered: payments_refund.
     """
     request = validated(OrderCancel, as_sent(ctx, {"order_id": order_id, "reason": reason}), TOOL_CANCEL)
     if isinstance(request, CallToolResult):
@@ -403,10 +447,13 @@ async def orders_cancel(
 async def orders_mark_shipped(
     ctx: ToolContext,
     order_id: OrderIdArg,
-    carrier: Annotated[str, Field(max_length=100, description="e.g. DHL, UPS, Royal Mail")],
-    tracking_number: Annotated[str, Field(max_length=100, description="The carrier's tracking number")],
+    carrier: Annotated[str, Field(max_length=100, description="e.g. DHL, UPS")],
+    tracking_number: Annotated[str, Field(max_length=100)],
 ) -> Annotated[CallToolResult, OrderRead]:
-    """Record that a paid order left the shop, with carrier and tracking number; e-mails the customer."""
+    """Record that a paid order left the shop, with carrier and tracking number.
+
+    The customer's e-mail is queued and sent later by a background worker.
+    """
     shipment = validated(Shipment, as_sent(ctx, {"carrier": carrier, "tracking_number": tracking_number}), TOOL_SHIP)
     if isinstance(shipment, CallToolResult):
         return shipment
@@ -423,10 +470,30 @@ async def orders_mark_delivered(ctx: ToolContext, order_id: OrderIdArg) -> Annot
 def tools() -> list[Tool]:
     """This module's tools, for the server to serve."""
     return [
-        tool(orders_place, title="Place an order", read_only=False, idempotent=False),
+        tool(orders_place, title="Place an order", read_only=False, idempotent=False, outline=order_outline("order")),
         tool(orders_get, title="Get an order", read_only=True, idempotent=True),
         tool(orders_list, title="List orders", read_only=True, idempotent=True),
-        tool(orders_cancel, title="Cancel an order", read_only=False, idempotent=False, destructive=True),
-        tool(orders_mark_shipped, title="Mark an order shipped", read_only=False, idempotent=False),
-        tool(orders_mark_delivered, title="Mark an order delivered", read_only=False, idempotent=False),
+        tool(
+            orders_cancel,
+            title="Cancel an order",
+            read_only=False,
+            idempotent=False,
+            destructive=True,
+            open_world=True,
+            outline=REFUNDS_OUTLINE,
+        ),
+        tool(
+            orders_mark_shipped,
+            title="Mark an order shipped",
+            read_only=False,
+            idempotent=False,
+            outline=order_outline("", "carrier", "tracking_number"),
+        ),
+        tool(
+            orders_mark_delivered,
+            title="Mark an order delivered",
+            read_only=False,
+            idempotent=False,
+            outline=order_outline(""),
+        ),
     ]

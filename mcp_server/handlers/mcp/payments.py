@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver.resolve import Resolve
 from mcp.server.mcpserver.tools import Tool
@@ -25,10 +25,18 @@ from mcp_server.handlers.mcp.common import (
     validated,
 )
 from mcp_server.handlers.mcp.context import ServiceRegistry
-from mcp_server.handlers.mcp.orders import ApprovalIdArg, FormatArg, KeyArg, OrderIdArg, order_failure
+from mcp_server.handlers.mcp.orders import (
+    REFUNDS_OUTLINE,
+    ApprovalIdArg,
+    FormatArg,
+    KeyArg,
+    OrderIdArg,
+    order_failure,
+    order_outline,
+)
 from mcp_server.handlers.views import cards
 from mcp_server.handlers.views.money_back import refund_done, refund_read
-from mcp_server.models.common import DEFAULT_LIMIT, MAX_LIMIT, Limit
+from mcp_server.models.common import DEFAULT_LIMIT, Limit
 from mcp_server.models.orders import EntityRef, OrderRead
 from mcp_server.models.payments import (
     Amount,
@@ -40,23 +48,23 @@ from mcp_server.models.payments import (
     PaymentRead,
     RefundCreate,
 )
-from mcp_server.services.approvals import Approval, NeedsApproval
-from mcp_server.services.payments import CardNotCharged, Recorded, RefundPlan
 from mcp_server.services.results import Rejected, Success
 from mcp_server.utils.markdown import code_span, item
 from mcp_server.utils.money import format_money
 
+if TYPE_CHECKING:
+    from mcp_server.services.approvals import Approval, NeedsApproval
+    from mcp_server.services.payments import CardNotCharged, Recorded, RefundPlan
+
 TOOL_RECORD, TOOL_LIST, TOOL_REFUND = "payments_record", "payments_list", "payments_refund"
 UNCHANGED = "Nothing was changed."
 
-AmountArg = Annotated[Amount, Field(description="Minor units: 1250 means 12.50 EUR")]
+AmountArg = Annotated[Amount, Field(description="Minor units: 1250 = 12.50 EUR")]
 
 
 class RecordedRead(PaymentRead):
-    replayed: bool = Field(description="true if this idempotency_key was used before: the first call's payment")
-    resumed: bool = Field(
-        default=False, description="true if this call completed an earlier pending card payment instead"
-    )
+    replayed: bool  # true: the idempotency_key's first payment, nothing new recorded
+    resumed: bool = Field(default=False, description="true: completed an earlier pending card payment instead")
     order: OrderRead
 
 
@@ -66,18 +74,18 @@ def recorded_result(recorded: Recorded, asked: PaymentCreate | None = None) -> C
     match view.state:
         case "replayed":
             heading = (
-                f"Payment {view.payment_id} of {money} (already recorded with this idempotency_key; nothing was "
+                f"Payment `{view.payment_id}` of {money} (already recorded with this idempotency_key; nothing was "
                 "changed now)"
             )
         case "resumed":
             heading = (
-                f"Card payment {view.payment_id} of {money}, left pending by an earlier call, is now complete: the "
+                f"Card payment `{view.payment_id}` of {money}, left pending by an earlier call, is now complete: the "
                 "card was charged once. This call charged nothing else"
             )
         case "card":
-            heading = f"Charged {money} to card {code_span(view.card)} for order {view.order_id}"
+            heading = f"Charged {money} to card {code_span(view.card)} for order `{view.order_id}`"
         case "manual":
-            heading = f"Recorded {money} ({view.method}) for order {view.order_id}"
+            heading = f"Recorded {money} ({view.method}) for order `{view.order_id}`"
     text = md.order(order, heading=heading)
     if recorded.resumed and asked is not None and (asked.method, asked.amount) != ("card", None):
         text += (
@@ -86,7 +94,7 @@ def recorded_result(recorded: Recorded, asked: PaymentCreate | None = None) -> C
             + ") was not recorded: it only completed the earlier card payment."
         )
     if order.may("ship"):  # paid in full
-        text += f"\n\nThe order is paid. Next: {md.ACTION_TOOLS['ship']} with order_id='{order.id}'."
+        text += f"\n\nThe order is paid. Next: {md.ACTION_TOOLS['ship']} with order_id=`{order.id}`."
     elif order.outstanding_minor:
         text += f"\n\nStill to pay: {format_money(order.outstanding_minor, order.currency)}."
     structured = RecordedRead(
@@ -157,6 +165,9 @@ def refund_preview(plan: RefundPlan) -> str:
 
 
 def refund_result(result: Success[RefundPlan] | NeedsApproval[RefundPlan]) -> CallToolResult:
+    # Imported here: the services load with the database, in the background, after start-up.
+    from mcp_server.services.approvals import NeedsApproval
+
     plan = result.value if isinstance(result, Success) else result.preview
     order = plan.order
     structured = refund_read(plan, done=isinstance(result, Success))
@@ -168,18 +179,18 @@ def refund_result(result: Success[RefundPlan] | NeedsApproval[RefundPlan]) -> Ca
     notes = md.card_refund_notes(list(plan.refunds), order.id)
     match view.state:
         case "unfinished":
-            heading = f"Refund of {view.amount} on order {view.order_id}: not all of it is done — read on"
+            heading = f"Refund of {view.amount} on order `{view.order_id}`: not all of it is done — read on"
         case "replayed":
             heading = (
-                f"Refund of {view.amount} on order {view.order_id} (already made with this idempotency_key; nothing "
+                f"Refund of {view.amount} on order `{view.order_id}` (already made with this idempotency_key; nothing "
                 "was changed now)"
             )
         case "done":
-            heading = f"Refunded {view.amount} on order {view.order_id}"
+            heading = f"Refunded {view.amount} on order `{view.order_id}`"
     stock = f"; {view.restocked_units} unit(s) went back into stock" if view.restocked_units else ""
     text = (
         f"## {heading}\n\n- **order status:** {view.order_status}\n- **refunded in total:** "
-        f"{view.refunded} of {view.paid} paid{stock}\n\n" + md.payments_table(list(plan.refunds))
+        f"{view.refunded} of {view.paid} paid{stock}\n\n" + md.payments_table(list(plan.refunds), orders=False)
     )
     if notes:
         text += "\n\n" + notes
@@ -222,6 +233,8 @@ async def ask_refund(
 async def record(
     services: ServiceRegistry, request: PaymentCreate, *, actor: str, idempotency_key: str | None
 ) -> CallToolResult:
+    from mcp_server.services.payments import CardNotCharged
+
     result = await services.payments.record(request, actor=actor, idempotency_key=idempotency_key)
     match result:
         case Success(value=recorded):
@@ -240,14 +253,15 @@ async def list_page(services: ServiceRegistry, query: PaymentQuery, *, detailed:
     result = await services.payments.list(query)
     match result:
         case Success(value=page):
-            parts = [f"of order `{query.order_id}`"] if query.order_id else []
+            parts = [f"of order {code_span(query.order_id)}"] if query.order_id else []
             parts += [f"from {query.date_from}"] if query.date_from else []
             parts += [f"to {query.date_to}"] if query.date_to else []
             filters = md.filters(parts)
             structured = PaymentPageRead(
                 payments=[PaymentRead.from_record(p) for p in page.items], next_cursor=page.next_cursor
             )
-            return ok(md.payment_page(page, filters=filters, detailed=detailed), structured)
+            text = md.payment_page(page, filters=filters, detailed=detailed, by_order=query.order_id is not None)
+            return ok(text, structured)
         case _:
             return order_failure(result, tool_name=TOOL_LIST)
 
@@ -255,6 +269,8 @@ async def list_page(services: ServiceRegistry, query: PaymentQuery, *, detailed:
 async def refund(
     services: ServiceRegistry, request: RefundCreate, *, actor: str, approval: Approval, idempotency_key: str | None
 ) -> CallToolResult:
+    from mcp_server.services.approvals import NeedsApproval
+
     result = await services.payments.refund(request, actor=actor, approval=approval, idempotency_key=idempotency_key)
     match result:
         case Success() | NeedsApproval():
@@ -276,29 +292,24 @@ async def payments_record(
     ctx: ToolContext,
     order_id: OrderIdArg,
     method: Annotated[
-        PaymentMethod,
-        Field(description="cash, bank_transfer or other (money already received), or card (charged now)"),
+        PaymentMethod, Field(description="card: charge payment_method now; others: money already received")
     ],
     amount: Annotated[
-        Amount | None, Field(description="Minor units: 1250 means 12.50 EUR. Default: all still to pay")
+        Amount | None, Field(description="Minor units: 1250 = 12.50 EUR; default: all still to pay")
     ] = None,
     payment_method: Annotated[
-        str | None,
-        Field(max_length=120, description="For method=card: the customer's saved card at the gateway (pm_…)"),
+        str | None, Field(max_length=120, description="For method=card: the customer's saved card (pm_…)")
     ] = None,
     reference: Annotated[
-        str | None,
-        Field(max_length=200, description="Manual payments: e.g. the bank transfer's reference or a receipt number"),
+        str | None, Field(max_length=200, description="E.g. the bank transfer's reference, a receipt number")
     ] = None,
     idempotency_key: KeyArg = None,
 ) -> Annotated[CallToolResult, RecordedRead]:
-    """Record money received for a placed order, or charge the customer's saved card for it.
+    """Record money received for a placed order, or charge the customer's saved card through the payment gateway.
 
-    At most what is still to pay (the default). When payments cover the total the order becomes
-    paid and can be shipped (orders_mark_shipped). A card is charged through the payment gateway
-    (if the shop has one) and never twice: if the gateway does not answer, the payment stays
-    pending and the next payments_record for the order completes that one instead of charging
-    again. Pass an idempotency_key so a retry cannot record the same payment twice.
+    At most what is still to pay. Paid in full, the order can be shipped (orders_mark_shipped). A card is never
+    charged twice: if the gateway does not answer, the payment stays pending and the next payments_record for the
+    order completes it. Pass an idempotency_key so a retry cannot record a payment twice.
     """
     values = {
         "order_id": order_id,
@@ -316,12 +327,12 @@ async def payments_record(
 
 async def payments_list(
     ctx: ToolContext,
-    order_id: Annotated[EntityRef | None, Field(description="Only this order's payments and refunds")] = None,
-    date_from: Annotated[date | None, Field(description="First day, YYYY-MM-DD, shop time zone")] = None,
-    date_to: Annotated[date | None, Field(description="Last day, YYYY-MM-DD (inclusive)")] = None,
-    limit: Annotated[Limit, Field(description=f"Page size, 1-{MAX_LIMIT}")] = DEFAULT_LIMIT,
+    order_id: Annotated[EntityRef | None, Field(description="ord_…")] = None,
+    date_from: Annotated[date | None, Field(description="First day, shop's time zone")] = None,
+    date_to: Annotated[date | None, Field(description="Last day (inclusive)")] = None,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: Annotated[
-        str | None, Field(max_length=512, description="next_cursor from the previous page, with the same filters")
+        str | None, Field(max_length=512, description="Previous page's next_cursor; same filters")
     ] = None,
     response_format: FormatArg = "concise",
 ) -> Annotated[CallToolResult, PaymentPageRead]:
@@ -336,26 +347,21 @@ async def payments_list(
 async def payments_refund(
     ctx: ToolContext,
     amount: AmountArg,
-    reason: Annotated[str, Field(max_length=500, description="Why, kept in the shop's records")],
+    reason: Annotated[str, Field(max_length=500, description="Why, for the shop's records")],
     answer: Annotated[confirm.Answer, Resolve(ask_refund)],
-    order_id: Annotated[
-        EntityRef | None, Field(description="Refund this order (newest payments first); or payment_id")
-    ] = None,
-    payment_id: Annotated[EntityRef | None, Field(description="Refund this one payment (pay_…)")] = None,
-    restock: Annotated[
-        bool, Field(description="true puts every unit of the order not yet returned back into stock")
-    ] = False,
+    order_id: Annotated[EntityRef | None, Field(description="ord_… (newest payments first); or payment_id")] = None,
+    payment_id: Annotated[EntityRef | None, Field(description="pay_…; or order_id")] = None,
+    restock: Annotated[bool, Field(description="true: every unit not yet returned goes back into stock")] = False,
     idempotency_key: KeyArg = None,
     approval_id: ApprovalIdArg = None,
 ) -> Annotated[CallToolResult, MoneyBackRead]:
-    """Give money back to a customer: never more than paid minus already refunded.
+    """Give money back (at most paid minus refunded; a card through the payment gateway). The customer's e-mail is
+    queued and sent later by a background worker.
 
-    Needs a person's approval. Clients that can show a form ask the person there; otherwise the
-    first call changes nothing and returns a preview and an approval request (apr_…) that the
-    person approves outside this conversation; repeat the call with the same arguments and
-    approval_id once they say they did. When refunds reach the amount paid the order becomes
-    refunded. For a return of only some items, use restock=false and
-    catalog_adjust_stock (reason=restock) for the returned units.
+    Needs a person's approval: a client that shows forms asks them there; otherwise the first call changes nothing
+    and returns a preview and an approval request (apr_…) for them to approve outside this conversation; repeat the
+    call with the same arguments and approval_id once they say they did. Refunded in full, the order is refunded.
+    For a return of some items: restock=false, then catalog_adjust_stock (reason=restock) for them.
     """
     values = {"order_id": order_id, "payment_id": payment_id, "amount": amount, "reason": reason}
     request = validated(RefundCreate, as_sent(ctx, values | {"restock": restock}), TOOL_REFUND)
@@ -376,7 +382,22 @@ async def payments_refund(
 def tools() -> list[Tool]:
     """This module's tools, for the server to serve."""
     return [
-        tool(payments_record, title="Record a payment or charge a card", read_only=False, idempotent=False),
+        tool(
+            payments_record,
+            title="Record a payment or charge a card",
+            read_only=False,
+            idempotent=False,
+            open_world=True,
+            outline=order_outline("order", "paid_minor", "outstanding_minor"),
+        ),
         tool(payments_list, title="List payments and refunds", read_only=True, idempotent=True),
-        tool(payments_refund, title="Refund a payment", read_only=False, idempotent=False, destructive=True),
+        tool(
+            payments_refund,
+            title="Refund a payment",
+            read_only=False,
+            idempotent=False,
+            destructive=True,
+            open_world=True,
+            outline=REFUNDS_OUTLINE,
+        ),
     ]

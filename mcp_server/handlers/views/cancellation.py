@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mcp_server.models.payments import Payment, refunds_in_words
-from mcp_server.services.cancellation import Cancellation
 from mcp_server.utils.money import format_money
+
+if TYPE_CHECKING:
+    from mcp_server.services.cancellation import Cancellation
 
 
 @dataclass(frozen=True, slots=True)

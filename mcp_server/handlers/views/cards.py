@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mcp_server.models.payments import Payment
-from mcp_server.services.cancellation import PaymentStillPending
-from mcp_server.services.card_booking import Settled
-from mcp_server.services.payments import CardNotCharged, Recorded
 from mcp_server.utils.money import format_money
+
+if TYPE_CHECKING:
+    from mcp_server.services.cancellation import PaymentStillPending
+    from mcp_server.services.card_booking import Settled
+    from mcp_server.services.payments import CardNotCharged, Recorded
 
 
 def settle_by_hand(row: Payment) -> str:

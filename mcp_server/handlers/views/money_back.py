@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mcp_server.handlers.views.cancellation import cancel_view
 from mcp_server.models.orders import Order
 from mcp_server.models.payments import MoneyBackRead, Payment, PaymentRead, unfinished_refunds
-from mcp_server.services.cancellation import Cancellation
-from mcp_server.services.payments import RefundPlan
 from mcp_server.utils.money import format_money
+
+if TYPE_CHECKING:
+    from mcp_server.services.cancellation import Cancellation
+    from mcp_server.services.payments import RefundPlan
 
 
 def money_back_read(

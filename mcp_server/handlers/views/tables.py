@@ -23,6 +23,8 @@ class LineRow:
     unit_price: str
     total: str
     restocked: int  # units of this line already back in stock
+    unit_price_minor: int
+    total_minor: int
 
 
 def line_rows(lines: Iterable[OrderLine], currency: str) -> list[LineRow]:
@@ -35,6 +37,8 @@ def line_rows(lines: Iterable[OrderLine], currency: str) -> list[LineRow]:
             format_money(line.unit_price_minor, currency),
             format_money(line.total_minor, currency),
             line.restocked,
+            line.unit_price_minor,
+            line.total_minor,
         )
         for line in lines
     ]
@@ -53,6 +57,9 @@ class PaymentRow:
     refund_of: str | None
     restock: bool
     refunded: str | None  # a payment's refunds so far; None for a refund
+    signed_minor: int  # ``amount`` in minor units
+    refunded_minor: int | None
+    currency: str
 
 
 def payment_rows(payments: Iterable[Payment]) -> list[PaymentRow]:
@@ -69,6 +76,9 @@ def payment_rows(payments: Iterable[Payment]) -> list[PaymentRow]:
             refund_of=p.payment_id,
             restock=p.restock,
             refunded=format_money(p.refunded_minor, p.currency) if p.kind == "payment" else None,
+            signed_minor=p.amount_minor if p.kind == "payment" else -p.amount_minor,
+            refunded_minor=p.refunded_minor if p.kind == "payment" else None,
+            currency=p.currency,
         )
         for p in payments
     ]
