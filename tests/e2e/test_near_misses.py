@@ -151,7 +151,7 @@ async def test_shipping_an_order_without_an_address_ships_it_and_warns(shop: Sho
     reply = await shop.ok("orders_mark_shipped", {"order_id": order_id, "carrier": "DHL", "tracking_number": "1Z9"})
 
     assert string(reply.data, "status") == "shipped"
-    assert reply.text.startswith(f"**Warning:** order {order_id} has no shipping address.")
+    assert reply.text.startswith(f"**Warning:** order `{order_id}` has no shipping address.")
     assert "No command or tool can add one to an order that is already placed" in reply.text
 
 

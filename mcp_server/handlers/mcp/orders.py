@@ -338,7 +338,7 @@ async def mark_shipped(services: ServiceRegistry, order_id: str, shipment: Shipm
     order = result.value
     text = md.order(order, heading=f"Shipped order `{order.id}`") + "\n\nThe customer will get an e-mail."
     if order.shipping_address is None:
-        text = f"**Warning:** {shipping.no_address(order.id, how=NO_ADDRESS_TOOL)}\n\n{text}"
+        text = f"**Warning:** {shipping.no_address(code_span(order.id), how=NO_ADDRESS_TOOL)}\n\n{text}"
     return ok(text, OrderRead.from_record(order, md.next_tools(order)))
 
 
