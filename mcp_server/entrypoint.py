@@ -549,7 +549,7 @@ def cli_main(argv: Sequence[str] | None = None) -> None:
 
     args = sys.argv[1:] if argv is None else list(argv)
     if args == ["--version"]:  # before the settings: a bad setting must not hide which version this is
-        print(f"shopkeeper {__version__}")  # noqa: T201 - the command line's answer
+        sys.stdout.write(f"shopkeeper {__version__}\n")  # the command line's answer (no MCP stream here)
         raise SystemExit(0)
     settings = _settings_or_exit("shopkeeper")
     logging.basicConfig(level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
