@@ -89,8 +89,9 @@ def sentence(message: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def failure(result: Failure, *, next_step: str) -> CallToolResult:
-    """An isError result: what went wrong, then what to call next.
+def failure(result: Failure, *, next_step: str, between: str = "") -> CallToolResult:
+    """An isError result: what went wrong, then what to call next (``between`` goes between them: a
+    "Did you mean" block).
 
     An Unavailable with a remedy (a full disk, a read-only file) needs a person before a retry can
     work, whatever the tool: its own next step replaces "call again in a few seconds".
@@ -100,7 +101,8 @@ def failure(result: Failure, *, next_step: str) -> CallToolResult:
             f"ask the person running Shopkeeper to {result.remedy}, then call the same tool again; "
             "this call changed nothing. Tools that only read still work."
         )
-    return error(f"{sentence(result.message)}\n\nNext: {next_step}")
+    shown = f"{sentence(result.message)}\n\n{between}" if between else sentence(result.message)
+    return error(f"{shown}\n\nNext: {next_step}")
 
 
 def actor(ctx: ToolContext) -> str:

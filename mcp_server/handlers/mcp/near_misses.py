@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from mcp_types import CallToolResult
 
-from mcp_server.handlers.mcp.common import error, sentence
+from mcp_server.handlers.mcp.common import failure
 from mcp_server.models.orders import OrderLineRequest
 from mcp_server.models.suggestions import Suggestion
 from mcp_server.services.results import Failure
@@ -26,7 +26,7 @@ def listed(suggestions: Sequence[Suggestion], call: Callable[[Suggestion], str] 
 
 def failure_with(result: Failure, suggestions: str, *, next_step: str) -> CallToolResult:
     """``common.failure`` with a "Did you mean" block between what went wrong and what to call next."""
-    return error(f"{sentence(result.message)}\n\n{suggestions}\n\nNext: {next_step}")
+    return failure(result, next_step=next_step, between=suggestions)
 
 
 def product_by_sku(s: Suggestion) -> str:
